@@ -1,0 +1,45 @@
+# Berth: `make run` serves a registry on 127.0.0.1:5000, `make test` runs every test.
+SHELL := /bin/bash
+SWIFT ?= swift
+PYTHON ?= python3
+BUILD_APT := libuv1-dev libhttp-parser-dev libssl-dev pkg-config
+TEST_APT := skopeo docker-registry
+TEST_PIP := pytest requests oras python-dxf
+BERTH := .build/release/berth
+
+.PHONY: run build deps test-deps test unit-test integration-test bench clean
+
+# Installs the named Debian packages that are not installed yet (one apt-get update first).
+define apt_install
+	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+endef
+
+deps:
+	$(call apt_install,$(BUILD_APT))
+
+test-deps: deps
+	$(call apt_install,$(TEST_APT))
+	@$(PYTHON) -c "import pytest, requests, oras, dxf" 2>/dev/null || $(PYTHON) -m pip install -q $(TEST_PIP)
+
+build: deps
+	$(SWIFT) build -c release --product berth
+
+run: build
+	mkdir -p data
+	$(BERTH) serve --config conf/berth.yml
+
+unit-test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+integration-test: build test-deps
+	BERTH_BIN=$(abspath $(BERTH)) $(PYTHON) -m pytest -v -rs Tests/integration
+
+test: unit-test integration-test
+
+bench: build
+	bash bench/run.sh
+
+clean:
+	rm -rf .build

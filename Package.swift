@@ -1,0 +1,31 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Berth",
+    products: [
+        .executable(name: "berth", targets: ["berth"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .target(name: "CBerthShims", dependencies: ["COpenSSL"], linkerSettings: [.linkedLibrary("crypto")]),
+        .target(name: "BerthHTTP", dependencies: ["CLibUV", "CHTTPParser", "CBerthShims"]),
+        .target(name: "BerthStorage", dependencies: ["CBerthShims"]),
+        .target(name: "BerthRegistry", dependencies: ["BerthHTTP", "BerthStorage"]),
+        .executableTarget(name: "berth", dependencies: [
+            "BerthRegistry",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP"]),
+        .testTarget(name: "BerthStorageTests", dependencies: ["BerthStorage"]),
+        .testTarget(name: "BerthRegistryTests", dependencies: ["BerthRegistry"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,41 @@
+/// A single `Range: bytes=...` request (RFC 9110 §14.1.2) resolved against a representation's size.
+public enum ByteRange: Equatable {
+    /// Serve `first...last` with 206.
+    case satisfiable(first: Int64, last: Int64)
+    /// Answer 416 with `Content-Range: bytes */<size>`.
+    case unsatisfiable
+    /// Ignore the header and serve the whole representation (multiple ranges, other units, bad syntax).
+    case ignored
+
+    public static func resolve(_ header: String, size: Int64) -> ByteRange {
+        let spec = header.trimmingASCIISpaces()
+        guard spec.hasPrefix("bytes=") else { return .ignored }
+        let set = spec.dropFirst(6)
+        guard !set.contains(","), let dash = set.firstIndex(of: "-") else { return .ignored }
+        let start = set[..<dash].trimmingCharacters()
+        let end = set[set.index(after: dash)...].trimmingCharacters()
+        if start.isEmpty {
+            // Suffix range: the last n bytes.
+            guard let count = Int64(end), count >= 0 else { return .ignored }
+            guard count > 0, size > 0 else { return .unsatisfiable }
+            return .satisfiable(first: max(0, size - count), last: size - 1)
+        }
+        guard let first = Int64(start), first >= 0 else { return .ignored }
+        var last = size - 1
+        if !end.isEmpty {
+            guard let requested = Int64(end), requested >= first else { return .ignored }
+            last = min(requested, size - 1)
+        }
+        guard first < size else { return .unsatisfiable }
+        return .satisfiable(first: first, last: last)
+    }
+}
+
+private extension Substring {
+    func trimmingCharacters() -> Substring {
+        var view = self
+        while view.first == " " { view = view.dropFirst() }
+        while view.last == " " { view = view.dropLast() }
+        return view
+    }
+}

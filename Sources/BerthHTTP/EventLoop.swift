@@ -1,0 +1,78 @@
+import CLibUV
+
+/// The process's single libuv loop. Everything that touches a handle runs on its thread;
+/// blocking disk work goes to the thread pool through `offload` and comes back here.
+public final class EventLoop {
+    public let raw: UnsafeMutablePointer<uv_loop_t>
+
+    public init() {
+        raw = uv_default_loop()
+    }
+
+    public func run() {
+        uv_run(raw, UV_RUN_DEFAULT)
+    }
+
+    /// Milliseconds on the loop's cached clock.
+    public var now: UInt64 { uv_now(raw) }
+
+    /// Runs `work` on the libuv thread pool, then `completion` with its result on the loop thread.
+    public func offload<Result>(_ work: @escaping () -> Result, then completion: @escaping (Result) -> Void) {
+        let slot = ResultSlot<Result>()
+        let job = PoolJob(run: { slot.value = work() }, done: { completion(slot.value!) })
+        let request = UnsafeMutablePointer<uv_work_t>.allocate(capacity: 1)
+        request.pointee.data = Unmanaged.passRetained(job).toOpaque()
+        uv_queue_work(raw, request, { request in
+            Unmanaged<PoolJob>.fromOpaque(request!.pointee.data).takeUnretainedValue().run()
+        }, { request, _ in
+            let job = Unmanaged<PoolJob>.fromOpaque(request!.pointee.data).takeRetainedValue()
+            request!.deallocate()
+            job.done()
+        })
+    }
+
+    /// Calls `tick` every `intervalMilliseconds` until the returned timer is stopped.
+    public func repeating(every intervalMilliseconds: UInt64, _ tick: @escaping () -> Void) -> RepeatingTimer {
+        RepeatingTimer(loop: self, interval: intervalMilliseconds, tick: tick)
+    }
+}
+
+/// Work for the pool and its completion for the loop; uv_queue_work orders the two.
+private final class PoolJob {
+    let run: () -> Void
+    let done: () -> Void
+    init(run: @escaping () -> Void, done: @escaping () -> Void) {
+        self.run = run
+        self.done = done
+    }
+}
+
+private final class ResultSlot<Value> {
+    var value: Value?
+}
+
+/// A libuv timer owned by Swift; it keeps itself alive while its handle is open. Loop-confined.
+public final class RepeatingTimer {
+    private let handle = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
+    private let tick: () -> Void
+    private var running = true
+
+    init(loop: EventLoop, interval: UInt64, tick: @escaping () -> Void) {
+        self.tick = tick
+        uv_timer_init(loop.raw, handle)
+        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        uv_timer_start(handle, { timer in
+            Unmanaged<RepeatingTimer>.fromOpaque(timer!.pointee.data).takeUnretainedValue().tick()
+        }, interval, interval)
+    }
+
+    public func stop() {
+        guard running else { return }
+        running = false
+        uv_timer_stop(handle)
+        uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { raw in
+            let timer = Unmanaged<RepeatingTimer>.fromOpaque(raw!.pointee.data).takeRetainedValue()
+            timer.handle.deallocate()
+        }
+    }
+}

@@ -1,0 +1,562 @@
+import CBerthShims
+import CHTTPParser
+import CLibUV
+import Glibc
+
+/// One client connection: reads, parses, hands exchanges to the handler, writes answers in order.
+/// Loop-confined. Keeps itself alive (passRetained) while its handle is open; the close callback releases it.
+final class HTTPConnection {
+    enum Phase {
+        /// Between requests: waiting for the first byte of the next one.
+        case idle
+        case readingHead
+        case readingBody
+        /// The request is complete; its answer is being produced or written.
+        case answering
+    }
+
+    let server: HTTPServer
+    let tcp = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
+    private let parser = UnsafeMutablePointer<http_parser>.allocate(capacity: 1)
+    private(set) var phase = Phase.idle
+    private(set) var lastActivity: UInt64
+    private var headStartedAt: UInt64 = 0
+
+    private var target: [UInt8] = []
+    private var headers: [(name: String, value: String)] = []
+    private var fieldBytes: [UInt8] = []
+    private var valueBytes: [UInt8] = []
+    private var lastCallbackWasValue = false
+    private var headerBytes = 0
+    private var limitStatus: Int?
+
+    private var exchange: HTTPExchange?
+    private var requestComplete = false
+    private var responseWritten = false
+    private var closeAfterResponse = false
+
+    /// Input read past a paused parser (pipelined requests waiting for the current answer).
+    private var stash: [UInt8] = []
+    private var parserPaused = false
+    private var bodyPaused = false
+    private var reading = false
+    private var transferInPool = false
+    private(set) var closed = false
+    private var inParse = false
+
+    init(server: HTTPServer) {
+        self.server = server
+        lastActivity = server.loop.now
+        uv_tcp_init(server.loop.raw, tcp)
+        tcp.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        http_parser_init(parser, HTTP_REQUEST)
+        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    deinit {
+        tcp.deallocate()
+        parser.deallocate()
+    }
+
+    var stream: UnsafeMutablePointer<uv_stream_t> {
+        UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_stream_t.self)
+    }
+
+    private var socketDescriptor: Int32 {
+        var fd = uv_os_fd_t(-1)
+        uv_fileno(UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_handle_t.self), &fd)
+        return fd
+    }
+
+    lazy var remoteAddress: String = {
+        var storage = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        let status = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(tcp, $0, &length) }
+        }
+        guard status == 0 else { return "-" }
+        var name = [CChar](repeating: 0, count: 64)
+        let family = storage.ss_family
+        return withUnsafePointer(to: &storage) { pointer -> String in
+            if family == sa_family_t(AF_INET6) {
+                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+                    uv_ip6_name($0, &name, name.count)
+                    return "[\(String(cString: name))]:\(UInt16(bigEndian: $0.pointee.sin6_port))"
+                }
+            }
+            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                uv_ip4_name($0, &name, name.count)
+                return "\(String(cString: name)):\(UInt16(bigEndian: $0.pointee.sin_port))"
+            }
+        }
+    }()
+
+    // MARK: Reading
+
+    func startReading() {
+        guard !reading, !closed, !parserPaused, !bodyPaused, !transferInPool else { return }
+        reading = true
+        uv_read_start(stream, { _, _, buffer in
+            buffer!.pointee = uv_buf_t(base: sharedReadBuffer, len: sharedReadBufferSize)
+        }, { stream, count, _ in
+            let connection = Unmanaged<HTTPConnection>.fromOpaque(stream!.pointee.data).takeUnretainedValue()
+            connection.didRead(count)
+        })
+    }
+
+    private func stopReading() {
+        guard reading else { return }
+        reading = false
+        uv_read_stop(stream)
+    }
+
+    private func didRead(_ count: Int) {
+        if count < 0 {
+            close()
+            return
+        }
+        guard count > 0 else { return }
+        lastActivity = server.loop.now
+        feed(UnsafeRawBufferPointer(start: sharedReadBuffer, count: count))
+    }
+
+    private func feed(_ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty, !closed else { return }
+        inParse = true
+        let parsed = bytes.withMemoryRebound(to: CChar.self) { chars in
+            http_parser_execute(parser, &parserSettings, chars.baseAddress, chars.count)
+        }
+        inParse = false
+        if closed { return }
+        let error = http_errno(rawValue: parser.pointee.http_errno)
+        if error == HPE_PAUSED {
+            stash = Array(bytes[parsed...])
+            stopReading()
+            return
+        }
+        if error != HPE_OK {
+            failParse(error)
+        }
+    }
+
+    func setBodyPaused(_ paused: Bool) {
+        bodyPaused = paused
+        if paused { stopReading() } else { startReading() }
+    }
+
+    /// Continues with pipelined input once the current answer is out.
+    private func resumeParsing() {
+        parserPaused = false
+        http_parser_pause(parser, 0)
+        if !stash.isEmpty {
+            let pending = stash
+            stash = []
+            pending.withUnsafeBytes { feed($0) }
+        }
+        startReading()
+    }
+
+    private func failParse(_ error: http_errno) {
+        if let status = limitStatus {
+            answerAndClose(status: status, message: limitMessage(status))
+            return
+        }
+        switch error {
+        case HPE_HEADER_OVERFLOW:
+            answerAndClose(status: 431, message: "request header fields too large")
+        case HPE_INVALID_EOF_STATE:
+            close()
+        default:
+            let description = String(cString: http_errno_description(error))
+            answerAndClose(status: 400, message: "malformed HTTP request: \(description)")
+        }
+    }
+
+    private func limitMessage(_ status: Int) -> String {
+        switch status {
+        case 414: return "request target longer than \(server.limits.maxTargetBytes) bytes"
+        case 431: return "request headers exceed \(server.limits.maxHeaderBytes) bytes or \(server.limits.maxHeaderCount) fields"
+        default: return "request refused"
+        }
+    }
+
+    /// Answers a failure found before or outside an exchange, then closes.
+    func answerAndClose(status: Int, message: String) {
+        exchange?.connectionLost()
+        exchange?.connection = nil
+        closeAfterResponse = true
+        let response = server.handler.protocolError(status: status, message: message)
+        let orphan = HTTPExchange(request: HTTPRequestHead(method: .other("-"), target: "-", headers: [], keepAlive: false),
+                                  loop: server.loop, connection: self)
+        exchange = orphan
+        requestComplete = true
+        stopReading()
+        parserPaused = true
+        orphan.respond(response)
+    }
+
+    // MARK: Parser callbacks
+
+    fileprivate func messageBegin() -> Int32 {
+        phase = .readingHead
+        headStartedAt = server.loop.now
+        target.removeAll(keepingCapacity: true)
+        headers.removeAll(keepingCapacity: true)
+        fieldBytes.removeAll(keepingCapacity: true)
+        valueBytes.removeAll(keepingCapacity: true)
+        lastCallbackWasValue = false
+        headerBytes = 0
+        requestComplete = false
+        responseWritten = false
+        return 0
+    }
+
+    fileprivate func url(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        target.append(contentsOf: bytes)
+        if target.count > server.limits.maxTargetBytes {
+            limitStatus = 414
+            return 1
+        }
+        return 0
+    }
+
+    fileprivate func headerField(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        if lastCallbackWasValue {
+            completeHeader()
+            lastCallbackWasValue = false
+        }
+        fieldBytes.append(contentsOf: bytes)
+        return countHeaderBytes(bytes.count)
+    }
+
+    fileprivate func headerValue(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        lastCallbackWasValue = true
+        valueBytes.append(contentsOf: bytes)
+        return countHeaderBytes(bytes.count)
+    }
+
+    private func countHeaderBytes(_ count: Int) -> Int32 {
+        headerBytes += count
+        if headerBytes > server.limits.maxHeaderBytes || headers.count >= server.limits.maxHeaderCount {
+            limitStatus = 431
+            return 1
+        }
+        return 0
+    }
+
+    private func completeHeader() {
+        headers.append((String(decoding: fieldBytes, as: UTF8.self), String(decoding: valueBytes, as: UTF8.self)))
+        fieldBytes.removeAll(keepingCapacity: true)
+        valueBytes.removeAll(keepingCapacity: true)
+    }
+
+    fileprivate func headersComplete() -> Int32 {
+        if lastCallbackWasValue || !fieldBytes.isEmpty { completeHeader() }
+        phase = .readingBody
+        lastActivity = server.loop.now
+        let head = HTTPRequestHead(
+            method: HTTPMethod(parserMethod: parser.pointee.method),
+            target: String(decoding: target, as: UTF8.self),
+            headers: headers,
+            keepAlive: http_should_keep_alive(parser) != 0)
+        let exchange = HTTPExchange(request: head, loop: server.loop, connection: self)
+        self.exchange = exchange
+        if server.draining { closeAfterResponse = true }
+        server.handler.handle(exchange)
+        return 0
+    }
+
+    fileprivate func body(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        guard let exchange else { return 0 }
+        exchange.deliver(bytes)
+        if exchange.responded, exchange.discarded > server.limits.discardBudget {
+            closeAfterResponse = true
+            close()
+            return 1
+        }
+        return 0
+    }
+
+    fileprivate func messageComplete() -> Int32 {
+        phase = .answering
+        requestComplete = true
+        exchange?.bodyComplete()
+        if closed { return 1 }
+        if responseWritten {
+            finishExchange()
+            return 0
+        }
+        parserPaused = true
+        http_parser_pause(parser, 1)
+        return 0
+    }
+
+    // MARK: Answering
+
+    /// Sends `100 Continue` when the client waits for it before sending the body.
+    func bodyAccepted(_ exchange: HTTPExchange) {
+        guard exchange.request.expectsContinue, !exchange.continueSent, !exchange.responded else { return }
+        exchange.continueSent = true
+        write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) { _ in }
+    }
+
+    func send(_ response: HTTPResponse, for exchange: HTTPExchange) {
+        if !requestComplete, exchange.request.expectsContinue, !exchange.continueSent {
+            // The client holds its body back; the only way to end the request is to close.
+            closeAfterResponse = true
+        }
+        if !exchange.request.keepAlive || server.draining { closeAfterResponse = true }
+        var response = response
+        var range: (first: Int64, count: Int64)?
+        if case .file(let descriptor, let size) = response.body {
+            response.headers.append(("Accept-Ranges", "bytes"))
+            if response.status == 200, let header = exchange.request.header("Range") {
+                switch ByteRange.resolve(header, size: size) {
+                case .satisfiable(let first, let last):
+                    response.status = 206
+                    response.headers.append(("Content-Range", "bytes \(first)-\(last)/\(size)"))
+                    range = (first, last - first + 1)
+                case .unsatisfiable:
+                    Glibc.close(descriptor)
+                    var refusal = server.handler.protocolError(status: 416, message: "range \(header) not satisfiable for \(size) bytes")
+                    refusal.headers.append(("Content-Range", "bytes */\(size)"))
+                    response = refusal
+                case .ignored:
+                    break
+                }
+            }
+        }
+        exchange.status = response.status
+        let isHead = exchange.request.method == .head
+        let length = range?.count ?? response.bodyLength
+        var head = serializeHead(response, contentLength: length)
+        switch response.body {
+        case .empty:
+            write(head, completion: headWritten)
+        case .bytes(let bytes):
+            if !isHead { head.append(contentsOf: bytes); exchange.bytesSent = Int64(bytes.count) }
+            write(head, completion: headWritten)
+        case .file(let descriptor, _):
+            if isHead || length == 0 {
+                Glibc.close(descriptor)
+                write(head, completion: headWritten)
+            } else {
+                let first = range?.first ?? 0
+                write(head) { [weak self] ok in
+                    guard let self else { Glibc.close(descriptor); return }
+                    guard ok else { Glibc.close(descriptor); self.close(); return }
+                    self.transfer(descriptor, from: first, count: length, exchange: exchange)
+                }
+            }
+        }
+    }
+
+    private func serializeHead(_ response: HTTPResponse, contentLength: Int64) -> [UInt8] {
+        var text = "HTTP/1.1 \(response.status) \(reasonPhrase(response.status))\r\n"
+        for (name, value) in server.defaultHeaders { text += "\(name): \(value)\r\n" }
+        for (name, value) in response.headers { text += "\(name): \(value)\r\n" }
+        if response.status != 204 && response.status != 304 { text += "Content-Length: \(contentLength)\r\n" }
+        text += server.dateHeader
+        if closeAfterResponse { text += "Connection: close\r\n" }
+        text += "\r\n"
+        return Array(text.utf8)
+    }
+
+    private func headWritten(_ ok: Bool) {
+        if ok { responseFinished() } else { close() }
+    }
+
+    /// Sends a file with sendfile(2): on the loop while the socket takes it, then blocking on the pool.
+    private func transfer(_ file: Int32, from first: Int64, count: Int64, exchange: HTTPExchange) {
+        let socket = socketDescriptor
+        var offset = first
+        var remaining = count
+        while remaining > 0 {
+            let sent = berth_sendfile(socket, file, offset, Int(min(remaining, 1 << 30)))
+            if sent > 0 {
+                offset += Int64(sent)
+                remaining -= Int64(sent)
+            } else if sent == -Int(EINTR) {
+                continue
+            } else if sent == -Int(EAGAIN) {
+                break
+            } else {
+                Glibc.close(file)
+                close()
+                return
+            }
+        }
+        exchange.bytesSent += count - remaining
+        if remaining == 0 {
+            Glibc.close(file)
+            responseFinished()
+            return
+        }
+        transferInPool = true
+        stopReading()
+        berth_set_blocking(socket, 1)
+        berth_set_send_timeout(socket, Int32(server.limits.bodyTimeoutMilliseconds / 1000))
+        let start = offset
+        server.loop.offload({ () -> Int64 in
+            var position = start
+            var left = remaining
+            while left > 0 {
+                let sent = berth_sendfile(socket, file, position, Int(min(left, 1 << 30)))
+                if sent > 0 {
+                    position += Int64(sent)
+                    left -= Int64(sent)
+                } else if sent != -Int(EINTR) {
+                    break
+                }
+            }
+            return remaining - left
+        }, then: { [self] sent in
+            Glibc.close(file)
+            berth_set_blocking(socket, 0)
+            transferInPool = false
+            exchange.bytesSent += sent
+            if sent == remaining { responseFinished() } else { close() }
+        })
+    }
+
+    private func responseFinished() {
+        responseWritten = true
+        if closeAfterResponse {
+            logExchange()
+            close()
+            return
+        }
+        if requestComplete {
+            finishExchange()
+            if !inParse && !closed { resumeParsing() }
+        }
+    }
+
+    private func finishExchange() {
+        logExchange()
+        exchange = nil
+        phase = .idle
+        lastActivity = server.loop.now
+        if closeAfterResponse { close() }
+    }
+
+    private func logExchange() {
+        guard let exchange, Log.enabled(.info), exchange.request.target != "-" else { return }
+        let micros = (uv_hrtime() - exchange.startedAt) / 1000
+        Log.info("\(remoteAddress) \"\(exchange.request.method.name) \(exchange.request.target)\" \(exchange.status) \(exchange.bytesSent) \(micros)us")
+    }
+
+    // MARK: Writing
+
+    private func write(_ bytes: [UInt8], completion: @escaping (Bool) -> Void) {
+        guard !closed else { completion(false); return }
+        var written = 0
+        bytes.withUnsafeBytes { raw in
+            var buffer = uv_buf_t(base: UnsafeMutablePointer(mutating: raw.baseAddress!.assumingMemoryBound(to: CChar.self)), len: raw.count)
+            let result = uv_try_write(stream, &buffer, 1)
+            written = result > 0 ? Int(result) : 0
+            if result < 0 && result != Int32(UV_EAGAIN.rawValue) { written = -1 }
+        }
+        if written == bytes.count { completion(true); return }
+        if written < 0 { completion(false); return }
+        PendingWrite(bytes: Array(bytes[written...]), completion: completion).start(on: stream)
+    }
+
+    // MARK: Timeouts and closing
+
+    /// Called every second by the server: enforces idle, header and body time limits.
+    func checkDeadlines(now: UInt64) {
+        let limits = server.limits
+        switch phase {
+        case .idle where now - lastActivity > limits.idleTimeoutMilliseconds:
+            close()
+        case .readingHead where now - headStartedAt > limits.headerTimeoutMilliseconds:
+            answerAndClose(status: 408, message: "request head not received within \(limits.headerTimeoutMilliseconds / 1000) s")
+        case .readingBody where !bodyPaused && reading && now - lastActivity > limits.bodyTimeoutMilliseconds:
+            answerAndClose(status: 408, message: "request body stalled for \(limits.bodyTimeoutMilliseconds / 1000) s")
+        default:
+            break
+        }
+    }
+
+    /// Closes now when idle, or after the current answer.
+    func drain() {
+        closeAfterResponse = true
+        if phase == .idle { close() }
+    }
+
+    func close() {
+        guard !closed else { return }
+        if transferInPool {
+            closeAfterResponse = true
+            return
+        }
+        closed = true
+        exchange?.connectionLost()
+        exchange?.connection = nil
+        exchange = nil
+        stopReading()
+        server.connectionClosed(self)
+        uv_close(UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_handle_t.self)) { handle in
+            Unmanaged<HTTPConnection>.fromOpaque(handle!.pointee.data).release()
+        }
+    }
+}
+
+/// A write the socket did not take at once; it owns its bytes until libuv is done with them.
+private final class PendingWrite {
+    let bytes: UnsafeMutableRawBufferPointer
+    let request = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
+    let completion: (Bool) -> Void
+
+    init(bytes: [UInt8], completion: @escaping (Bool) -> Void) {
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
+        bytes.withUnsafeBytes { copy.copyMemory(from: $0) }
+        self.bytes = copy
+        self.completion = completion
+    }
+
+    deinit {
+        bytes.deallocate()
+        request.deallocate()
+    }
+
+    func start(on stream: UnsafeMutablePointer<uv_stream_t>) {
+        request.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        var buffer = uv_buf_t(base: bytes.baseAddress!.assumingMemoryBound(to: CChar.self), len: bytes.count)
+        let status = uv_write(request, stream, &buffer, 1) { request, status in
+            let write = Unmanaged<PendingWrite>.fromOpaque(request!.pointee.data).takeRetainedValue()
+            write.completion(status == 0)
+        }
+        if status != 0 {
+            Unmanaged<PendingWrite>.fromOpaque(request.pointee.data).release()
+            completion(false)
+        }
+    }
+}
+
+private let sharedReadBufferSize = 256 * 1024
+/// One read buffer for the whole loop: reads are parsed before the next one arrives.
+nonisolated(unsafe) private let sharedReadBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: sharedReadBufferSize)
+
+@inline(__always)
+private func owner(_ parser: UnsafeMutablePointer<http_parser>?) -> HTTPConnection {
+    Unmanaged<HTTPConnection>.fromOpaque(parser!.pointee.data).takeUnretainedValue()
+}
+
+@inline(__always)
+private func bytes(_ at: UnsafePointer<CChar>?, _ count: Int) -> UnsafeRawBufferPointer {
+    UnsafeRawBufferPointer(start: at, count: count)
+}
+
+nonisolated(unsafe) private var parserSettings: http_parser_settings = {
+    var settings = http_parser_settings()
+    settings.on_message_begin = { owner($0).messageBegin() }
+    settings.on_url = { owner($0).url(bytes($1, $2)) }
+    settings.on_header_field = { owner($0).headerField(bytes($1, $2)) }
+    settings.on_header_value = { owner($0).headerValue(bytes($1, $2)) }
+    settings.on_headers_complete = { owner($0).headersComplete() }
+    settings.on_body = { owner($0).body(bytes($1, $2)) }
+    settings.on_message_complete = { owner($0).messageComplete() }
+    return settings
+}()

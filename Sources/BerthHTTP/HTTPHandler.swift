@@ -1,0 +1,34 @@
+/// The application behind the server. HTTP knows nothing of what it serves.
+public protocol HTTPHandler: AnyObject {
+    /// Called on the loop when a request head is complete. The handler answers through the exchange,
+    /// now or later, and says whether it wants the body (`receiveBody` / `collectBody`).
+    func handle(_ exchange: HTTPExchange)
+
+    /// The response for a failure found by the HTTP layer itself (malformed request, limits, timeouts).
+    func protocolError(status: Int, message: String) -> HTTPResponse
+}
+
+/// Consumes a streamed request body on the loop thread.
+public protocol HTTPBodyReceiver: AnyObject {
+    /// Bytes valid only during the call. After `pauseBody()` a few more calls may come
+    /// (the rest of the current read), never more than one read buffer.
+    func receive(_ bytes: UnsafeRawBufferPointer, exchange: HTTPExchange)
+    /// The whole body has arrived.
+    func finish(exchange: HTTPExchange)
+    /// The connection ended before the body was complete.
+    func abort(exchange: HTTPExchange)
+}
+
+/// Limits checked at the edge, each answered early with its status and a close.
+public struct HTTPLimits {
+    public var maxHeaderBytes = 64 * 1024
+    public var maxHeaderCount = 128
+    public var maxTargetBytes = 16 * 1024
+    public var headerTimeoutMilliseconds: UInt64 = 30_000
+    public var idleTimeoutMilliseconds: UInt64 = 120_000
+    public var bodyTimeoutMilliseconds: UInt64 = 120_000
+    /// Body bytes read and dropped after an early answer before the connection is closed instead.
+    public var discardBudget: Int64 = 64 * 1024 * 1024
+
+    public init() {}
+}

@@ -1,0 +1,157 @@
+import CBerthShims
+import CLibUV
+import Glibc
+
+public struct HTTPServerError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Accepts connections on one address and runs them on the loop until SIGINT/SIGTERM drains it.
+/// Loop-confined.
+public final class HTTPServer {
+    public let loop: EventLoop
+    let handler: HTTPHandler
+    let limits: HTTPLimits
+    /// Headers every response carries (the application's protocol version, for example).
+    public var defaultHeaders: [(name: String, value: String)] = []
+    /// Called once every connection has closed after a shutdown signal.
+    public var onDrained: (() -> Void)?
+
+    private let listener = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
+    private var connections: [ObjectIdentifier: HTTPConnection] = [:]
+    private var sweeper: RepeatingTimer?
+    private var signalHandles: [UnsafeMutablePointer<uv_signal_t>] = []
+    private(set) var draining = false
+    private(set) var dateHeader = ""
+
+    public init(loop: EventLoop, handler: HTTPHandler, limits: HTTPLimits = HTTPLimits()) {
+        self.loop = loop
+        self.handler = handler
+        self.limits = limits
+    }
+
+    /// Binds `address` (`host:port`, `:port` for every interface, `[v6]:port`) and starts accepting.
+    public func listen(on address: String, reusePort: Bool = false) throws {
+        let (host, port) = try Self.split(address)
+        var storage = sockaddr_storage()
+        let family: Int32 = host.contains(":") ? AF_INET6 : AF_INET
+        let parsed = withUnsafeMutablePointer(to: &storage) { pointer -> Int32 in
+            if family == AF_INET6 {
+                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { uv_ip6_addr(host, Int32(port), $0) }
+            }
+            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { uv_ip4_addr(host, Int32(port), $0) }
+        }
+        guard parsed == 0 else { throw HTTPServerError(description: "http.addr: \(address) is not an IP address and port") }
+        uv_tcp_init_ex(loop.raw, listener, UInt32(family))
+        listener.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        if reusePort {
+            var fd = uv_os_fd_t(-1)
+            uv_fileno(UnsafeMutableRawPointer(listener).assumingMemoryBound(to: uv_handle_t.self), &fd)
+            berth_set_reuseport(fd)
+        }
+        let bound = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_bind(listener, $0, 0) }
+        }
+        guard bound == 0 else { throw HTTPServerError(description: "cannot bind \(address): \(String(cString: uv_strerror(bound)))") }
+        let stream = UnsafeMutableRawPointer(listener).assumingMemoryBound(to: uv_stream_t.self)
+        let listening = uv_listen(stream, 1024) { server, status in
+            guard status == 0 else { return }
+            Unmanaged<HTTPServer>.fromOpaque(server!.pointee.data).takeUnretainedValue().accept()
+        }
+        guard listening == 0 else { throw HTTPServerError(description: "cannot listen on \(address): \(String(cString: uv_strerror(listening)))") }
+        berth_ignore_sigpipe()
+        refreshDate()
+        sweeper = loop.repeating(every: 1000) { [unowned self] in self.sweep() }
+        watchSignal(SIGINT)
+        watchSignal(SIGTERM)
+    }
+
+    /// The port actually bound (useful with port 0).
+    public var boundPort: Int {
+        var storage = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getsockname(listener, $0, &length) }
+        }
+        return withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
+        }
+    }
+
+    static func split(_ address: String) throws -> (host: String, port: Int) {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+              (0...65535).contains(port) else {
+            throw HTTPServerError(description: "http.addr: \(address) has no port (expected host:port)")
+        }
+        var host = String(address[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.isEmpty || host == "0.0.0.0" { host = "0.0.0.0" }
+        if host == "localhost" { host = "127.0.0.1" }
+        return (host, port)
+    }
+
+    private func accept() {
+        guard !draining else { return }
+        let connection = HTTPConnection(server: self)
+        let listenerStream = UnsafeMutableRawPointer(listener).assumingMemoryBound(to: uv_stream_t.self)
+        guard uv_accept(listenerStream, connection.stream) == 0 else {
+            connection.close()
+            return
+        }
+        uv_tcp_nodelay(connection.tcp, 1)
+        connections[ObjectIdentifier(connection)] = connection
+        connection.startReading()
+    }
+
+    func connectionClosed(_ connection: HTTPConnection) {
+        connections[ObjectIdentifier(connection)] = nil
+        if draining && connections.isEmpty { finishDrain() }
+    }
+
+    private func sweep() {
+        refreshDate()
+        let now = loop.now
+        for connection in Array(connections.values) { connection.checkDeadlines(now: now) }
+    }
+
+    private func refreshDate() {
+        var seconds = time(nil)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        var buffer = [CChar](repeating: 0, count: 64)
+        strftime(&buffer, buffer.count, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &parts)
+        dateHeader = String(cString: buffer)
+    }
+
+    private func watchSignal(_ number: Int32) {
+        let handle = UnsafeMutablePointer<uv_signal_t>.allocate(capacity: 1)
+        uv_signal_init(loop.raw, handle)
+        handle.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        uv_signal_start(handle, { handle, number in
+            Unmanaged<HTTPServer>.fromOpaque(handle!.pointee.data).takeUnretainedValue().shutdown(signal: number)
+        }, number)
+        signalHandles.append(handle)
+    }
+
+    /// Stops accepting and lets in-flight requests finish; the loop ends when the last connection closes.
+    public func shutdown(signal: Int32 = SIGTERM) {
+        guard !draining else { return }
+        draining = true
+        Log.info("signal \(signal): no longer accepting; \(connections.count) connection(s) finishing")
+        uv_close(UnsafeMutableRawPointer(listener).assumingMemoryBound(to: uv_handle_t.self), nil)
+        for connection in Array(connections.values) { connection.drain() }
+        if connections.isEmpty { finishDrain() }
+    }
+
+    private func finishDrain() {
+        sweeper?.stop()
+        sweeper = nil
+        for handle in signalHandles {
+            uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { raw in
+                raw!.deallocate()
+            }
+        }
+        signalHandles = []
+        onDrained?()
+    }
+}

@@ -1,0 +1,122 @@
+import BerthHTTP
+import BerthStorage
+
+extension Registry {
+    enum ManifestReference {
+        case tag(Tag)
+        case digest(Digest)
+    }
+
+    func parseReference(_ text: String) throws -> ManifestReference {
+        if text.contains(":") {
+            guard let digest = Digest(text) else { throw RegistryError(.digestInvalid, "invalid digest: \(text)") }
+            return .digest(digest)
+        }
+        guard let tag = Tag(text) else { throw RegistryError(.manifestUnknown, "invalid tag: \(text)", status: 404) }
+        return .tag(tag)
+    }
+
+    /// `GET`/`HEAD /v2/<name>/manifests/<reference>`: the stored bytes, byte for byte, with their media type.
+    func getManifest(_ name: RepositoryName, _ text: String, _ exchange: HTTPExchange) {
+        do {
+            let digest: Digest
+            switch try parseReference(text) {
+            case .tag(let tag):
+                guard let resolved = store.resolveTag(tag, in: name) else {
+                    throw RegistryError(.manifestUnknown, "tag \(tag) unknown in repository \(name)")
+                }
+                digest = resolved
+            case .digest(let requested):
+                digest = requested
+            }
+            guard store.isManifestLinked(digest, in: name) else {
+                throw RegistryError(.manifestUnknown, "manifest \(digest) unknown in repository \(name)")
+            }
+            let bytes = try store.readBlob(digest, limit: options.maxManifestBytes * 4)
+            let etag = "\"\(digest)\""
+            var headers: [(name: String, value: String)] = [
+                ("Content-Type", ManifestMediaType.detect(bytes)),
+                ("Docker-Content-Digest", digest.description),
+                ("ETag", etag),
+            ]
+            if exchange.request.header("If-None-Match") == etag {
+                headers.removeFirst()
+                exchange.respond(HTTPResponse(status: 304, headers: headers))
+                return
+            }
+            exchange.respond(HTTPResponse(status: 200, headers: headers, body: .bytes(bytes)))
+        } catch StorageError.notFound {
+            exchange.fail(RegistryError(.manifestUnknown, "manifest \(text) has no content in the blob store"))
+        } catch {
+            exchange.fail(error)
+        }
+    }
+
+    /// `PUT /v2/<name>/manifests/<reference>`: verify references, store, link, tag.
+    func putManifest(_ name: RepositoryName, _ text: String, _ exchange: HTTPExchange) {
+        let reference: ManifestReference
+        do { reference = try parseReference(text) } catch { exchange.fail(error); return }
+        let limit = options.maxManifestBytes
+        exchange.collectBody(limit: limit) { [self] body in
+            guard let body else {
+                exchange.fail(RegistryError(.manifestInvalid, "manifest larger than \(limit) bytes", status: 413))
+                return
+            }
+            do {
+                let digest = Digest.sha256(of: body)
+                if case .digest(let requested) = reference, requested != digest {
+                    throw RegistryError(.digestInvalid, "manifest has digest \(digest), not \(requested)")
+                }
+                let manifest = try ManifestDescription(body, contentType: exchange.request.header("Content-Type"))
+                if let missing = manifest.blobs.first(where: { !store.isLayerLinked($0, in: name) }) {
+                    throw RegistryError(.manifestBlobUnknown, "blob \(missing) unknown to repository \(name)")
+                }
+                if let missing = manifest.manifests.first(where: { !store.isManifestLinked($0, in: name) }) {
+                    throw RegistryError(.manifestBlobUnknown, "manifest \(missing) unknown to repository \(name)")
+                }
+                var headers: [(name: String, value: String)] = [
+                    ("Location", "/v2/\(name)/manifests/\(digest)"),
+                    ("Docker-Content-Digest", digest.description),
+                ]
+                if let subject = manifest.subject { headers.append(("OCI-Subject", subject.description)) }
+                onPool(exchange, { [store] in
+                    try store.storeBlob(body, digest: digest)
+                    try store.linkManifest(digest, in: name)
+                    if case .tag(let tag) = reference { try store.setTag(tag, to: digest, in: name) }
+                }) {
+                    exchange.respond(HTTPResponse(status: 201, headers: headers))
+                }
+            } catch {
+                exchange.fail(error)
+            }
+        }
+    }
+
+    /// `DELETE /v2/<name>/manifests/<reference>`: by digest, the revision and every tag on it; by tag, the tag alone.
+    func deleteManifest(_ name: RepositoryName, _ text: String, _ exchange: HTTPExchange) {
+        guard options.deleteEnabled else {
+            exchange.fail(RegistryError(.unsupported, "deletion is disabled (storage.delete.enabled)"))
+            return
+        }
+        do {
+            switch try parseReference(text) {
+            case .tag(let tag):
+                guard store.resolveTag(tag, in: name) != nil else {
+                    throw RegistryError(.manifestUnknown, "tag \(tag) unknown in repository \(name)")
+                }
+                onPool(exchange, { [store] in try store.deleteTag(tag, in: name) }) {
+                    exchange.respond(HTTPResponse(status: 202))
+                }
+            case .digest(let digest):
+                guard store.isManifestLinked(digest, in: name) else {
+                    throw RegistryError(.manifestUnknown, "manifest \(digest) unknown in repository \(name)")
+                }
+                onPool(exchange, { [store] in try store.deleteManifest(digest, in: name) }) {
+                    exchange.respond(HTTPResponse(status: 202))
+                }
+            }
+        } catch {
+            exchange.fail(error)
+        }
+    }
+}

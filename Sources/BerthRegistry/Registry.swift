@@ -1,0 +1,111 @@
+import BerthHTTP
+import BerthStorage
+
+/// What the registry API needs to know from the configuration.
+public struct RegistryOptions {
+    public var deleteEnabled = false
+    public var maxManifestBytes = 4 * 1024 * 1024
+
+    public init() {}
+}
+
+/// The Docker Registry HTTP API V2 / OCI Distribution API on top of the HTTP server and the store.
+/// Loop-confined: handlers run on the loop; disk work that can block goes to the pool.
+public final class Registry: HTTPHandler {
+    let store: RegistryStore
+    let options: RegistryOptions
+    let loop: EventLoop
+
+    public init(store: RegistryStore, options: RegistryOptions, loop: EventLoop) {
+        self.store = store
+        self.options = options
+        self.loop = loop
+    }
+
+    /// Headers on every response (OCI dist-spec: clients check the API version on `/v2/`).
+    public static let defaultHeaders: [(name: String, value: String)] = [
+        ("Docker-Distribution-Api-Version", "registry/2.0"),
+    ]
+
+    public func handle(_ exchange: HTTPExchange) {
+        let request = exchange.request
+        switch Route.parse(request.path) {
+        case .failure(.invalidName(let name)):
+            exchange.fail(RegistryError(.nameInvalid, "invalid repository name: \(name)"))
+        case .failure(.noRoute):
+            exchange.fail(RegistryError(.unsupported, "no endpoint for \(request.method.name) \(request.path)", message: "not found", status: 404))
+        case .success(let route):
+            dispatch(route, exchange)
+        }
+    }
+
+    private func dispatch(_ route: Route, _ exchange: HTTPExchange) {
+        let method = exchange.request.method
+        switch (route, method) {
+        case (.base, .get), (.base, .head):
+            exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "application/json; charset=utf-8")], text: "{}"))
+        case (.blob(let name, let digest), .get), (.blob(let name, let digest), .head):
+            getBlob(name, digest, exchange)
+        case (.blob(let name, let digest), .delete):
+            deleteBlob(name, digest, exchange)
+        case (.uploads(let name), .post):
+            startUpload(name, exchange)
+        case (.upload(let name, let id), .patch):
+            patchUpload(name, id, exchange)
+        case (.upload(let name, let id), .put):
+            completeUpload(name, id, exchange)
+        case (.upload(let name, let id), .get):
+            uploadStatus(name, id, exchange)
+        case (.upload(let name, let id), .delete):
+            cancelUpload(name, id, exchange)
+        case (.manifest(let name, let reference), .get), (.manifest(let name, let reference), .head):
+            getManifest(name, reference, exchange)
+        case (.manifest(let name, let reference), .put):
+            putManifest(name, reference, exchange)
+        case (.manifest(let name, let reference), .delete):
+            deleteManifest(name, reference, exchange)
+        case (.tags(let name), .get):
+            listTags(name, exchange)
+        case (.catalog, .get):
+            listRepositories(exchange)
+        default:
+            exchange.fail(RegistryError(.unsupported, "\(method.name) is not allowed on \(exchange.request.path)"))
+        }
+    }
+
+    public func protocolError(status: Int, message: String) -> HTTPResponse {
+        let code: RegistryError.Code
+        switch status {
+        case 413: code = .sizeInvalid
+        case 416: code = .rangeInvalid
+        default: code = .unsupported
+        }
+        return RegistryError(code, message, message: message, status: status).response()
+    }
+
+    /// Runs blocking store work on the pool and answers on the loop; a thrown error becomes the answer.
+    func onPool<Value>(_ exchange: HTTPExchange, _ work: @escaping () throws -> Value, then: @escaping (Value) -> Void) {
+        loop.offload({ () -> Result<Value, Error> in Result { try work() } }, then: { result in
+            switch result {
+            case .success(let value): then(value)
+            case .failure(let error): exchange.fail(error)
+            }
+        })
+    }
+}
+
+extension HTTPExchange {
+    /// Answers with the spec's error body; storage failures become 5xx with their detail.
+    func fail(_ error: Error, headers: [(name: String, value: String)] = []) {
+        switch error {
+        case let error as RegistryError:
+            respond(error.response(headers: headers))
+        case let error as StorageError where error.isOutOfSpace:
+            Log.error("storage full: \(error)")
+            respond(RegistryError(.unavailable, error.description, message: "insufficient storage", status: 507).response())
+        default:
+            Log.error("\(request.method.name) \(request.target): \(error)")
+            respond(RegistryError(.unknown, "\(error)").response())
+        }
+    }
+}

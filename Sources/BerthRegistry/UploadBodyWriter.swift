@@ -1,0 +1,103 @@
+import BerthHTTP
+import BerthStorage
+
+/// Streams a request body into an upload: bytes gather in one buffer on the loop, then are hashed and
+/// written on the pool while the next buffer fills; reading pauses when both are busy (back-pressure).
+/// Loop-confined.
+final class UploadBodyWriter: HTTPBodyReceiver {
+    private static let flushThreshold = 1 << 20
+
+    private let session: UploadSession
+    private let loop: EventLoop
+    private let completion: (Result<UploadSession, Error>) -> Void
+    private var pending: [UInt8] = []
+    private var spare: [UInt8] = []
+    private var writing = false
+    private var bodyDone = false
+    private var aborted = false
+    private var failure: Error?
+    private var bodyPaused = false
+
+    /// `completion` runs on the loop once the whole body is written and checkpointed, or on the first failure.
+    init(session: UploadSession, loop: EventLoop, completion: @escaping (Result<UploadSession, Error>) -> Void) {
+        self.session = session
+        self.loop = loop
+        self.completion = completion
+        pending.reserveCapacity(Self.flushThreshold + 256 * 1024)
+    }
+
+    func receive(_ bytes: UnsafeRawBufferPointer, exchange: HTTPExchange) {
+        guard failure == nil else { return }
+        pending.append(contentsOf: bytes)
+        guard pending.count >= Self.flushThreshold else { return }
+        if writing {
+            if !bodyPaused { bodyPaused = true; exchange.pauseBody() }
+        } else {
+            flush(exchange)
+        }
+    }
+
+    func finish(exchange: HTTPExchange) {
+        bodyDone = true
+        if !writing { flushOrCheckpoint(exchange) }
+    }
+
+    func abort(exchange: HTTPExchange) {
+        aborted = true
+        // Keep what was received, at a checkpoint, so the client can ask where the upload stands and go on.
+        if !writing { flushOrCheckpoint(exchange) }
+    }
+
+    private func flushOrCheckpoint(_ exchange: HTTPExchange) {
+        if !pending.isEmpty && failure == nil {
+            flush(exchange)
+        } else {
+            checkpoint()
+        }
+    }
+
+    private func flush(_ exchange: HTTPExchange) {
+        writing = true
+        var chunk = spare
+        swap(&chunk, &pending)
+        spare = []
+        let session = self.session
+        loop.offload({ () -> ([UInt8], Error?) in
+            do {
+                try chunk.withUnsafeBytes { try session.append($0) }
+                return (chunk, nil)
+            } catch {
+                return (chunk, error)
+            }
+        }, then: { [self] buffer, error in
+            writing = false
+            spare = buffer
+            spare.removeAll(keepingCapacity: true)
+            if let error, failure == nil {
+                failure = error
+                pending = []
+                completion(.failure(error))
+            }
+            if bodyDone || aborted {
+                flushOrCheckpoint(exchange)
+            } else if pending.count >= Self.flushThreshold {
+                flush(exchange)
+            }
+            if bodyPaused && failure == nil {
+                bodyPaused = false
+                exchange.resumeBody()
+            }
+        })
+    }
+
+    private func checkpoint() {
+        let session = self.session
+        let reportable = failure == nil && !aborted
+        loop.offload({ () -> Error? in
+            do { try session.checkpoint(); return nil } catch { return error }
+        }, then: { [self] error in
+            guard reportable else { return }
+            if let error { completion(.failure(error)) } else { completion(.success(session)) }
+        })
+    }
+}

@@ -1,0 +1,165 @@
+import Glibc
+
+/// The registry:2 layout on a local filesystem: blobs, repository links, manifests, tags.
+/// Every object becomes visible by one rename after it is complete. Methods are synchronous and
+/// thread-safe (no shared mutable state); callers keep slow ones off the event loop.
+public final class RegistryStore {
+    /// `<rootdirectory>/docker/registry/v2`
+    public let base: String
+    public let fsync: Bool
+
+    public init(rootDirectory: String, fsync: Bool) throws {
+        var root = rootDirectory
+        while root.count > 1 && root.hasSuffix("/") { root.removeLast() }
+        base = root + "/docker/registry/v2"
+        self.fsync = fsync
+        try FileSystem.makeDirectories(base)
+        guard access(base, R_OK | W_OK | X_OK) == 0 else {
+            throw StorageError.system(operation: "open for writing", path: base, errno: errno)
+        }
+        try FileSystem.writeAtomically(base + "/.berth-write-check", [], sync: false)
+        unlink(base + "/.berth-write-check")
+    }
+
+    public func path(_ location: StoragePath) -> String {
+        base + "/" + location.relative
+    }
+
+    // MARK: Blobs
+
+    /// The size of a stored blob, whatever repository links it.
+    public func blobSize(_ digest: Digest) -> Int64? {
+        FileSystem.size(path(.blobData(digest)))
+    }
+
+    public func isLayerLinked(_ digest: Digest, in repository: RepositoryName) -> Bool {
+        linkTarget(path(.layerLink(repository, digest))) == digest
+    }
+
+    /// Opens a blob linked in `repository` for reading: the descriptor and size, nil when not visible there.
+    public func openLayer(_ digest: Digest, in repository: RepositoryName) -> (descriptor: Int32, size: Int64)? {
+        guard isLayerLinked(digest, in: repository) else { return nil }
+        return openBlob(digest)
+    }
+
+    public func openBlob(_ digest: Digest) -> (descriptor: Int32, size: Int64)? {
+        let fd = open(path(.blobData(digest)), O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { close(fd); return nil }
+        return (fd, Int64(info.st_size))
+    }
+
+    public func readBlob(_ digest: Digest, limit: Int) throws -> [UInt8] {
+        try FileSystem.read(path(.blobData(digest)), limit: limit)
+    }
+
+    public func linkLayer(_ digest: Digest, in repository: RepositoryName) throws {
+        try writeLink(.layerLink(repository, digest), to: digest)
+    }
+
+    /// Stores bytes already in memory as a blob (manifests), unless that blob exists.
+    public func storeBlob(_ bytes: [UInt8], digest: Digest) throws {
+        let target = path(.blobData(digest))
+        if FileSystem.size(target) == Int64(bytes.count) { return }
+        try FileSystem.writeAtomically(target, bytes, sync: fsync)
+    }
+
+    // MARK: Manifests and tags
+
+    public func isManifestLinked(_ digest: Digest, in repository: RepositoryName) -> Bool {
+        linkTarget(path(.manifestRevisionLink(repository, digest))) == digest
+    }
+
+    public func linkManifest(_ digest: Digest, in repository: RepositoryName) throws {
+        try writeLink(.manifestRevisionLink(repository, digest), to: digest)
+    }
+
+    public func resolveTag(_ tag: Tag, in repository: RepositoryName) -> Digest? {
+        linkTarget(path(.tagCurrentLink(repository, tag)))
+    }
+
+    /// Points `tag` at `digest`: the index entry first, then the current link, as registry:2 does.
+    public func setTag(_ tag: Tag, to digest: Digest, in repository: RepositoryName) throws {
+        try writeLink(.tagIndexLink(repository, tag, digest), to: digest)
+        try writeLink(.tagCurrentLink(repository, tag), to: digest)
+    }
+
+    /// The repository's tags, sorted; nil when the repository does not exist.
+    public func tags(in repository: RepositoryName) -> [String]? {
+        guard FileSystem.isDirectory(path(.repository(repository))) else { return nil }
+        return FileSystem.list(path(.tags(repository)))
+            .filter { FileSystem.exists(path(.tags(repository)) + "/\($0)/current/link") }
+            .sorted()
+    }
+
+    public func repositoryExists(_ repository: RepositoryName) -> Bool {
+        FileSystem.isDirectory(path(.repository(repository)))
+    }
+
+    /// Every repository name, sorted: directories that hold `_manifests`, `_layers` or `_uploads`.
+    public func repositories() -> [String] {
+        var found: [String] = []
+        func walk(_ directory: String, _ prefix: String) {
+            for name in FileSystem.list(directory) where !name.hasPrefix(".") {
+                let child = directory + "/" + name
+                guard FileSystem.isDirectory(child) else { continue }
+                if name.hasPrefix("_") {
+                    if name == "_manifests", !prefix.isEmpty, found.last != prefix { found.append(prefix) }
+                    continue
+                }
+                walk(child, prefix.isEmpty ? name : prefix + "/" + name)
+            }
+        }
+        walk(path(.repositories), "")
+        return found.sorted()
+    }
+
+    // MARK: Links
+
+    private func writeLink(_ location: StoragePath, to digest: Digest) throws {
+        try FileSystem.writeAtomically(path(location), Array(digest.description.utf8), sync: fsync)
+    }
+
+    private func linkTarget(_ file: String) -> Digest? {
+        guard let text = try? FileSystem.readText(file) else { return nil }
+        return Digest(text.trimmingCharacters())
+    }
+}
+
+extension String {
+    func trimmingCharacters() -> Substring {
+        var view = self[...]
+        while let first = view.first, first == " " || first == "\n" || first == "\r" { view = view.dropFirst() }
+        while let last = view.last, last == " " || last == "\n" || last == "\r" { view = view.dropLast() }
+        return view
+    }
+}
+
+// MARK: Deletion
+
+extension RegistryStore {
+    public func unlinkLayer(_ digest: Digest, in repository: RepositoryName) throws {
+        try removeLink(.layerLink(repository, digest))
+    }
+
+    public func deleteTag(_ tag: Tag, in repository: RepositoryName) throws {
+        FileSystem.removeTree(FileSystem.parent(FileSystem.parent(path(.tagCurrentLink(repository, tag)))))
+    }
+
+    /// Removes the revision and every tag that points at it (registry:2's manifest delete).
+    public func deleteManifest(_ digest: Digest, in repository: RepositoryName) throws {
+        for name in FileSystem.list(path(.tags(repository))) {
+            guard let tag = Tag(name), resolveTag(tag, in: repository) == digest else { continue }
+            try deleteTag(tag, in: repository)
+        }
+        try removeLink(.manifestRevisionLink(repository, digest))
+    }
+
+    /// Removes a link file and its now-empty `<algorithm>/<hex>` directory.
+    private func removeLink(_ location: StoragePath) throws {
+        let file = path(location)
+        guard unlink(file) == 0 else { throw FileSystem.fail("unlink", file) }
+        rmdir(FileSystem.parent(file))
+    }
+}

@@ -1,0 +1,24 @@
+import Glibc
+
+/// A storage failure: what was attempted, on which path, and the errno when a system call failed.
+public enum StorageError: Error, CustomStringConvertible {
+    case notFound(String)
+    case system(operation: String, path: String, errno: Int32)
+    case digestMismatch(expected: Digest, computed: Digest)
+    case corrupt(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let path): return "\(path): not found"
+        case .system(let operation, let path, let code): return "\(operation) \(path): \(String(cString: strerror(code)))"
+        case .digestMismatch(let expected, let computed): return "content has digest \(computed), expected \(expected)"
+        case .corrupt(let detail): return detail
+        }
+    }
+
+    /// True when the disk is full or over quota: the client should hear 507, not 500.
+    public var isOutOfSpace: Bool {
+        if case .system(_, _, let code) = self { return code == ENOSPC || code == EDQUOT }
+        return false
+    }
+}

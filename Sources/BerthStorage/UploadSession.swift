@@ -1,0 +1,140 @@
+import Glibc
+
+/// One blob upload on disk in registry:2's layout: `_uploads/<id>/data`, `startedat` and
+/// `hashstates/sha256/<offset>` (Go's SHA-256 state format), so the upload resumes after a restart,
+/// in another worker process, or even in registry:2. Not thread-safe: one request uses it at a time,
+/// appends may run on a pool thread.
+public final class UploadSession {
+    public let repository: RepositoryName
+    public let id: String
+    public private(set) var machine: UploadStateMachine
+    private let store: RegistryStore
+    private let descriptor: Int32
+    private var hasher: SHA256Hasher
+    private var checkpointedOffset: Int64
+
+    init(store: RegistryStore, repository: RepositoryName, id: String, descriptor: Int32, hasher: SHA256Hasher) {
+        self.store = store
+        self.repository = repository
+        self.id = id
+        self.descriptor = descriptor
+        self.hasher = hasher
+        machine = UploadStateMachine(offset: hasher.count)
+        checkpointedOffset = hasher.count
+    }
+
+    deinit {
+        close(descriptor)
+    }
+
+    public var offset: Int64 { hasher.count }
+
+    /// Hashes and writes bytes at the current offset. Call only after `machine.chunk` said `.append`.
+    public func append(_ bytes: UnsafeRawBufferPointer) throws {
+        guard !bytes.isEmpty else { return }
+        let path = store.path(.uploadData(repository, id: id))
+        try FileSystem.writeAll(descriptor, bytes, at: hasher.count, path: path)
+        hasher.update(bytes)
+        machine.received(Int64(bytes.count))
+    }
+
+    /// Persists the hash state for the current offset, after the data it covers (flushed first when
+    /// configured), so a resumed upload never trusts bytes the disk may not hold.
+    public func checkpoint() throws {
+        let offset = hasher.count
+        guard offset != checkpointedOffset else { return }
+        if store.fsync && fdatasync(descriptor) != 0 {
+            throw FileSystem.fail("fdatasync", store.path(.uploadData(repository, id: id)))
+        }
+        try FileSystem.writeAtomically(store.path(.uploadHashState(repository, id: id, offset: offset)), hasher.exported, sync: false)
+        unlink(store.path(.uploadHashState(repository, id: id, offset: checkpointedOffset)))
+        checkpointedOffset = offset
+    }
+
+    public func chunk(range: ClosedRange<Int64>?, declaredLength: Int64?) -> UploadStateMachine.Action {
+        machine.chunk(range: range, declaredLength: declaredLength)
+    }
+
+    /// Verifies the digest of everything received, moves the data into the blob store and links it in the
+    /// repository. On a mismatch the upload is removed (as registry:2 does) and `digestMismatch` thrown.
+    @discardableResult
+    public func commit(expected: Digest) throws -> Int64 {
+        guard case .commit(_, let size) = machine.complete(expected: expected) else {
+            throw StorageError.corrupt("upload \(id) is not receiving")
+        }
+        let computed = hasher.digest
+        if machine.verified(computed, expected: expected) == .discard {
+            cancel()
+            throw StorageError.digestMismatch(expected: expected, computed: computed)
+        }
+        let target = store.path(.blobData(expected))
+        if FileSystem.size(target) != size {
+            try FileSystem.makeDirectories(store.path(.blobDirectory(expected)))
+            if store.fsync && fdatasync(descriptor) != 0 {
+                throw FileSystem.fail("fdatasync", store.path(.uploadData(repository, id: id)))
+            }
+            try FileSystem.rename(store.path(.uploadData(repository, id: id)), to: target, sync: store.fsync)
+        }
+        try store.linkLayer(expected, in: repository)
+        FileSystem.removeTree(store.path(.upload(repository, id: id)))
+        return size
+    }
+
+    public func cancel() {
+        _ = machine.cancel()
+        FileSystem.removeTree(store.path(.upload(repository, id: id)))
+    }
+}
+
+extension RegistryStore {
+    public func createUpload(in repository: RepositoryName) throws -> UploadSession {
+        let id = FileSystem.randomIdentifier()
+        try FileSystem.makeDirectories(path(.uploadHashStates(repository, id: id)))
+        try FileSystem.writeAtomically(path(.uploadStartedAt(repository, id: id)), Array(Self.rfc3339Now().utf8), sync: false)
+        return try openUpload(id, in: repository)
+    }
+
+    /// Reopens an upload where its last checkpoint left it; `notFound` when it does not exist.
+    public func openUpload(_ id: String, in repository: RepositoryName) throws -> UploadSession {
+        guard Self.isUploadIdentifier(id), FileSystem.isDirectory(path(.upload(repository, id: id))) else {
+            throw StorageError.notFound(id)
+        }
+        let dataPath = path(.uploadData(repository, id: id))
+        let descriptor = open(dataPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw FileSystem.fail("open", dataPath) }
+        let hasher = restoreHasher(repository, id: id, dataSize: FileSystem.size(dataPath) ?? 0)
+        if ftruncate(descriptor, off_t(hasher.count)) != 0 {
+            close(descriptor)
+            throw FileSystem.fail("truncate", dataPath)
+        }
+        return UploadSession(store: self, repository: repository, id: id, descriptor: descriptor, hasher: hasher)
+    }
+
+    /// The newest saved state that the data file covers; bytes past it are written again by the client.
+    private func restoreHasher(_ repository: RepositoryName, id: String, dataSize: Int64) -> SHA256Hasher {
+        let directory = path(.uploadHashStates(repository, id: id))
+        let offsets = FileSystem.list(directory).compactMap { Int64($0) }.filter { $0 <= dataSize }.sorted(by: >)
+        for offset in offsets {
+            if let bytes = try? FileSystem.read(directory + "/\(offset)", limit: 4096),
+               let hasher = SHA256Hasher(exported: bytes), hasher.count == offset {
+                return hasher
+            }
+        }
+        return SHA256Hasher()
+    }
+
+    static func isUploadIdentifier(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= 128 && id.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x41 && byte <= 0x5a) || byte == 0x2d || byte == 0x5f
+        }
+    }
+
+    static func rfc3339Now() -> String {
+        var seconds = time(nil)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        var buffer = [CChar](repeating: 0, count: 32)
+        strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
+        return String(cString: buffer)
+    }
+}

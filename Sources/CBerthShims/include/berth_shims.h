@@ -1,0 +1,38 @@
+#ifndef BERTH_SHIMS_H
+#define BERTH_SHIMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Opaque storage big enough for OpenSSL's SHA256_CTX (112 bytes on x86_64 and arm64).
+typedef struct { uint64_t words[16]; } berth_sha256_state;
+
+/// Size of a SHA-256 state in Go's crypto/sha256 MarshalBinary format, which registry:2
+/// writes under `_uploads/<id>/hashstates/sha256/<offset>`.
+#define BERTH_SHA256_GO_STATE_SIZE 108
+
+void berth_sha256_init(berth_sha256_state *state);
+void berth_sha256_update(berth_sha256_state *state, const void *bytes, size_t count);
+/// Writes the 32-byte digest without consuming the state, so an upload can go on after a mismatch.
+void berth_sha256_peek(const berth_sha256_state *state, uint8_t out[32]);
+uint64_t berth_sha256_length(const berth_sha256_state *state);
+/// Encodes the state in Go's format: "sha\x03", h[8] big-endian, the pending block padded to 64 bytes, length big-endian.
+void berth_sha256_export(const berth_sha256_state *state, uint8_t out[BERTH_SHA256_GO_STATE_SIZE]);
+/// Returns 0 on success, -1 when the bytes are not a Go SHA-256 state.
+int berth_sha256_import(berth_sha256_state *state, const uint8_t *in, size_t count);
+
+/// One sendfile(2) call; returns bytes sent or -errno.
+long berth_sendfile(int out_fd, int in_fd, int64_t offset, size_t count);
+/// Sets or clears O_NONBLOCK; returns 0 or -errno.
+int berth_set_blocking(int fd, int blocking);
+/// Sets SO_SNDTIMEO so a blocking send to a stalled peer ends; returns 0 or -errno.
+int berth_set_send_timeout(int fd, int seconds);
+/// Ignores SIGPIPE so a write to a closed socket returns EPIPE instead of killing the process.
+void berth_ignore_sigpipe(void);
+int berth_errno(void);
+/// Fills `buffer` with `count` random bytes from the kernel; returns 0 or -errno.
+int berth_random_bytes(void *buffer, size_t count);
+/// Sets SO_REUSEPORT so several worker processes can bind one port; returns 0 or -errno.
+int berth_set_reuseport(int fd);
+
+#endif

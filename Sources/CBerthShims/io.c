@@ -1,0 +1,40 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include "berth_shims.h"
+
+long berth_sendfile(int out_fd, int in_fd, int64_t offset, size_t count) {
+    off_t position = (off_t)offset;
+    ssize_t sent = sendfile(out_fd, in_fd, &position, count);
+    return sent < 0 ? -errno : (long)sent;
+}
+
+int berth_set_blocking(int fd, int blocking) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return -errno;
+    flags = blocking ? (flags & ~O_NONBLOCK) : (flags | O_NONBLOCK);
+    return fcntl(fd, F_SETFL, flags) < 0 ? -errno : 0;
+}
+
+int berth_set_send_timeout(int fd, int seconds) {
+    struct timeval timeout = { .tv_sec = seconds, .tv_usec = 0 };
+    return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout)) < 0 ? -errno : 0;
+}
+
+void berth_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+
+int berth_errno(void) { return errno; }
+
+int berth_set_reuseport(int fd) {
+    int on = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0 ? -errno : 0;
+}
+
+#include <sys/random.h>
+
+int berth_random_bytes(void *buffer, size_t count) {
+    return getrandom(buffer, count, 0) == (ssize_t)count ? 0 : -errno;
+}

@@ -1,0 +1,106 @@
+import Foundation
+import Yams
+
+/// Berth's settings: defaults here (they agree with conf/berth.yml), then the YAML file, then
+/// `BERTH_<SECTION>_<KEY>` environment variables, then flags.
+struct Configuration {
+    var httpAddr = "127.0.0.1:5000"
+    var rootDirectory = "./data"
+    var fsync = true
+    var deleteEnabled = false
+    var logLevel = "info"
+
+    struct Invalid: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// One settable key: its dotted path (as in registry:2's config.yml) and how to apply a value.
+    private struct Key {
+        let path: String
+        let apply: (inout Configuration, Any, String) throws -> Void
+        var environmentName: String { "BERTH_" + path.uppercased().replacingOccurrences(of: ".", with: "_") }
+    }
+
+    private static let keys: [Key] = [
+        Key(path: "http.addr") { config, value, origin in config.httpAddr = try text(value, "http.addr", origin) },
+        Key(path: "storage.filesystem.rootdirectory") { config, value, origin in
+            config.rootDirectory = try text(value, "storage.filesystem.rootdirectory", origin)
+        },
+        Key(path: "storage.filesystem.fsync") { config, value, origin in config.fsync = try flag(value, "storage.filesystem.fsync", origin) },
+        Key(path: "storage.delete.enabled") { config, value, origin in
+            config.deleteEnabled = try flag(value, "storage.delete.enabled", origin)
+        },
+        Key(path: "log.level") { config, value, origin in
+            let level = try text(value, "log.level", origin)
+            guard ["debug", "info", "warn", "warning", "error", "fatal", "panic"].contains(level.lowercased()) else {
+                throw Invalid(description: "\(origin): log.level: \(level) is not debug, info, warn or error")
+            }
+            config.logLevel = level
+        },
+    ]
+
+    /// Keys whose whole subtree is understood as a unit.
+    private static let knownSections: Set<String> = ["version"]
+
+    /// Reads `file` (if given) and the environment. Returns the configuration and a warning per ignored key.
+    static func load(file: String?, environment: [String: String]) throws -> (Configuration, [String]) {
+        var config = Configuration()
+        var warnings: [String] = []
+        if let file {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw Invalid(description: "\(file): cannot read the configuration file")
+            }
+            let document: Any?
+            do {
+                document = try Yams.load(yaml: text)
+            } catch {
+                throw Invalid(description: "\(file): not valid YAML: \(error)")
+            }
+            if let document {
+                guard let root = document as? [String: Any] else {
+                    throw Invalid(description: "\(file): the top level must be a mapping of keys")
+                }
+                try apply(root, prefix: "", to: &config, file: file, warnings: &warnings)
+            }
+        }
+        for key in keys {
+            if let value = environment[key.environmentName] {
+                try key.apply(&config, value, "environment \(key.environmentName)")
+            }
+        }
+        return (config, warnings)
+    }
+
+    private static func apply(_ mapping: [String: Any], prefix: String, to config: inout Configuration,
+                              file: String, warnings: inout [String]) throws {
+        for (name, value) in mapping.sorted(by: { $0.key < $1.key }) {
+            let path = prefix.isEmpty ? name.lowercased() : prefix + "." + name.lowercased()
+            if let key = keys.first(where: { $0.path == path }) {
+                try key.apply(&config, value, file)
+            } else if knownSections.contains(path) {
+                continue
+            } else if let child = value as? [String: Any], keys.contains(where: { $0.path.hasPrefix(path + ".") }) {
+                try apply(child, prefix: path, to: &config, file: file, warnings: &warnings)
+            } else {
+                warnings.append("\(file): ignoring \(path): not used by Berth")
+            }
+        }
+    }
+
+    private static func text(_ value: Any, _ key: String, _ origin: String) throws -> String {
+        switch value {
+        case let string as String: return string
+        case let number as Int: return String(number)
+        default: throw Invalid(description: "\(origin): \(key): expected a string")
+        }
+    }
+
+    private static func flag(_ value: Any, _ key: String, _ origin: String) throws -> Bool {
+        switch value {
+        case let bool as Bool: return bool
+        case let string as String where ["true", "yes", "1", "on"].contains(string.lowercased()): return true
+        case let string as String where ["false", "no", "0", "off"].contains(string.lowercased()): return false
+        default: throw Invalid(description: "\(origin): \(key): expected true or false")
+        }
+    }
+}

@@ -1,0 +1,42 @@
+@testable import BerthRegistry
+import BerthStorage
+import XCTest
+
+final class RouteTests: XCTestCase {
+    func name(_ text: String) -> RepositoryName { RepositoryName(text)! }
+
+    func test_endpoints_are_recognised_from_the_end_of_the_path() {
+        XCTAssertEqual(try Route.parse("/v2/").get(), .base)
+        XCTAssertEqual(try Route.parse("/v2").get(), .base)
+        XCTAssertEqual(try Route.parse("/v2/_catalog").get(), .catalog)
+        XCTAssertEqual(try Route.parse("/v2/a/b/c/tags/list").get(), .tags(name("a/b/c")))
+        XCTAssertEqual(try Route.parse("/v2/library/ubuntu/manifests/latest").get(), .manifest(name("library/ubuntu"), reference: "latest"))
+        XCTAssertEqual(try Route.parse("/v2/a/blobs/sha256:00").get(), .blob(name("a"), digest: "sha256:00"))
+        XCTAssertEqual(try Route.parse("/v2/a/blobs/uploads/").get(), .uploads(name("a")))
+        XCTAssertEqual(try Route.parse("/v2/a/blobs/uploads").get(), .uploads(name("a")))
+        XCTAssertEqual(try Route.parse("/v2/a/blobs/uploads/abc-1").get(), .upload(name("a"), id: "abc-1"))
+        XCTAssertEqual(try Route.parse("/v2/blobs/blobs/uploads/x").get(), .upload(name("blobs"), id: "x"))
+        XCTAssertEqual(try Route.parse("/v2/a/referrers/sha256:00").get(), .referrers(name("a"), digest: "sha256:00"))
+    }
+
+    func test_percent_escapes_in_the_reference_are_decoded() {
+        XCTAssertEqual(try Route.parse("/v2/a/blobs/sha256%3A00").get(), .blob(name("a"), digest: "sha256:00"))
+    }
+
+    func test_bad_names_and_unknown_paths_fail() {
+        XCTAssertEqual(Route.parse("/v2/Bad/manifests/x"), .failure(.invalidName("Bad")))
+        XCTAssertEqual(Route.parse("/v2/../etc/manifests/x"), .failure(.invalidName("../etc")))
+        XCTAssertEqual(Route.parse("/v2/a/_uploads/manifests/x"), .failure(.invalidName("a/_uploads")))
+        XCTAssertEqual(Route.parse("/v3/a/manifests/x"), .failure(.noRoute))
+        XCTAssertEqual(Route.parse("/v2/a/things/x"), .failure(.noRoute))
+        XCTAssertEqual(Route.parse("/v2/a/manifests/"), .failure(.noRoute))
+    }
+
+    func test_content_range_accepts_the_registry_forms() {
+        XCTAssertEqual(ContentRange.parse("0-99"), 0...99)
+        XCTAssertEqual(ContentRange.parse("bytes 100-199/*"), 100...199)
+        XCTAssertNil(ContentRange.parse("5-1"))
+        XCTAssertNil(ContentRange.parse("x-y"))
+        XCTAssertNil(ContentRange.parse("10"))
+    }
+}
