@@ -6,7 +6,13 @@ public final class EventLoop {
     public let raw: UnsafeMutablePointer<uv_loop_t>
 
     public init() {
-        raw = uv_default_loop()
+        raw = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
+        uv_loop_init(raw)
+    }
+
+    deinit {
+        uv_loop_close(raw)
+        raw.deallocate()
     }
 
     public func run() {
@@ -34,6 +40,34 @@ public final class EventLoop {
     /// Calls `tick` every `intervalMilliseconds` until the returned timer is stopped.
     public func repeating(every intervalMilliseconds: UInt64, _ tick: @escaping () -> Void) -> RepeatingTimer {
         RepeatingTimer(loop: self, interval: intervalMilliseconds, tick: tick)
+    }
+}
+
+/// A wake-up another thread may send to the loop (libuv's only thread-safe call, `uv_async_send`).
+public final class LoopWakeup {
+    private let handle = UnsafeMutablePointer<uv_async_t>.allocate(capacity: 1)
+    private let action: () -> Void
+
+    /// `action` runs on the loop after each `send()`; sends that arrive together run it once.
+    public init(loop: EventLoop, _ action: @escaping () -> Void) {
+        self.action = action
+        uv_async_init(loop.raw, handle) { handle in
+            Unmanaged<LoopWakeup>.fromOpaque(handle!.pointee.data).takeUnretainedValue().action()
+        }
+        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+    }
+
+    /// Safe from any thread.
+    public func send() {
+        uv_async_send(handle)
+    }
+
+    /// On the loop: closes the handle so the loop can end.
+    public func close() {
+        uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { raw in
+            let wakeup = Unmanaged<LoopWakeup>.fromOpaque(raw!.pointee.data).takeRetainedValue()
+            wakeup.handle.deallocate()
+        }
     }
 }
 

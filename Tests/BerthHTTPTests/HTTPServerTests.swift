@@ -1,0 +1,243 @@
+@testable import BerthHTTP
+import Foundation
+import Glibc
+import XCTest
+
+/// The HTTP layer on a real loop and a real socket, driven byte for byte by a blocking client.
+final class HTTPServerTests: XCTestCase {
+    var server: TestServer!
+
+    override func setUpWithError() throws {
+        server = try TestServer()
+    }
+
+    override func tearDown() {
+        server.stop()
+    }
+
+    func test_pipelined_requests_are_answered_in_order() throws {
+        let client = try TestClient(port: server.port)
+        client.send("GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n")
+        let text = client.receive(until: "GET /two 0")
+        let one = try XCTUnwrap(text.range(of: "GET /one 0"))
+        let two = try XCTUnwrap(text.range(of: "GET /two 0"))
+        XCTAssertLessThan(one.lowerBound, two.lowerBound)
+    }
+
+    func test_request_fed_one_byte_at_a_time_is_parsed() throws {
+        let client = try TestClient(port: server.port)
+        for byte in "POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello".utf8 {
+            client.send([byte])
+        }
+        XCTAssertTrue(client.receive(until: "POST /slow 5").hasPrefix("HTTP/1.1 200 OK\r\n"))
+    }
+
+    func test_chunked_body_is_delivered_whole() throws {
+        let client = try TestClient(port: server.port)
+        client.send("PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n")
+        XCTAssertTrue(client.receive(until: "PUT /c 7").contains("200 OK"))
+    }
+
+    func test_expect_continue_gets_an_interim_response_before_the_body() throws {
+        let client = try TestClient(port: server.port)
+        client.send("PUT /e HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+        XCTAssertTrue(client.receive(until: "\r\n\r\n").hasPrefix("HTTP/1.1 100 Continue\r\n\r\n"))
+        client.send("abc")
+        XCTAssertTrue(client.receive(until: "PUT /e 3").contains("200 OK"))
+    }
+
+    func test_oversized_headers_are_431_and_the_connection_closes() throws {
+        let client = try TestClient(port: server.port)
+        client.send("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n")
+        let text = client.receiveAll()
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 431 "), text)
+        XCTAssertTrue(text.contains("Connection: close"))
+    }
+
+    func test_too_many_header_fields_are_431() throws {
+        let client = try TestClient(port: server.port)
+        let fields = (0..<300).map { "X-\($0): v\r\n" }.joined()
+        client.send("GET / HTTP/1.1\r\nHost: x\r\n\(fields)\r\n")
+        XCTAssertTrue(client.receiveAll().hasPrefix("HTTP/1.1 431 "))
+    }
+
+    func test_malformed_request_line_is_400_and_the_connection_closes() throws {
+        let client = try TestClient(port: server.port)
+        client.send("GARBAGE\r\n\r\n")
+        let text = client.receiveAll()
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 400 "), text)
+        XCTAssertTrue(text.contains("Connection: close"))
+    }
+
+    func test_collected_body_over_its_limit_is_refused() throws {
+        let client = try TestClient(port: server.port)
+        client.send("PUT /big HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n")
+        XCTAssertTrue(client.receive(until: "PUT /big -1").contains("200 OK"))
+    }
+
+    func test_range_request_on_a_file_is_206_with_content_range() throws {
+        let client = try TestClient(port: server.port)
+        client.send("GET /file HTTP/1.1\r\nHost: x\r\nRange: bytes=2-5\r\n\r\n")
+        let text = client.receive(until: "2345")
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 206 "), text)
+        XCTAssertTrue(text.contains("Content-Range: bytes 2-5/10\r\n"))
+        XCTAssertTrue(text.contains("Content-Length: 4\r\n"))
+    }
+
+    func test_unsatisfiable_range_is_416_with_the_size() throws {
+        let client = try TestClient(port: server.port)
+        client.send("GET /file HTTP/1.1\r\nHost: x\r\nRange: bytes=10-\r\n\r\n")
+        let text = client.receive(until: "\r\n\r\n")
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 416 "), text)
+        XCTAssertTrue(text.contains("Content-Range: bytes */10\r\n"))
+    }
+
+    func test_head_reports_the_length_without_a_body() throws {
+        let client = try TestClient(port: server.port)
+        client.send("HEAD /file HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+        let text = client.receive(until: "GET /after 0")
+        XCTAssertTrue(text.contains("Content-Length: 10\r\n"))
+        XCTAssertFalse(text.contains("0123456789"))
+    }
+
+    func test_large_file_is_sent_whole_by_sendfile() throws {
+        let client = try TestClient(port: server.port)
+        client.send("GET /large HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let bytes = client.receiveAllBytes()
+        let head = try XCTUnwrap(bytes.firstRange(of: Array("\r\n\r\n".utf8)))
+        XCTAssertEqual(Array(bytes[head.upperBound...]), server.largeFile)
+    }
+}
+
+/// Answers `<method> <target> <body length>`; `/file` is a 10-byte file and `/large` an 8 MiB one.
+final class EchoHandler: HTTPHandler {
+    let smallPath: String
+    let largePath: String
+
+    init(smallPath: String, largePath: String) {
+        self.smallPath = smallPath
+        self.largePath = largePath
+    }
+
+    func handle(_ exchange: HTTPExchange) {
+        let request = exchange.request
+        if request.path == "/file" || request.path == "/large" {
+            let fd = open(request.path == "/file" ? smallPath : largePath, O_RDONLY)
+            var info = stat()
+            fstat(fd, &info)
+            exchange.respond(HTTPResponse(status: 200, body: .file(descriptor: fd, size: Int64(info.st_size))))
+            return
+        }
+        exchange.collectBody(limit: 1 << 20) { body in
+            exchange.respond(HTTPResponse(status: 200, text: "\(request.method.name) \(request.target) \(body?.count ?? -1)"))
+        }
+    }
+
+    func protocolError(status: Int, message: String) -> HTTPResponse {
+        HTTPResponse(status: status, text: message)
+    }
+}
+
+final class TestServer {
+    let loop = EventLoop()
+    let server: HTTPServer
+    let port: Int
+    let largeFile: [UInt8]
+    private var wakeup: LoopWakeup!
+    private let finished = DispatchSemaphore(value: 0)
+    private let directory: String
+    /// Larger than a loopback socket buffer, so sendfile meets EAGAIN and goes on in the pool.
+    static let largeContent: [UInt8] = {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<(8 << 20) / 8).flatMap { _ in withUnsafeBytes(of: generator.next()) { Array($0) } }
+    }()
+
+    init() throws {
+        directory = NSTemporaryDirectory() + "berth-http-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: directory + "/small", contents: Data("0123456789".utf8))
+        largeFile = TestServer.largeContent
+        _ = FileManager.default.createFile(atPath: directory + "/large", contents: Data(largeFile))
+        let handler = EchoHandler(smallPath: directory + "/small", largePath: directory + "/large")
+        server = HTTPServer(loop: loop, handler: handler)
+        try server.listen(on: "127.0.0.1:0")
+        port = server.boundPort
+        wakeup = LoopWakeup(loop: loop) { [unowned self] in
+            server.shutdown()
+            wakeup.close()
+        }
+        let thread = Thread { [loop, finished] in
+            loop.run()
+            finished.signal()
+        }
+        thread.start()
+    }
+
+    func stop() {
+        wakeup.send()
+        XCTAssertEqual(finished.wait(timeout: .now() + 10), .success, "the loop did not end after shutdown")
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// A blocking loopback client with a receive timeout, so a broken server fails a test instead of hanging it.
+final class TestClient {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard status == 0 else { throw POSIXError(.ECONNREFUSED) }
+    }
+
+    deinit {
+        close(fd)
+    }
+
+    func send(_ text: String) {
+        send(Array(text.utf8))
+    }
+
+    func send(_ bytes: [UInt8]) {
+        var sent = 0
+        while sent < bytes.count {
+            let count = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            guard count > 0 else { return }
+            sent += count
+        }
+    }
+
+    /// Reads until `marker` appears, the peer closes, or the timeout passes.
+    func receive(until marker: String) -> String {
+        var bytes: [UInt8] = []
+        while !String(decoding: bytes, as: UTF8.self).contains(marker) {
+            guard let chunk = readChunk() else { break }
+            bytes += chunk
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    func receiveAll() -> String {
+        String(decoding: receiveAllBytes(), as: UTF8.self)
+    }
+
+    func receiveAllBytes() -> [UInt8] {
+        var bytes: [UInt8] = []
+        while let chunk = readChunk() { bytes += chunk }
+        return bytes
+    }
+
+    private func readChunk() -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        return count > 0 ? Array(buffer[..<count]) : nil
+    }
+}
