@@ -22,7 +22,14 @@ struct Configuration {
     }
 
     private static let keys: [Key] = [
-        Key(path: "http.addr") { config, value, origin in config.httpAddr = try text(value, "http.addr", origin) },
+        Key(path: "http.addr") { config, value, origin in
+            let address = try text(value, "http.addr", origin)
+            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+                  (0...65535).contains(port) else {
+                throw Invalid(description: "\(origin): http.addr: \(address) is not host:port")
+            }
+            config.httpAddr = address
+        },
         Key(path: "storage.filesystem.rootdirectory") { config, value, origin in
             config.rootDirectory = try text(value, "storage.filesystem.rootdirectory", origin)
         },
