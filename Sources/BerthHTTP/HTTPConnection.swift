@@ -485,6 +485,11 @@ final class HTTPConnection {
         if phase == .idle { close() }
     }
 
+    /// Closes even during a pool transfer: the blocking sendfile ends with an error when the socket goes.
+    func forceClose() {
+        if transferInPool { shutdown(socketDescriptor, Int32(SHUT_RDWR)) } else { close() }
+    }
+
     func close() {
         guard !closed else { return }
         if transferInPool {

@@ -27,6 +27,8 @@ public struct HTTPLimits {
     public var headerTimeoutMilliseconds: UInt64 = 30_000
     public var idleTimeoutMilliseconds: UInt64 = 120_000
     public var bodyTimeoutMilliseconds: UInt64 = 120_000
+    /// After SIGTERM, requests still running past this are cut.
+    public var drainTimeoutMilliseconds: UInt64 = 30_000
     /// Body bytes read and dropped after an early answer before the connection is closed instead.
     public var discardBudget: Int64 = 64 * 1024 * 1024
 

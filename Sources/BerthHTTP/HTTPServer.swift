@@ -22,6 +22,7 @@ public final class HTTPServer {
     private var sweeper: RepeatingTimer?
     private var signalHandles: [UnsafeMutablePointer<uv_signal_t>] = []
     private(set) var draining = false
+    private var drainDeadline: UInt64?
     private(set) var dateHeader = ""
 
     public init(loop: EventLoop, handler: HTTPHandler, limits: HTTPLimits = HTTPLimits()) {
@@ -111,6 +112,11 @@ public final class HTTPServer {
     private func sweep() {
         refreshDate()
         let now = loop.now
+        if let drainDeadline, now > drainDeadline {
+            Log.warn("shutdown: closing \(connections.count) connection(s) still busy after \(limits.drainTimeoutMilliseconds / 1000) s")
+            for connection in Array(connections.values) { connection.forceClose() }
+            return
+        }
         for connection in Array(connections.values) { connection.checkDeadlines(now: now) }
     }
 
@@ -141,6 +147,7 @@ public final class HTTPServer {
         uv_close(UnsafeMutableRawPointer(listener).assumingMemoryBound(to: uv_handle_t.self), nil)
         for connection in Array(connections.values) { connection.drain() }
         if connections.isEmpty { finishDrain() }
+        drainDeadline = loop.now + limits.drainTimeoutMilliseconds
     }
 
     private func finishDrain() {

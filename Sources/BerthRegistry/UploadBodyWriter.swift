@@ -18,10 +18,16 @@ final class UploadBodyWriter: HTTPBodyReceiver {
     private var failure: Error?
     private var bodyPaused = false
 
+    /// When set, an upload whose connection ends mid-body is removed instead of kept for resumption
+    /// (a monolithic upload: the client never learned where to resume).
+    private let discardOnAbort: Bool
+
     /// `completion` runs on the loop once the whole body is written and checkpointed, or on the first failure.
-    init(session: UploadSession, loop: EventLoop, completion: @escaping (Result<UploadSession, Error>) -> Void) {
+    init(session: UploadSession, loop: EventLoop, discardOnAbort: Bool,
+         completion: @escaping (Result<UploadSession, Error>) -> Void) {
         self.session = session
         self.loop = loop
+        self.discardOnAbort = discardOnAbort
         self.completion = completion
         pending.reserveCapacity(Self.flushThreshold + 256 * 1024)
     }
@@ -83,7 +89,8 @@ final class UploadBodyWriter: HTTPBodyReceiver {
             } else if pending.count >= Self.flushThreshold {
                 flush(exchange)
             }
-            if bodyPaused && failure == nil {
+            // Resume even after a failure: the answer is out and the rest of the body is read and dropped.
+            if bodyPaused {
                 bodyPaused = false
                 exchange.resumeBody()
             }
@@ -91,8 +98,14 @@ final class UploadBodyWriter: HTTPBodyReceiver {
     }
 
     private func checkpoint() {
+        // After a failure the upload stays at its last checkpoint (or is being removed): nothing to save.
+        guard failure == nil else { return }
         let session = self.session
-        let reportable = failure == nil && !aborted
+        if aborted && discardOnAbort {
+            loop.offload({ session.cancel() }, then: {})
+            return
+        }
+        let reportable = !aborted
         loop.offload({ () -> Error? in
             do { try session.checkpoint(); return nil } catch { return error }
         }, then: { [self] error in

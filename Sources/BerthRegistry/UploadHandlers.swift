@@ -27,7 +27,7 @@ extension Registry {
             exchange.respond(HTTPResponse(status: 202, headers: uploadHeaders(session)))
             return
         }
-        receive(into: session, exchange) { [self] session in
+        receive(into: session, exchange, cancelOnFailure: true) { [self] session in
             commit(session, expected: expected, exchange, cancelOnFailure: true)
         }
     }
@@ -124,15 +124,20 @@ extension Registry {
     }
 
     /// Streams the body, if any, into the session, then calls `next` on the loop.
-    private func receive(into session: UploadSession, _ exchange: HTTPExchange, next: @escaping (UploadSession) -> Void) {
+    /// A monolithic upload (`cancelOnFailure`) has no later request to resume it, so a failed body removes it.
+    private func receive(into session: UploadSession, _ exchange: HTTPExchange, cancelOnFailure: Bool = false,
+                         next: @escaping (UploadSession) -> Void) {
         guard exchange.request.hasBody else {
             next(session)
             return
         }
-        exchange.receiveBody(into: UploadBodyWriter(session: session, loop: loop) { result in
+        exchange.receiveBody(into: UploadBodyWriter(session: session, loop: loop, discardOnAbort: cancelOnFailure) { [self] result in
             switch result {
-            case .success(let session): next(session)
-            case .failure(let error): exchange.fail(error)
+            case .success(let session):
+                next(session)
+            case .failure(let error):
+                if cancelOnFailure { loop.offload({ session.cancel() }, then: {}) }
+                exchange.fail(error)
             }
         })
     }

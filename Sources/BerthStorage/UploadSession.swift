@@ -33,7 +33,13 @@ public final class UploadSession {
     public func append(_ bytes: UnsafeRawBufferPointer) throws {
         guard !bytes.isEmpty else { return }
         let path = store.path(.uploadData(repository, id: id))
-        try FileSystem.writeAll(descriptor, bytes, at: hasher.count, path: path)
+        do {
+            try FileSystem.writeAll(descriptor, bytes, at: hasher.count, path: path)
+        } catch {
+            // Give back what a failed write took (a full disk must not stay full) and stay at the last good offset.
+            _ = ftruncate(descriptor, off_t(hasher.count))
+            throw error
+        }
         hasher.update(bytes)
         machine.received(Int64(bytes.count))
     }

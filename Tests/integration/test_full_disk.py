@@ -1,0 +1,107 @@
+"""A full disk: the push that does not fit gets a JSON error (507), leaves no blob and no space taken,
+an upload in progress stays at its last good offset, and the server keeps serving."""
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.berth_only  # registry:2 answers 500 here; 507 and the clean-up are Berth's promise
+
+MiB = 1 << 20
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _used_bytes(root):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(root) for f in files)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mountpoint = tmp_path / "disk"
+    mountpoint.mkdir()
+    # Needs root, as CI has: a real filesystem that really fills up.
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=10m", "tmpfs", str(mountpoint)], check=True)
+    yield mountpoint
+    subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+
+
+@pytest.fixture
+def berth_on_small_disk(small_disk, tmp_path):
+    binary = os.environ.get("BERTH_BIN")
+    assert binary, "BERTH_BIN must name the berth binary (make test sets it)"
+    port = _free_port()
+    log = open(tmp_path / "berth.log", "wb")
+    proc = subprocess.Popen([binary, "serve", "--addr", f"127.0.0.1:{port}", "--root", str(small_disk)],
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "BERTH_STORAGE_DELETE_ENABLED": "true"})
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(400):
+        try:
+            if requests.get(base + "/v2/", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    yield base, small_disk
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0, (tmp_path / "berth.log").read_text()
+
+
+def _assert_json_error(response, status):
+    assert response.status_code == status, (response.status_code, response.text)
+    errors = response.json()["errors"]
+    assert errors and {"code", "message"} <= set(errors[0])
+
+
+def test_monolithic_push_larger_than_the_disk_fails_cleanly(berth_on_small_disk):
+    base, root = berth_on_small_disk
+    body = os.urandom(16 * MiB)
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    r = requests.post(f"{base}/v2/full/blobs/uploads/?digest={digest}", data=body,
+                      headers={"Content-Type": "application/octet-stream"})
+    _assert_json_error(r, 507)
+    assert requests.head(f"{base}/v2/full/blobs/{digest}").status_code == 404
+    time.sleep(0.5)  # the removal of the failed upload runs on the pool after the answer
+    assert _used_bytes(root) < MiB, "the failed upload still takes space"
+
+    small = os.urandom(64 * 1024)
+    small_digest = "sha256:" + hashlib.sha256(small).hexdigest()
+    r = requests.post(f"{base}/v2/full/blobs/uploads/?digest={small_digest}", data=small,
+                      headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 201, r.text
+    assert requests.get(f"{base}/v2/full/blobs/{small_digest}").content == small
+
+
+def test_chunk_that_does_not_fit_leaves_the_upload_at_its_last_good_offset(berth_on_small_disk):
+    base, _ = berth_on_small_disk
+    r = requests.post(f"{base}/v2/full/blobs/uploads/")
+    assert r.status_code == 202
+    location = requests.compat.urljoin(base + "/", r.headers["Location"])
+    first = os.urandom(4 * MiB)
+    r = requests.patch(location, data=first, headers={"Content-Type": "application/octet-stream",
+                                                     "Content-Range": f"0-{len(first) - 1}"})
+    assert r.status_code == 202, r.text
+    location = requests.compat.urljoin(base + "/", r.headers["Location"])
+    second = os.urandom(8 * MiB)
+    r = requests.patch(location, data=second, headers={"Content-Type": "application/octet-stream",
+                                                      "Content-Range": f"{len(first)}-{len(first) + len(second) - 1}"})
+    _assert_json_error(r, 507)
+    status = requests.get(location)
+    assert status.status_code == 204
+    assert status.headers["Range"] == f"0-{len(first) - 1}"
+    # A chunk that fits completes the upload: the bytes kept are exactly the first chunk's.
+    third = os.urandom(1 * MiB)
+    digest = "sha256:" + hashlib.sha256(first + third).hexdigest()
+    r = requests.put(f"{location}{'&' if '?' in location else '?'}digest={digest}", data=third,
+                     headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 201, r.text
+    assert requests.get(f"{base}/v2/full/blobs/{digest}").content == first + third
+    assert requests.get(f"{base}/v2/").status_code == 200
