@@ -82,6 +82,7 @@ extension Registry {
                 onPool(exchange, { [store] in
                     try store.storeBlob(body, digest: digest)
                     try store.linkManifest(digest, in: name)
+                    if let subject = manifest.subject { try store.linkReferrer(digest, to: subject, in: name) }
                     if case .tag(let tag) = reference { try store.setTag(tag, to: digest, in: name) }
                 }) {
                     exchange.respond(HTTPResponse(status: 201, headers: headers))
@@ -111,7 +112,13 @@ extension Registry {
                 guard store.isManifestLinked(digest, in: name) else {
                     throw RegistryError(.manifestUnknown, "manifest \(digest) unknown in repository \(name)")
                 }
-                onPool(exchange, { [store] in try store.deleteManifest(digest, in: name) }) {
+                onPool(exchange, { [store, options] in
+                    try store.deleteManifest(digest, in: name)
+                    if let bytes = try? store.readBlob(digest, limit: options.maxManifestBytes),
+                       let subject = ReferrerDescriptor.subject(of: bytes) {
+                        store.unlinkReferrer(digest, from: subject, in: name)
+                    }
+                }) {
                     exchange.respond(HTTPResponse(status: 202))
                 }
             }

@@ -66,6 +66,8 @@ public final class Registry: HTTPHandler {
             deleteManifest(name, reference, exchange)
         case (.tags(let name), .get):
             listTags(name, exchange)
+        case (.referrers(let name, let digest), .get):
+            listReferrers(name, digest, exchange)
         case (.catalog, .get):
             listRepositories(exchange)
         default:

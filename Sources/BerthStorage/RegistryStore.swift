@@ -117,7 +117,7 @@ public final class RegistryStore {
 
     // MARK: Links
 
-    private func writeLink(_ location: StoragePath, to digest: Digest) throws {
+    func writeLink(_ location: StoragePath, to digest: Digest) throws {
         try FileSystem.writeAtomically(path(location), Array(digest.description.utf8), sync: fsync)
     }
 
@@ -161,5 +161,29 @@ extension RegistryStore {
         let file = path(location)
         guard unlink(file) == 0 else { throw FileSystem.fail("unlink", file) }
         rmdir(FileSystem.parent(file))
+    }
+}
+
+// MARK: Referrers
+
+extension RegistryStore {
+    public func linkReferrer(_ referrer: Digest, to subject: Digest, in repository: RepositoryName) throws {
+        try writeLink(.referrerLink(repository, subject: subject, referrer: referrer), to: referrer)
+    }
+
+    public func unlinkReferrer(_ referrer: Digest, from subject: Digest, in repository: RepositoryName) {
+        let file = path(.referrerLink(repository, subject: subject, referrer: referrer))
+        unlink(file)
+        rmdir(FileSystem.parent(file))
+    }
+
+    /// Manifests that name `subject` and still exist in the repository.
+    public func referrers(of subject: Digest, in repository: RepositoryName) -> [Digest] {
+        let directory = path(.referrers(repository, subject: subject))
+        return FileSystem.list(directory).flatMap { algorithm in
+            FileSystem.list(directory + "/" + algorithm).compactMap { Digest("\(algorithm):\($0)") }
+        }
+        .filter { isManifestLinked($0, in: repository) }
+        .sorted { $0.description < $1.description }
     }
 }

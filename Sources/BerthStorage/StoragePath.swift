@@ -10,6 +10,9 @@ public enum StoragePath {
     case tagCurrentLink(RepositoryName, Tag)
     case tagIndexLink(RepositoryName, Tag, Digest)
     case uploads(RepositoryName)
+    /// Berth's referrers index (OCI 1.1); registry:2 ignores it, and a directory without it has no referrers.
+    case referrers(RepositoryName, subject: Digest)
+    case referrerLink(RepositoryName, subject: Digest, referrer: Digest)
     case upload(RepositoryName, id: String)
     case uploadData(RepositoryName, id: String)
     case uploadStartedAt(RepositoryName, id: String)
@@ -39,6 +42,10 @@ public enum StoragePath {
             return "repositories/\(name.value)/_manifests/tags/\(tag.value)/index/\(digest.algorithm)/\(digest.encoded)/link"
         case .uploads(let name):
             return "repositories/\(name.value)/_uploads"
+        case .referrers(let name, let subject):
+            return "repositories/\(name.value)/_referrers/\(subject.algorithm)/\(subject.encoded)"
+        case .referrerLink(let name, let subject, let referrer):
+            return StoragePath.referrers(name, subject: subject).relative + "/\(referrer.algorithm)/\(referrer.encoded)/link"
         case .upload(let name, let id):
             return "repositories/\(name.value)/_uploads/\(id)"
         case .uploadData(let name, let id):
