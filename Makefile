@@ -33,8 +33,10 @@ unit-test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+# The suite runs twice: one worker process, then two (requests land on either).
 integration-test: build test-deps
-	BERTH_BIN=$(abspath $(BERTH)) $(PYTHON) -m pytest -v -rs Tests/integration
+	BERTH_BIN=$(abspath $(BERTH)) BERTH_WORKERS=1 $(PYTHON) -m pytest -v -rs Tests/integration
+	BERTH_BIN=$(abspath $(BERTH)) BERTH_WORKERS=2 $(PYTHON) -m pytest -v -rs Tests/integration
 
 test: unit-test integration-test
 

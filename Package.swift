@@ -14,7 +14,7 @@ let package = Package(
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
         .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
-        .target(name: "CBerthShims", dependencies: ["COpenSSL"], linkerSettings: [.linkedLibrary("crypto")]),
+        .target(name: "CBerthShims", dependencies: ["COpenSSL", "CLibUV"], linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "BerthHTTP", dependencies: ["CLibUV", "CHTTPParser", "CBerthShims"]),
         .target(name: "BerthStorage", dependencies: ["CBerthShims"]),
         .target(name: "BerthRegistry", dependencies: ["BerthHTTP", "BerthStorage"]),

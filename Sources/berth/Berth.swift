@@ -37,6 +37,9 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "debug, info, warn or error (log.level).")
     var logLevel: String?
 
+    @Option(name: .long, help: "Worker processes sharing the port (workers; default: the number of cores).")
+    var workers: String?
+
     func run() throws {
         var settings: Configuration
         do {
@@ -56,33 +59,58 @@ struct Serve: ParsableCommand {
             }
             settings.logLevel = logLevel
         }
+        if let workers {
+            do { settings.workers = try Configuration.count(workers, "--workers", "command line") } catch {
+                FileHandle.standardError.write(Data("berth: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
         Log.level = LogLevel(name: settings.logLevel) ?? .info
-        try serve(settings)
+        let worker = WorkerSupervisor.workerIndex()
+        if settings.workers > 1 && worker == nil {
+            try supervise(settings)
+        } else {
+            try serve(settings, worker: worker)
+        }
     }
 
-    private func serve(_ settings: Configuration) throws {
-        // Blocking sendfile to slow clients and uploads share the pool; libuv's default of 4 is too few.
-        setenv("UV_THREADPOOL_SIZE", "16", 0)
-        let store: RegistryStore
+    /// Checks the storage once, so a bad root fails here with one message, then runs the workers.
+    private func supervise(_ settings: Configuration) throws {
+        _ = try openStore(settings)
+        let supervisor = WorkerSupervisor(loop: EventLoop(), count: settings.workers, arguments: CommandLine.arguments)
+        Log.info("berth \(Berth.version) starting \(settings.workers) workers on \(settings.httpAddr)")
+        supervisor.run()
+        Log.info("stopped")
+        if supervisor.exitStatus != 0 { throw ExitCode(supervisor.exitStatus) }
+    }
+
+    private func openStore(_ settings: Configuration) throws -> RegistryStore {
         do {
-            store = try RegistryStore(rootDirectory: settings.rootDirectory, fsync: settings.fsync)
+            return try RegistryStore(rootDirectory: settings.rootDirectory, fsync: settings.fsync)
         } catch {
             Log.error("storage.filesystem.rootdirectory \(settings.rootDirectory) is not usable: \(error)")
             throw ExitCode(1)
         }
+    }
+
+    private func serve(_ settings: Configuration, worker: Int?) throws {
+        // Blocking sendfile to slow clients and uploads share the pool; libuv's default of 4 is too few.
+        setenv("UV_THREADPOOL_SIZE", "16", 0)
+        let store = try openStore(settings)
         var options = RegistryOptions()
         options.deleteEnabled = settings.deleteEnabled
         let loop = EventLoop()
         let registry = Registry(store: store, options: options, loop: loop)
         let server = HTTPServer(loop: loop, handler: registry)
         server.defaultHeaders = Registry.defaultHeaders
+        if let worker { server.defaultHeaders.append(("Berth-Worker", String(worker))) }
         do {
-            try server.listen(on: settings.httpAddr)
+            try server.listen(on: settings.httpAddr, reusePort: worker != nil)
         } catch {
             Log.error("\(error)")
             throw ExitCode(1)
         }
-        Log.info("berth \(Berth.version) serving \(store.base) on \(settings.httpAddr)")
+        Log.info("berth \(Berth.version) \(worker.map { "worker \($0)" } ?? "") serving \(store.base) on \(settings.httpAddr)")
         loop.run()
         Log.info("stopped")
     }

@@ -9,6 +9,8 @@ struct Configuration {
     var fsync = true
     var deleteEnabled = false
     var logLevel = "info"
+    /// Worker processes sharing the port; the number of cores unless set.
+    var workers = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
     struct Invalid: Error, CustomStringConvertible {
         let description: String
@@ -22,6 +24,7 @@ struct Configuration {
     }
 
     private static let keys: [Key] = [
+        Key(path: "workers") { config, value, origin in config.workers = try count(value, "workers", origin) },
         Key(path: "http.addr") { config, value, origin in
             let address = try text(value, "http.addr", origin)
             guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
@@ -100,6 +103,14 @@ struct Configuration {
         case let number as Int: return String(number)
         default: throw Invalid(description: "\(origin): \(key): expected a string")
         }
+    }
+
+    static func count(_ value: Any, _ key: String, _ origin: String) throws -> Int {
+        let number = (value as? Int) ?? (value as? String).flatMap { Int($0) }
+        guard let number, (1...256).contains(number) else {
+            throw Invalid(description: "\(origin): \(key): expected a whole number from 1 to 256")
+        }
+        return number
     }
 
     private static func flag(_ value: Any, _ key: String, _ origin: String) throws -> Bool {

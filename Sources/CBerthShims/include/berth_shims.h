@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 /// Opaque storage big enough for OpenSSL's SHA256_CTX (112 bytes on x86_64 and arm64).
 typedef struct { uint64_t words[16]; } berth_sha256_state;
@@ -34,5 +35,10 @@ int berth_errno(void);
 int berth_random_bytes(void *buffer, size_t count);
 /// Sets SO_REUSEPORT so several worker processes can bind one port; returns 0 or -errno.
 int berth_set_reuseport(int fd);
+
+/// Starts `file` with `args` (NULL-terminated), sharing stdin, stdout and stderr.
+int berth_spawn_inheriting_stdio(uv_loop_t *loop, uv_process_t *process, const char *file, char **args, uv_exit_cb on_exit);
+/// Asks for SIGTERM when the parent dies (PR_SET_PDEATHSIG); -1 when the parent is already gone.
+int berth_die_with_parent(int expected_parent);
 
 #endif

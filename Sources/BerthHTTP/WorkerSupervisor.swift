@@ -1,0 +1,115 @@
+import CBerthShims
+import CLibUV
+import Glibc
+
+/// Runs N copies of this program as worker processes that share one port (SO_REUSEPORT): restarts a
+/// worker that dies, stops all on SIGTERM/SIGINT. Workers exit by themselves when the supervisor dies,
+/// even by SIGKILL (PR_SET_PDEATHSIG), so no orphan keeps the port. Loop-confined.
+public final class WorkerSupervisor {
+    /// Set in a worker's environment: its index, and the supervisor's pid to watch.
+    public static let indexVariable = "BERTH_WORKER_INDEX"
+    public static let supervisorVariable = "BERTH_SUPERVISOR_PID"
+
+    private let loop: EventLoop
+    private let arguments: [String]
+    private let count: Int
+    private var workers: [Int: UnsafeMutablePointer<uv_process_t>] = [:]
+    private var startedAt: [Int: UInt64] = [:]
+    private var quickFailures = 0
+    private var stopping = false
+    private var signalHandles: [UnsafeMutablePointer<uv_signal_t>] = []
+    public private(set) var exitStatus: Int32 = 0
+
+    public init(loop: EventLoop, count: Int, arguments: [String]) {
+        self.loop = loop
+        self.count = count
+        self.arguments = arguments
+    }
+
+    /// In a worker: the index this process serves as, after arranging to die with the supervisor; nil in
+    /// a process that is not a worker. Exits at once when the supervisor is already gone.
+    public static func workerIndex() -> Int? {
+        guard let text = getenv(indexVariable).map({ String(cString: $0) }), let index = Int(text),
+              let parent = getenv(supervisorVariable).map({ String(cString: $0) }), let pid = Int32(parent) else { return nil }
+        if berth_die_with_parent(pid) != 0 { exit(0) }
+        return index
+    }
+
+    /// Starts the workers and runs until they have all stopped.
+    public func run() {
+        setenv(Self.supervisorVariable, String(getpid()), 1)
+        for index in 0..<count { start(index) }
+        watch(SIGTERM)
+        watch(SIGINT)
+        loop.run()
+    }
+
+    private func start(_ index: Int) {
+        setenv(Self.indexVariable, String(index), 1)
+        let process = UnsafeMutablePointer<uv_process_t>.allocate(capacity: 1)
+        process.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        let status = berth_spawn_inheriting_stdio(loop.raw, process, "/proc/self/exe", &cArguments) { process, status, signal in
+            let supervisor = Unmanaged<WorkerSupervisor>.fromOpaque(process!.pointee.data).takeUnretainedValue()
+            supervisor.exited(process!, status: status, signal: signal)
+        }
+        cArguments.forEach { free($0) }
+        guard status == 0 else {
+            Log.error("cannot start worker \(index): \(String(cString: uv_strerror(status)))")
+            process.deallocate()
+            exitStatus = 1
+            stop()
+            return
+        }
+        workers[index] = process
+        startedAt[index] = loop.now
+        Log.info("worker \(index) started (pid \(process.pointee.pid))")
+    }
+
+    private func exited(_ process: UnsafeMutablePointer<uv_process_t>, status: Int64, signal: Int32) {
+        guard let index = workers.first(where: { $0.value == process })?.key else { return }
+        workers[index] = nil
+        uv_close(UnsafeMutableRawPointer(process).assumingMemoryBound(to: uv_handle_t.self)) { $0!.deallocate() }
+        if stopping {
+            if workers.isEmpty { finish() }
+            return
+        }
+        Log.warn("worker \(index) exited (status \(status), signal \(signal)); restarting")
+        // A worker that dies at once (port taken, bad storage) would only die again: give up after a few.
+        if loop.now - (startedAt[index] ?? 0) < 2000 {
+            quickFailures += 1
+            if quickFailures >= 3 {
+                Log.error("workers keep failing at start; stopping")
+                exitStatus = 1
+                stop()
+                return
+            }
+        }
+        start(index)
+    }
+
+    private func watch(_ number: Int32) {
+        let handle = UnsafeMutablePointer<uv_signal_t>.allocate(capacity: 1)
+        uv_signal_init(loop.raw, handle)
+        handle.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        uv_signal_start(handle, { handle, _ in
+            Unmanaged<WorkerSupervisor>.fromOpaque(handle!.pointee.data).takeUnretainedValue().stop()
+        }, number)
+        signalHandles.append(handle)
+    }
+
+    /// Asks every worker to finish its in-flight requests and exit.
+    private func stop() {
+        guard !stopping else { return }
+        stopping = true
+        for process in workers.values { uv_process_kill(process, SIGTERM) }
+        if workers.isEmpty { finish() }
+    }
+
+    private func finish() {
+        for handle in signalHandles {
+            uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { $0!.deallocate() }
+        }
+        signalHandles = []
+    }
+}

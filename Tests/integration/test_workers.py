@@ -1,0 +1,136 @@
+"""Worker processes share one port and one storage root: any request may land on any worker."""
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.berth_only  # worker processes are Berth's own
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def two_workers(tmp_path):
+    binary = os.environ.get("BERTH_BIN")
+    assert binary, "BERTH_BIN must name the berth binary (make test sets it)"
+    port = _free_port()
+    log = open(tmp_path / "berth.log", "wb")
+    proc = subprocess.Popen([binary, "serve", "--addr", f"127.0.0.1:{port}", "--root", str(tmp_path / "data"),
+                             "--workers", "2"], stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    sessions = {}
+    deadline = time.monotonic() + 30
+    # Each keep-alive session stays on the worker that accepted its connection.
+    while len(sessions) < 2 and time.monotonic() < deadline:
+        session = requests.Session()
+        try:
+            worker = session.get(base + "/v2/", timeout=2).headers["Berth-Worker"]
+        except requests.ConnectionError:
+            time.sleep(0.05)
+            continue
+        sessions.setdefault(worker, session)
+    assert set(sessions) == {"0", "1"}, "never reached both workers: " + (tmp_path / "berth.log").read_text()
+    yield base, sessions["0"], sessions["1"], proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+
+
+def _on(session, worker, response):
+    assert response.headers["Berth-Worker"] == worker, "the session changed worker"
+    return response
+
+
+def _digest(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _push_image(session, base, name, tag, seed):
+    config = json.dumps({"seed": seed}).encode()
+    layer = os.urandom(4096)
+    for blob in (config, layer):
+        r = session.post(f"{base}/v2/{name}/blobs/uploads/?digest={_digest(blob)}", data=blob,
+                         headers={"Content-Type": "application/octet-stream"})
+        assert r.status_code == 201, r.text
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": _digest(config), "size": len(config)},
+                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                                       "digest": _digest(layer), "size": len(layer)}]}).encode()
+    r = session.put(f"{base}/v2/{name}/manifests/{tag}", data=manifest, headers={"Content-Type": OCI_MANIFEST})
+    assert r.status_code == 201, r.text
+    return manifest
+
+
+def test_a_tag_pushed_on_one_worker_and_moved_on_the_other_reads_the_same_on_both(two_workers):
+    base, w0, w1, _ = two_workers
+    first = _push_image(w0, base, "shared/app", "latest", 1)
+    for session, worker in ((w0, "0"), (w1, "1")):
+        r = _on(session, worker, session.get(f"{base}/v2/shared/app/manifests/latest", headers={"Accept": OCI_MANIFEST}))
+        assert r.content == first
+    second = _push_image(w1, base, "shared/app", "latest", 2)
+    for session, worker in ((w0, "0"), (w1, "1")):
+        r = _on(session, worker, session.get(f"{base}/v2/shared/app/manifests/latest", headers={"Accept": OCI_MANIFEST}))
+        assert r.content == second
+        assert r.headers["Docker-Content-Digest"] == _digest(second)
+
+
+def test_a_chunked_upload_whose_patches_alternate_between_workers_completes(two_workers):
+    base, w0, w1, _ = two_workers
+    r = _on(w0, "0", w0.post(f"{base}/v2/shared/blob/blobs/uploads/"))
+    assert r.status_code == 202
+    location = requests.compat.urljoin(base + "/", r.headers["Location"])
+    chunks = [os.urandom(300_000 + i) for i in range(6)]
+    offset = 0
+    for i, chunk in enumerate(chunks):
+        session, worker = (w0, "0") if i % 2 == 0 else (w1, "1")
+        r = _on(session, worker, session.patch(location, data=chunk, headers={
+            "Content-Type": "application/octet-stream", "Content-Range": f"{offset}-{offset + len(chunk) - 1}"}))
+        assert r.status_code == 202, r.text
+        offset += len(chunk)
+        assert r.headers["Range"] == f"0-{offset - 1}"
+        location = requests.compat.urljoin(base + "/", r.headers["Location"])
+    whole = b"".join(chunks)
+    r = _on(w1, "1", w1.put(f"{location}{'&' if '?' in location else '?'}digest={_digest(whole)}"))
+    assert r.status_code == 201, r.text
+    assert _on(w0, "0", w0.get(f"{base}/v2/shared/blob/blobs/{_digest(whole)}")).content == whole
+
+
+def test_a_worker_that_dies_is_replaced_and_the_supervisor_dying_takes_the_workers_along(two_workers, tmp_path):
+    base, w0, _, proc = two_workers
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert len(children) == 2
+    os.kill(int(children[0]), signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        now = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        if len(now) == 2 and children[0] not in now:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the dead worker was not replaced")
+    assert requests.get(base + "/v2/").status_code == 200
+    workers = [int(pid) for pid in now]
+    proc.kill()
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 20
+    while any(os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z" for pid in workers):
+        assert time.monotonic() < deadline, "workers outlived their supervisor"
+        time.sleep(0.1)
+    # The port is free again for a new Berth.
+    port = int(base.rsplit(":", 1)[1])
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
