@@ -4,7 +4,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 BUILD_APT := libuv1-dev libhttp-parser-dev libssl-dev pkg-config
 TEST_APT := skopeo docker-registry
-TEST_PIP := pytest requests oras python-dxf
+TEST_PIP := pytest requests oras python-dxf prometheus_client
 BERTH := .build/release/berth
 
 .PHONY: run build deps test-deps test unit-test integration-test bench clean
@@ -20,7 +20,7 @@ deps:
 
 test-deps: deps
 	$(call apt_install,$(TEST_APT))
-	@$(PYTHON) -c "import pytest, requests, oras, dxf" 2>/dev/null || $(PYTHON) -m pip install -q $(TEST_PIP)
+	@$(PYTHON) -c "import pytest, requests, oras, dxf, prometheus_client" 2>/dev/null || $(PYTHON) -m pip install -q $(TEST_PIP)
 
 build: deps
 	$(SWIFT) build -c release --product berth

@@ -440,8 +440,11 @@ final class HTTPConnection {
         if closeAfterResponse { close() }
     }
 
+    /// The access-log line and the handler's metrics, once per exchange.
     private func logExchange() {
-        guard let exchange, Log.enabled(.info), exchange.request.target != "-" else { return }
+        guard let exchange, exchange.request.target != "-" else { return }
+        server.handler.finished(exchange)
+        guard Log.enabled(.info) else { return }
         let micros = (uv_hrtime() - exchange.startedAt) / 1000
         Log.info("\(remoteAddress) \"\(exchange.request.method.name) \(exchange.request.target)\" \(exchange.status) \(exchange.bytesSent) \(micros)us")
     }

@@ -14,9 +14,15 @@ public final class HTTPExchange {
     var discarded: Int64 = 0
 
     var responded = false
-    var status = 0
-    var bytesSent: Int64 = 0
+    public internal(set) var status = 0
+    public internal(set) var bytesSent: Int64 = 0
+    public internal(set) var bytesReceived: Int64 = 0
     let startedAt = uv_hrtime()
+    /// What the application calls this kind of request, for its metrics (a route name).
+    public var label = "none"
+
+    /// Seconds since the request head was complete.
+    public var elapsedSeconds: Double { Double(uv_hrtime() - startedAt) / 1e9 }
 
     init(request: HTTPRequestHead, loop: EventLoop, connection: HTTPConnection) {
         self.request = request
@@ -58,6 +64,7 @@ public final class HTTPExchange {
     }
 
     func deliver(_ bytes: UnsafeRawBufferPointer) {
+        bytesReceived += Int64(bytes.count)
         if responded {
             discarded += Int64(bytes.count)
         } else if let receiver {

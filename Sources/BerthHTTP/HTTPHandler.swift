@@ -6,6 +6,13 @@ public protocol HTTPHandler: AnyObject {
 
     /// The response for a failure found by the HTTP layer itself (malformed request, limits, timeouts).
     func protocolError(status: Int, message: String) -> HTTPResponse
+
+    /// Called once per exchange when its answer is out (or its connection is gone): for metrics.
+    func finished(_ exchange: HTTPExchange)
+}
+
+extension HTTPHandler {
+    public func finished(_ exchange: HTTPExchange) {}
 }
 
 /// Consumes a streamed request body on the loop thread.

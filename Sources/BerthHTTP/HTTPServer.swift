@@ -67,6 +67,8 @@ public final class HTTPServer {
         watchSignal(SIGTERM)
     }
 
+    public var openConnections: Int { connections.count }
+
     /// The port actually bound (useful with port 0).
     public var boundPort: Int {
         var storage = sockaddr_storage()

@@ -15,6 +15,9 @@ public final class Registry: HTTPHandler {
     let store: RegistryStore
     let options: RegistryOptions
     let loop: EventLoop
+    let metrics = Metrics()
+    /// Reports the server's open connections for `/metrics`.
+    public var openConnections: () -> Int = { 0 }
 
     public init(store: RegistryStore, options: RegistryOptions, loop: EventLoop) {
         self.store = store
@@ -29,12 +32,24 @@ public final class Registry: HTTPHandler {
 
     public func handle(_ exchange: HTTPExchange) {
         let request = exchange.request
+        switch request.path {
+        case "/healthz":
+            exchange.label = "healthz"
+            return checkHealth(exchange)
+        case "/metrics":
+            exchange.label = "metrics"
+            let text = metrics.exposition(openConnections: openConnections())
+            return exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], text: text))
+        default:
+            break
+        }
         switch Route.parse(request.path) {
         case .failure(.invalidName(let name)):
             exchange.fail(RegistryError(.nameInvalid, "invalid repository name: \(name)"))
         case .failure(.noRoute):
             exchange.fail(RegistryError(.unsupported, "no endpoint for \(request.method.name) \(request.path)", message: "not found", status: 404))
         case .success(let route):
+            exchange.label = route.label
             dispatch(route, exchange)
         }
     }
@@ -73,6 +88,22 @@ public final class Registry: HTTPHandler {
         default:
             exchange.fail(RegistryError(.unsupported, "\(method.name) is not allowed on \(exchange.request.path)"))
         }
+    }
+
+    public func finished(_ exchange: HTTPExchange) {
+        metrics.record(exchange)
+    }
+
+    /// `GET /healthz`: 200 when the storage root takes a write and gives it back, 503 otherwise.
+    private func checkHealth(_ exchange: HTTPExchange) {
+        loop.offload({ [store] in Result { try store.checkReadWrite() } }, then: { result in
+            switch result {
+            case .success:
+                exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "application/json; charset=utf-8")], text: "{\"status\":\"ok\"}\n"))
+            case .failure(let error):
+                exchange.fail(RegistryError(.unavailable, "storage: \(error)"))
+            }
+        })
     }
 
     public func protocolError(status: Int, message: String) -> HTTPResponse {

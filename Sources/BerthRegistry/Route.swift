@@ -11,6 +11,20 @@ enum Route: Equatable {
     case upload(RepositoryName, id: String)
     case referrers(RepositoryName, digest: String)
 
+    /// A short name for metrics.
+    var label: String {
+        switch self {
+        case .base: return "base"
+        case .catalog: return "catalog"
+        case .tags: return "tags"
+        case .manifest: return "manifest"
+        case .blob: return "blob"
+        case .uploads: return "uploads"
+        case .upload: return "upload"
+        case .referrers: return "referrers"
+        }
+    }
+
     enum Failure: Error, Equatable {
         case invalidName(String)
         case noRoute

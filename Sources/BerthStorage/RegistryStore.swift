@@ -17,8 +17,18 @@ public final class RegistryStore {
         guard access(base, R_OK | W_OK | X_OK) == 0 else {
             throw StorageError.system(operation: "open for writing", path: base, errno: errno)
         }
-        try FileSystem.writeAtomically(base + "/.berth-write-check", [], sync: false)
-        unlink(base + "/.berth-write-check")
+        try checkReadWrite()
+    }
+
+    /// Writes, reads back and removes a small file under the root: the storage health check.
+    public func checkReadWrite() throws {
+        let probe = base + "/.berth-health-\(getpid())"
+        let token = Array(FileSystem.randomIdentifier().utf8)
+        try FileSystem.writeAtomically(probe, token, sync: false)
+        defer { unlink(probe) }
+        guard try FileSystem.read(probe, limit: 64) == token else {
+            throw StorageError.corrupt("\(probe): read back different bytes")
+        }
     }
 
     public func path(_ location: StoragePath) -> String {

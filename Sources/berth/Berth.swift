@@ -103,6 +103,7 @@ struct Serve: ParsableCommand {
         let registry = Registry(store: store, options: options, loop: loop)
         let server = HTTPServer(loop: loop, handler: registry)
         server.defaultHeaders = Registry.defaultHeaders
+        registry.openConnections = { [unowned server] in server.openConnections }
         if let worker { server.defaultHeaders.append(("Berth-Worker", String(worker))) }
         do {
             try server.listen(on: settings.httpAddr, reusePort: worker != nil)

@@ -1,0 +1,82 @@
+import BerthHTTP
+
+/// Counters and latency histograms of this process, in Prometheus' text format. Loop-confined.
+final class Metrics {
+    private struct RequestKey: Hashable {
+        let method: String
+        let route: String
+        let status: Int
+    }
+
+    private static let latencyBuckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    private var requests: [RequestKey: Int] = [:]
+    private var latency: [String: (buckets: [Int], sum: Double, count: Int)] = [:]
+    private var bytesReceived: Int64 = 0
+    private var bytesSent: Int64 = 0
+    private var blobUploads = 0
+    private var blobPulls = 0
+    private var manifestPushes = 0
+    private var manifestPulls = 0
+    var gcRuns = 0
+    var gcReclaimedBytes: Int64 = 0
+
+    func record(_ exchange: HTTPExchange) {
+        let method = exchange.request.method.name
+        requests[RequestKey(method: method, route: exchange.label, status: exchange.status), default: 0] += 1
+        bytesReceived += exchange.bytesReceived
+        bytesSent += exchange.bytesSent
+        let seconds = exchange.elapsedSeconds
+        var histogram = latency[exchange.label] ?? (Array(repeating: 0, count: Self.latencyBuckets.count), 0, 0)
+        for (index, bound) in Self.latencyBuckets.enumerated() where seconds <= bound { histogram.buckets[index] += 1 }
+        histogram.sum += seconds
+        histogram.count += 1
+        latency[exchange.label] = histogram
+        switch (exchange.label, method, exchange.status) {
+        case ("uploads", "POST", 201), ("upload", "PUT", 201): blobUploads += 1
+        case ("blob", "GET", 200), ("blob", "GET", 206): blobPulls += 1
+        case ("manifest", "PUT", 201): manifestPushes += 1
+        case ("manifest", "GET", 200): manifestPulls += 1
+        default: break
+        }
+    }
+
+    func exposition(openConnections: Int) -> String {
+        var text = ""
+        func family(_ name: String, _ type: String, _ help: String) {
+            text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+        family("berth_http_requests_total", "counter", "Requests answered, by method, route and status.")
+        for (key, count) in requests.sorted(by: { "\($0.key)" < "\($1.key)" }) {
+            text += "berth_http_requests_total{method=\"\(key.method)\",route=\"\(key.route)\",status=\"\(key.status)\"} \(count)\n"
+        }
+        family("berth_http_received_bytes_total", "counter", "Request body bytes received.")
+        text += "berth_http_received_bytes_total \(bytesReceived)\n"
+        family("berth_http_sent_bytes_total", "counter", "Response body bytes sent.")
+        text += "berth_http_sent_bytes_total \(bytesSent)\n"
+        family("berth_blob_uploads_total", "counter", "Blobs committed by uploads.")
+        text += "berth_blob_uploads_total \(blobUploads)\n"
+        family("berth_blob_pulls_total", "counter", "Blob downloads (GET 200 and 206).")
+        text += "berth_blob_pulls_total \(blobPulls)\n"
+        family("berth_manifest_pushes_total", "counter", "Manifests stored.")
+        text += "berth_manifest_pushes_total \(manifestPushes)\n"
+        family("berth_manifest_pulls_total", "counter", "Manifest downloads.")
+        text += "berth_manifest_pulls_total \(manifestPulls)\n"
+        family("berth_open_connections", "gauge", "Client connections open in this process.")
+        text += "berth_open_connections \(openConnections)\n"
+        family("berth_gc_runs_total", "counter", "Garbage collection sweeps.")
+        text += "berth_gc_runs_total \(gcRuns)\n"
+        family("berth_gc_reclaimed_bytes_total", "counter", "Bytes removed by garbage collection.")
+        text += "berth_gc_reclaimed_bytes_total \(gcReclaimedBytes)\n"
+        family("berth_http_request_duration_seconds", "histogram", "Time from request head to answer, by route.")
+        for (route, histogram) in latency.sorted(by: { $0.key < $1.key }) {
+            for (index, bound) in Self.latencyBuckets.enumerated() {
+                text += "berth_http_request_duration_seconds_bucket{route=\"\(route)\",le=\"\(bound)\"} \(histogram.buckets[index])\n"
+            }
+            text += "berth_http_request_duration_seconds_bucket{route=\"\(route)\",le=\"+Inf\"} \(histogram.count)\n"
+            text += "berth_http_request_duration_seconds_sum{route=\"\(route)\"} \(histogram.sum)\n"
+            text += "berth_http_request_duration_seconds_count{route=\"\(route)\"} \(histogram.count)\n"
+        }
+        return text
+    }
+}

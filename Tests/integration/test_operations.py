@@ -1,0 +1,89 @@
+"""Operations endpoints: /healthz checks the storage, /metrics is Prometheus text that a real parser reads
+and whose counters move with requests."""
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+pytestmark = pytest.mark.berth_only  # registry:2 serves these on a separate debug port, differently
+
+
+class _Berth:
+    def __init__(self, base):
+        self.base_url = base
+
+    def url(self, path):
+        return self.base_url + path
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """One worker process: metrics are counted per process (see README)."""
+    binary = os.environ.get("BERTH_BIN")
+    assert binary, "BERTH_BIN must name the berth binary (make test sets it)"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(tmp_path / "berth.log", "wb")
+    proc = subprocess.Popen([binary, "serve", "--addr", f"127.0.0.1:{port}", "--root", str(tmp_path / "data"),
+                             "--workers", "1"], stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(400):
+        try:
+            if requests.get(base + "/v2/", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    yield _Berth(base)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+
+
+def _samples(base):
+    r = requests.get(base + "/metrics")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("text/plain")
+    samples = {}
+    for family in text_string_to_metric_families(r.text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def _value(samples, name, **labels):
+    return samples.get((name, tuple(sorted(labels.items()))), 0)
+
+
+def test_healthz_answers_ok_when_storage_is_writable(registry):
+    r = requests.get(registry.url("/healthz"))
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok"}
+
+
+def test_metrics_parse_and_counters_move_with_requests(registry):
+    base = registry.base_url
+    before = _samples(base)
+    body = os.urandom(50_000)
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    assert requests.post(f"{base}/v2/m/blobs/uploads/?digest={digest}", data=body).status_code == 201
+    for _ in range(3):
+        assert requests.get(f"{base}/v2/m/blobs/{digest}").status_code == 200
+    assert requests.get(f"{base}/v2/m/manifests/missing").status_code == 404
+    after = _samples(base)
+
+    assert _value(after, "berth_blob_uploads_total") - _value(before, "berth_blob_uploads_total") == 1
+    assert _value(after, "berth_blob_pulls_total") - _value(before, "berth_blob_pulls_total") == 3
+    assert (_value(after, "berth_http_requests_total", method="GET", route="blob", status="200")
+            - _value(before, "berth_http_requests_total", method="GET", route="blob", status="200")) == 3
+    assert _value(after, "berth_http_requests_total", method="GET", route="manifest", status="404") >= 1
+    assert _value(after, "berth_http_received_bytes_total") - _value(before, "berth_http_received_bytes_total") >= len(body)
+    assert _value(after, "berth_http_sent_bytes_total") - _value(before, "berth_http_sent_bytes_total") >= 3 * len(body)
+    assert _value(after, "berth_http_request_duration_seconds_count", route="blob") >= 3
+    assert _value(after, "berth_open_connections") >= 1
+    assert ("berth_gc_runs_total", ()) in after
