@@ -80,6 +80,7 @@ extension Registry {
                 ]
                 if let subject = manifest.subject { headers.append(("OCI-Subject", subject.description)) }
                 onPool(exchange, { [store] in
+                    store.touchLayerLinks(manifest.blobs, in: name)
                     try store.storeBlob(body, digest: digest)
                     try store.linkManifest(digest, in: name)
                     if let subject = manifest.subject { try store.linkReferrer(digest, to: subject, in: name) }

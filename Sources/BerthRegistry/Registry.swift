@@ -5,6 +5,10 @@ import BerthStorage
 public struct RegistryOptions {
     public var deleteEnabled = false
     public var maxManifestBytes = 4 * 1024 * 1024
+    /// Online garbage collection every this many seconds; 0 turns it off.
+    public var gcIntervalSeconds: Double = 0
+    public var gcDelaySeconds: Double = 3600
+    public var uploadMaxAgeSeconds: Double = 7 * 24 * 3600
 
     public init() {}
 }
@@ -88,6 +92,34 @@ public final class Registry: HTTPHandler {
         default:
             exchange.fail(RegistryError(.unsupported, "\(method.name) is not allowed on \(exchange.request.path)"))
         }
+    }
+
+    /// Starts periodic online garbage collection; a lock on disk keeps it to one process at a time.
+    public func startMaintenance() -> RepeatingTimer? {
+        guard options.gcIntervalSeconds > 0 else { return nil }
+        return loop.repeating(every: UInt64(options.gcIntervalSeconds * 1000)) { [weak self] in self?.collectGarbage() }
+    }
+
+    private var collecting = false
+
+    func collectGarbage() {
+        guard !collecting else { return }
+        collecting = true
+        var gcOptions = GarbageCollector.Options()
+        gcOptions.delaySeconds = options.gcDelaySeconds
+        gcOptions.uploadMaxAgeSeconds = options.uploadMaxAgeSeconds
+        let collector = GarbageCollector(store: store, options: gcOptions)
+        loop.offload({ Result { try collector.run() } }, then: { [self] result in
+            collecting = false
+            switch result {
+            case .success(let report):
+                metrics.gcRuns += 1
+                metrics.gcReclaimedBytes += report.reclaimedBytes
+                Log.info("gc: \(report.markedBlobs) blobs kept, \(report.removedBlobs.count) removed (\(report.reclaimedBytes) bytes), \(report.removedUploads.count) stale uploads, \(report.removedRepositories.count) empty repositories")
+            case .failure(let error):
+                Log.error("gc: \(error)")
+            }
+        })
     }
 
     public func finished(_ exchange: HTTPExchange) {

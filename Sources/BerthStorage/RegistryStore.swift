@@ -68,6 +68,11 @@ public final class RegistryStore {
         try writeLink(.layerLink(repository, digest), to: digest)
     }
 
+    /// Marks blob links as just used, so online garbage collection spares them for its delay.
+    public func touchLayerLinks(_ digests: [Digest], in repository: RepositoryName) {
+        for digest in digests { utimes(path(.layerLink(repository, digest)), nil) }
+    }
+
     /// Stores bytes already in memory as a blob (manifests), unless that blob exists.
     public func storeBlob(_ bytes: [UInt8], digest: Digest) throws {
         let target = path(.blobData(digest))

@@ -11,7 +11,7 @@ struct Berth: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "berth",
         abstract: "A container image registry: Docker Registry HTTP API V2 and OCI Distribution 1.1.",
-        subcommands: [Serve.self, Version.self])
+        subcommands: [Serve.self, GarbageCollect.self, Version.self])
 }
 
 struct Version: ParsableCommand {
@@ -99,6 +99,9 @@ struct Serve: ParsableCommand {
         let store = try openStore(settings)
         var options = RegistryOptions()
         options.deleteEnabled = settings.deleteEnabled
+        options.gcIntervalSeconds = settings.gcInterval
+        options.gcDelaySeconds = settings.gcDelay
+        options.uploadMaxAgeSeconds = settings.uploadMaxAgeSeconds
         let loop = EventLoop()
         let registry = Registry(store: store, options: options, loop: loop)
         let server = HTTPServer(loop: loop, handler: registry)
@@ -111,6 +114,8 @@ struct Serve: ParsableCommand {
             Log.error("\(error)")
             throw ExitCode(1)
         }
+        let maintenance = registry.startMaintenance()
+        server.onDrained = { maintenance?.stop() }
         Log.info("berth \(Berth.version) \(worker.map { "worker \($0)" } ?? "") serving \(store.base) on \(settings.httpAddr)")
         loop.run()
         Log.info("stopped")

@@ -9,6 +9,10 @@ struct Configuration {
     var fsync = true
     var deleteEnabled = false
     var logLevel = "info"
+    /// Online garbage collection: every `gcInterval` seconds (0: never), sparing blobs younger than `gcDelay`.
+    var gcInterval: Double = 0
+    var gcDelay: Double = 3600
+    var uploadMaxAgeSeconds: Double = 7 * 24 * 3600
     /// Worker processes sharing the port; the number of cores unless set.
     var workers = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
@@ -24,6 +28,11 @@ struct Configuration {
     }
 
     private static let keys: [Key] = [
+        Key(path: "gc.interval") { config, value, origin in config.gcInterval = try duration(value, "gc.interval", origin) },
+        Key(path: "gc.delay") { config, value, origin in config.gcDelay = try duration(value, "gc.delay", origin) },
+        Key(path: "uploads.maxage") { config, value, origin in
+            config.uploadMaxAgeSeconds = try duration(value, "uploads.maxage", origin)
+        },
         Key(path: "workers") { config, value, origin in config.workers = try count(value, "workers", origin) },
         Key(path: "http.addr") { config, value, origin in
             let address = try text(value, "http.addr", origin)
@@ -103,6 +112,29 @@ struct Configuration {
         case let number as Int: return String(number)
         default: throw Invalid(description: "\(origin): \(key): expected a string")
         }
+    }
+
+    /// A Go-style duration (`90s`, `10m`, `1h30m`, `500ms`) or a number of seconds.
+    static func duration(_ value: Any, _ key: String, _ origin: String) throws -> Double {
+        if let number = value as? Int { return Double(number) }
+        if let number = value as? Double { return number }
+        guard let text = value as? String, !text.isEmpty else {
+            throw Invalid(description: "\(origin): \(key): expected a duration such as 30s, 10m or 1h")
+        }
+        if let seconds = Double(text) { return seconds }
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        var total = 0.0
+        var rest = Substring(text)
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isNumber || $0 == "." }
+            rest = rest.dropFirst(digits.count)
+            guard let number = Double(digits), let unit = units.first(where: { rest.hasPrefix($0.0) }) else {
+                throw Invalid(description: "\(origin): \(key): \(text) is not a duration such as 30s, 10m or 1h")
+            }
+            total += number * unit.1
+            rest = rest.dropFirst(unit.0.count)
+        }
+        return total
     }
 
     static func count(_ value: Any, _ key: String, _ origin: String) throws -> Int {

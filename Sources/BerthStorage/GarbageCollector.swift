@@ -1,0 +1,218 @@
+import Foundation
+import Glibc
+
+/// Mark and sweep over registry:2's layout, with registry:2's marking rules (`registry garbage-collect`):
+/// every manifest revision of every repository is kept (with `deleteUntagged`, only tagged ones and what
+/// tagged indexes reference) together with the blobs it references; every other blob is removed.
+/// Online runs also spare what a push in flight may still need: blobs written or linked less than `delay`
+/// ago. Stale uploads and repositories left empty go too.
+public struct GarbageCollector {
+    public struct Options {
+        public var dryRun = false
+        public var deleteUntagged = false
+        /// Blobs written, linked or referenced more recently than this are kept (a push in flight).
+        public var delaySeconds: Double = 0
+        /// Uploads started longer ago than this are removed (registry:2's upload purging: one week).
+        public var uploadMaxAgeSeconds: Double = 7 * 24 * 3600
+
+        public init() {}
+    }
+
+    public struct Report {
+        public var removedBlobs: [(digest: Digest, size: Int64)] = []
+        public var removedManifests: [(repository: String, digest: Digest)] = []
+        public var removedUploads: [String] = []
+        public var removedRepositories: [String] = []
+        public var markedBlobs = 0
+        public var reclaimedBytes: Int64 { removedBlobs.reduce(0) { $0 + $1.size } }
+    }
+
+    let store: RegistryStore
+    let options: Options
+
+    public init(store: RegistryStore, options: Options) {
+        self.store = store
+        self.options = options
+    }
+
+    /// Runs one collection. Only one runs at a time across processes (a lock file under the root).
+    public func run(log: (String) -> Void = { _ in }) throws -> Report {
+        let lockPath = store.base + "/.berth-gc.lock"
+        let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard lock >= 0 else { throw FileSystem.fail("open", lockPath) }
+        defer { close(lock) }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else { return Report() }
+
+        var report = Report()
+        let now = Date().timeIntervalSince1970
+        var marked = Set<Digest>()
+        var layerLinks: [Digest: [String]] = [:]
+        for repository in store.repositories() {
+            guard let name = RepositoryName(repository) else { continue }
+            try mark(name, into: &marked, layerLinks: &layerLinks, now: now, report: &report, log: log)
+            purgeUploads(name, now: now, report: &report, log: log)
+        }
+        report.markedBlobs = marked.count
+        for (digest, size, modified) in allBlobs() where !marked.contains(digest) {
+            if now - modified < options.delaySeconds { continue }
+            // Looked at now, not at marking time: a manifest pushed meanwhile refreshes its blobs' links.
+            if let links = layerLinks[digest], links.contains(where: { Date().timeIntervalSince1970 - linkAge($0) < options.delaySeconds }) {
+                continue
+            }
+            log("blob eligible for deletion: \(digest) (\(size) bytes)")
+            if !options.dryRun {
+                FileSystem.removeTree(store.path(.blobDirectory(digest)))
+            }
+            report.removedBlobs.append((digest, size))
+        }
+        if !options.dryRun {
+            for repository in store.repositories() {
+                guard let name = RepositoryName(repository), isEmpty(name) else { continue }
+                removeEmptyRepository(name)
+                report.removedRepositories.append(repository)
+                log("repository removed: \(repository)")
+            }
+        }
+        return report
+    }
+
+    // MARK: Mark
+
+    private func mark(_ name: RepositoryName, into marked: inout Set<Digest>, layerLinks: inout [Digest: [String]],
+                      now: Double, report: inout Report, log: (String) -> Void) throws {
+        let tagged = Set((store.tags(in: name) ?? []).compactMap { Tag($0).flatMap { store.resolveTag($0, in: name) } })
+        var untagged: [Digest] = []
+        for digest in linkedDigests(store.path(.repository(name)) + "/_manifests/revisions") {
+            if options.deleteUntagged && !tagged.contains(digest) {
+                untagged.append(digest)
+                continue
+            }
+            markManifest(digest, into: &marked)
+        }
+        // An untagged child of a kept index is still in use (registry:2 keeps what an index references).
+        for digest in untagged where !marked.contains(digest) {
+            if now - linkAge(store.path(.manifestRevisionLink(name, digest))) < options.delaySeconds {
+                markManifest(digest, into: &marked)
+                continue
+            }
+            log("manifest eligible for deletion: \(name)@\(digest)")
+            report.removedManifests.append((name.value, digest))
+            if !options.dryRun { try? store.deleteManifest(digest, in: name) }
+        }
+        // A blob linked in a repository recently may belong to a manifest that has not arrived yet.
+        if options.delaySeconds > 0 {
+            let layers = store.path(.repository(name)) + "/_layers/sha256"
+            for hex in FileSystem.list(layers) {
+                guard let digest = Digest("sha256:" + hex) else { continue }
+                layerLinks[digest, default: []].append(layers + "/\(hex)/link")
+            }
+        }
+    }
+
+    private func markManifest(_ digest: Digest, into marked: inout Set<Digest>) {
+        guard marked.insert(digest).inserted else { return }
+        guard let bytes = try? store.readBlob(digest, limit: 16 << 20) else { return }
+        for reference in ManifestReferences.digests(in: bytes) where !marked.contains(reference) {
+            if ManifestReferences.isManifest(reference, store: store) {
+                markManifest(reference, into: &marked)
+            } else {
+                marked.insert(reference)
+            }
+        }
+    }
+
+    // MARK: Sweep helpers
+
+    private func allBlobs() -> [(Digest, Int64, Double)] {
+        let root = store.base + "/blobs/sha256"
+        var blobs: [(Digest, Int64, Double)] = []
+        for prefix in FileSystem.list(root) {
+            for hex in FileSystem.list(root + "/" + prefix) {
+                guard let digest = Digest("sha256:" + hex) else { continue }
+                var info = stat()
+                let data = root + "/\(prefix)/\(hex)/data"
+                guard stat(data, &info) == 0 else { continue }
+                blobs.append((digest, Int64(info.st_size), Double(info.st_mtim.tv_sec)))
+            }
+        }
+        return blobs
+    }
+
+    private func purgeUploads(_ name: RepositoryName, now: Double, report: inout Report, log: (String) -> Void) {
+        let directory = store.path(.uploads(name))
+        for id in FileSystem.list(directory) {
+            let started = (try? FileSystem.readText(directory + "/\(id)/startedat")).flatMap(Self.parseRFC3339)
+                ?? linkAge(directory + "/\(id)")
+            guard now - started > options.uploadMaxAgeSeconds else { continue }
+            log("upload purged: \(name)/\(id)")
+            report.removedUploads.append("\(name)/\(id)")
+            if !options.dryRun { FileSystem.removeTree(directory + "/\(id)") }
+        }
+    }
+
+    private func isEmpty(_ name: RepositoryName) -> Bool {
+        let base = store.path(.repository(name))
+        return linkedDigests(base + "/_manifests/revisions").isEmpty
+            && (store.tags(in: name) ?? []).isEmpty
+            && FileSystem.list(base + "/_layers/sha256").isEmpty
+            && FileSystem.list(base + "/_uploads").isEmpty
+    }
+
+    private func removeEmptyRepository(_ name: RepositoryName) {
+        FileSystem.removeTree(store.path(.repository(name)))
+        // Parents that held nothing else (a/b/c leaves a/b and a behind).
+        var parent = FileSystem.parent(store.path(.repository(name)))
+        while parent.count > store.path(.repositories).count, rmdir(parent) == 0 {
+            parent = FileSystem.parent(parent)
+        }
+    }
+
+    private func linkedDigests(_ directory: String) -> [Digest] {
+        FileSystem.list(directory + "/sha256").compactMap { Digest("sha256:" + $0) }
+    }
+
+    /// Modification time in seconds since the epoch, 0 when missing.
+    private func linkAge(_ path: String) -> Double {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return 0 }
+        return Double(info.st_mtim.tv_sec)
+    }
+
+    static func parseRFC3339(_ text: String) -> Double? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let trimmed = String(text.trimmingCharacters())
+        if let date = formatter.date(from: trimmed) { return date.timeIntervalSince1970 }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: trimmed)?.timeIntervalSince1970
+    }
+}
+
+/// What a stored manifest references: config, layers, and an index's children.
+enum ManifestReferences {
+    static func digests(in bytes: [UInt8]) -> [Digest] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return [] }
+        var found: [Digest] = []
+        if let config = object["config"] as? [String: Any], let text = config["digest"] as? String, let digest = Digest(text) {
+            found.append(digest)
+        }
+        for key in ["layers", "manifests", "blobs"] {
+            for descriptor in object[key] as? [[String: Any]] ?? [] {
+                if let text = descriptor["digest"] as? String, let digest = Digest(text) { found.append(digest) }
+            }
+        }
+        // Schema1 manifests list their layers as fsLayers.
+        for layer in object["fsLayers"] as? [[String: Any]] ?? [] {
+            if let text = layer["blobSum"] as? String, let digest = Digest(text) { found.append(digest) }
+        }
+        return found
+    }
+
+    /// True when a referenced digest is itself a manifest (an index's child), so its references count too.
+    static func isManifest(_ digest: Digest, store: RegistryStore) -> Bool {
+        guard let size = store.blobSize(digest), size < 16 << 20,
+              let bytes = try? store.readBlob(digest, limit: 16 << 20), bytes.first == UInt8(ascii: "{") else { return false }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return false }
+        return object["schemaVersion"] != nil && (object["layers"] != nil || object["manifests"] != nil || object["fsLayers"] != nil)
+    }
+}
