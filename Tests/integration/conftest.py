@@ -5,7 +5,14 @@ The binary under test is ``$BERTH_BIN`` (the Makefile sets it).  With
 ``docker-registry`` (CNCF Distribution 2.8) instead: that is how the
 spec-level tests themselves are validated.  Tests marked ``berth_only`` check
 something the reference does differently (each says why); they are skipped in
-that mode only, never in a normal run.
+that mode only, never in a normal run (``RUN_BERTH_ONLY=1`` runs them against
+the reference anyway, to see how it differs).  Tests that start ``$BERTH_BIN``
+themselves, without these fixtures, are skipped in reference mode too.
+
+Fixtures: ``registry`` (the registry under test, fresh root, free port),
+``reference`` (always docker-registry), ``start_registry(kind, root=, port=)``
+(more instances, e.g. a second server on the same root).  Each server's stderr
+goes to a log file in the test's tmp dir and is attached to a failing test's report.
 """
 
 import os
@@ -24,8 +31,6 @@ if REGISTRY_UNDER_TEST not in ("berth", "reference"):
         f"REGISTRY_UNDER_TEST must be 'berth' or 'reference', not {REGISTRY_UNDER_TEST!r}"
     )
 REFERENCE_MODE = REGISTRY_UNDER_TEST == "reference"
-# The kind the `registry` fixture starts.
-SUT_KIND = "reference" if REFERENCE_MODE else "berth"
 
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
@@ -111,6 +116,10 @@ class Registry:
     @property
     def pid(self):
         return self.proc.pid if self.proc else None
+
+    @property
+    def hostport(self):
+        return self.host
 
     @property
     def running(self):
