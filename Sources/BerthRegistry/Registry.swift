@@ -45,7 +45,7 @@ public final class Registry: HTTPHandler {
             let text = metrics.exposition(openConnections: openConnections())
             return exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], text: text))
         default:
-            break
+            if request.path.hasPrefix("/namespace/") { return handleKraken(exchange) }
         }
         switch Route.parse(request.path) {
         case .failure(.invalidName(let name)):

@@ -151,7 +151,9 @@ extension Registry {
         }, then: { [self] error in
             switch error {
             case nil:
-                exchange.respond(HTTPResponse(status: 201, headers: blobCreatedHeaders(session.repository, expected)))
+                if case .repository(let name) = session.owner {
+                    exchange.respond(HTTPResponse(status: 201, headers: blobCreatedHeaders(name, expected)))
+                }
             case StorageError.digestMismatch(let expected, let computed)?:
                 exchange.fail(RegistryError(.digestInvalid, "content has digest \(computed), not \(expected)"))
             case let error?:
@@ -164,7 +166,7 @@ extension Registry {
         // registry:2 reports 0-0 for an empty upload; the range is inclusive otherwise.
         let last = max(session.offset - 1, 0)
         return [
-            ("Location", "/v2/\(session.repository)/blobs/uploads/\(session.id)"),
+            ("Location", "/v2/\(session.owner)/blobs/uploads/\(session.id)"),
             ("Range", "0-\(last)"),
             ("Docker-Upload-UUID", session.id),
         ]

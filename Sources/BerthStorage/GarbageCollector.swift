@@ -52,6 +52,8 @@ public struct GarbageCollector {
             try mark(name, into: &marked, layerLinks: &layerLinks, now: now, report: &report, log: log)
             purgeUploads(name, now: now, report: &report, log: log)
         }
+        // Blobs stored through Kraken's API are referenced by their namespaces, not by manifests.
+        marked.formUnion(store.namespaceBlobs())
         report.markedBlobs = marked.count
         for (digest, size, modified) in allBlobs() where !marked.contains(digest) {
             if now - modified < options.delaySeconds { continue }
@@ -139,7 +141,7 @@ public struct GarbageCollector {
     }
 
     private func purgeUploads(_ name: RepositoryName, now: Double, report: inout Report, log: (String) -> Void) {
-        let directory = store.path(.uploads(name))
+        let directory = store.path(.uploads(.repository(name)))
         for id in FileSystem.list(directory) {
             let started = (try? FileSystem.readText(directory + "/\(id)/startedat")).flatMap(Self.parseRFC3339)
                 ?? linkAge(directory + "/\(id)")

@@ -202,3 +202,19 @@ extension RegistryStore {
         .sorted { $0.description < $1.description }
     }
 }
+
+// MARK: Kraken namespaces
+
+extension RegistryStore {
+    public func linkToNamespace(_ digest: Digest, _ namespace: Namespace) throws {
+        try writeLink(.namespaceLink(namespace, digest), to: digest)
+    }
+
+    /// Every blob linked by any namespace (garbage collection keeps them).
+    public func namespaceBlobs() -> [Digest] {
+        let root = path(.namespaces)
+        return FileSystem.list(root).flatMap { namespace in
+            FileSystem.list(root + "/\(namespace)/sha256").compactMap { Digest("sha256:" + $0) }
+        }
+    }
+}

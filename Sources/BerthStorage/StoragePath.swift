@@ -9,15 +9,18 @@ public enum StoragePath {
     case tags(RepositoryName)
     case tagCurrentLink(RepositoryName, Tag)
     case tagIndexLink(RepositoryName, Tag, Digest)
-    case uploads(RepositoryName)
+    case uploads(UploadOwner)
     /// Berth's referrers index (OCI 1.1); registry:2 ignores it, and a directory without it has no referrers.
     case referrers(RepositoryName, subject: Digest)
     case referrerLink(RepositoryName, subject: Digest, referrer: Digest)
-    case upload(RepositoryName, id: String)
-    case uploadData(RepositoryName, id: String)
-    case uploadStartedAt(RepositoryName, id: String)
-    case uploadHashStates(RepositoryName, id: String)
-    case uploadHashState(RepositoryName, id: String, offset: Int64)
+    case upload(UploadOwner, id: String)
+    case uploadData(UploadOwner, id: String)
+    case uploadStartedAt(UploadOwner, id: String)
+    case uploadHashStates(UploadOwner, id: String)
+    case uploadHashState(UploadOwner, id: String, offset: Int64)
+    /// A blob stored through Kraken's blob API, linked in its namespace (Berth's own, beside registry:2's).
+    case namespaceLink(Namespace, Digest)
+    case namespaces
 
     /// The path relative to `<root>/docker/registry/v2`.
     public var relative: String {
@@ -40,22 +43,69 @@ public enum StoragePath {
             return "repositories/\(name.value)/_manifests/tags/\(tag.value)/current/link"
         case .tagIndexLink(let name, let tag, let digest):
             return "repositories/\(name.value)/_manifests/tags/\(tag.value)/index/\(digest.algorithm)/\(digest.encoded)/link"
-        case .uploads(let name):
+        case .uploads(.repository(let name)):
             return "repositories/\(name.value)/_uploads"
+        case .uploads(.namespace):
+            return "kraken/_uploads"
+        case .namespaces:
+            return "kraken/namespaces"
+        case .namespaceLink(let namespace, let digest):
+            return "kraken/namespaces/\(namespace.directoryName)/\(digest.algorithm)/\(digest.encoded)/link"
         case .referrers(let name, let subject):
             return "repositories/\(name.value)/_referrers/\(subject.algorithm)/\(subject.encoded)"
         case .referrerLink(let name, let subject, let referrer):
             return StoragePath.referrers(name, subject: subject).relative + "/\(referrer.algorithm)/\(referrer.encoded)/link"
-        case .upload(let name, let id):
-            return "repositories/\(name.value)/_uploads/\(id)"
-        case .uploadData(let name, let id):
-            return StoragePath.upload(name, id: id).relative + "/data"
-        case .uploadStartedAt(let name, let id):
-            return StoragePath.upload(name, id: id).relative + "/startedat"
-        case .uploadHashStates(let name, let id):
-            return StoragePath.upload(name, id: id).relative + "/hashstates/sha256"
-        case .uploadHashState(let name, let id, let offset):
-            return StoragePath.uploadHashStates(name, id: id).relative + "/\(offset)"
+        case .upload(let owner, let id):
+            return StoragePath.uploads(owner).relative + "/\(id)"
+        case .uploadData(let owner, let id):
+            return StoragePath.upload(owner, id: id).relative + "/data"
+        case .uploadStartedAt(let owner, let id):
+            return StoragePath.upload(owner, id: id).relative + "/startedat"
+        case .uploadHashStates(let owner, let id):
+            return StoragePath.upload(owner, id: id).relative + "/hashstates/sha256"
+        case .uploadHashState(let owner, let id, let offset):
+            return StoragePath.uploadHashStates(owner, id: id).relative + "/\(offset)"
         }
     }
+}
+
+/// Who an upload belongs to: a registry repository, or a Kraken namespace (whose blobs are linked there).
+public enum UploadOwner: Hashable, CustomStringConvertible {
+    case repository(RepositoryName)
+    case namespace(Namespace)
+
+    public var description: String {
+        switch self {
+        case .repository(let name): return name.value
+        case .namespace(let namespace): return namespace.value
+        }
+    }
+}
+
+/// A Kraken namespace: any non-empty text (slashes included), stored under an escaped directory name.
+public struct Namespace: Hashable, CustomStringConvertible {
+    public let value: String
+
+    public init?(_ text: String) {
+        guard !text.isEmpty, text.utf8.count <= 255, !text.utf8.contains(0) else { return nil }
+        value = text
+    }
+
+    public var description: String { value }
+
+    /// Every byte outside `[A-Za-z0-9_-]` as `%XX`: one path component, never `.` or `..`.
+    var directoryName: String {
+        var out = ""
+        for byte in value.utf8 {
+            switch byte {
+            case 0x30...0x39, 0x41...0x5a, 0x61...0x7a, 0x5f, 0x2d: out.unicodeScalars.append(Unicode.Scalar(byte))
+            default: out += "%" + String(byte, radix: 16, uppercase: true).leftPadded()
+            }
+        }
+        return out
+    }
+}
+
+private extension String {
+    func leftPadded() -> String { count == 1 ? "0" + self : self }
 }

@@ -5,7 +5,7 @@ import Glibc
 /// in another worker process, or even in registry:2. Not thread-safe: one request uses it at a time,
 /// appends may run on a pool thread.
 public final class UploadSession {
-    public let repository: RepositoryName
+    public let owner: UploadOwner
     public let id: String
     public private(set) var machine: UploadStateMachine
     private let store: RegistryStore
@@ -13,9 +13,9 @@ public final class UploadSession {
     private var hasher: SHA256Hasher
     private var checkpointedOffset: Int64
 
-    init(store: RegistryStore, repository: RepositoryName, id: String, descriptor: Int32, hasher: SHA256Hasher) {
+    init(store: RegistryStore, owner: UploadOwner, id: String, descriptor: Int32, hasher: SHA256Hasher) {
         self.store = store
-        self.repository = repository
+        self.owner = owner
         self.id = id
         self.descriptor = descriptor
         self.hasher = hasher
@@ -32,7 +32,7 @@ public final class UploadSession {
     /// Hashes and writes bytes at the current offset. Call only after `machine.chunk` said `.append`.
     public func append(_ bytes: UnsafeRawBufferPointer) throws {
         guard !bytes.isEmpty else { return }
-        let path = store.path(.uploadData(repository, id: id))
+        let path = store.path(.uploadData(owner, id: id))
         do {
             try FileSystem.writeAll(descriptor, bytes, at: hasher.count, path: path)
         } catch {
@@ -50,10 +50,10 @@ public final class UploadSession {
         let offset = hasher.count
         guard offset != checkpointedOffset else { return }
         if store.fsync && fdatasync(descriptor) != 0 {
-            throw FileSystem.fail("fdatasync", store.path(.uploadData(repository, id: id)))
+            throw FileSystem.fail("fdatasync", store.path(.uploadData(owner, id: id)))
         }
-        try FileSystem.writeAtomically(store.path(.uploadHashState(repository, id: id, offset: offset)), hasher.exported, sync: false)
-        unlink(store.path(.uploadHashState(repository, id: id, offset: checkpointedOffset)))
+        try FileSystem.writeAtomically(store.path(.uploadHashState(owner, id: id, offset: offset)), hasher.exported, sync: false)
+        unlink(store.path(.uploadHashState(owner, id: id, offset: checkpointedOffset)))
         checkpointedOffset = offset
     }
 
@@ -77,48 +77,59 @@ public final class UploadSession {
         if FileSystem.size(target) != size {
             try FileSystem.makeDirectories(store.path(.blobDirectory(expected)))
             if store.fsync && fdatasync(descriptor) != 0 {
-                throw FileSystem.fail("fdatasync", store.path(.uploadData(repository, id: id)))
+                throw FileSystem.fail("fdatasync", store.path(.uploadData(owner, id: id)))
             }
-            try FileSystem.rename(store.path(.uploadData(repository, id: id)), to: target, sync: store.fsync)
+            try FileSystem.rename(store.path(.uploadData(owner, id: id)), to: target, sync: store.fsync)
         }
-        try store.linkLayer(expected, in: repository)
-        FileSystem.removeTree(store.path(.upload(repository, id: id)))
+        switch owner {
+        case .repository(let name): try store.linkLayer(expected, in: name)
+        case .namespace(let namespace): try store.linkToNamespace(expected, namespace)
+        }
+        FileSystem.removeTree(store.path(.upload(owner, id: id)))
         return size
     }
 
     public func cancel() {
         _ = machine.cancel()
-        FileSystem.removeTree(store.path(.upload(repository, id: id)))
+        FileSystem.removeTree(store.path(.upload(owner, id: id)))
     }
 }
 
 extension RegistryStore {
     public func createUpload(in repository: RepositoryName) throws -> UploadSession {
+        try createUpload(for: .repository(repository))
+    }
+
+    public func openUpload(_ id: String, in repository: RepositoryName) throws -> UploadSession {
+        try openUpload(id, for: .repository(repository))
+    }
+
+    public func createUpload(for owner: UploadOwner) throws -> UploadSession {
         let id = FileSystem.randomIdentifier()
-        try FileSystem.makeDirectories(path(.uploadHashStates(repository, id: id)))
-        try FileSystem.writeAtomically(path(.uploadStartedAt(repository, id: id)), Array(Self.rfc3339Now().utf8), sync: false)
-        return try openUpload(id, in: repository)
+        try FileSystem.makeDirectories(path(.uploadHashStates(owner, id: id)))
+        try FileSystem.writeAtomically(path(.uploadStartedAt(owner, id: id)), Array(Self.rfc3339Now().utf8), sync: false)
+        return try openUpload(id, for: owner)
     }
 
     /// Reopens an upload where its last checkpoint left it; `notFound` when it does not exist.
-    public func openUpload(_ id: String, in repository: RepositoryName) throws -> UploadSession {
-        guard Self.isUploadIdentifier(id), FileSystem.isDirectory(path(.upload(repository, id: id))) else {
+    public func openUpload(_ id: String, for owner: UploadOwner) throws -> UploadSession {
+        guard Self.isUploadIdentifier(id), FileSystem.isDirectory(path(.upload(owner, id: id))) else {
             throw StorageError.notFound(id)
         }
-        let dataPath = path(.uploadData(repository, id: id))
+        let dataPath = path(.uploadData(owner, id: id))
         let descriptor = open(dataPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw FileSystem.fail("open", dataPath) }
-        let hasher = restoreHasher(repository, id: id, dataSize: FileSystem.size(dataPath) ?? 0)
+        let hasher = restoreHasher(owner, id: id, dataSize: FileSystem.size(dataPath) ?? 0)
         if ftruncate(descriptor, off_t(hasher.count)) != 0 {
             close(descriptor)
             throw FileSystem.fail("truncate", dataPath)
         }
-        return UploadSession(store: self, repository: repository, id: id, descriptor: descriptor, hasher: hasher)
+        return UploadSession(store: self, owner: owner, id: id, descriptor: descriptor, hasher: hasher)
     }
 
     /// The newest saved state that the data file covers; bytes past it are written again by the client.
-    private func restoreHasher(_ repository: RepositoryName, id: String, dataSize: Int64) -> SHA256Hasher {
-        let directory = path(.uploadHashStates(repository, id: id))
+    private func restoreHasher(_ owner: UploadOwner, id: String, dataSize: Int64) -> SHA256Hasher {
+        let directory = path(.uploadHashStates(owner, id: id))
         let offsets = FileSystem.list(directory).compactMap { Int64($0) }.filter { $0 <= dataSize }.sorted(by: >)
         for offset in offsets {
             if let bytes = try? FileSystem.read(directory + "/\(offset)", limit: 4096),

@@ -1,0 +1,155 @@
+import BerthHTTP
+import BerthStorage
+import Glibc
+
+/// Uber Kraken's generic blob API (`docs/ENDPOINTS.md`, origin `blobserver`), on the same upload state
+/// machine and blob store as the registry API. Answers as Kraken's origin does: 200 on success, the bare
+/// upload id in `Location`, 409 for a blob already stored, plain-text errors.
+extension Registry {
+    enum KrakenRoute {
+        case startUpload(Namespace, Digest)
+        case upload(Namespace, Digest, id: String)
+        case blob(Namespace, Digest)
+    }
+
+    struct KrakenFailure: Error {
+        let status: Int
+        let message: String
+    }
+
+    /// `/namespace/<namespace>/blobs/<digest>[/uploads[/<uid>]]`; the namespace is one escaped component.
+    static func parseKraken(_ path: Substring) throws -> KrakenRoute {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 5, parts[1] == "namespace", parts[3] == "blobs" else {
+            throw KrakenFailure(status: 404, message: "no such endpoint: \(path)")
+        }
+        guard let namespace = Namespace(percentDecode(parts[2])) else {
+            throw KrakenFailure(status: 400, message: "invalid namespace")
+        }
+        let digest = try krakenDigest(percentDecode(parts[4]))
+        switch parts.count {
+        case 5: return .blob(namespace, digest)
+        case 6 where parts[5] == "uploads": return .startUpload(namespace, digest)
+        case 7 where parts[5] == "uploads" && !parts[6].isEmpty: return .upload(namespace, digest, id: String(parts[6]))
+        default: throw KrakenFailure(status: 404, message: "no such endpoint: \(path)")
+        }
+    }
+
+    /// Kraken writes `sha256:<hex>`; the bare hex is accepted too.
+    static func krakenDigest(_ text: String) throws -> Digest {
+        if let digest = Digest(text), digest.isSHA256 { return digest }
+        if let digest = Digest("sha256:" + text) { return digest }
+        throw KrakenFailure(status: 400, message: "invalid digest \(text): expected sha256:<64 hex> or <64 hex>")
+    }
+
+    func handleKraken(_ exchange: HTTPExchange) {
+        exchange.label = "kraken"
+        do {
+            let route = try Self.parseKraken(exchange.request.path)
+            switch (route, exchange.request.method) {
+            case (.startUpload(let namespace, let digest), .post):
+                try krakenStart(namespace, digest, exchange)
+            case (.upload(let namespace, let digest, let id), .patch):
+                try krakenPatch(namespace, digest, id, exchange)
+            case (.upload(let namespace, let digest, let id), .put):
+                try krakenCommit(namespace, digest, id, exchange)
+            case (.blob(_, let digest), .get), (.blob(_, let digest), .head):
+                try krakenDownload(digest, exchange)
+            default:
+                throw KrakenFailure(status: 405, message: "\(exchange.request.method.name) not allowed on \(exchange.request.path)")
+            }
+        } catch {
+            exchange.krakenFail(error)
+        }
+    }
+
+    private func krakenStart(_ namespace: Namespace, _ digest: Digest, _ exchange: HTTPExchange) throws {
+        guard store.blobSize(digest) == nil else { throw KrakenFailure(status: 409, message: "blob \(digest) already exists") }
+        let session = try store.createUpload(for: .namespace(namespace))
+        exchange.respond(HTTPResponse(status: 200, headers: [("Location", session.id), ("Content-Type", "text/plain")]))
+    }
+
+    private func krakenSession(_ namespace: Namespace, _ id: String) throws -> UploadSession {
+        do {
+            return try store.openUpload(id, for: .namespace(namespace))
+        } catch StorageError.notFound {
+            throw KrakenFailure(status: 404, message: "upload \(id) not found")
+        }
+    }
+
+    /// `Content-Range: <start>-<end>` (what Kraken's clients send) or `<start>,<end>` (its ENDPOINTS.md): bytes [start, end).
+    private func krakenPatch(_ namespace: Namespace, _ digest: Digest, _ id: String, _ exchange: HTTPExchange) throws {
+        guard store.blobSize(digest) == nil else { throw KrakenFailure(status: 409, message: "blob \(digest) already exists") }
+        let session = try krakenSession(namespace, id)
+        guard let header = exchange.request.header("Content-Range") else {
+            throw KrakenFailure(status: 400, message: "Content-Range <start>-<end> is required")
+        }
+        var text = Substring(header).trimmingSpaces()
+        if text.hasPrefix("bytes ") || text.hasPrefix("bytes=") { text = text.dropFirst(6) }
+        let bounds = text.split(whereSeparator: { $0 == "-" || $0 == "," }).map { Int64($0.trimmingSpaces()) }
+        guard bounds.count == 2, let start = bounds[0], let end = bounds[1], start >= 0, end >= start else {
+            throw KrakenFailure(status: 400, message: "Content-Range \(header) is not <start>-<end>")
+        }
+        let declared = exchange.request.contentLength ?? (exchange.request.isChunked ? nil : 0)
+        if let declared, declared != end - start {
+            throw KrakenFailure(status: 400, message: "body has \(declared) bytes, Content-Range \(header) needs \(end - start)")
+        }
+        guard start == session.offset else {
+            throw KrakenFailure(status: 416, message: "chunk starts at \(start), the upload is at \(session.offset)")
+        }
+        guard end > start else {
+            exchange.respond(HTTPResponse(status: 200))
+            return
+        }
+        exchange.receiveBody(into: UploadBodyWriter(session: session, loop: loop, discardOnAbort: false) { result in
+            switch result {
+            case .success(let session) where session.offset == end:
+                exchange.respond(HTTPResponse(status: 200))
+            case .success(let session):
+                exchange.krakenFail(KrakenFailure(status: 400, message: "chunk ended at \(session.offset), Content-Range said \(end)"))
+            case .failure(let error):
+                exchange.krakenFail(error)
+            }
+        })
+    }
+
+    /// `PUT ...?through=<bool>`: the path's digest must match the bytes; a mismatch discards the upload.
+    private func krakenCommit(_ namespace: Namespace, _ digest: Digest, _ id: String, _ exchange: HTTPExchange) throws {
+        let session = try krakenSession(namespace, id)
+        loop.offload({ () -> Error? in
+            do { try session.commit(expected: digest); return nil } catch { return error }
+        }, then: { error in
+            switch error {
+            case nil:
+                exchange.respond(HTTPResponse(status: 200))
+            case StorageError.digestMismatch(_, let computed)?:
+                exchange.krakenFail(KrakenFailure(status: 400, message: "content has digest \(computed), not \(digest); upload discarded"))
+            case let error?:
+                exchange.krakenFail(error)
+            }
+        })
+    }
+
+    private func krakenDownload(_ digest: Digest, _ exchange: HTTPExchange) throws {
+        guard let (descriptor, size) = store.openBlob(digest) else {
+            throw KrakenFailure(status: 404, message: "blob \(digest) not found")
+        }
+        exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "application/octet-stream")],
+                                      body: .file(descriptor: descriptor, size: size)))
+    }
+}
+
+extension HTTPExchange {
+    /// Kraken's clients read plain-text error bodies.
+    func krakenFail(_ error: Error) {
+        switch error {
+        case let failure as Registry.KrakenFailure:
+            respond(HTTPResponse(status: failure.status, headers: [("Content-Type", "text/plain; charset=utf-8")], text: failure.message + "\n"))
+        case let error as StorageError where error.isOutOfSpace:
+            respond(HTTPResponse(status: 507, headers: [("Content-Type", "text/plain; charset=utf-8")], text: "\(error)\n"))
+        default:
+            Log.error("\(request.method.name) \(request.target): \(error)")
+            respond(HTTPResponse(status: 500, headers: [("Content-Type", "text/plain; charset=utf-8")], text: "\(error)\n"))
+        }
+    }
+}
