@@ -19,24 +19,20 @@ extension Registry {
     /// `GET`/`HEAD /v2/<name>/manifests/<reference>`: the stored bytes, byte for byte, with their media type.
     func getManifest(_ name: RepositoryName, _ text: String, _ exchange: HTTPExchange) {
         do {
-            let digest: Digest
-            switch try parseReference(text) {
-            case .tag(let tag):
-                guard let resolved = store.resolveTag(tag, in: name) else {
-                    throw RegistryError(.manifestUnknown, "tag \(tag) unknown in repository \(name)")
-                }
-                digest = resolved
-            case .digest(let requested):
-                digest = requested
+            let reference = try parseReference(text)
+            let link: StoragePath
+            switch reference {
+            case .tag(let tag): link = .tagCurrentLink(name, tag)
+            case .digest(let digest): link = .manifestRevisionLink(name, digest)
             }
-            guard store.isManifestLinked(digest, in: name) else {
-                throw RegistryError(.manifestUnknown, "manifest \(digest) unknown in repository \(name)")
+            guard let identity = store.identity(of: link) else {
+                throw RegistryError(.manifestUnknown, "manifest \(text) unknown in repository \(name)")
             }
-            let bytes = try store.readBlob(digest, limit: options.maxManifestBytes * 4)
-            let etag = "\"\(digest)\""
+            let entry = try manifestCache.lookup(name, text, identity: identity) ?? loadManifest(name, reference, identity)
+            let etag = "\"\(entry.digest)\""
             var headers: [(name: String, value: String)] = [
-                ("Content-Type", ManifestMediaType.detect(bytes)),
-                ("Docker-Content-Digest", digest.description),
+                ("Content-Type", entry.mediaType),
+                ("Docker-Content-Digest", entry.digest.description),
                 ("ETag", etag),
             ]
             if exchange.request.header("If-None-Match") == etag {
@@ -44,12 +40,36 @@ extension Registry {
                 exchange.respond(HTTPResponse(status: 304, headers: headers))
                 return
             }
-            exchange.respond(HTTPResponse(status: 200, headers: headers, body: .bytes(bytes)))
+            exchange.respond(HTTPResponse(status: 200, headers: headers, body: .bytes(entry.bytes)))
         } catch StorageError.notFound {
             exchange.fail(RegistryError(.manifestUnknown, "manifest \(text) has no content in the blob store"))
         } catch {
             exchange.fail(error)
         }
+    }
+
+    /// Reads a manifest through its links and remembers it under the identity of the link it came by.
+    private func loadManifest(_ name: RepositoryName, _ reference: ManifestReference, _ identity: FileIdentity) throws -> ManifestCache.Entry {
+        let digest: Digest
+        let text: String
+        switch reference {
+        case .tag(let tag):
+            guard let resolved = store.resolveTag(tag, in: name) else {
+                throw RegistryError(.manifestUnknown, "tag \(tag) unknown in repository \(name)")
+            }
+            digest = resolved
+            text = tag.value
+        case .digest(let requested):
+            digest = requested
+            text = requested.description
+        }
+        guard store.isManifestLinked(digest, in: name) else {
+            throw RegistryError(.manifestUnknown, "manifest \(digest) unknown in repository \(name)")
+        }
+        let bytes = try store.readBlob(digest, limit: options.maxManifestBytes * 4)
+        let entry = ManifestCache.Entry(identity: identity, digest: digest, mediaType: ManifestMediaType.detect(bytes), bytes: bytes)
+        manifestCache.store(entry, name, text)
+        return entry
     }
 
     /// `PUT /v2/<name>/manifests/<reference>`: verify references, store, link, tag.

@@ -20,6 +20,7 @@ public final class Registry: HTTPHandler {
     let options: RegistryOptions
     let loop: EventLoop
     let metrics = Metrics()
+    let manifestCache = ManifestCache()
     /// Reports the server's open connections for `/metrics`.
     public var openConnections: () -> Int = { 0 }
 

@@ -218,3 +218,23 @@ extension RegistryStore {
         }
     }
 }
+
+// MARK: Cheap validation
+
+/// Identifies one version of a file: links are replaced by rename, so a new version has a new inode.
+public struct FileIdentity: Equatable {
+    let inode: UInt64
+    let device: UInt64
+    let changedSeconds: Int
+    let changedNanoseconds: Int
+}
+
+extension RegistryStore {
+    /// One stat(2): enough to tell whether a cached tag or revision link is still the same file.
+    public func identity(of location: StoragePath) -> FileIdentity? {
+        var info = stat()
+        guard stat(path(location), &info) == 0 else { return nil }
+        return FileIdentity(inode: UInt64(info.st_ino), device: UInt64(info.st_dev),
+                            changedSeconds: info.st_ctim.tv_sec, changedNanoseconds: info.st_ctim.tv_nsec)
+    }
+}
