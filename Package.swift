@@ -18,6 +18,7 @@ let package = Package(
         .target(name: "BerthHTTP", dependencies: ["CLibUV", "CHTTPParser", "CBerthShims"]),
         .target(name: "BerthStorage", dependencies: ["CBerthShims"]),
         .target(name: "BerthRegistry", dependencies: ["BerthHTTP", "BerthStorage"]),
+        .target(name: "BerthMirror", dependencies: ["BerthHTTP", "CLibUV", "COpenSSL", "CHTTPParser", "CBerthShims"]),
         .executableTarget(name: "berth", dependencies: [
             "BerthRegistry",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -26,6 +27,7 @@ let package = Package(
         .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP"]),
         .testTarget(name: "BerthStorageTests", dependencies: ["BerthStorage"]),
         .testTarget(name: "BerthRegistryTests", dependencies: ["BerthRegistry"]),
+        .testTarget(name: "BerthMirrorTests", dependencies: ["BerthMirror"]),
     ],
     swiftLanguageModes: [.v5]
 )
