@@ -23,7 +23,7 @@ test-deps: deps
 	@$(PYTHON) -c "import pytest, requests, oras, dxf, prometheus_client" 2>/dev/null || $(PYTHON) -m pip install -q $(TEST_PIP)
 
 build: deps
-	$(SWIFT) build -c release --product berth
+	$(SWIFT) build -c release --static-swift-stdlib --product berth
 
 run: build
 	mkdir -p data

@@ -62,39 +62,55 @@ final class UploadBodyWriter: HTTPBodyReceiver {
         }
     }
 
+    /// Writes and hashes one buffer on two pool threads at once: the slower of the two sets the pace, not their sum.
     private func flush(_ exchange: HTTPExchange) {
         writing = true
         var chunk = spare
         swap(&chunk, &pending)
         spare = []
         let session = self.session
-        loop.offload({ () -> ([UInt8], Error?) in
-            do {
-                try chunk.withUnsafeBytes { try session.append($0) }
-                return (chunk, nil)
-            } catch {
-                return (chunk, error)
-            }
-        }, then: { [self] buffer, error in
-            writing = false
-            spare = buffer
-            spare.removeAll(keepingCapacity: true)
-            if let error, failure == nil {
-                failure = error
-                pending = []
-                completion(.failure(error))
-            }
-            if bodyDone || aborted {
-                flushOrCheckpoint(exchange)
-            } else if pending.count >= Self.flushThreshold {
-                flush(exchange)
-            }
-            // Resume even after a failure: the answer is out and the rest of the body is read and dropped.
-            if bodyPaused {
-                bodyPaused = false
-                exchange.resumeBody()
-            }
+        let start = session.offset
+        let snapshot = session.hashSnapshot
+        var writeError: Error?
+        var nextHash: SHA256Hasher?
+        var outstanding = 2
+        let joined = { [self] in
+            outstanding -= 1
+            guard outstanding == 0 else { return }
+            if writeError == nil, let nextHash { session.accept(nextHash) }
+            finishedFlush(chunk, error: writeError, exchange)
+        }
+        loop.offload({ () -> Error? in
+            do { try chunk.withUnsafeBytes { try session.write($0, at: start) }; return nil } catch { return error }
+        }, then: { error in
+            writeError = error
+            joined()
         })
+        loop.offload({ chunk.withUnsafeBytes { session.hashed($0, from: snapshot) } }, then: { hasher in
+            nextHash = hasher
+            joined()
+        })
+    }
+
+    private func finishedFlush(_ buffer: [UInt8], error: Error?, _ exchange: HTTPExchange) {
+        writing = false
+        spare = buffer
+        spare.removeAll(keepingCapacity: true)
+        if let error, failure == nil {
+            failure = error
+            pending = []
+            completion(.failure(error))
+        }
+        if bodyDone || aborted {
+            flushOrCheckpoint(exchange)
+        } else if pending.count >= Self.flushThreshold {
+            flush(exchange)
+        }
+        // Resume even after a failure: the answer is out and the rest of the body is read and dropped.
+        if bodyPaused {
+            bodyPaused = false
+            exchange.resumeBody()
+        }
     }
 
     private func checkpoint() {

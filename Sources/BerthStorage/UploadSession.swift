@@ -1,3 +1,4 @@
+import CBerthShims
 import Glibc
 
 /// One blob upload on disk in registry:2's layout: `_uploads/<id>/data`, `startedat` and
@@ -31,17 +32,41 @@ public final class UploadSession {
 
     /// Hashes and writes bytes at the current offset. Call only after `machine.chunk` said `.append`.
     public func append(_ bytes: UnsafeRawBufferPointer) throws {
+        let start = offset
+        try write(bytes, at: start)
+        var next = hasher
+        next.update(bytes)
+        accept(next)
+    }
+
+    /// The first half of an append that may run beside `hashed(_:)` on another thread: writes at `offset`
+    /// (and starts write-back when the store flushes), without touching the hash.
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
         guard !bytes.isEmpty else { return }
-        let path = store.path(.uploadData(owner, id: id))
         do {
-            try FileSystem.writeAll(descriptor, bytes, at: hasher.count, path: path)
+            try FileSystem.writeAll(descriptor, bytes, at: offset, path: store.path(.uploadData(owner, id: id)))
         } catch {
             // Give back what a failed write took (a full disk must not stay full) and stay at the last good offset.
-            _ = ftruncate(descriptor, off_t(hasher.count))
+            _ = ftruncate(descriptor, off_t(offset))
             throw error
         }
-        hasher.update(bytes)
-        machine.received(Int64(bytes.count))
+        if store.fsync { berth_start_writeback(descriptor, offset, Int64(bytes.count)) }
+    }
+
+    /// The other half: the hash state after `bytes`, computed from a snapshot, so it can run beside `write`.
+    public func hashed(_ bytes: UnsafeRawBufferPointer, from snapshot: SHA256Hasher) -> SHA256Hasher {
+        var next = snapshot
+        next.update(bytes)
+        return next
+    }
+
+    /// The state before the chunk in flight, for `hashed(_:from:)`.
+    public var hashSnapshot: SHA256Hasher { hasher }
+
+    /// Both halves succeeded: the upload now stands at the end of the chunk.
+    public func accept(_ next: SHA256Hasher) {
+        machine.received(next.count - hasher.count)
+        hasher = next
     }
 
     /// Persists the hash state for the current offset, after the data it covers (flushed first when

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -37,4 +38,8 @@ int berth_set_reuseport(int fd) {
 
 int berth_random_bytes(void *buffer, size_t count) {
     return getrandom(buffer, count, 0) == (ssize_t)count ? 0 : -errno;
+}
+
+void berth_start_writeback(int fd, int64_t offset, int64_t count) {
+    sync_file_range(fd, (off_t)offset, (off_t)count, SYNC_FILE_RANGE_WRITE);
 }

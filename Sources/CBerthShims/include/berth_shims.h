@@ -28,6 +28,8 @@ long berth_sendfile(int out_fd, int in_fd, int64_t offset, size_t count);
 int berth_set_blocking(int fd, int blocking);
 /// Sets SO_SNDTIMEO so a blocking send to a stalled peer ends; returns 0 or -errno.
 int berth_set_send_timeout(int fd, int seconds);
+/// Starts write-back of a file range without waiting (sync_file_range WRITE), so a later fdatasync has little left.
+void berth_start_writeback(int fd, int64_t offset, int64_t count);
 /// Ignores SIGPIPE so a write to a closed socket returns EPIPE instead of killing the process.
 void berth_ignore_sigpipe(void);
 int berth_errno(void);
