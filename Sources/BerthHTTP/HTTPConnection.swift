@@ -329,7 +329,9 @@ final class HTTPConnection {
         exchange.status = response.status
         let isHead = exchange.request.method == .head
         let length = range?.count ?? response.bodyLength
-        var head = serializeHead(response, contentLength: length)
+        var bodyCapacity = 0
+        if case .bytes(let bytes) = response.body, !isHead { bodyCapacity = bytes.count }
+        var head = serializeHead(response, contentLength: length, bodyCapacity: bodyCapacity)
         switch response.body {
         case .empty:
             write(head, completion: headWritten)
@@ -351,15 +353,50 @@ final class HTTPConnection {
         }
     }
 
-    private func serializeHead(_ response: HTTPResponse, contentLength: Int64) -> [UInt8] {
-        var text = "HTTP/1.1 \(response.status) \(reasonPhrase(response.status))\r\n"
-        for (name, value) in server.defaultHeaders { text += "\(name): \(value)\r\n" }
-        for (name, value) in response.headers { text += "\(name): \(value)\r\n" }
-        if response.status != 204 && response.status != 304 { text += "Content-Length: \(contentLength)\r\n" }
-        text += server.dateHeader
-        if closeAfterResponse { text += "Connection: close\r\n" }
-        text += "\r\n"
-        return Array(text.utf8)
+    /// The status line and headers as bytes, built in one buffer (no intermediate strings).
+    private func serializeHead(_ response: HTTPResponse, contentLength: Int64, bodyCapacity: Int = 0) -> [UInt8] {
+        var head: [UInt8] = []
+        head.reserveCapacity(512 + bodyCapacity)
+        head.append(contentsOf: "HTTP/1.1 ".utf8)
+        appendDecimal(Int64(response.status), to: &head)
+        head.append(0x20)
+        head.append(contentsOf: reasonPhrase(response.status).utf8)
+        head.append(contentsOf: "\r\n".utf8)
+        for (name, value) in server.defaultHeaders { appendHeader(name, value, to: &head) }
+        for (name, value) in response.headers { appendHeader(name, value, to: &head) }
+        if response.status != 204 && response.status != 304 {
+            head.append(contentsOf: "Content-Length: ".utf8)
+            appendDecimal(contentLength, to: &head)
+            head.append(contentsOf: "\r\n".utf8)
+        }
+        head.append(contentsOf: server.dateHeader.utf8)
+        if closeAfterResponse { head.append(contentsOf: "Connection: close\r\n".utf8) }
+        head.append(contentsOf: "\r\n".utf8)
+        return head
+    }
+
+    private func appendHeader(_ name: String, _ value: String, to head: inout [UInt8]) {
+        head.append(contentsOf: name.utf8)
+        head.append(contentsOf: ": ".utf8)
+        head.append(contentsOf: value.utf8)
+        head.append(contentsOf: "\r\n".utf8)
+    }
+
+    private func appendDecimal(_ value: Int64, to head: inout [UInt8]) {
+        guard value > 0 else { head.append(UInt8(ascii: "0")); return }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while rest > 0 {
+                buffer[count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            }
+            for index in stride(from: count - 1, through: 0, by: -1) { head.append(buffer[index]) }
+        }
     }
 
     private func headWritten(_ ok: Bool) {

@@ -5,24 +5,37 @@ public struct HTTPRequestHead {
     public var target: String
     public var headers: [(name: String, value: String)]
     public var keepAlive: Bool
+    /// The path part of the target, before any `?`.
+    public let path: Substring
+    /// The query part of the target, after the `?`, or empty.
+    public let query: Substring
+    public let contentLength: Int64?
+    public let isChunked: Bool
 
     public init(method: HTTPMethod, target: String, headers: [(name: String, value: String)], keepAlive: Bool) {
         self.method = method
         self.target = target
         self.headers = headers
         self.keepAlive = keepAlive
-    }
-
-    /// The path part of the target, before any `?`.
-    public var path: Substring {
-        guard let mark = target.firstIndex(of: "?") else { return target[...] }
-        return target[..<mark]
-    }
-
-    /// The query part of the target, after the `?`, or empty.
-    public var query: Substring {
-        guard let mark = target.firstIndex(of: "?") else { return "" }
-        return target[target.index(after: mark)...]
+        if let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) {
+            path = target[..<mark]
+            query = target[target.utf8.index(after: mark)...]
+        } else {
+            path = target[...]
+            query = ""
+        }
+        var length: Int64?
+        var chunked = false
+        for header in headers {
+            if asciiCaseInsensitiveEqual(header.name, "Content-Length") {
+                length = Int64(header.value.trimmingASCIISpaces())
+            } else if asciiCaseInsensitiveEqual(header.name, "Transfer-Encoding") {
+                // RFC 9112 §6.3: a body is chunked when chunked is the final transfer coding.
+                chunked = header.value.trimmingASCIISpaces().lowercased().hasSuffix("chunked")
+            }
+        }
+        contentLength = length
+        isChunked = chunked
     }
 
     /// The first value of a header, matched case-insensitively.
@@ -31,13 +44,6 @@ public struct HTTPRequestHead {
         return nil
     }
 
-    public var contentLength: Int64? {
-        header("Content-Length").flatMap { Int64($0.trimmingASCIISpaces()) }
-    }
-
-    public var isChunked: Bool {
-        header("Transfer-Encoding").map { $0.lowercased().contains("chunked") } ?? false
-    }
 
     /// True when a body follows the head (RFC 9112 §6.3).
     public var hasBody: Bool { isChunked || (contentLength ?? 0) > 0 }

@@ -8,7 +8,7 @@ extension Registry {
     }
 
     func parseReference(_ text: String) throws -> ManifestReference {
-        if text.contains(":") {
+        if text.utf8.contains(UInt8(ascii: ":")) {
             guard let digest = Digest(text) else { throw RegistryError(.digestInvalid, "invalid digest: \(text)") }
             return .digest(digest)
         }

@@ -11,7 +11,14 @@ final class Metrics {
     private static let latencyBuckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
     private var requests: [RequestKey: Int] = [:]
-    private var latency: [String: (buckets: [Int], sum: Double, count: Int)] = [:]
+    /// A reference type, so a request updates its route's histogram in place (no copy per request).
+    private final class Histogram {
+        var buckets = [Int](repeating: 0, count: Metrics.latencyBuckets.count)
+        var sum = 0.0
+        var count = 0
+    }
+
+    private var latency: [String: Histogram] = [:]
     private var bytesReceived: Int64 = 0
     private var bytesSent: Int64 = 0
     private var blobUploads = 0
@@ -27,11 +34,16 @@ final class Metrics {
         bytesReceived += exchange.bytesReceived
         bytesSent += exchange.bytesSent
         let seconds = exchange.elapsedSeconds
-        var histogram = latency[exchange.label] ?? (Array(repeating: 0, count: Self.latencyBuckets.count), 0, 0)
+        let histogram: Histogram
+        if let existing = latency[exchange.label] {
+            histogram = existing
+        } else {
+            histogram = Histogram()
+            latency[exchange.label] = histogram
+        }
         for (index, bound) in Self.latencyBuckets.enumerated() where seconds <= bound { histogram.buckets[index] += 1 }
         histogram.sum += seconds
         histogram.count += 1
-        latency[exchange.label] = histogram
         switch (exchange.label, method, exchange.status) {
         case ("uploads", "POST", 201), ("upload", "PUT", 201): blobUploads += 1
         case ("blob", "GET", 200), ("blob", "GET", 206): blobPulls += 1

@@ -64,7 +64,7 @@ enum Route: Equatable {
 
 /// Decodes `%XX` escapes; malformed escapes stay as they are.
 func percentDecode(_ text: Substring) -> String {
-    guard text.contains("%") else { return String(text) }
+    guard text.utf8.contains(UInt8(ascii: "%")) else { return String(text) }
     var out: [UInt8] = []
     var bytes = Array(text.utf8)[...]
     while let byte = bytes.popFirst() {
