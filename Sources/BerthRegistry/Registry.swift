@@ -21,6 +21,7 @@ public final class Registry: HTTPHandler {
     let loop: EventLoop
     let metrics = Metrics()
     let manifestCache = ManifestCache()
+    let catalog = Catalog()
     /// Reports the server's open connections for `/metrics`.
     public var openConnections: () -> Int = { 0 }
 

@@ -136,6 +136,24 @@ enum FileSystem {
         return names
     }
 
+    /// Names with whether each is a directory, from readdir's d_type (no stat per entry where the
+    /// filesystem reports types).
+    static func entries(_ path: String) -> [(name: String, isDirectory: Bool)] {
+        guard let directory = opendir(path) else { return [] }
+        defer { closedir(directory) }
+        var found: [(String, Bool)] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            guard name != "." && name != ".." else { continue }
+            let type = entry.pointee.d_type
+            let isDirectory = type == UInt8(DT_UNKNOWN) ? isDirectory(path + "/" + name) : type == UInt8(DT_DIR)
+            found.append((name, isDirectory))
+        }
+        return found
+    }
+
     static func removeTree(_ path: String) {
         if unlink(path) == 0 || errno == ENOENT { return }
         for name in list(path) { removeTree(path + "/" + name) }

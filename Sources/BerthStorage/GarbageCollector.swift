@@ -74,6 +74,7 @@ public struct GarbageCollector {
                 report.removedRepositories.append(repository)
                 log("repository removed: \(repository)")
             }
+            if !report.removedRepositories.isEmpty { try? store.touchCatalogMarker() }
         }
         return report
     }

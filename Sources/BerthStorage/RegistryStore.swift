@@ -87,7 +87,18 @@ public final class RegistryStore {
     }
 
     public func linkManifest(_ digest: Digest, in repository: RepositoryName) throws {
+        let isNew = !FileSystem.isDirectory(path(.repository(repository)) + "/_manifests")
         try writeLink(.manifestRevisionLink(repository, digest), to: digest)
+        if isNew { try touchCatalogMarker() }
+    }
+
+    /// Replaced whenever a repository appears or goes, so every process's catalog cache sees it with one stat.
+    public func touchCatalogMarker() throws {
+        try FileSystem.writeAtomically(base + "/.berth-catalog", [], sync: false)
+    }
+
+    public var catalogMarker: FileIdentity? {
+        identity(atPath: base + "/.berth-catalog")
     }
 
     public func resolveTag(_ tag: Tag, in repository: RepositoryName) -> Digest? {
@@ -112,18 +123,16 @@ public final class RegistryStore {
         FileSystem.isDirectory(path(.repository(repository)))
     }
 
-    /// Every repository name, sorted: directories that hold `_manifests`, `_layers` or `_uploads`.
+    /// Every repository name, sorted: directories that hold `_manifests` (as registry:2's catalog).
     public func repositories() -> [String] {
         var found: [String] = []
         func walk(_ directory: String, _ prefix: String) {
-            for name in FileSystem.list(directory) where !name.hasPrefix(".") {
-                let child = directory + "/" + name
-                guard FileSystem.isDirectory(child) else { continue }
+            for (name, isDirectory) in FileSystem.entries(directory) where isDirectory && !name.hasPrefix(".") {
                 if name.hasPrefix("_") {
-                    if name == "_manifests", !prefix.isEmpty, found.last != prefix { found.append(prefix) }
+                    if name == "_manifests", !prefix.isEmpty { found.append(prefix) }
                     continue
                 }
-                walk(child, prefix.isEmpty ? name : prefix + "/" + name)
+                walk(directory + "/" + name, prefix.isEmpty ? name : prefix + "/" + name)
             }
         }
         walk(path(.repositories), "")
@@ -232,8 +241,12 @@ public struct FileIdentity: Equatable {
 extension RegistryStore {
     /// One stat(2): enough to tell whether a cached tag or revision link is still the same file.
     public func identity(of location: StoragePath) -> FileIdentity? {
+        identity(atPath: path(location))
+    }
+
+    func identity(atPath file: String) -> FileIdentity? {
         var info = stat()
-        guard stat(path(location), &info) == 0 else { return nil }
+        guard stat(file, &info) == 0 else { return nil }
         return FileIdentity(inode: UInt64(info.st_ino), device: UInt64(info.st_dev),
                             changedSeconds: info.st_ctim.tv_sec, changedNanoseconds: info.st_ctim.tv_nsec)
     }

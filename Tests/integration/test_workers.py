@@ -134,3 +134,13 @@ def test_a_worker_that_dies_is_replaced_and_the_supervisor_dying_takes_the_worke
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
+
+
+def test_the_catalog_of_each_worker_sees_a_repository_created_on_the_other(two_workers):
+    base, w0, w1, _ = two_workers
+    _push_image(w0, base, "cat/first", "v1", 1)
+    assert _on(w0, "0", w0.get(f"{base}/v2/_catalog")).json()["repositories"] == ["cat/first"]
+    assert _on(w1, "1", w1.get(f"{base}/v2/_catalog")).json()["repositories"] == ["cat/first"]
+    _push_image(w1, base, "cat/second", "v1", 2)
+    for session, worker in ((w0, "0"), (w1, "1")):
+        assert _on(session, worker, session.get(f"{base}/v2/_catalog")).json()["repositories"] == ["cat/first", "cat/second"]
