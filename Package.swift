@@ -21,6 +21,7 @@ let package = Package(
         .target(name: "BerthMirror", dependencies: ["BerthHTTP", "CLibUV", "COpenSSL", "CHTTPParser", "CBerthShims"]),
         .executableTarget(name: "berth", dependencies: [
             "BerthRegistry",
+            "CBerthShims",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ]),

@@ -403,7 +403,12 @@ final class HTTPConnection {
         if ok { responseFinished() } else { close() }
     }
 
-    /// Sends a file with sendfile(2): on the loop while the socket takes it, then blocking on the pool.
+    /// Up to this much left when the socket is full, the rest goes out from the loop as the socket drains;
+    /// more is handed to a pool thread, so a large transfer uses another core.
+    private static let loopTransferLimit: Int64 = 1 << 20
+
+    /// Sends a file with sendfile(2): on the loop while the socket takes it; when it is full, either waits on
+    /// the loop (small rest) or goes on blocking in the pool (large rest).
     private func transfer(_ file: Int32, from first: Int64, count: Int64, exchange: HTTPExchange) {
         let socket = socketDescriptor
         var offset = first
@@ -427,6 +432,10 @@ final class HTTPConnection {
         if remaining == 0 {
             Glibc.close(file)
             responseFinished()
+            return
+        }
+        if remaining <= Self.loopTransferLimit {
+            resumeWhenWritable(file, at: offset, count: remaining, exchange: exchange)
             return
         }
         transferInPool = true
@@ -454,6 +463,22 @@ final class HTTPConnection {
             exchange.bytesSent += sent
             if sent == remaining { responseFinished() } else { close() }
         })
+    }
+
+    /// libuv has no "tell me when writable" for a stream it owns, but a queued write waits for exactly that:
+    /// the file's next byte goes out through uv_write, then sendfile continues after it.
+    private func resumeWhenWritable(_ file: Int32, at offset: Int64, count: Int64, exchange: HTTPExchange) {
+        var byte: UInt8 = 0
+        guard pread(file, &byte, 1, off_t(offset)) == 1 else {
+            Glibc.close(file)
+            close()
+            return
+        }
+        write([byte]) { [weak self] ok in
+            guard let self, ok else { Glibc.close(file); self?.close(); return }
+            exchange.bytesSent += 1
+            self.transfer(file, from: offset + 1, count: count - 1, exchange: exchange)
+        }
     }
 
     private func responseFinished() {

@@ -101,7 +101,7 @@ extension Registry {
             exchange.respond(HTTPResponse(status: 200))
             return
         }
-        exchange.receiveBody(into: UploadBodyWriter(session: session, loop: loop, discardOnAbort: false) { result in
+        exchange.receiveBody(into: UploadBodyWriter(session: session, loop: loop, discardOnAbort: false, expectedLength: exchange.request.contentLength) { result in
             switch result {
             case .success(let session) where session.offset == end:
                 exchange.respond(HTTPResponse(status: 200))

@@ -23,13 +23,14 @@ final class UploadBodyWriter: HTTPBodyReceiver {
     private let discardOnAbort: Bool
 
     /// `completion` runs on the loop once the whole body is written and checkpointed, or on the first failure.
-    init(session: UploadSession, loop: EventLoop, discardOnAbort: Bool,
+    init(session: UploadSession, loop: EventLoop, discardOnAbort: Bool, expectedLength: Int64?,
          completion: @escaping (Result<UploadSession, Error>) -> Void) {
         self.session = session
         self.loop = loop
         self.discardOnAbort = discardOnAbort
         self.completion = completion
-        pending.reserveCapacity(Self.flushThreshold + 256 * 1024)
+        // Sized for this body: small pushes must not each hold a full megabyte.
+        pending.reserveCapacity(Int(min(expectedLength ?? Int64(Self.flushThreshold), Int64(Self.flushThreshold))) + 64 * 1024)
     }
 
     func receive(_ bytes: UnsafeRawBufferPointer, exchange: HTTPExchange) {

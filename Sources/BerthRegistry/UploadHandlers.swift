@@ -131,7 +131,8 @@ extension Registry {
             next(session)
             return
         }
-        exchange.receiveBody(into: UploadBodyWriter(session: session, loop: loop, discardOnAbort: cancelOnFailure) { [self] result in
+        exchange.receiveBody(into: UploadBodyWriter(session: session, loop: loop, discardOnAbort: cancelOnFailure,
+                                                                    expectedLength: exchange.request.contentLength) { [self] result in
             switch result {
             case .success(let session):
                 next(session)

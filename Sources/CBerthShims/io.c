@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -42,4 +43,8 @@ int berth_random_bytes(void *buffer, size_t count) {
 
 void berth_start_writeback(int fd, int64_t offset, int64_t count) {
     sync_file_range(fd, (off_t)offset, (off_t)count, SYNC_FILE_RANGE_WRITE);
+}
+
+void berth_limit_malloc_arenas(int count) {
+    mallopt(M_ARENA_MAX, count);
 }

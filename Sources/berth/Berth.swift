@@ -2,6 +2,7 @@ import ArgumentParser
 import BerthHTTP
 import BerthRegistry
 import BerthStorage
+import CBerthShims
 import Foundation
 
 @main
@@ -96,6 +97,7 @@ struct Serve: ParsableCommand {
     private func serve(_ settings: Configuration, worker: Int?) throws {
         // Blocking sendfile to slow clients and uploads share the pool; libuv's default of 4 is too few.
         setenv("UV_THREADPOOL_SIZE", "16", 0)
+        berth_limit_malloc_arenas(2)
         let store = try openStore(settings)
         var options = RegistryOptions()
         options.deleteEnabled = settings.deleteEnabled

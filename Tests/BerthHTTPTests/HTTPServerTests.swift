@@ -100,6 +100,15 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertFalse(text.contains("0123456789"))
     }
 
+    func test_medium_file_is_sent_whole_from_the_loop_as_the_socket_drains() throws {
+        let client = try TestClient(port: server.port)
+        client.send("GET /medium HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        Thread.sleep(forTimeInterval: 0.2)  // let the socket fill so sendfile meets EAGAIN
+        let bytes = client.receiveAllBytes()
+        let head = try XCTUnwrap(bytes.firstRange(of: Array("\r\n\r\n".utf8)))
+        XCTAssertEqual(Array(bytes[head.upperBound...]), Array(server.largeFile.prefix(768 * 1024)))
+    }
+
     func test_large_file_is_sent_whole_by_sendfile() throws {
         let client = try TestClient(port: server.port)
         client.send("GET /large HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -109,20 +118,22 @@ final class HTTPServerTests: XCTestCase {
     }
 }
 
-/// Answers `<method> <target> <body length>`; `/file` is a 10-byte file and `/large` an 8 MiB one.
+/// Answers `<method> <target> <body length>`; `/file` is a 10-byte file, `/medium` 768 KiB, `/large` 8 MiB.
 final class EchoHandler: HTTPHandler {
     let smallPath: String
+    let mediumPath: String
     let largePath: String
 
-    init(smallPath: String, largePath: String) {
+    init(smallPath: String, mediumPath: String, largePath: String) {
         self.smallPath = smallPath
+        self.mediumPath = mediumPath
         self.largePath = largePath
     }
 
     func handle(_ exchange: HTTPExchange) {
         let request = exchange.request
-        if request.path == "/file" || request.path == "/large" {
-            let fd = open(request.path == "/file" ? smallPath : largePath, O_RDONLY)
+        if request.path == "/file" || request.path == "/large" || request.path == "/medium" {
+            let fd = open(request.path == "/file" ? smallPath : request.path == "/medium" ? mediumPath : largePath, O_RDONLY)
             var info = stat()
             fstat(fd, &info)
             exchange.respond(HTTPResponse(status: 200, body: .file(descriptor: fd, size: Int64(info.st_size))))
@@ -158,7 +169,8 @@ final class TestServer {
         _ = FileManager.default.createFile(atPath: directory + "/small", contents: Data("0123456789".utf8))
         largeFile = TestServer.largeContent
         _ = FileManager.default.createFile(atPath: directory + "/large", contents: Data(largeFile))
-        let handler = EchoHandler(smallPath: directory + "/small", largePath: directory + "/large")
+        _ = FileManager.default.createFile(atPath: directory + "/medium", contents: Data(largeFile.prefix(768 * 1024)))
+        let handler = EchoHandler(smallPath: directory + "/small", mediumPath: directory + "/medium", largePath: directory + "/large")
         server = HTTPServer(loop: loop, handler: handler)
         try server.listen(on: "127.0.0.1:0")
         port = server.boundPort

@@ -30,6 +30,9 @@ int berth_set_blocking(int fd, int blocking);
 int berth_set_send_timeout(int fd, int seconds);
 /// Starts write-back of a file range without waiting (sync_file_range WRITE), so a later fdatasync has little left.
 void berth_start_writeback(int fd, int64_t offset, int64_t count);
+/// Caps glibc's malloc arenas: buffers filled on the loop and freed on pool threads otherwise spread
+/// over one arena per thread, each keeping its peak.
+void berth_limit_malloc_arenas(int count);
 /// Ignores SIGPIPE so a write to a closed socket returns EPIPE instead of killing the process.
 void berth_ignore_sigpipe(void);
 int berth_errno(void);
