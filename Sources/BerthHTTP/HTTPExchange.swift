@@ -84,6 +84,9 @@ public final class HTTPExchange {
     }
 
     func bodyComplete() {
+        // The receiver usually holds this exchange (to answer it): letting go of it here breaks that cycle.
+        let receiver = self.receiver
+        self.receiver = nil
         if responded {
             return
         } else if let receiver {

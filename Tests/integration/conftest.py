@@ -95,9 +95,11 @@ def reference_binary():
 class Registry:
     """One registry server process (Berth or the reference) on 127.0.0.1."""
 
-    def __init__(self, kind, workdir, root=None, port=None, label=None):
+    def __init__(self, kind, workdir, root=None, port=None, label=None, args=(), env=None):
         assert kind in ("berth", "reference"), kind
         self.kind = kind
+        self.args = list(args)  # extra command-line arguments (Berth only)
+        self.env = dict(env or {})
         self.label = label or kind
         self.workdir = str(workdir)
         os.makedirs(self.workdir, exist_ok=True)
@@ -163,7 +165,7 @@ class Registry:
         assert not self.running, "already running"
         self._write_config()
         if self.kind == "berth":
-            argv = [berth_binary(), "serve", "--config", self.config_path]
+            argv = [berth_binary(), "serve", "--config", self.config_path, *self.args]
         else:
             argv = [reference_binary(), "serve", self.config_path]
         self.starts += 1
@@ -172,7 +174,8 @@ class Registry:
         log.flush()
         try:
             self.proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.workdir
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.workdir,
+                env={**os.environ, **self.env},
             )
         finally:
             log.close()
@@ -220,6 +223,11 @@ class Registry:
         """SIGTERM, wait, then SIGKILL if it does not exit."""
         self._terminate()
 
+    def stop_cleanly(self):
+        """SIGTERM, and the process must exit 0 (a crash at shutdown fails the test)."""
+        self._terminate()
+        assert self.proc.returncode == 0, f"{self.label} exited {self.proc.returncode}\n{self.logs()}"
+
     def kill(self):
         """SIGKILL: no chance to clean up."""
         if self.running:
@@ -258,12 +266,12 @@ def start_registry(request, tmp_path):
     request.node._registries = started
     counter = [0]
 
-    def start(kind, root=None, port=None, label=None):
+    def start(kind, root=None, port=None, label=None, args=(), env=None):
         if kind == "berth" and REFERENCE_MODE:
             kind = "reference"
         counter[0] += 1
         label = label or f"{kind}{counter[0]}"
-        reg = Registry(kind, tmp_path / label, root=root, port=port, label=label)
+        reg = Registry(kind, tmp_path / label, root=root, port=port, label=label, args=args, env=env)
         started.append(reg)
         return reg.start()
 
@@ -280,6 +288,16 @@ def start_registry(request, tmp_path):
 def registry(start_registry):
     """A fresh registry under test (Berth, or docker-registry in reference mode)."""
     return start_registry("berth", label="sut")
+
+
+@pytest.fixture
+def start_berth(start_registry):
+    """Factory for Berth itself, whatever REGISTRY_UNDER_TEST says: start_berth(*args, env=..., root=...)."""
+    def start(*args, env=None, root=None):
+        if REFERENCE_MODE:
+            pytest.skip("starts Berth itself")
+        return start_registry("berth", root=root, args=args, env=env)
+    return start
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 an upload in progress stays at its last good offset, and the server keeps serving."""
 import hashlib
 import os
-import signal
-import socket
 import subprocess
 import time
 
@@ -13,12 +11,6 @@ import requests
 pytestmark = pytest.mark.berth_only  # registry:2 answers 500 here; 507 and the clean-up are Berth's promise
 
 MiB = 1 << 20
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _used_bytes(root):
@@ -36,23 +28,10 @@ def small_disk(tmp_path):
 
 
 @pytest.fixture
-def berth_on_small_disk(small_disk, tmp_path):
-    binary = os.environ.get("BERTH_BIN")
-    assert binary, "BERTH_BIN must name the berth binary (make test sets it)"
-    port = _free_port()
-    log = open(tmp_path / "berth.log", "wb")
-    proc = subprocess.Popen([binary, "serve", "--addr", f"127.0.0.1:{port}", "--root", str(small_disk)],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "BERTH_STORAGE_DELETE_ENABLED": "true"})
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        try:
-            if requests.get(base + "/v2/", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    yield base, small_disk
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=10) == 0, (tmp_path / "berth.log").read_text()
+def berth_on_small_disk(small_disk, start_berth):
+    berth = start_berth(root=small_disk)
+    yield berth.base_url, small_disk
+    berth.stop_cleanly()
 
 
 def _assert_json_error(response, status):

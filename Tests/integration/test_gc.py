@@ -4,8 +4,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import threading
 import time
@@ -19,37 +17,8 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _digest(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-class Berth:
-    def __init__(self, root, tmp_path, *extra, env=None):
-        binary = os.environ.get("BERTH_BIN")
-        assert binary, "BERTH_BIN must name the berth binary (make test sets it)"
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = tmp_path / f"berth-{self.port}.log"
-        self.proc = subprocess.Popen([binary, "serve", "--addr", f"127.0.0.1:{self.port}", "--root", str(root), *extra],
-                                     stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,
-                                     env={**os.environ, "BERTH_STORAGE_DELETE_ENABLED": "true", **(env or {})})
-        for _ in range(400):
-            try:
-                if requests.get(self.base + "/v2/", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        raise AssertionError("berth did not start: " + self.log.read_text())
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        assert self.proc.wait(timeout=15) == 0, self.log.read_text()
 
 
 def push_blob(base, name, data):
@@ -95,11 +64,11 @@ def berth_gc(root, *flags):
 
 
 @pytest.fixture
-def populated(tmp_path):
+def populated(tmp_path, start_berth):
     """Three tagged images sharing a layer, one deleted, one untagged image, one orphan blob, and an index."""
     root = tmp_path / "root"
-    berth = Berth(root, tmp_path, "--workers", "1")
-    base = berth.base
+    berth = start_berth("--workers", "1", root=root)
+    base = berth.base_url
     shared = os.urandom(20_000)
     kept, _ = push_image(base, "gc/app", "v1", [shared, os.urandom(30_000)])
     doomed, _ = push_image(base, "gc/app", "v2", [shared, os.urandom(40_000)])
@@ -113,7 +82,7 @@ def populated(tmp_path):
     assert requests.put(f"{base}/v2/gc/multi/manifests/latest", data=index,
                         headers={"Content-Type": OCI_INDEX}).status_code == 201
     assert requests.delete(f"{base}/v2/gc/app/manifests/{doomed}").status_code == 202
-    berth.stop()
+    berth.stop_cleanly()
     child_manifest = json.loads(child_bytes)
     child_blobs = {child_manifest["config"]["digest"]} | {layer["digest"] for layer in child_manifest["layers"]}
     return root, {"kept": kept, "doomed": doomed, "untagged": untagged, "child_blobs": child_blobs}
@@ -155,28 +124,27 @@ def test_dry_run_removes_nothing(populated):
     assert blobs_on_disk(root) == before
 
 
-def test_every_remaining_tag_pulls_bit_for_bit_after_gc(populated, tmp_path):
+def test_every_remaining_tag_pulls_bit_for_bit_after_gc(populated, tmp_path, start_berth):
     root, _ = populated
     berth_gc(root)
-    berth = Berth(root, tmp_path, "--workers", "1")
+    berth = start_berth("--workers", "1", root=root)
     try:
         for name, tag in (("gc/app", "v1"), ("gc/other", "v3"), ("gc/multi", "latest")):
             out = tmp_path / f"pull-{tag}"
             subprocess.run(["skopeo", "copy", "--all", "--src-tls-verify=false",
-                            f"docker://127.0.0.1:{berth.port}/{name}:{tag}", f"oci:{out}:{tag}"],
+                            f"docker://{berth.host}/{name}:{tag}", f"oci:{out}:{tag}"],
                            check=True, capture_output=True, timeout=120)
             for blob in (out / "blobs" / "sha256").iterdir():
                 assert "sha256:" + hashlib.sha256(blob.read_bytes()).hexdigest() == "sha256:" + blob.name
-        assert requests.get(f"{berth.base}/v2/gc/app/manifests/v2").status_code == 404
+        assert requests.get(f"{berth.base_url}/v2/gc/app/manifests/v2").status_code == 404
     finally:
-        berth.stop()
+        berth.stop_cleanly()
 
 
-def test_online_gc_while_a_client_keeps_pushing(tmp_path):
-    root = tmp_path / "online"
-    berth = Berth(root, tmp_path, "--workers", "2",
-                  env={"BERTH_GC_INTERVAL": "1s", "BERTH_GC_DELAY": "3s"})
-    base = berth.base
+def test_online_gc_while_a_client_keeps_pushing(tmp_path, start_berth):
+    berth = start_berth("--workers", "2", env={"BERTH_GC_INTERVAL": "1s", "BERTH_GC_DELAY": "3s"})
+    root = berth.root
+    base = berth.base_url
     try:
         stay, _ = push_image(base, "live/app", "stay", [os.urandom(100_000)])
         gone, _ = push_image(base, "live/app", "gone", [os.urandom(200_000)])
@@ -216,12 +184,12 @@ def test_online_gc_while_a_client_keeps_pushing(tmp_path):
             assert requests.get(f"{base}/v2/live/app/manifests/{tag}", headers={"Accept": OCI_MANIFEST}).status_code == 200
         for tag in pushed:
             out = tmp_path / f"busy-{tag}"
-            subprocess.run(["skopeo", "copy", "--src-tls-verify=false", f"docker://127.0.0.1:{berth.port}/live/busy:{tag}",
+            subprocess.run(["skopeo", "copy", "--src-tls-verify=false", f"docker://{berth.host}/live/busy:{tag}",
                             f"oci:{out}:{tag}"], check=True, capture_output=True, timeout=120)
         metrics = requests.get(base + "/metrics").text
         assert "berth_gc_runs_total" in metrics
     finally:
-        berth.stop()
+        berth.stop_cleanly()
 
 
 def blobs_on_disk_after_marking(base, root):

@@ -2,10 +2,6 @@
 and whose counters move with requests."""
 import hashlib
 import os
-import signal
-import socket
-import subprocess
-import time
 
 import pytest
 import requests
@@ -14,35 +10,12 @@ from prometheus_client.parser import text_string_to_metric_families
 pytestmark = pytest.mark.berth_only  # registry:2 serves these on a separate debug port, differently
 
 
-class _Berth:
-    def __init__(self, base):
-        self.base_url = base
-
-    def url(self, path):
-        return self.base_url + path
-
-
 @pytest.fixture
-def registry(tmp_path):
+def registry(start_berth):
     """One worker process: metrics are counted per process (see README)."""
-    binary = os.environ.get("BERTH_BIN")
-    assert binary, "BERTH_BIN must name the berth binary (make test sets it)"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(tmp_path / "berth.log", "wb")
-    proc = subprocess.Popen([binary, "serve", "--addr", f"127.0.0.1:{port}", "--root", str(tmp_path / "data"),
-                             "--workers", "1"], stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        try:
-            if requests.get(base + "/v2/", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    yield _Berth(base)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=10) == 0
+    berth = start_berth("--workers", "1")
+    yield berth
+    berth.stop_cleanly()
 
 
 def _samples(base):

@@ -2,6 +2,7 @@
 artifactType filtering, and leave the list when deleted."""
 import hashlib
 import json
+import os
 
 import pytest
 import requests
@@ -98,3 +99,26 @@ def test_manifest_whose_subject_is_missing_is_still_accepted(image):
     missing = {"mediaType": OCI_MANIFEST, "digest": _digest(b"not pushed"), "size": 10}
     r, _ = _artifact(base, missing, "application/vnd.example.signature", b"early sig", {"n": "0"})
     assert r.status_code == 201
+
+
+@pytest.mark.berth_only  # the referrers API is OCI 1.1
+def test_oras_attach_then_discover_through_the_referrers_api(image, registry, tmp_path):
+    import oras.client
+    import oras.oci
+    base, subject = image
+    signature = tmp_path / "signature.sig"
+    signature.write_bytes(b"signed by oras")
+    client = oras.client.OrasClient(hostname=registry.host, insecure=True)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)  # oras-py only pushes files under the working directory
+    try:
+        client.push(target=f"{registry.host}/ref/app:sig", files=["signature.sig"],
+                    subject=oras.oci.Subject(subject["mediaType"], subject["digest"], subject["size"]))
+    finally:
+        os.chdir(cwd)
+    listed = requests.get(f"{base}/v2/ref/app/referrers/{subject['digest']}").json()["manifests"]
+    assert len(listed) == 1
+    pulled = requests.get(f"{base}/v2/ref/app/manifests/{listed[0]['digest']}",
+                          headers={"Accept": OCI_MANIFEST}).json()
+    assert pulled["subject"]["digest"] == subject["digest"]
+    assert pulled["layers"][0]["annotations"]["org.opencontainers.image.title"] == "signature.sig"
