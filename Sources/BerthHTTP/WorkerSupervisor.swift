@@ -9,6 +9,8 @@ public final class WorkerSupervisor {
     /// Set in a worker's environment: its index, and the supervisor's pid to watch.
     public static let indexVariable = "BERTH_WORKER_INDEX"
     public static let supervisorVariable = "BERTH_SUPERVISOR_PID"
+    /// A directory private to this supervisor where workers publish their metrics (tmpfs when available).
+    public static let metricsVariable = "BERTH_METRICS_DIR"
 
     private let loop: EventLoop
     private let arguments: [String]
@@ -38,10 +40,28 @@ public final class WorkerSupervisor {
     /// Starts the workers and runs until they have all stopped.
     public func run() {
         setenv(Self.supervisorVariable, String(getpid()), 1)
+        let shared = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
+        let metrics = "\(shared)/berth-\(getpid())"
+        mkdir(metrics, 0o700)
+        setenv(Self.metricsVariable, metrics, 1)
+        defer { removeDirectory(metrics) }
         for index in 0..<count { start(index) }
         watch(SIGTERM)
         watch(SIGINT)
         loop.run()
+    }
+
+    private func removeDirectory(_ path: String) {
+        if let handle = opendir(path) {
+            while let entry = readdir(handle) {
+                let name = withUnsafePointer(to: entry.pointee.d_name) {
+                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                }
+                if name != "." && name != ".." { unlink("\(path)/\(name)") }
+            }
+            closedir(handle)
+        }
+        rmdir(path)
     }
 
     private func start(_ index: Int) {

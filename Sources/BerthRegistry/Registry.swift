@@ -5,6 +5,9 @@ import BerthStorage
 public struct RegistryOptions {
     public var deleteEnabled = false
     public var maxManifestBytes = 4 * 1024 * 1024
+    /// With several worker processes: where each publishes its metrics, and which one this is.
+    public var metricsDirectory: String?
+    public var workerIndex = 0
     /// Online garbage collection every this many seconds; 0 turns it off.
     public var gcIntervalSeconds: Double = 0
     public var gcDelaySeconds: Double = 3600
@@ -44,7 +47,10 @@ public final class Registry: HTTPHandler {
             return checkHealth(exchange)
         case "/metrics":
             exchange.label = "metrics"
-            let text = metrics.exposition(openConnections: openConnections())
+            var text = metrics.exposition(openConnections: openConnections())
+            if let directory = options.metricsDirectory {
+                text = MetricsAggregation.merge([text] + MetricsAggregation.snapshots(directory: directory, except: options.workerIndex))
+            }
             return exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], text: text))
         default:
             if request.path.hasPrefix("/namespace/") { return handleKraken(exchange) }
@@ -96,10 +102,21 @@ public final class Registry: HTTPHandler {
         }
     }
 
-    /// Starts periodic online garbage collection; a lock on disk keeps it to one process at a time.
-    public func startMaintenance() -> RepeatingTimer? {
-        guard options.gcIntervalSeconds > 0 else { return nil }
-        return loop.repeating(every: UInt64(options.gcIntervalSeconds * 1000)) { [weak self] in self?.collectGarbage() }
+    /// Starts periodic online garbage collection (a lock on disk keeps it to one process at a time) and,
+    /// with several workers, the publishing of this worker's metrics every second.
+    public func startMaintenance() -> [RepeatingTimer] {
+        var timers: [RepeatingTimer] = []
+        if options.gcIntervalSeconds > 0 {
+            timers.append(loop.repeating(every: UInt64(options.gcIntervalSeconds * 1000)) { [weak self] in self?.collectGarbage() })
+        }
+        if let directory = options.metricsDirectory {
+            let worker = options.workerIndex
+            timers.append(loop.repeating(every: 1000) { [weak self] in
+                guard let self else { return }
+                MetricsAggregation.publish(metrics.exposition(openConnections: openConnections()), directory: directory, worker: worker)
+            })
+        }
+        return timers
     }
 
     private var collecting = false

@@ -104,6 +104,10 @@ struct Serve: ParsableCommand {
         options.gcIntervalSeconds = settings.gcInterval
         options.gcDelaySeconds = settings.gcDelay
         options.uploadMaxAgeSeconds = settings.uploadMaxAgeSeconds
+        if let worker {
+            options.workerIndex = worker
+            options.metricsDirectory = getenv(WorkerSupervisor.metricsVariable).map { String(cString: $0) }
+        }
         let loop = EventLoop()
         let registry = Registry(store: store, options: options, loop: loop)
         let server = HTTPServer(loop: loop, handler: registry)
@@ -117,7 +121,7 @@ struct Serve: ParsableCommand {
             throw ExitCode(1)
         }
         let maintenance = registry.startMaintenance()
-        server.onDrained = { maintenance?.stop() }
+        server.onDrained = { maintenance.forEach { $0.stop() } }
         Log.info("berth \(Berth.version) \(worker.map { "worker \($0)" } ?? "") serving \(store.base) on \(settings.httpAddr)")
         loop.run()
         Log.info("stopped")
