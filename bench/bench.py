@@ -56,6 +56,9 @@ def wait_ready(url, proc, log):
     sys.exit(f"server never answered {url}")
 
 
+STARTED = []  # every server process started, stopped on exit whatever happens
+
+
 class Server:
     def __init__(self, name, argv, workdir, ready_path="/v2/", env=None, port=None):
         self.name = name
@@ -64,6 +67,7 @@ class Server:
         self.log = os.path.join(workdir, f"{name}.log")
         self.proc = subprocess.Popen([a.replace("PORT", str(self.port)) for a in argv], stdout=open(self.log, "wb"),
                                      stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        STARTED.append(self)
         wait_ready(self.base + ready_path, self.proc, self.log)
 
     def pids(self):
@@ -82,8 +86,18 @@ class Server:
             hwm.append(int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024)
         return (max(rss), max(hwm)) if rss else (0, 0)
 
+    def pause(self):
+        """SIGSTOP while another server is measured: no background work (a Go GC, say) steals its cores."""
+        for pid in self.pids() + [self.proc.pid]:
+            os.kill(pid, signal.SIGSTOP)
+
+    def resume(self):
+        for pid in [self.proc.pid] + self.pids():
+            os.kill(pid, signal.SIGCONT)
+
     def stop(self):
         if self.proc.poll() is None:
+            self.resume()
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=20)
@@ -342,6 +356,10 @@ def run_rounds(loads, servers, results, rss):
         for name, unit, run in loads:
             order = servers if round_index % 2 == 0 else list(reversed(servers))
             for server in order:
+                for other in servers:
+                    if other is not server:
+                        other.pause()
+                server.resume()
                 raw = run(server)
                 value, detail = value_of(raw, unit) if isinstance(raw, dict) else (raw / 1e6 if unit == "MB/s" else raw, None)
                 results.setdefault(name, {}).setdefault(server.name, []).append((value, detail))
@@ -388,7 +406,7 @@ def main():
         sys.exit(f"{BERTH} missing: run `make build` (or set BERTH_BIN)")
     workdir = tempfile.mkdtemp(prefix="berth-bench-")
     os.chmod(workdir, 0o755)  # nginx's workers run as an unprivileged user and must read the content
-    servers = []
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench: terminated"))
     try:
         content = Content()
         nginx_root = os.path.join(workdir, "nginx-root")
@@ -422,7 +440,7 @@ def main():
         push_table = table(pushes, push_rss, unit_of, ["berth (fsync off)", "berth (fsync on)", "distribution"], "berth (fsync off)")
         write_report(read_table, push_table, sha, disk)
     finally:
-        for server in servers:
+        for server in STARTED:
             server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import threading
 import time
+from urllib.parse import urljoin
 
 import pytest
 import requests
@@ -202,3 +203,26 @@ def blobs_on_disk_after_marking(base, root):
         keep.add(body["config"]["digest"])
         keep.update(layer["digest"] for layer in body["layers"])
     return keep
+
+
+def test_gc_purges_stale_uploads_and_removes_repositories_left_empty(start_berth, tmp_path):
+    berth = start_berth("--workers", "1")
+    base = berth.base_url
+    digest, _ = push_image(base, "gone/app", "v1", [os.urandom(10_000)])
+    push_image(base, "kept/app", "v1", [os.urandom(10_000)])
+    r = requests.post(f"{base}/v2/kept/app/blobs/uploads/")
+    upload = urljoin(base + "/", r.headers["Location"])
+    assert requests.patch(upload, data=b"partial").status_code == 202
+    assert requests.delete(f"{base}/v2/gone/app/manifests/{digest}").status_code == 202
+    for path in os.listdir(os.path.join(berth.root, "docker/registry/v2/repositories/gone/app/_layers/sha256")):
+        assert requests.delete(f"{base}/v2/gone/app/blobs/sha256:{path}").status_code == 202
+    time.sleep(1.5)  # the upload must be older than uploads.maxage below
+    output = subprocess.run([os.environ["BERTH_BIN"], "garbage-collect", "--root", berth.root],
+                            env={**os.environ, "BERTH_UPLOADS_MAXAGE": "1s"},
+                            check=True, capture_output=True, text=True, timeout=120).stdout
+    assert "upload purged: kept/app/" in output
+    assert "repository removed: gone/app" in output
+    assert requests.get(upload).status_code == 404
+    assert requests.get(f"{base}/v2/_catalog").json()["repositories"] == ["kept/app"]
+    assert requests.get(f"{base}/v2/kept/app/manifests/v1", headers={"Accept": OCI_MANIFEST}).status_code == 200
+    berth.stop_cleanly()
