@@ -1,5 +1,6 @@
 import BerthHTTP
 import BerthStorage
+import Foundation
 import Glibc
 
 /// Uber Kraken's generic blob API (`docs/ENDPOINTS.md`, origin `blobserver`), on the same upload state
@@ -10,6 +11,12 @@ extension Registry {
         case startUpload(Namespace, Digest)
         case upload(Namespace, Digest, id: String)
         case blob(Namespace, Digest)
+
+        var namespace: Namespace {
+            switch self {
+            case .startUpload(let namespace, _), .upload(let namespace, _, _), .blob(let namespace, _): return namespace
+            }
+        }
     }
 
     struct KrakenFailure: Error {
@@ -35,6 +42,15 @@ extension Registry {
         }
     }
 
+    /// With namespace patterns configured, a namespace none matches is unknown (Kraken answers 404 too).
+    private func checkConfigured(_ namespace: Namespace) throws {
+        guard let patterns = krakenNamespaceMatchers else { return }
+        let text = namespace.value
+        let whole = NSRange(text.startIndex..., in: text)
+        let known = patterns.contains { $0.firstMatch(in: text, range: whole) != nil }
+        guard known else { throw KrakenFailure(status: 404, message: "namespace \(text) matches no configured backend") }
+    }
+
     /// Kraken writes `sha256:<hex>`; the bare hex is accepted too.
     static func krakenDigest(_ text: String) throws -> Digest {
         if let digest = Digest(text), digest.isSHA256 { return digest }
@@ -46,6 +62,7 @@ extension Registry {
         exchange.label = "kraken"
         do {
             let route = try Self.parseKraken(exchange.request.path)
+            try checkConfigured(route.namespace)
             switch (route, exchange.request.method) {
             case (.startUpload(let namespace, let digest), .post):
                 try krakenStart(namespace, digest, exchange)

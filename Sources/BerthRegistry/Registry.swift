@@ -1,10 +1,13 @@
 import BerthHTTP
 import BerthStorage
+import Foundation
 
 /// What the registry API needs to know from the configuration.
 public struct RegistryOptions {
     public var deleteEnabled = false
     public var maxManifestBytes = 4 * 1024 * 1024
+    /// Kraken namespaces served, as regular expressions matched anywhere in the namespace; nil serves all.
+    public var krakenNamespacePatterns: [String]?
     /// With several worker processes: where each publishes its metrics, and which one this is.
     public var metricsDirectory: String?
     public var workerIndex = 0
@@ -25,6 +28,8 @@ public final class Registry: HTTPHandler {
     let metrics = Metrics()
     let manifestCache = ManifestCache()
     let catalog = Catalog()
+    /// Compiled once from `options.krakenNamespacePatterns` (validated with the configuration).
+    let krakenNamespaceMatchers: [NSRegularExpression]?
     /// Reports the server's open connections for `/metrics`.
     public var openConnections: () -> Int = { 0 }
 
@@ -32,6 +37,7 @@ public final class Registry: HTTPHandler {
         self.store = store
         self.options = options
         self.loop = loop
+        krakenNamespaceMatchers = options.krakenNamespacePatterns?.compactMap { try? NSRegularExpression(pattern: $0) }
     }
 
     /// Headers on every response (OCI dist-spec: clients check the API version on `/v2/`).

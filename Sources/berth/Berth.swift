@@ -104,6 +104,7 @@ struct Serve: ParsableCommand {
         options.gcIntervalSeconds = settings.gcInterval
         options.gcDelaySeconds = settings.gcDelay
         options.uploadMaxAgeSeconds = settings.uploadMaxAgeSeconds
+        if !settings.krakenNamespaces.isEmpty { options.krakenNamespacePatterns = settings.krakenNamespaces.map(\.pattern) }
         if let worker {
             options.workerIndex = worker
             options.metricsDirectory = getenv(WorkerSupervisor.metricsVariable).map { String(cString: $0) }

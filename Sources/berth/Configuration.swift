@@ -9,6 +9,9 @@ struct Configuration {
     var fsync = true
     var deleteEnabled = false
     var logLevel = "info"
+    /// Kraken namespaces: patterns (matched anywhere, as Kraken's `backends` do) and their backend.
+    /// Empty means every namespace is local.
+    var krakenNamespaces: [(pattern: String, backend: String)] = []
     /// Online garbage collection: every `gcInterval` seconds (0: never), sparing blobs younger than `gcDelay`.
     var gcInterval: Double = 0
     var gcDelay: Double = 3600
@@ -48,6 +51,23 @@ struct Configuration {
         Key(path: "storage.filesystem.fsync") { config, value, origin in config.fsync = try flag(value, "storage.filesystem.fsync", origin) },
         Key(path: "storage.delete.enabled") { config, value, origin in
             config.deleteEnabled = try flag(value, "storage.delete.enabled", origin)
+        },
+        Key(path: "kraken.namespaces") { config, value, origin in
+            guard let entries = value as? [[String: Any]] else {
+                throw Invalid(description: "\(origin): kraken.namespaces: expected a list of {pattern, backend}")
+            }
+            config.krakenNamespaces = try entries.enumerated().map { index, entry in
+                let key = "kraken.namespaces[\(index)]"
+                guard let pattern = entry["pattern"] as? String, (try? NSRegularExpression(pattern: pattern)) != nil else {
+                    throw Invalid(description: "\(origin): \(key).pattern: expected a regular expression")
+                }
+                let backend = (entry["backend"] as? String) ?? "local"
+                // Only the local backend exists so far; a `registry` backend needs the upstream client.
+                guard backend == "local" else {
+                    throw Invalid(description: "\(origin): \(key).backend: \(backend) is not supported (only local)")
+                }
+                return (pattern, backend)
+            }
         },
         Key(path: "log.level") { config, value, origin in
             let level = try text(value, "log.level", origin)

@@ -165,7 +165,8 @@ class Registry:
         assert not self.running, "already running"
         self._write_config()
         if self.kind == "berth":
-            argv = [berth_binary(), "serve", "--config", self.config_path, *self.args]
+            argv = [berth_binary(), "serve", "--config", self.config_path,
+                    *(arg.replace("PORT", str(self.port)) for arg in self.args)]
         else:
             argv = [reference_binary(), "serve", self.config_path]
         self.starts += 1
@@ -292,7 +293,8 @@ def registry(start_registry):
 
 @pytest.fixture
 def start_berth(start_registry):
-    """Factory for Berth itself, whatever REGISTRY_UNDER_TEST says: start_berth(*args, env=..., root=...)."""
+    """Factory for Berth itself, whatever REGISTRY_UNDER_TEST says: start_berth(*args, env=..., root=...).
+    In args, PORT stands for the instance's port (for a test that passes its own --config and --addr)."""
     def start(*args, env=None, root=None):
         if REFERENCE_MODE:
             pytest.skip("starts Berth itself")

@@ -114,3 +114,27 @@ def test_garbage_collection_keeps_blobs_stored_through_kraken(registry):
                             check=True, capture_output=True, text=True, timeout=60).stdout
     assert "0 blobs and 0 manifests eligible" in output, output
     assert requests.get(f"{base}/namespace/keep/blobs/{digest}").content == blob
+
+
+def test_configured_namespaces_serve_matches_and_refuse_the_rest(start_berth, tmp_path):
+    config = tmp_path / "kraken.yml"
+    config.write_text("kraken:\n  namespaces:\n    - pattern: '^team/.*'\n      backend: local\n")
+    # The fixture's own --config comes first; this one, given last, is the one read (addr and root by flag).
+    berth = start_berth("--config", str(config), "--addr", "127.0.0.1:PORT", "--root", str(tmp_path / "k"))
+    base = berth.base_url
+    blob = os.urandom(1000)
+    digest = _digest(blob)
+    r, uid = _start(base, "team%2Fmodels", digest)
+    assert r.status_code == 200
+    r, _ = _start(base, "other", digest)
+    assert r.status_code == 404 and "namespace" in r.text
+    assert requests.get(f"{base}/namespace/other/blobs/{digest}").status_code == 404
+
+
+def test_a_backend_berth_does_not_have_yet_is_a_config_error(tmp_path):
+    config = tmp_path / "kraken.yml"
+    config.write_text("kraken:\n  namespaces:\n    - pattern: '.*'\n      backend: s3\n")
+    result = subprocess.run([os.environ["BERTH_BIN"], "serve", "--config", str(config), "--root", str(tmp_path / "d")],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert "kraken.namespaces[0].backend" in result.stderr and str(config) in result.stderr
