@@ -30,33 +30,45 @@ enum Route: Equatable {
         case noRoute
     }
 
-    /// Names may hold slashes, so the endpoint is recognised by the path's last components.
+    /// Names may hold slashes, so the endpoint is recognised by the path's last components, found from the
+    /// end without splitting the whole path (this runs for every request).
     static func parse(_ path: Substring) -> Result<Route, Failure> {
         guard path == "/v2" || path.hasPrefix("/v2/") else { return .failure(.noRoute) }
         let rest = path.dropFirst(3).drop(while: { $0 == "/" })
         if rest.isEmpty { return .success(.base) }
         if rest == "_catalog" { return .success(.catalog) }
-        let parts = rest.split(separator: "/", omittingEmptySubsequences: false).map { percentDecode($0) }
-        let count = parts.count
-        guard count >= 3 else { return .failure(.noRoute) }
+        // Up to three trailing components: c1 is the last; boundaries[i] is where component i+1 starts.
+        var boundaries: [Substring.Index] = []
+        var end = rest.endIndex
+        while boundaries.count < 3, let slash = rest[..<end].lastIndex(of: "/") {
+            boundaries.append(rest.index(after: slash))
+            end = slash
+        }
+        guard boundaries.count >= 2 else { return .failure(.noRoute) }
+        let last = rest[boundaries[0]...]
+        let penultimate = rest[boundaries[1]..<rest.index(before: boundaries[0])]
+        let antepenultimate = boundaries.count == 3 ? rest[boundaries[2]..<rest.index(before: boundaries[1])] : nil
 
-        func named(_ nameCount: Int, _ make: (RepositoryName) -> Route) -> Result<Route, Failure> {
-            let name = parts[..<nameCount].joined(separator: "/")
+        /// The name is everything before the component that starts at `boundary`.
+        func named(before boundary: Substring.Index, _ make: (RepositoryName) -> Route) -> Result<Route, Failure> {
+            guard boundary > rest.index(after: rest.startIndex) else { return .failure(.noRoute) }
+            let name = percentDecode(rest[..<rest.index(before: boundary)])
             guard let repository = RepositoryName(name) else { return .failure(.invalidName(name)) }
             return .success(make(repository))
         }
 
-        let last = parts[count - 1], penultimate = parts[count - 2]
-        if penultimate == "tags" && last == "list" { return named(count - 2) { .tags($0) } }
-        if count >= 4 && parts[count - 3] == "blobs" && penultimate == "uploads" {
-            return last.isEmpty ? named(count - 3) { .uploads($0) } : named(count - 3) { .upload($0, id: last) }
+        if penultimate == "tags" && last == "list" { return named(before: boundaries[1]) { .tags($0) } }
+        if antepenultimate == "blobs" && penultimate == "uploads" {
+            let id = String(last)
+            return last.isEmpty ? named(before: boundaries[2]) { .uploads($0) } : named(before: boundaries[2]) { .upload($0, id: id) }
         }
-        if penultimate == "blobs" && last == "uploads" { return named(count - 2) { .uploads($0) } }
+        if penultimate == "blobs" && last == "uploads" { return named(before: boundaries[1]) { .uploads($0) } }
         guard !last.isEmpty else { return .failure(.noRoute) }
+        let reference = percentDecode(last)
         switch penultimate {
-        case "blobs": return named(count - 2) { .blob($0, digest: last) }
-        case "manifests": return named(count - 2) { .manifest($0, reference: last) }
-        case "referrers": return named(count - 2) { .referrers($0, digest: last) }
+        case "blobs": return named(before: boundaries[1]) { .blob($0, digest: reference) }
+        case "manifests": return named(before: boundaries[1]) { .manifest($0, reference: reference) }
+        case "referrers": return named(before: boundaries[1]) { .referrers($0, digest: reference) }
         default: return .failure(.noRoute)
         }
     }

@@ -4,40 +4,41 @@ public struct RepositoryName: Hashable, CustomStringConvertible {
     public let value: String
 
     public init?(_ text: some StringProtocol) {
-        guard !text.isEmpty, text.utf8.count <= 255 else { return nil }
-        for component in String(text).split(separator: "/", omittingEmptySubsequences: false) {
-            guard RepositoryName.isValidComponent(component.utf8) else { return nil }
-        }
+        guard !text.isEmpty, text.utf8.count <= 255, RepositoryName.isValid(text.utf8) else { return nil }
         value = String(text)
     }
 
     public var description: String { value }
 
-    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
-        (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x30 && byte <= 0x39)
-    }
-
-    /// A component is alphanumeric runs joined by one separator: `.`, `_`, `__` or any run of `-`.
-    private static func isValidComponent(_ bytes: Substring.UTF8View) -> Bool {
+    /// Components of alphanumeric runs joined by one separator (`.`, `_`, `__` or any run of `-`), joined
+    /// by `/`; checked in one pass over the bytes.
+    private static func isValid(_ bytes: some Sequence<UInt8>) -> Bool {
         var previousWasAlphanumeric = false
-        var separator: [UInt8] = []
+        var dots = 0, underscores = 0, dashes = 0  // the separator run in progress
         for byte in bytes {
-            if isAlphanumeric(byte) {
-                if !separator.isEmpty {
-                    let valid = separator == [0x2e] || separator == [0x5f] || separator == [0x5f, 0x5f]
-                        || separator.allSatisfy { $0 == 0x2d }
+            switch byte {
+            case 0x61...0x7a, 0x30...0x39:
+                if dots + underscores + dashes > 0 {
+                    let valid = (dots == 1 && underscores + dashes == 0) || (underscores <= 2 && dots + dashes == 0)
+                        || (dots + underscores == 0)
                     guard valid else { return false }
-                    separator.removeAll()
+                    dots = 0
+                    underscores = 0
+                    dashes = 0
                 }
                 previousWasAlphanumeric = true
-            } else if byte == 0x2e || byte == 0x5f || byte == 0x2d {
-                guard previousWasAlphanumeric || !separator.isEmpty else { return false }
-                separator.append(byte)
-            } else {
+            case 0x2f:
+                // A new component: the last one must have ended on an alphanumeric.
+                guard previousWasAlphanumeric, dots + underscores + dashes == 0 else { return false }
+                previousWasAlphanumeric = false
+            case 0x2e, 0x5f, 0x2d:
+                guard previousWasAlphanumeric || dots + underscores + dashes > 0 else { return false }
+                if byte == 0x2e { dots += 1 } else if byte == 0x5f { underscores += 1 } else { dashes += 1 }
+            default:
                 return false
             }
         }
-        return previousWasAlphanumeric && separator.isEmpty
+        return previousWasAlphanumeric && dots + underscores + dashes == 0
     }
 }
 
