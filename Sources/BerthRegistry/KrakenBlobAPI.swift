@@ -83,6 +83,7 @@ extension Registry {
     private func krakenStart(_ namespace: Namespace, _ digest: Digest, _ exchange: HTTPExchange) throws {
         guard store.blobSize(digest) == nil else { throw KrakenFailure(status: 409, message: "blob \(digest) already exists") }
         let session = try store.createUpload(for: .namespace(namespace))
+        session.release()
         exchange.respond(HTTPResponse(status: 200, headers: [("Location", session.id), ("Content-Type", "text/plain")]))
     }
 
@@ -91,6 +92,8 @@ extension Registry {
             return try store.openUpload(id, for: .namespace(namespace))
         } catch StorageError.notFound {
             throw KrakenFailure(status: 404, message: "upload \(id) not found")
+        } catch StorageError.busy {
+            throw KrakenFailure(status: 409, message: "upload \(id) is in use by another request")
         }
     }
 
@@ -119,6 +122,7 @@ extension Registry {
             return
         }
         exchange.receiveBody(into: UploadBodyWriter(session: session, loop: loop, discardOnAbort: false, expectedLength: exchange.request.contentLength) { result in
+            session.release()
             switch result {
             case .success(let session) where session.offset == end:
                 exchange.respond(HTTPResponse(status: 200))
@@ -134,6 +138,7 @@ extension Registry {
     private func krakenCommit(_ namespace: Namespace, _ digest: Digest, _ id: String, _ exchange: HTTPExchange) throws {
         let session = try krakenSession(namespace, id)
         loop.offload({ () -> Error? in
+            defer { session.release() }
             do { try session.commit(expected: digest); return nil } catch { return error }
         }, then: { error in
             switch error {

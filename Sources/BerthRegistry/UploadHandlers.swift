@@ -24,6 +24,7 @@ extension Registry {
             return
         }
         guard let expected else {
+            session.release()
             exchange.respond(HTTPResponse(status: 202, headers: uploadHeaders(session)))
             return
         }
@@ -56,6 +57,7 @@ extension Registry {
     func patchUpload(_ name: RepositoryName, _ id: String, _ exchange: HTTPExchange) {
         guard let session = openSession(name, id, exchange), accept(chunkOf: exchange, into: session) else { return }
         receive(into: session, exchange) { [self] session in
+            session.release()
             exchange.respond(HTTPResponse(status: 202, headers: uploadHeaders(session)))
         }
     }
@@ -75,25 +77,28 @@ extension Registry {
 
     /// `GET /v2/<name>/blobs/uploads/<id>`: where the upload stands.
     func uploadStatus(_ name: RepositoryName, _ id: String, _ exchange: HTTPExchange) {
-        guard let session = openSession(name, id, exchange) else { return }
+        guard let session = openSession(name, id, exchange, exclusive: false) else { return }
+        session.release()
         exchange.respond(HTTPResponse(status: 204, headers: uploadHeaders(session)))
     }
 
     /// `DELETE /v2/<name>/blobs/uploads/<id>`: cancel.
     func cancelUpload(_ name: RepositoryName, _ id: String, _ exchange: HTTPExchange) {
         guard let session = openSession(name, id, exchange) else { return }
-        onPool(exchange, { session.cancel() }) {
+        onPool(exchange, { session.cancel(); session.release() }) {
             exchange.respond(HTTPResponse(status: 204))
         }
     }
 
     // MARK: Steps
 
-    private func openSession(_ name: RepositoryName, _ id: String, _ exchange: HTTPExchange) -> UploadSession? {
+    private func openSession(_ name: RepositoryName, _ id: String, _ exchange: HTTPExchange, exclusive: Bool = true) -> UploadSession? {
         do {
-            return try store.openUpload(id, in: name)
+            return try store.openUpload(id, in: name, exclusive: exclusive)
         } catch StorageError.notFound {
             exchange.fail(RegistryError(.blobUploadUnknown, "upload \(id) unknown to repository \(name)"))
+        } catch StorageError.busy {
+            exchange.fail(RegistryError(.blobUploadInvalid, "upload \(id) is in use by another request; retry when it is done", status: 409))
         } catch {
             exchange.fail(error)
         }
@@ -105,12 +110,16 @@ extension Registry {
         var range: ClosedRange<Int64>?
         if let header = exchange.request.header("Content-Range") {
             guard let parsed = ContentRange.parse(header) else {
+                session.release()
                 exchange.fail(RegistryError(.rangeInvalid, "Content-Range \(header) is not <first>-<last>"), headers: uploadHeaders(session))
                 return false
             }
             range = parsed
         }
-        switch session.chunk(range: range, declaredLength: exchange.request.contentLength) {
+        let action = session.chunk(range: range, declaredLength: exchange.request.contentLength)
+        if case .append = action { return true }
+        session.release()
+        switch action {
         case .append:
             return true
         case .reject(.rangeNotSatisfiable(let current)):
@@ -137,7 +146,11 @@ extension Registry {
             case .success(let session):
                 next(session)
             case .failure(let error):
-                if cancelOnFailure { loop.offload({ session.cancel() }, then: {}) }
+                if cancelOnFailure {
+                    loop.offload({ session.cancel(); session.release() }, then: {})
+                } else {
+                    session.release()
+                }
                 exchange.fail(error)
             }
         })
@@ -145,6 +158,7 @@ extension Registry {
 
     private func commit(_ session: UploadSession, expected: Digest, _ exchange: HTTPExchange, cancelOnFailure: Bool) {
         loop.offload({ () -> Error? in
+            defer { session.release() }
             do { try session.commit(expected: expected); return nil } catch {
                 if cancelOnFailure { session.cancel() }
                 return error

@@ -6,6 +6,8 @@ public enum StorageError: Error, CustomStringConvertible {
     case system(operation: String, path: String, errno: Int32)
     case digestMismatch(expected: Digest, computed: Digest)
     case corrupt(String)
+    /// Another request (in this process or another) is writing to this upload.
+    case busy(String)
 
     public var description: String {
         switch self {
@@ -13,6 +15,7 @@ public enum StorageError: Error, CustomStringConvertible {
         case .system(let operation, let path, let code): return "\(operation) \(path): \(String(cString: strerror(code)))"
         case .digestMismatch(let expected, let computed): return "content has digest \(computed), expected \(expected)"
         case .corrupt(let detail): return detail
+        case .busy(let id): return "upload \(id) is in use by another request"
         }
     }
 

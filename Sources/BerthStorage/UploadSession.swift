@@ -10,7 +10,7 @@ public final class UploadSession {
     public let id: String
     public private(set) var machine: UploadStateMachine
     private let store: RegistryStore
-    private let descriptor: Int32
+    private var descriptor: Int32
     private var hasher: SHA256Hasher
     private var checkpointedOffset: Int64
 
@@ -25,7 +25,15 @@ public final class UploadSession {
     }
 
     deinit {
+        release()
+    }
+
+    /// Closes the data file, and so gives up the upload's lock. Call before answering the request:
+    /// the client's next request may reach another worker process at once.
+    public func release() {
+        guard descriptor >= 0 else { return }
         close(descriptor)
+        descriptor = -1
     }
 
     public var offset: Int64 { hasher.count }
@@ -125,8 +133,8 @@ extension RegistryStore {
         try createUpload(for: .repository(repository))
     }
 
-    public func openUpload(_ id: String, in repository: RepositoryName) throws -> UploadSession {
-        try openUpload(id, for: .repository(repository))
+    public func openUpload(_ id: String, in repository: RepositoryName, exclusive: Bool = true) throws -> UploadSession {
+        try openUpload(id, for: .repository(repository), exclusive: exclusive)
     }
 
     public func createUpload(for owner: UploadOwner) throws -> UploadSession {
@@ -137,15 +145,21 @@ extension RegistryStore {
     }
 
     /// Reopens an upload where its last checkpoint left it; `notFound` when it does not exist.
-    public func openUpload(_ id: String, for owner: UploadOwner) throws -> UploadSession {
+    /// `exclusive` (to write, commit or cancel) locks the upload against other requests in any worker
+    /// process (`busy` when one holds it) and drops bytes past the checkpoint; a status read does neither.
+    public func openUpload(_ id: String, for owner: UploadOwner, exclusive: Bool = true) throws -> UploadSession {
         guard Self.isUploadIdentifier(id), FileSystem.isDirectory(path(.upload(owner, id: id))) else {
             throw StorageError.notFound(id)
         }
         let dataPath = path(.uploadData(owner, id: id))
         let descriptor = open(dataPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw FileSystem.fail("open", dataPath) }
+        if exclusive && flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            close(descriptor)
+            throw StorageError.busy(id)
+        }
         let hasher = restoreHasher(owner, id: id, dataSize: FileSystem.size(dataPath) ?? 0)
-        if ftruncate(descriptor, off_t(hasher.count)) != 0 {
+        if exclusive && ftruncate(descriptor, off_t(hasher.count)) != 0 {
             close(descriptor)
             throw FileSystem.fail("truncate", dataPath)
         }

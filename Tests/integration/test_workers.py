@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -144,3 +145,38 @@ def test_the_catalog_of_each_worker_sees_a_repository_created_on_the_other(two_w
     _push_image(w1, base, "cat/second", "v1", 2)
     for session, worker in ((w0, "0"), (w1, "1")):
         assert _on(session, worker, session.get(f"{base}/v2/_catalog")).json()["repositories"] == ["cat/first", "cat/second"]
+
+
+def test_a_second_writer_on_an_upload_in_use_gets_409_and_a_status_read_does_not_disturb_it(two_workers):
+    base, w0, w1, _ = two_workers
+    r = _on(w0, "0", w0.post(f"{base}/v2/shared/busy/blobs/uploads/"))
+    path = urlsplit(requests.compat.urljoin(base + "/", r.headers["Location"]))
+    target = path.path + (f"?{path.query}" if path.query else "")
+    body = os.urandom(2_000_000)
+    port = int(base.rsplit(":", 1)[1])
+    slow = socket.create_connection(("127.0.0.1", port))
+    slow.sendall(f"PATCH {target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:1_000_000])
+    deadline = time.monotonic() + 10
+    while True:  # the slow PATCH takes the upload as soon as its head is read
+        second = None
+        for session, worker in ((w0, "0"), (w1, "1")):
+            # A range that cannot fit: refused with 416 while the upload is free, so probing changes nothing.
+            second = _on(session, worker, session.patch(f"{base}{target}", data=b"x" * 10,
+                                                        headers={"Content-Range": "5-14"}))
+            if second.status_code == 409:
+                break
+        if second.status_code == 409 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert second.status_code == 409, second.text
+    assert second.json()["errors"][0]["code"] == "BLOB_UPLOAD_INVALID"
+    assert _on(w1, "1", w1.get(f"{base}{target}")).status_code == 204
+    slow.sendall(body[1_000_000:])
+    slow.settimeout(10)
+    answer = slow.recv(65536)
+    slow.close()
+    assert answer.startswith(b"HTTP/1.1 202"), answer
+    digest = _digest(body)
+    r = _on(w1, "1", w1.put(f"{base}{target}{'&' if '?' in target else '?'}digest={digest}"))
+    assert r.status_code == 201, r.text
