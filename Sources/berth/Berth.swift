@@ -123,7 +123,7 @@ struct Serve: ParsableCommand {
         }
         let maintenance = registry.startMaintenance()
         server.onDrained = { maintenance.forEach { $0.stop() } }
-        Log.info("berth \(Berth.version) \(worker.map { "worker \($0)" } ?? "") serving \(store.base) on \(settings.httpAddr)")
+        Log.info("berth \(Berth.version)\(worker.map { " worker \($0)" } ?? "") serving \(store.base) on \(settings.httpAddr)")
         loop.run()
         Log.info("stopped")
     }
