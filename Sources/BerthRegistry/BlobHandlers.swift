@@ -9,7 +9,7 @@ extension Registry {
             exchange.fail(RegistryError(.digestInvalid, "invalid digest: \(reference)"))
             return
         }
-        guard let (descriptor, size) = store.openLayer(digest, in: name) else {
+        guard isLinked(digest, in: name), let (descriptor, size) = store.openBlob(digest) else {
             exchange.fail(RegistryError(.blobUnknown, "blob \(digest) unknown to repository \(name)"))
             return
         }
@@ -27,6 +27,18 @@ extension Registry {
             return
         }
         exchange.respond(HTTPResponse(status: 200, headers: headers, body: .file(descriptor: descriptor, size: size)))
+    }
+
+    /// Whether the repository links the blob: one stat(2) of the link while it is the file already read
+    /// (links change only by rename), instead of opening and reading it for every GET and HEAD.
+    private func isLinked(_ digest: Digest, in name: RepositoryName) -> Bool {
+        guard let identity = store.identity(of: .layerLink(name, digest)) else { return false }
+        let key = LayerLinkKey(repository: name, digest: digest)
+        if layerLinks[key] == identity { return true }
+        guard store.isLayerLinked(digest, in: name) else { return false }
+        if layerLinks.count >= 65_536 { layerLinks.removeAll(keepingCapacity: true) }
+        layerLinks[key] = identity
+        return true
     }
 
     /// `DELETE /v2/<name>/blobs/<digest>`: removes the repository's link; garbage collection reclaims the bytes.
@@ -47,4 +59,9 @@ extension Registry {
             exchange.respond(HTTPResponse(status: 202, headers: [("Docker-Content-Digest", digest.description)]))
         }
     }
+}
+
+struct LayerLinkKey: Hashable {
+    let repository: RepositoryName
+    let digest: Digest
 }

@@ -28,6 +28,8 @@ public final class Registry: HTTPHandler {
     let metrics = Metrics()
     let manifestCache = ManifestCache()
     let catalog = Catalog()
+    /// Layer links already read, by the identity of their file (see `isLinked`).
+    var layerLinks: [LayerLinkKey: FileIdentity] = [:]
     /// Compiled once from `options.krakenNamespacePatterns` (validated with the configuration).
     let krakenNamespaceMatchers: [NSRegularExpression]?
     /// Reports the server's open connections for `/metrics`.

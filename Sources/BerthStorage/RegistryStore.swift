@@ -46,12 +46,7 @@ public final class RegistryStore {
         linkTarget(path(.layerLink(repository, digest))) == digest
     }
 
-    /// Opens a blob linked in `repository` for reading: the descriptor and size, nil when not visible there.
-    public func openLayer(_ digest: Digest, in repository: RepositoryName) -> (descriptor: Int32, size: Int64)? {
-        guard isLayerLinked(digest, in: repository) else { return nil }
-        return openBlob(digest)
-    }
-
+    /// Opens a stored blob for reading: the descriptor and size, nil when it is not there.
     public func openBlob(_ digest: Digest) -> (descriptor: Int32, size: Int64)? {
         let fd = open(path(.blobData(digest)), O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
