@@ -62,24 +62,21 @@ final class Metrics {
         for (key, count) in requests.sorted(by: { "\($0.key)" < "\($1.key)" }) {
             text += "berth_http_requests_total{method=\"\(key.method)\",route=\"\(key.route)\",status=\"\(key.status)\"} \(count)\n"
         }
-        family("berth_http_received_bytes_total", "counter", "Request body bytes received.")
-        text += "berth_http_received_bytes_total \(bytesReceived)\n"
-        family("berth_http_sent_bytes_total", "counter", "Response body bytes sent.")
-        text += "berth_http_sent_bytes_total \(bytesSent)\n"
-        family("berth_blob_uploads_total", "counter", "Blobs committed by uploads.")
-        text += "berth_blob_uploads_total \(blobUploads)\n"
-        family("berth_blob_pulls_total", "counter", "Blob downloads (GET 200 and 206).")
-        text += "berth_blob_pulls_total \(blobPulls)\n"
-        family("berth_manifest_pushes_total", "counter", "Manifests stored.")
-        text += "berth_manifest_pushes_total \(manifestPushes)\n"
-        family("berth_manifest_pulls_total", "counter", "Manifest downloads.")
-        text += "berth_manifest_pulls_total \(manifestPulls)\n"
-        family("berth_open_connections", "gauge", "Client connections open in this process.")
-        text += "berth_open_connections \(openConnections)\n"
-        family("berth_gc_runs_total", "counter", "Garbage collection sweeps.")
-        text += "berth_gc_runs_total \(gcRuns)\n"
-        family("berth_gc_reclaimed_bytes_total", "counter", "Bytes removed by garbage collection.")
-        text += "berth_gc_reclaimed_bytes_total \(gcReclaimedBytes)\n"
+        let scalars: [(name: String, type: String, help: String, value: Int64)] = [
+            ("berth_http_received_bytes_total", "counter", "Request body bytes received.", bytesReceived),
+            ("berth_http_sent_bytes_total", "counter", "Response body bytes sent.", bytesSent),
+            ("berth_blob_uploads_total", "counter", "Blobs committed by uploads.", Int64(blobUploads)),
+            ("berth_blob_pulls_total", "counter", "Blob downloads (GET 200 and 206).", Int64(blobPulls)),
+            ("berth_manifest_pushes_total", "counter", "Manifests stored.", Int64(manifestPushes)),
+            ("berth_manifest_pulls_total", "counter", "Manifest downloads.", Int64(manifestPulls)),
+            ("berth_open_connections", "gauge", "Client connections open in this process.", Int64(openConnections)),
+            ("berth_gc_runs_total", "counter", "Garbage collection sweeps.", Int64(gcRuns)),
+            ("berth_gc_reclaimed_bytes_total", "counter", "Bytes removed by garbage collection.", gcReclaimedBytes),
+        ]
+        for scalar in scalars {
+            family(scalar.name, scalar.type, scalar.help)
+            text += "\(scalar.name) \(scalar.value)\n"
+        }
         family("berth_http_request_duration_seconds", "histogram", "Time from request head to answer, by route.")
         for (route, histogram) in latency.sorted(by: { $0.key < $1.key }) {
             for (index, bound) in Self.latencyBuckets.enumerated() {
