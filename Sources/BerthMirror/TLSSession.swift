@@ -1,0 +1,108 @@
+import COpenSSL
+import Glibc
+
+/// TLS for one connection over two memory BIOs: OpenSSL never touches the socket, so the connection
+/// keeps libuv's non-blocking reads and writes and only moves bytes between the two. Loop-confined.
+final class TLSSession {
+    enum HandshakeStep {
+        case done
+        /// Waiting for the peer: send what `takeCiphertext` returns, then feed its answer.
+        case wantMore
+        case failed(UpstreamError)
+    }
+
+    enum ReadResult {
+        case bytes(Int)
+        case wantMore
+        /// The peer's close_notify.
+        case closed
+        case failed(String)
+    }
+
+    private let ssl: OpaquePointer
+    /// Ciphertext from the socket, read by OpenSSL.
+    private let incoming: OpaquePointer
+    /// Ciphertext written by OpenSSL, for the socket.
+    private let outgoing: OpaquePointer
+    private let host: String
+
+    init(context: TLSContext, host: String) throws {
+        guard let ssl = SSL_new(context.raw), let incoming = BIO_new(BIO_s_mem()), let outgoing = BIO_new(BIO_s_mem()) else {
+            throw UpstreamError.tlsHandshakeFailed(host: host, reason: openSSLErrorReason())
+        }
+        self.ssl = ssl
+        self.incoming = incoming
+        self.outgoing = outgoing
+        self.host = host
+        SSL_set_bio(ssl, incoming, outgoing)
+        SSL_set_connect_state(ssl)
+        // RFC 6066 §3: SNI carries host names only, never address literals.
+        if !isAddressLiteral(host) {
+            host.withCString { name in
+                _ = SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, Int(TLSEXT_NAMETYPE_host_name), UnsafeMutableRawPointer(mutating: name))
+            }
+        }
+        // OpenSSL 3 checks an address literal against the certificate's IP SANs, a name against its DNS SANs.
+        if context.verifies, SSL_set1_host(ssl, host) != 1 {
+            throw UpstreamError.tlsHandshakeFailed(host: host, reason: "cannot verify \(host): \(openSSLErrorReason())")
+        }
+    }
+
+    deinit {
+        SSL_free(ssl)  // frees both BIOs, which SSL_set_bio gave it
+    }
+
+    func handshake() -> HandshakeStep {
+        ERR_clear_error()
+        let result = SSL_do_handshake(ssl)
+        if result == 1 { return .done }
+        let error = SSL_get_error(ssl, result)
+        if error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE { return .wantMore }
+        let verification = SSL_get_verify_result(ssl)
+        if verification != Int(X509_V_OK) {
+            ERR_clear_error()
+            return .failed(.tlsVerificationFailed(host: host, reason: String(cString: X509_verify_cert_error_string(verification))))
+        }
+        if error == SSL_ERROR_SYSCALL || error == SSL_ERROR_ZERO_RETURN {
+            return .failed(.tlsHandshakeFailed(host: host, reason: "the peer ended the handshake"))
+        }
+        return .failed(.tlsHandshakeFailed(host: host, reason: openSSLErrorReason()))
+    }
+
+    func receive(_ ciphertext: UnsafeRawBufferPointer) {
+        guard !ciphertext.isEmpty else { return }
+        // A memory BIO grows to take everything.
+        _ = BIO_write(incoming, ciphertext.baseAddress, Int32(ciphertext.count))
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) -> ReadResult {
+        ERR_clear_error()
+        let count = SSL_read(ssl, buffer.baseAddress, Int32(buffer.count))
+        if count > 0 { return .bytes(Int(count)) }
+        switch SSL_get_error(ssl, count) {
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: return .wantMore
+        case SSL_ERROR_ZERO_RETURN: return .closed
+        default: return .failed(openSSLErrorReason())
+        }
+    }
+
+    func write(_ plaintext: [UInt8]) -> Bool {
+        guard !plaintext.isEmpty else { return true }
+        ERR_clear_error()
+        return plaintext.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) } == Int32(plaintext.count)
+    }
+
+    /// What OpenSSL has produced for the peer since the last call (handshake records, data, alerts).
+    func takeCiphertext() -> [UInt8] {
+        let pending = BIO_ctrl_pending(outgoing)
+        guard pending > 0 else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: pending) { buffer, count in
+            count = Int(max(0, BIO_read(outgoing, buffer.baseAddress, Int32(pending))))
+        }
+    }
+}
+
+func isAddressLiteral(_ host: String) -> Bool {
+    var storage = in6_addr()
+    return inet_pton(AF_INET, host, &storage) == 1 || inet_pton(AF_INET6, host, &storage) == 1
+}

@@ -1,0 +1,62 @@
+import CLibUV
+
+/// Why an upstream exchange ended without a complete response. The mirror maps these to its own answers
+/// (a timeout is a 504, most of the rest a 502), so each case names the failure, not the symptom.
+public enum UpstreamError: Error, Equatable, CustomStringConvertible {
+    public enum Phase: String, Equatable {
+        /// Name resolution, TCP connect and the TLS handshake, together.
+        case connect
+        /// No byte of the response for the read timeout, while the handler was not pausing it.
+        case read
+    }
+
+    case invalidURL(String)
+    case dnsFailure(host: String, reason: String)
+    case connectionRefused(host: String, port: Int)
+    case connectFailed(host: String, port: Int, reason: String)
+    case tlsHandshakeFailed(host: String, reason: String)
+    case tlsVerificationFailed(host: String, reason: String)
+    /// The CA file or the TLS context could not be set up (a configuration error, found at start).
+    case tlsConfiguration(String)
+    case timeout(Phase, host: String, milliseconds: UInt64)
+    case malformedResponse(String)
+    /// The connection ended (EOF or reset) before the response was complete.
+    case peerClosed(String)
+    case cancelled
+    case responseTooLarge(limit: Int)
+    case tooManyRedirects(Int)
+    /// A registry's token endpoint refused us, or answered something that is not a token.
+    case authenticationFailed(String)
+
+    public var description: String {
+        switch self {
+        case .invalidURL(let text): return "invalid upstream URL: \(text)"
+        case .dnsFailure(let host, let reason): return "cannot resolve \(host): \(reason)"
+        case .connectionRefused(let host, let port): return "connection to \(host):\(port) refused"
+        case .connectFailed(let host, let port, let reason): return "cannot connect to \(host):\(port): \(reason)"
+        case .tlsHandshakeFailed(let host, let reason): return "TLS handshake with \(host) failed: \(reason)"
+        case .tlsVerificationFailed(let host, let reason): return "TLS certificate of \(host) not trusted: \(reason)"
+        case .tlsConfiguration(let reason): return "TLS configuration: \(reason)"
+        case .timeout(let phase, let host, let milliseconds):
+            return phase == .connect
+                ? "connecting to \(host) took longer than \(milliseconds) ms"
+                : "\(host) sent nothing for \(milliseconds) ms"
+        case .malformedResponse(let reason): return "malformed response: \(reason)"
+        case .peerClosed(let detail): return "upstream closed the connection \(detail)"
+        case .cancelled: return "cancelled"
+        case .responseTooLarge(let limit): return "response body larger than \(limit) bytes"
+        case .tooManyRedirects(let count): return "more than \(count) redirects"
+        case .authenticationFailed(let reason): return "authentication failed: \(reason)"
+        }
+    }
+
+    /// Failures that a stale keep-alive connection produces: the peer closed it while it sat in the pool.
+    var isStaleConnectionSymptom: Bool {
+        if case .peerClosed = self { return true }
+        return false
+    }
+}
+
+func uvErrorName(_ status: Int32) -> String {
+    String(cString: uv_strerror(status))
+}
