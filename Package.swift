@@ -17,10 +17,11 @@ let package = Package(
         .target(name: "CBerthShims", dependencies: ["COpenSSL", "CLibUV"], linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "BerthHTTP", dependencies: ["CLibUV", "CHTTPParser", "CBerthShims"]),
         .target(name: "BerthStorage", dependencies: ["CBerthShims"]),
-        .target(name: "BerthRegistry", dependencies: ["BerthHTTP", "BerthStorage"]),
+        .target(name: "BerthRegistry", dependencies: ["BerthHTTP", "BerthStorage", "BerthMirror"]),
         .target(name: "BerthMirror", dependencies: ["BerthHTTP", "CLibUV", "COpenSSL", "CHTTPParser", "CBerthShims"]),
         .executableTarget(name: "berth", dependencies: [
             "BerthRegistry",
+            "BerthMirror",
             "CBerthShims",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),

@@ -308,7 +308,8 @@ final class HTTPConnection {
         if !exchange.request.keepAlive || server.draining { closeAfterResponse = true }
         var response = response
         var range: (first: Int64, count: Int64)?
-        if case .file(let descriptor, let size) = response.body {
+        switch response.body {
+        case .file(let descriptor, let size), .growingFile(let descriptor, let size, _):
             response.headers.append(("Accept-Ranges", "bytes"))
             if response.status == 200, let header = exchange.request.header("Range") {
                 switch ByteRange.resolve(header, size: size) {
@@ -325,6 +326,8 @@ final class HTTPConnection {
                     break
                 }
             }
+        default:
+            break
         }
         exchange.status = response.status
         let isHead = exchange.request.method == .head
@@ -348,6 +351,17 @@ final class HTTPConnection {
                     guard let self else { Glibc.close(descriptor); return }
                     guard ok else { Glibc.close(descriptor); self.close(); return }
                     self.transfer(descriptor, from: first, count: length, exchange: exchange)
+                }
+            }
+        case .growingFile(let descriptor, _, let progress):
+            if isHead || length == 0 {
+                Glibc.close(descriptor)
+                write(head, completion: headWritten)
+            } else {
+                let first = range?.first ?? 0
+                write(head) { [weak self] ok in
+                    guard let self, ok else { Glibc.close(descriptor); self?.close(); return }
+                    self.follow(descriptor, progress, from: first, to: first + length, exchange: exchange)
                 }
             }
         }
@@ -465,9 +479,15 @@ final class HTTPConnection {
         })
     }
 
-    /// libuv has no "tell me when writable" for a stream it owns, but a queued write waits for exactly that:
-    /// the file's next byte goes out through uv_write, then sendfile continues after it.
     private func resumeWhenWritable(_ file: Int32, at offset: Int64, count: Int64, exchange: HTTPExchange) {
+        sendByteWhenWritable(file, at: offset, exchange: exchange) { [unowned self] in
+            transfer(file, from: offset + 1, count: count - 1, exchange: exchange)
+        }
+    }
+
+    /// libuv has no "tell me when writable" for a stream it owns, but a queued write waits for exactly that:
+    /// the file's byte at `offset` goes out through uv_write, then `next` continues after it.
+    private func sendByteWhenWritable(_ file: Int32, at offset: Int64, exchange: HTTPExchange, next: @escaping () -> Void) {
         var byte: UInt8 = 0
         guard pread(file, &byte, 1, off_t(offset)) == 1 else {
             Glibc.close(file)
@@ -475,10 +495,47 @@ final class HTTPConnection {
             return
         }
         write([byte]) { [weak self] ok in
-            guard let self, ok else { Glibc.close(file); self?.close(); return }
+            guard let self, ok, !self.closed else { Glibc.close(file); self?.close(); return }
             exchange.bytesSent += 1
-            self.transfer(file, from: offset + 1, count: count - 1, exchange: exchange)
+            next()
         }
+    }
+
+    /// Sends `[offset, end)` of a file still being written: what is final goes out by sendfile on the loop,
+    /// then the connection waits for the writer. A writer that fails cuts the body short (the connection
+    /// closes), so a client never takes a partial body for a whole one.
+    private func follow(_ file: Int32, _ progress: GrowingFile, from start: Int64, to end: Int64, exchange: HTTPExchange) {
+        let socket = socketDescriptor
+        var offset = start
+        while offset < end {
+            let available = min(progress.availableBytes, end)
+            if available <= offset {
+                progress.whenAvailable(beyond: offset) { [weak self] ok in
+                    guard let self, ok, !self.closed else { Glibc.close(file); self?.close(); return }
+                    self.follow(file, progress, from: offset, to: end, exchange: exchange)
+                }
+                return
+            }
+            let sent = berth_sendfile(socket, file, offset, Int(min(available - offset, 1 << 30)))
+            if sent > 0 {
+                offset += Int64(sent)
+                exchange.bytesSent += Int64(sent)
+            } else if sent == -Int(EINTR) {
+                continue
+            } else if sent == -Int(EAGAIN) {
+                let position = offset
+                sendByteWhenWritable(file, at: position, exchange: exchange) { [unowned self] in
+                    follow(file, progress, from: position + 1, to: end, exchange: exchange)
+                }
+                return
+            } else {
+                Glibc.close(file)
+                close()
+                return
+            }
+        }
+        Glibc.close(file)
+        responseFinished()
     }
 
     private func responseFinished() {

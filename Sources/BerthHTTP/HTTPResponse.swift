@@ -5,6 +5,8 @@ public struct HTTPResponse {
         case bytes([UInt8])
         /// An open file the server sends with sendfile(2) and then closes; Range requests apply to it.
         case file(descriptor: Int32, size: Int64)
+        /// An open file of `size` bytes still being written: sent as `progress` says its bytes are final.
+        case growingFile(descriptor: Int32, size: Int64, progress: GrowingFile)
     }
 
     public var status: Int
@@ -25,7 +27,7 @@ public struct HTTPResponse {
         switch body {
         case .empty: return 0
         case .bytes(let bytes): return Int64(bytes.count)
-        case .file(_, let size): return size
+        case .file(_, let size), .growingFile(_, let size, _): return size
         }
     }
 }

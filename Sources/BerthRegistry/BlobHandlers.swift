@@ -31,7 +31,7 @@ extension Registry {
 
     /// Whether the repository links the blob: one stat(2) of the link while it is the file already read
     /// (links change only by rename), instead of opening and reading it for every GET and HEAD.
-    private func isLinked(_ digest: Digest, in name: RepositoryName) -> Bool {
+    func isLinked(_ digest: Digest, in name: RepositoryName) -> Bool {
         guard let identity = store.identity(of: .layerLink(name, digest)) else { return false }
         let key = LayerLinkKey(repository: name, digest: digest)
         if layerLinks[key] == identity { return true }

@@ -26,6 +26,14 @@ final class Metrics {
     private var manifestPushes = 0
     private var manifestPulls = 0
     var gcRuns = 0
+    /// The mirror's cache, by kind (`manifest`, `blob`).
+    var mirrorHits: [String: Int] = [:]
+    var mirrorMisses: [String: Int] = [:]
+    var mirrorUpstreamBytes: Int64 = 0
+    var mirrorStale = 0
+    var mirrorRevalidations = 0
+    var mirrorEvictions = 0
+    var mirrorEvictedBytes: Int64 = 0
     var gcReclaimedBytes: Int64 = 0
 
     func record(_ exchange: HTTPExchange) {
@@ -72,10 +80,20 @@ final class Metrics {
             ("berth_open_connections", "gauge", "Client connections open in this process.", Int64(openConnections)),
             ("berth_gc_runs_total", "counter", "Garbage collection sweeps.", Int64(gcRuns)),
             ("berth_gc_reclaimed_bytes_total", "counter", "Bytes removed by garbage collection.", gcReclaimedBytes),
+            ("berth_mirror_upstream_bytes_total", "counter", "Body bytes fetched from upstream registries.", mirrorUpstreamBytes),
+            ("berth_mirror_stale_total", "counter", "Cached manifests served because the upstream failed.", Int64(mirrorStale)),
+            ("berth_mirror_revalidations_total", "counter", "Cached tags the upstream confirmed unchanged.", Int64(mirrorRevalidations)),
+            ("berth_mirror_evictions_total", "counter", "Blobs evicted from the mirror's cache.", Int64(mirrorEvictions)),
+            ("berth_mirror_evicted_bytes_total", "counter", "Bytes evicted from the mirror's cache.", mirrorEvictedBytes),
         ]
         for scalar in scalars {
             family(scalar.name, scalar.type, scalar.help)
             text += "\(scalar.name) \(scalar.value)\n"
+        }
+        for (name, help, counts) in [("berth_mirror_cache_hits_total", "Mirror requests answered from the cache, by kind.", mirrorHits),
+                                     ("berth_mirror_cache_misses_total", "Mirror requests that went to the upstream, by kind.", mirrorMisses)] {
+            family(name, "counter", help)
+            for kind in ["blob", "manifest"] { text += "\(name){kind=\"\(kind)\"} \(counts[kind] ?? 0)\n" }
         }
         family("berth_http_request_duration_seconds", "histogram", "Time from request head to answer, by route.")
         for (route, histogram) in latency.sorted(by: { $0.key < $1.key }) {

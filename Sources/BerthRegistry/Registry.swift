@@ -15,6 +15,8 @@ public struct RegistryOptions {
     public var gcIntervalSeconds: Double = 0
     public var gcDelaySeconds: Double = 3600
     public var uploadMaxAgeSeconds: Double = 7 * 24 * 3600
+    /// Set, the registry is a pull-through mirror of these upstreams, and takes no pushes.
+    public var mirror: MirrorOptions?
 
     public init() {}
 }
@@ -34,12 +36,15 @@ public final class Registry: HTTPHandler {
     let krakenNamespaceMatchers: [NSRegularExpression]?
     /// Reports the server's open connections for `/metrics`.
     public var openConnections: () -> Int = { 0 }
+    let mirror: Mirror?
 
-    public init(store: RegistryStore, options: RegistryOptions, loop: EventLoop) {
+    /// Throws when the mirror's upstreams cannot be set up (a URL that is not http(s), an unreadable CA file).
+    public init(store: RegistryStore, options: RegistryOptions, loop: EventLoop) throws {
         self.store = store
         self.options = options
         self.loop = loop
         krakenNamespaceMatchers = options.krakenNamespacePatterns?.compactMap { try? NSRegularExpression(pattern: $0) }
+        mirror = try options.mirror.map { try Mirror(options: $0, loop: loop) }
     }
 
     /// Headers on every response (OCI dist-spec: clients check the API version on `/v2/`).
@@ -75,6 +80,10 @@ public final class Registry: HTTPHandler {
     }
 
     private func dispatch(_ route: Route, _ exchange: HTTPExchange) {
+        if let mirror { dispatchMirrored(route, exchange, mirror) } else { dispatchLocal(route, exchange) }
+    }
+
+    private func dispatchLocal(_ route: Route, _ exchange: HTTPExchange) {
         let method = exchange.request.method
         switch (route, method) {
         case (.base, .get), (.base, .head):
@@ -110,12 +119,35 @@ public final class Registry: HTTPHandler {
         }
     }
 
+    /// A mirror serves what its upstreams have: reads go through the cache, writes are refused.
+    private func dispatchMirrored(_ route: Route, _ exchange: HTTPExchange, _ mirror: Mirror) {
+        let method = exchange.request.method
+        switch (route, method) {
+        case (.base, .get), (.base, .head), (.catalog, .get), (.referrers, .get):
+            return dispatchLocal(route, exchange)
+        case (.blob(let name, let digest), .get), (.blob(let name, let digest), .head):
+            mirrorGetBlob(mirror, name, digest, exchange)
+        case (.manifest(let name, let reference), .get), (.manifest(let name, let reference), .head):
+            mirrorGetManifest(mirror, name, reference, exchange)
+        case (.tags(let name), .get):
+            mirrorListTags(mirror, name, exchange)
+        case (_, .get), (_, .head):
+            exchange.fail(RegistryError(.unsupported, "\(method.name) is not allowed on \(exchange.request.path)"))
+        default:
+            let upstream = mirror.options.upstreams.first?.url ?? "its upstream"
+            exchange.fail(RegistryError(.unsupported, "\(method.name) \(exchange.request.path): this registry is a pull-through mirror of \(upstream); push to the upstream registry instead",
+                                        message: "this registry is a pull-through mirror and takes no pushes"))
+        }
+    }
+
     /// Starts periodic online garbage collection (a lock on disk keeps it to one process at a time) and,
     /// with several workers, the publishing of this worker's metrics every second.
     public func startMaintenance() -> [RepeatingTimer] {
         var timers: [RepeatingTimer] = []
-        if options.gcIntervalSeconds > 0 {
-            timers.append(loop.repeating(every: UInt64(options.gcIntervalSeconds * 1000)) { [weak self] in self?.collectGarbage() })
+        // A bounded mirror cache is kept within its bound by the collector, every minute unless gc.interval says otherwise.
+        let interval = options.gcIntervalSeconds > 0 ? options.gcIntervalSeconds : (options.mirror?.cacheMaxBytes != nil ? 60 : 0)
+        if interval > 0 {
+            timers.append(loop.repeating(every: UInt64(interval * 1000)) { [weak self] in self?.collectGarbage() })
         }
         if let directory = options.metricsDirectory {
             let worker = options.workerIndex
@@ -135,6 +167,7 @@ public final class Registry: HTTPHandler {
         var gcOptions = GarbageCollector.Options()
         gcOptions.delaySeconds = options.gcDelaySeconds
         gcOptions.uploadMaxAgeSeconds = options.uploadMaxAgeSeconds
+        gcOptions.maxBlobBytes = options.mirror?.cacheMaxBytes
         let collector = GarbageCollector(store: store, options: gcOptions)
         loop.offload({ Result { try collector.run() } }, then: { [self] result in
             collecting = false
@@ -142,7 +175,9 @@ public final class Registry: HTTPHandler {
             case .success(let report):
                 metrics.gcRuns += 1
                 metrics.gcReclaimedBytes += report.reclaimedBytes
-                Log.info("gc: \(report.markedBlobs) blobs kept, \(report.removedBlobs.count) removed (\(report.reclaimedBytes) bytes), \(report.removedUploads.count) stale uploads, \(report.removedRepositories.count) empty repositories")
+                metrics.mirrorEvictions += report.evictedBlobs.count
+                metrics.mirrorEvictedBytes += report.evictedBlobs.reduce(0) { $0 + $1.size }
+                Log.info("gc: \(report.markedBlobs) blobs kept, \(report.removedBlobs.count) removed (\(report.reclaimedBytes) bytes), \(report.removedUploads.count) stale uploads, \(report.removedRepositories.count) empty repositories, \(report.evictedBlobs.count) evicted")
             case .failure(let error):
                 Log.error("gc: \(error)")
             }

@@ -14,6 +14,9 @@ public struct GarbageCollector {
         public var delaySeconds: Double = 0
         /// Uploads started longer ago than this are removed (registry:2's upload purging: one week).
         public var uploadMaxAgeSeconds: Double = 7 * 24 * 3600
+        /// A mirror's cache bound: past it, blobs are evicted least recently used first, those that no tag
+        /// needs before those that one does (a mirror fetches an evicted blob again when it is asked for).
+        public var maxBlobBytes: Int64?
 
         public init() {}
     }
@@ -23,6 +26,7 @@ public struct GarbageCollector {
         public var removedManifests: [(repository: String, digest: Digest)] = []
         public var removedUploads: [String] = []
         public var removedRepositories: [String] = []
+        public var evictedBlobs: [(digest: Digest, size: Int64)] = []
         public var markedBlobs = 0
         public var reclaimedBytes: Int64 { removedBlobs.reduce(0) { $0 + $1.size } }
     }
@@ -66,6 +70,10 @@ public struct GarbageCollector {
                 FileSystem.removeTree(store.path(.blobDirectory(digest)))
             }
             report.removedBlobs.append((digest, size))
+        }
+        if let limit = options.maxBlobBytes {
+            let removed = Set(report.removedBlobs.map(\.digest))
+            evict(down: limit, among: allBlobs().filter { !removed.contains($0.0) }, report: &report, log: log)
         }
         if !options.dryRun {
             for repository in store.repositories() {
@@ -124,6 +132,32 @@ public struct GarbageCollector {
         }
     }
 
+    // MARK: Cache bound
+
+    /// Removes blobs until the rest fit in `limit`: first those no tag needs, then the others, each group
+    /// least recently used first (a blob's mtime is refreshed when a mirror serves it).
+    private func evict(down limit: Int64, among blobs: [(Digest, Int64, Double)], report: inout Report, log: (String) -> Void) {
+        var total = blobs.reduce(0) { $0 + $1.1 }
+        guard total > limit else { return }
+        var needed = Set<Digest>()
+        for repository in store.repositories() {
+            guard let name = RepositoryName(repository) else { continue }
+            for tag in (store.tags(in: name) ?? []).compactMap(Tag.init) {
+                if let digest = store.resolveTag(tag, in: name) { markManifest(digest, into: &needed) }
+            }
+        }
+        let order = blobs.sorted { first, second in
+            let (firstNeeded, secondNeeded) = (needed.contains(first.0), needed.contains(second.0))
+            return firstNeeded != secondNeeded ? !firstNeeded : first.2 < second.2
+        }
+        for (digest, size, _) in order where total > limit {
+            log("blob evicted from the cache: \(digest) (\(size) bytes)")
+            if !options.dryRun { FileSystem.removeTree(store.path(.blobDirectory(digest))) }
+            report.evictedBlobs.append((digest, size))
+            total -= size
+        }
+    }
+
     // MARK: Sweep helpers
 
     private func allBlobs() -> [(Digest, Int64, Double)] {
@@ -135,7 +169,7 @@ public struct GarbageCollector {
                 var info = stat()
                 let data = root + "/\(prefix)/\(hex)/data"
                 guard stat(data, &info) == 0 else { continue }
-                blobs.append((digest, Int64(info.st_size), Double(info.st_mtim.tv_sec)))
+                blobs.append((digest, Int64(info.st_size), Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9))
             }
         }
         return blobs

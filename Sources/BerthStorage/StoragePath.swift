@@ -21,6 +21,10 @@ public enum StoragePath {
     /// A blob stored through Kraken's blob API, linked in its namespace (Berth's own, beside registry:2's).
     case namespaceLink(Namespace, Digest)
     case namespaces
+    /// Berth's mirror: downloads in progress, one lock and one partial file per key (see `DownloadClaim`).
+    case downloads
+    case downloadLock(key: String)
+    case downloadData(key: String)
 
     /// The path relative to `<root>/docker/registry/v2`.
     public var relative: String {
@@ -51,6 +55,12 @@ public enum StoragePath {
             return "kraken/namespaces"
         case .namespaceLink(let namespace, let digest):
             return "kraken/namespaces/\(namespace.directoryName)/\(digest.algorithm)/\(digest.encoded)/link"
+        case .downloads:
+            return "berth-mirror/downloads"
+        case .downloadLock(let key):
+            return "berth-mirror/downloads/\(key).lock"
+        case .downloadData(let key):
+            return "berth-mirror/downloads/\(key).partial"
         case .referrers(let name, let subject):
             return "repositories/\(name.value)/_referrers/\(subject.algorithm)/\(subject.encoded)"
         case .referrerLink(let name, let subject, let referrer):

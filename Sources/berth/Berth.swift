@@ -105,12 +105,19 @@ struct Serve: ParsableCommand {
         options.gcDelaySeconds = settings.gcDelay
         options.uploadMaxAgeSeconds = settings.uploadMaxAgeSeconds
         if !settings.krakenNamespaces.isEmpty { options.krakenNamespacePatterns = settings.krakenNamespaces.map(\.pattern) }
+        options.mirror = settings.mirrorOptions
         if let worker {
             options.workerIndex = worker
             options.metricsDirectory = getenv(WorkerSupervisor.metricsVariable).map { String(cString: $0) }
         }
         let loop = EventLoop()
-        let registry = Registry(store: store, options: options, loop: loop)
+        let registry: Registry
+        do {
+            registry = try Registry(store: store, options: options, loop: loop)
+        } catch {
+            Log.error("mirror: \(error)")
+            throw ExitCode(1)
+        }
         let server = HTTPServer(loop: loop, handler: registry)
         server.defaultHeaders = Registry.defaultHeaders
         registry.openConnections = { [unowned server] in server.openConnections }

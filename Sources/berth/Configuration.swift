@@ -1,4 +1,6 @@
 import Foundation
+import BerthMirror
+import BerthRegistry
 import Yams
 
 /// Berth's settings: defaults here (they agree with conf/berth.yml), then the YAML file, then
@@ -16,6 +18,15 @@ struct Configuration {
     var gcInterval: Double = 0
     var gcDelay: Double = 3600
     var uploadMaxAgeSeconds: Double = 7 * 24 * 3600
+    /// Pull-through mirror: registry:2's `proxy` section, plus upstreams by registry host (`mirrors:`).
+    var proxyRemoteURL: String?
+    var proxyUsername: String?
+    var proxyPassword: String?
+    var proxyTTL: Double = 300
+    var proxyCAFile: String?
+    var proxyTimeout: Double?
+    var proxyCacheMaxSize: Int64?
+    var mirrors: [(host: String, url: String, username: String?, password: String?)] = []
     /// Worker processes sharing the port; the number of cores unless set.
     var workers = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
@@ -67,6 +78,28 @@ struct Configuration {
                     throw Invalid(description: "\(origin): \(key).backend: \(backend) is not supported (only local)")
                 }
                 return (pattern, backend)
+            }
+        },
+        Key(path: "proxy.remoteurl") { config, value, origin in config.proxyRemoteURL = try url(value, "proxy.remoteurl", origin) },
+        Key(path: "proxy.username") { config, value, origin in config.proxyUsername = try text(value, "proxy.username", origin) },
+        Key(path: "proxy.password") { config, value, origin in config.proxyPassword = try text(value, "proxy.password", origin) },
+        Key(path: "proxy.ttl") { config, value, origin in config.proxyTTL = try duration(value, "proxy.ttl", origin) },
+        Key(path: "proxy.cafile") { config, value, origin in config.proxyCAFile = try text(value, "proxy.cafile", origin) },
+        Key(path: "proxy.timeout") { config, value, origin in config.proxyTimeout = try duration(value, "proxy.timeout", origin) },
+        Key(path: "proxy.cache.maxsize") { config, value, origin in config.proxyCacheMaxSize = try byteSize(value, "proxy.cache.maxsize", origin) },
+        Key(path: "mirrors") { config, value, origin in
+            guard let entries = value as? [String: Any] else {
+                throw Invalid(description: "\(origin): mirrors: expected a mapping of registry host to upstream URL")
+            }
+            config.mirrors = try entries.sorted { $0.key < $1.key }.map { host, entry in
+                let key = "mirrors.\(host)"
+                if let fields = entry as? [String: Any] {
+                    guard let address = fields["url"] else { throw Invalid(description: "\(origin): \(key).url: missing") }
+                    return (host, try url(address, key + ".url", origin),
+                            try fields["username"].map { try text($0, key + ".username", origin) },
+                            try fields["password"].map { try text($0, key + ".password", origin) })
+                }
+                return (host, try url(entry, key, origin), nil, nil)
             }
         },
         Key(path: "log.level") { config, value, origin in
@@ -134,6 +167,29 @@ struct Configuration {
         }
     }
 
+    private static func url(_ value: Any, _ key: String, _ origin: String) throws -> String {
+        let address = try text(value, key, origin)
+        guard address.hasPrefix("http://") || address.hasPrefix("https://") else {
+            throw Invalid(description: "\(origin): \(key): \(address) is not an http:// or https:// URL")
+        }
+        return address
+    }
+
+    /// A number of bytes, plain or with a unit: `500MB`, `20GiB`, `1.5T` (k/M/G/T powers of 1000, Ki/Mi/Gi/Ti of 1024).
+    static func byteSize(_ value: Any, _ key: String, _ origin: String) throws -> Int64 {
+        if let number = value as? Int, number > 0 { return Int64(number) }
+        let text = ((value as? String) ?? "").trimmingCharacters(in: .whitespaces)
+        let digits = text.prefix { $0.isNumber || $0 == "." }
+        var unit = text.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
+        if unit.hasSuffix("b") { unit.removeLast() }
+        let multipliers: [String: Double] = ["": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12,
+                                             "ki": 1024, "mi": 1048576, "gi": 1073741824, "ti": 1099511627776]
+        guard let number = Double(digits), number > 0, let multiplier = multipliers[unit] else {
+            throw Invalid(description: "\(origin): \(key): expected a size such as 500MB or 20GiB")
+        }
+        return Int64(number * multiplier)
+    }
+
     /// A Go-style duration (`90s`, `10m`, `1h30m`, `500ms`) or a number of seconds.
     static func duration(_ value: Any, _ key: String, _ origin: String) throws -> Double {
         if let number = value as? Int { return Double(number) }
@@ -172,5 +228,30 @@ struct Configuration {
         case let string as String where ["false", "no", "0", "off"].contains(string.lowercased()): return false
         default: throw Invalid(description: "\(origin): \(key): expected true or false")
         }
+    }
+}
+
+extension Configuration {
+    /// The mirror's options when a `proxy.remoteurl` or `mirrors` is configured: the default upstream first
+    /// (`proxy.remoteurl`, else the `docker.io` mirror, else the first by name).
+    var mirrorOptions: MirrorOptions? {
+        var upstreams = mirrors.map { MirrorOptions.Upstream(host: $0.host, url: $0.url, username: $0.username, password: $0.password) }
+        if let proxyRemoteURL {
+            let host = UpstreamURL(proxyRemoteURL)?.host ?? proxyRemoteURL
+            upstreams.insert(MirrorOptions.Upstream(host: host, url: proxyRemoteURL, username: proxyUsername, password: proxyPassword), at: 0)
+        } else if let dockerHub = upstreams.firstIndex(where: { $0.host == "docker.io" }) {
+            upstreams.insert(upstreams.remove(at: dockerHub), at: 0)
+        }
+        guard !upstreams.isEmpty else { return nil }
+        var options = MirrorOptions()
+        options.upstreams = upstreams
+        options.tagTTLSeconds = proxyTTL
+        options.caFile = proxyCAFile
+        if let proxyTimeout {
+            options.connectTimeoutSeconds = proxyTimeout
+            options.readTimeoutSeconds = proxyTimeout
+        }
+        options.cacheMaxBytes = proxyCacheMaxSize
+        return options
     }
 }

@@ -1,0 +1,355 @@
+import BerthHTTP
+import BerthMirror
+import BerthStorage
+import Glibc
+
+/// One blob coming from an upstream, shared by every client of this process that asks for it meanwhile.
+/// In the process that holds the download's claim it is the download itself: the upstream body is written
+/// to the partial file and hashed on the pool, batch after batch. In any other process it follows that
+/// download on disk. Either way clients are sent the partial file as it grows (`GrowingFile`), and the
+/// last byte is held back until the digest is verified: a failed or wrong download cuts every client short.
+/// Loop-confined.
+final class BlobDownload: GrowingFile {
+    enum Outcome {
+        case complete
+        /// The answer for clients still waiting for the size.
+        case failed(RegistryError)
+        /// The download another process held ended without a blob: whoever still waits may try again.
+        case failedElsewhere
+    }
+
+    /// What a client waiting for the size hears.
+    enum Readiness {
+        case ready
+        case failed(RegistryError)
+        case retry
+    }
+
+    let digest: Digest
+    private let loop: EventLoop
+    private let store: RegistryStore
+    private(set) var size: Int64?
+    /// Bytes at the start of the partial file known to be written.
+    private var written: Int64 = 0
+    private(set) var outcome: Outcome?
+    private var sizeWaiters: [(Readiness) -> Void] = []
+    private var growthWaiters: [(offset: Int64, wake: (Bool) -> Void)] = []
+    /// Runs once when the download ends, to forget it.
+    var onEnd: (() -> Void)?
+
+    private init(digest: Digest, loop: EventLoop, store: RegistryStore) {
+        self.digest = digest
+        self.loop = loop
+        self.store = store
+    }
+
+    static func key(_ digest: Digest) -> String { "blob-" + digest.encoded }
+
+    // MARK: What clients see
+
+    var availableBytes: Int64 {
+        if case .complete = outcome { return size ?? written }
+        guard let size else { return 0 }
+        return min(written, size - 1)
+    }
+
+    func whenAvailable(beyond offset: Int64, _ wake: @escaping (Bool) -> Void) {
+        switch outcome {
+        case .complete: wake(true)
+        case .failed, .failedElsewhere: wake(false)
+        case nil: growthWaiters.append((offset, wake))
+        }
+    }
+
+    /// Calls `ready` once the size is known, or the download failed before.
+    func whenSized(_ ready: @escaping (Readiness) -> Void) {
+        switch outcome {
+        case .failed(let error): return ready(.failed(error))
+        case .failedElsewhere: return ready(.retry)
+        case .complete: return ready(.ready)
+        case nil: if size != nil { return ready(.ready) }
+        }
+        sizeWaiters.append(ready)
+    }
+
+    /// A descriptor for one client: the partial file while it exists, the blob once it is committed.
+    func openForReading() -> Int32? {
+        if case .complete = outcome { return store.openBlob(digest)?.descriptor }
+        if let fd = store.openDownloadData(Self.key(digest)) { return fd }
+        return store.openBlob(digest)?.descriptor
+    }
+
+    private func sized(_ size: Int64) {
+        guard self.size == nil else { return }
+        self.size = size
+        let waiters = sizeWaiters
+        sizeWaiters = []
+        waiters.forEach { $0(.ready) }
+    }
+
+    private func grew(to count: Int64) {
+        written = count
+        let available = availableBytes
+        guard growthWaiters.contains(where: { $0.offset < available }) else { return }
+        let ready = growthWaiters.filter { $0.offset < available }
+        growthWaiters.removeAll { $0.offset < available }
+        ready.forEach { $0.wake(true) }
+    }
+
+    var isComplete: Bool {
+        if case .complete = outcome { return true }
+        return false
+    }
+
+    private func end(_ outcome: Outcome) {
+        guard self.outcome == nil else { return }
+        self.outcome = outcome
+        if case .complete = outcome, size == nil { size = written }
+        let readiness: Readiness
+        switch outcome {
+        case .complete: readiness = .ready
+        case .failed(let error): readiness = .failed(error)
+        case .failedElsewhere: readiness = .retry
+        }
+        let waiting = sizeWaiters
+        let growing = growthWaiters
+        sizeWaiters = []
+        growthWaiters = []
+        waiting.forEach { $0(readiness) }
+        growing.forEach { $0.wake(isComplete) }
+        onEnd?()
+        onEnd = nil
+    }
+
+    // MARK: Leading: this process downloads
+
+    private var claim: DownloadClaim?
+    private var fetch: RegistryFetch?
+    private var exchange: UpstreamExchange?
+    private var pending: [UInt8] = []
+    private var spare: [UInt8] = []
+    private var writing = false
+    private var upstreamDone = false
+    private var hasher = SHA256Hasher()
+    private var linkInto: RepositoryName?
+    /// Upstream body bytes, for the metrics.
+    private(set) var upstreamBytes: Int64 = 0
+    var onUpstreamBytes: ((Int) -> Void)?
+
+    /// Starts downloading `digest` from `repository`'s upstream in this process, holding `claim`.
+    static func lead(_ digest: Digest, claim: DownloadClaim, from repository: MirroredRepository, loop: EventLoop,
+                     store: RegistryStore, metrics: Metrics) -> BlobDownload {
+        let download = BlobDownload(digest: digest, loop: loop, store: store)
+        download.claim = claim
+        download.linkInto = repository.local
+        download.onUpstreamBytes = { metrics.mirrorUpstreamBytes += Int64($0) }
+        download.fetch = repository.upstream.registry.fetch("GET", "/v2/\(repository.remote)/blobs/\(digest)",
+                                                            handler: LeaderEvents(download))
+        return download
+    }
+
+    fileprivate func head(status: Int, headers: UpstreamHeaders, exchange: UpstreamExchange) {
+        self.exchange = exchange
+        guard status == 200 else {
+            exchange.cancel()
+            fail(status == 404
+                ? RegistryError(.blobUnknown, "blob \(digest) unknown to the upstream")
+                : RegistryError(.unknown, "the upstream answered \(status) for blob \(digest)", message: "upstream error", status: 502))
+            return
+        }
+        if let length = headers["Content-Length"].flatMap({ Int64($0) }) {
+            claim?.announce(size: length)
+            sized(length)
+        }
+    }
+
+    fileprivate func body(_ bytes: UnsafeRawBufferPointer) {
+        guard outcome == nil else { return }
+        upstreamBytes += Int64(bytes.count)
+        onUpstreamBytes?(bytes.count)
+        if let size, upstreamBytes > size {
+            exchange?.cancel()
+            return fail(RegistryError(.unknown, "the upstream sent more than \(size) bytes for \(digest)", status: 502))
+        }
+        pending.append(contentsOf: bytes)
+        if !writing {
+            flush()
+        } else if pending.count >= Self.pauseThreshold {
+            exchange?.pause()
+        }
+    }
+
+    fileprivate func upstreamEnded(_ error: UpstreamError?) {
+        fetch = nil
+        exchange = nil
+        guard outcome == nil else { return }
+        if let error { return fail(Mirror.registryError(error, what: "blob \(digest)")) }
+        upstreamDone = true
+        if !writing { flush() }
+    }
+
+    /// Past this much waiting in memory while the disk is busy, the upstream is paused.
+    private static let pauseThreshold = 4 << 20
+
+    /// Writes what arrived since the last write and hashes it, on two pool threads at once; the next batch
+    /// gathers meanwhile, so batches grow as large as the disk is slow.
+    private func flush() {
+        guard let claim else { return }
+        if pending.isEmpty {
+            if upstreamDone { verify() }
+            return
+        }
+        writing = true
+        var batch = spare
+        swap(&batch, &pending)
+        spare = []
+        let offset = written
+        let snapshot = hasher
+        var writeError: Error?
+        var next: SHA256Hasher?
+        var outstanding = 2
+        let joined = { [self] in
+            outstanding -= 1
+            guard outstanding == 0 else { return }
+            writing = false
+            spare = batch
+            spare.removeAll(keepingCapacity: true)
+            guard outcome == nil else { return abandonClaim() }
+            if let writeError {
+                fetch?.cancel()
+                return fail(RegistryError(.unavailable, "writing blob \(digest) to the cache: \(writeError)"))
+            }
+            hasher = next!
+            grew(to: offset + Int64(batch.count))
+            exchange?.resume()
+            flush()
+        }
+        loop.offload({ () -> Error? in
+            do { try batch.withUnsafeBytes { try claim.write($0, at: offset) }; return nil } catch { return error }
+        }, then: { error in
+            writeError = error
+            joined()
+        })
+        loop.offload({ () -> SHA256Hasher in
+            var state = snapshot
+            batch.withUnsafeBytes { state.update($0) }
+            return state
+        }, then: { state in
+            next = state
+            joined()
+        })
+    }
+
+    private func verify() {
+        guard let claim else { return }
+        let computed = hasher.digest
+        if let size, written != size {
+            return fail(RegistryError(.unknown, "the upstream sent \(written) of \(size) bytes for \(digest)", status: 502))
+        }
+        guard computed == digest else {
+            return fail(RegistryError(.unknown, "the upstream sent content with digest \(computed) for \(digest)", status: 502))
+        }
+        let digest = self.digest
+        let repository = linkInto
+        loop.offload({ [store] () -> Error? in
+            do {
+                try claim.commitBlob(digest)
+                if let repository { try store.linkLayer(digest, in: repository) }
+                return nil
+            } catch { return error }
+        }, then: { [self] error in
+            self.claim = nil
+            if let error {
+                claim.abandon()
+                fail(RegistryError(.unavailable, "storing blob \(digest): \(error)"))
+            } else {
+                end(.complete)
+            }
+        })
+    }
+
+    private func fail(_ error: RegistryError) {
+        guard outcome == nil else { return }
+        Log.warn("mirror: download of \(digest) failed: \(error.detail ?? error.message)")
+        pending = []
+        if !writing { abandonClaim() }
+        end(.failed(error))
+    }
+
+    private func abandonClaim() {
+        let claim = self.claim
+        self.claim = nil
+        claim?.abandon()
+    }
+
+    // MARK: Following: another process downloads
+
+    private var followed: Int32 = -1
+    private var poller: RepeatingTimer?
+
+    /// Follows the download another process holds the claim of, by polling the disk every few milliseconds.
+    static func follow(_ digest: Digest, loop: EventLoop, store: RegistryStore) -> BlobDownload {
+        let download = BlobDownload(digest: digest, loop: loop, store: store)
+        download.poller = loop.repeating(every: 5) { [weak download] in download?.poll() }
+        download.poll()
+        return download
+    }
+
+    private func poll() {
+        guard outcome == nil else { return }
+        if let committed = store.blobSize(digest) {
+            stopFollowing()
+            sized(committed)
+            written = committed
+            return end(.complete)
+        }
+        switch store.observeDownload(Self.key(digest)) {
+        case .running(let announced):
+            if let announced { sized(announced) }
+            if followed < 0, let fd = store.openDownloadData(Self.key(digest)) { followed = fd }
+            if followed >= 0 { grew(to: RegistryStore.currentSize(followed)) }
+        case .idle:
+            // The downloader commits before it lets go: idle and still no blob is a failed download.
+            if let committed = store.blobSize(digest) {
+                stopFollowing()
+                sized(committed)
+                written = committed
+                return end(.complete)
+            }
+            stopFollowing()
+            end(.failedElsewhere)
+        }
+    }
+
+    private func stopFollowing() {
+        poller?.stop()
+        poller = nil
+        if followed >= 0 { close(followed) }
+        followed = -1
+    }
+
+    deinit {
+        if followed >= 0 { close(followed) }
+    }
+}
+
+/// The upstream's events for a leading download; the fetch holds it, it holds the download.
+private final class LeaderEvents: UpstreamResponseHandler {
+    private let download: BlobDownload
+
+    init(_ download: BlobDownload) {
+        self.download = download
+    }
+
+    func head(status: Int, headers: UpstreamHeaders, exchange: UpstreamExchange) {
+        download.head(status: status, headers: headers, exchange: exchange)
+    }
+
+    func body(_ bytes: UnsafeRawBufferPointer) {
+        download.body(bytes)
+    }
+
+    func end(error: UpstreamError?) {
+        download.upstreamEnded(error)
+    }
+}

@@ -1,0 +1,171 @@
+import BerthHTTP
+import BerthMirror
+import BerthStorage
+
+extension Registry {
+    /// Every manifest type a client may get: asked for when re-validating and when fetching by digest.
+    static let manifestAccept = [
+        ManifestMediaType.ociIndex, ManifestMediaType.ociManifest,
+        ManifestMediaType.dockerList, ManifestMediaType.dockerSchema2,
+    ].joined(separator: ", ")
+
+    /// `GET`/`HEAD /v2/<name>/manifests/<reference>` on a mirror. Digests are served from the cache for
+    /// good; a tag is served from the cache until its TTL has passed, then re-validated by a `HEAD` to the
+    /// upstream (re-fetched only when its digest moved). When the upstream fails, the cached copy is
+    /// served anyway; without one, the failure is the answer.
+    func mirrorGetManifest(_ mirror: Mirror, _ name: RepositoryName, _ text: String, _ exchange: HTTPExchange,
+                           waitForOthers: Bool = true) {
+        let repository: MirroredRepository
+        let reference: ManifestReference
+        do {
+            repository = try mirror.resolve(name, query: exchange.request.query)
+            reference = try parseReference(text)
+        } catch {
+            return exchange.fail(error)
+        }
+        let local = repository.local
+        var cached: Digest?
+        var fresh = false
+        switch reference {
+        case .digest(let digest):
+            if store.isManifestLinked(digest, in: local), store.blobSize(digest) != nil { cached = digest; fresh = true }
+        case .tag(let tag):
+            if let digest = store.resolveTag(tag, in: local), store.blobSize(digest) != nil,
+               let age = store.secondsSinceTagValidated(tag, in: local) {
+                cached = digest
+                fresh = age < mirror.options.tagTTLSeconds
+            }
+        }
+        if fresh, let cached {
+            metrics.mirrorHits["manifest", default: 0] += 1
+            mirror.recordUse(cached, store: store, now: loop.now)
+            return getManifest(local, text, exchange)
+        }
+        if cached == nil { metrics.mirrorMisses["manifest", default: 0] += 1 }
+        let accept = exchange.request.headers.filter { $0.name.lowercased() == "accept" }.map(\.value).joined(separator: ", ")
+        refreshManifest(mirror, repository, reference, text: text, cached: cached, accept: accept,
+                        waitForOthers: waitForOthers) { [self] outcome in
+            guard exchange.isOpen else { return }
+            switch outcome {
+            case .stored:
+                getManifest(local, text, exchange)
+            case .elsewhere:
+                mirrorGetManifest(mirror, name, text, exchange, waitForOthers: false)
+            case .failed(let error):
+                if cached != nil {
+                    Log.warn("mirror: serving \(local):\(text) from the cache: \(error.detail ?? error.message)")
+                    metrics.mirrorStale += 1
+                    getManifest(local, text, exchange)
+                } else {
+                    exchange.fail(error)
+                }
+            }
+        }
+    }
+
+    /// Brings the cached manifest for `reference` up to date with the upstream, once however many clients
+    /// ask at the same time (in this process by a list of waiters, across processes by a claim on disk).
+    private func refreshManifest(_ mirror: Mirror, _ repository: MirroredRepository, _ reference: ManifestReference,
+                                 text: String, cached: Digest?, accept: String, waitForOthers: Bool,
+                                 completion: @escaping (ManifestRefresh) -> Void) {
+        let key = "\(repository.upstream.host) \(repository.local) \(text)"
+        if mirror.manifestWaiters[key] != nil {
+            mirror.manifestWaiters[key]!.append(completion)
+            return
+        }
+        let claimKey = "manifest-" + Digest.sha256(of: Array(key.utf8)).encoded
+        let claim: DownloadClaim?
+        do { claim = try DownloadClaim.claim(claimKey, in: store) } catch {
+            return completion(.failed(RegistryError(.unavailable, "mirror cache: \(error)")))
+        }
+        if claim == nil && waitForOthers {
+            mirror.manifestWaiters[key] = [completion]
+            waitForClaim(claimKey) { [weak mirror] in
+                let waiters = mirror?.manifestWaiters.removeValue(forKey: key) ?? []
+                waiters.forEach { $0(.elsewhere) }
+            }
+            return
+        }
+        mirror.manifestWaiters[key] = [completion]
+        let finish: (ManifestRefresh) -> Void = { [weak mirror] outcome in
+            claim?.abandon()
+            let waiters = mirror?.manifestWaiters.removeValue(forKey: key) ?? []
+            waiters.forEach { $0(outcome) }
+        }
+        let upstream = repository.upstream.registry
+        let path = "/v2/\(repository.remote)/manifests/\(text)"
+        guard let cached, case .tag(let tag) = reference else {
+            return fetchManifest(repository, reference, text: text, accept: accept, finish)
+        }
+        upstream.fetch("HEAD", path, headers: [("Accept", Self.manifestAccept)], handler: UpstreamBodyCollector(limit: options.maxManifestBytes) { [self] result in
+            switch result {
+            case .success(let response) where response.status == 200:
+                if response.headers["Docker-Content-Digest"] == cached.description {
+                    metrics.mirrorRevalidations += 1
+                    loop.offload({ [store] in store.markTagValidated(tag, in: repository.local) }, then: { finish(.stored) })
+                } else {
+                    fetchManifest(repository, reference, text: text, accept: accept, finish)
+                }
+            case .success(let response):
+                finish(.failed(Mirror.registryError(status: response.status, what: "manifest \(repository.remote):\(text)", unknown: .manifestUnknown)))
+            case .failure(let error):
+                finish(.failed(Mirror.registryError(error, what: "manifest \(repository.remote):\(text)")))
+            }
+        })
+    }
+
+    /// GETs the manifest, checks its digest and stores it (blob, revision link, tag).
+    private func fetchManifest(_ repository: MirroredRepository, _ reference: ManifestReference, text: String,
+                               accept: String, _ finish: @escaping (ManifestRefresh) -> Void) {
+        let what = "manifest \(repository.remote):\(text)"
+        let path = "/v2/\(repository.remote)/manifests/\(text)"
+        let limit = options.maxManifestBytes
+        let headers = [("Accept", accept.isEmpty ? Self.manifestAccept : accept)]
+        repository.upstream.registry.fetch("GET", path, headers: headers, handler: UpstreamBodyCollector(limit: limit) { [self] result in
+            let response: UpstreamBodyCollector.Response
+            switch result {
+            case .success(let answer) where answer.status == 200:
+                response = answer
+            case .success(let answer):
+                return finish(.failed(Mirror.registryError(status: answer.status, what: what, unknown: .manifestUnknown)))
+            case .failure(let error):
+                return finish(.failed(Mirror.registryError(error, what: what)))
+            }
+            metrics.mirrorUpstreamBytes += Int64(response.body.count)
+            let body = response.body
+            let digest = Digest.sha256(of: body)
+            if case .digest(let requested) = reference, requested != digest {
+                return finish(.failed(RegistryError(.unknown, "the upstream sent \(digest) for \(requested)", message: "upstream registry failed", status: 502)))
+            }
+            if let announced = response.headers["Docker-Content-Digest"], announced.hasPrefix("sha256:"), announced != digest.description {
+                return finish(.failed(RegistryError(.unknown, "the upstream announced \(announced) but sent \(digest)", message: "upstream registry failed", status: 502)))
+            }
+            let local = repository.local
+            loop.offload({ [store] () -> Error? in
+                do {
+                    try store.storeBlob(body, digest: digest)
+                    try store.linkManifest(digest, in: local)
+                    if case .tag(let tag) = reference { try store.setTag(tag, to: digest, in: local) }
+                    return nil
+                } catch { return error }
+            }, then: { error in
+                if let error {
+                    finish(.failed(RegistryError(.unavailable, "storing \(what): \(error)")))
+                } else {
+                    finish(.stored)
+                }
+            })
+        })
+    }
+
+    /// Calls `done` once no process holds the claim `key` (polling: the holder is another process).
+    private func waitForClaim(_ key: String, _ done: @escaping () -> Void) {
+        var timer: RepeatingTimer?
+        timer = loop.repeating(every: 5) { [store] in
+            guard store.observeDownload(key) == .idle else { return }
+            timer?.stop()
+            timer = nil
+            done()
+        }
+    }
+}
