@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: Berth beside Debian's docker-registry (CNCF Distribution 2.8) and nginx, same content,
-# same loads, alternating rounds; writes the table into bench/README.md.
+# same loads, alternating rounds; then the mirror's cold pull (bench/mirror.py). Both write into bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=""
@@ -11,4 +11,5 @@ if [ -n "$missing" ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 python3 -c "import requests" 2>/dev/null || python3 -m pip install -q requests
-exec python3 bench/bench.py "$@"
+python3 bench/bench.py "$@"
+python3 bench/mirror.py

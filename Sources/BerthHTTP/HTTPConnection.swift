@@ -341,27 +341,20 @@ final class HTTPConnection {
         case .bytes(let bytes):
             if !isHead { head.append(contentsOf: bytes); exchange.bytesSent = Int64(bytes.count) }
             write(head, completion: headWritten)
-        case .file(let descriptor, _):
+        case .file(let descriptor, _), .growingFile(let descriptor, _, _):
             if isHead || length == 0 {
                 Glibc.close(descriptor)
                 write(head, completion: headWritten)
-            } else {
-                let first = range?.first ?? 0
-                write(head) { [weak self] ok in
-                    guard let self else { Glibc.close(descriptor); return }
-                    guard ok else { Glibc.close(descriptor); self.close(); return }
-                    self.transfer(descriptor, from: first, count: length, exchange: exchange)
-                }
+                return
             }
-        case .growingFile(let descriptor, _, let progress):
-            if isHead || length == 0 {
-                Glibc.close(descriptor)
-                write(head, completion: headWritten)
-            } else {
-                let first = range?.first ?? 0
-                write(head) { [weak self] ok in
-                    guard let self, ok else { Glibc.close(descriptor); self?.close(); return }
+            let first = range?.first ?? 0
+            let progress: GrowingFile? = if case .growingFile(_, _, let progress) = response.body { progress } else { nil }
+            write(head) { [weak self] ok in
+                guard let self, ok else { Glibc.close(descriptor); self?.close(); return }
+                if let progress {
                     self.follow(descriptor, progress, from: first, to: first + length, exchange: exchange)
+                } else {
+                    self.transfer(descriptor, from: first, count: length, exchange: exchange)
                 }
             }
         }
@@ -581,7 +574,7 @@ final class HTTPConnection {
         }
         if written == bytes.count { completion(true); return }
         if written < 0 { completion(false); return }
-        PendingWrite(bytes: Array(bytes[written...]), completion: completion).start(on: stream)
+        SocketWrite(bytes: bytes[written...], completion: completion).start(on: stream)
     }
 
     // MARK: Timeouts and closing
@@ -626,38 +619,6 @@ final class HTTPConnection {
         server.connectionClosed(self)
         uv_close(UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_handle_t.self)) { handle in
             Unmanaged<HTTPConnection>.fromOpaque(handle!.pointee.data).release()
-        }
-    }
-}
-
-/// A write the socket did not take at once; it owns its bytes until libuv is done with them.
-private final class PendingWrite {
-    let bytes: UnsafeMutableRawBufferPointer
-    let request = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
-    let completion: (Bool) -> Void
-
-    init(bytes: [UInt8], completion: @escaping (Bool) -> Void) {
-        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
-        bytes.withUnsafeBytes { copy.copyMemory(from: $0) }
-        self.bytes = copy
-        self.completion = completion
-    }
-
-    deinit {
-        bytes.deallocate()
-        request.deallocate()
-    }
-
-    func start(on stream: UnsafeMutablePointer<uv_stream_t>) {
-        request.pointee.data = Unmanaged.passRetained(self).toOpaque()
-        var buffer = uv_buf_t(base: bytes.baseAddress!.assumingMemoryBound(to: CChar.self), len: bytes.count)
-        let status = uv_write(request, stream, &buffer, 1) { request, status in
-            let write = Unmanaged<PendingWrite>.fromOpaque(request!.pointee.data).takeRetainedValue()
-            write.completion(status == 0)
-        }
-        if status != 0 {
-            Unmanaged<PendingWrite>.fromOpaque(request.pointee.data).release()
-            completion(false)
         }
     }
 }

@@ -9,7 +9,7 @@ import Glibc
 /// download on disk. Either way clients are sent the partial file as it grows (`GrowingFile`), and the
 /// last byte is held back until the digest is verified: a failed or wrong download cuts every client short.
 /// Loop-confined.
-final class BlobDownload: GrowingFile {
+final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     enum Outcome {
         case complete
         /// The answer for clients still waiting for the size.
@@ -131,30 +131,31 @@ final class BlobDownload: GrowingFile {
     private var writing = false
     private var upstreamDone = false
     private var hasher = SHA256Hasher()
-    private var linkInto: RepositoryName?
+    private var owner: UploadOwner?
     /// Upstream body bytes, for the metrics.
     private(set) var upstreamBytes: Int64 = 0
     var onUpstreamBytes: ((Int) -> Void)?
 
-    /// Starts downloading `digest` from `repository`'s upstream in this process, holding `claim`.
-    static func lead(_ digest: Digest, claim: DownloadClaim, from repository: MirroredRepository, loop: EventLoop,
-                     store: RegistryStore, metrics: Metrics) -> BlobDownload {
+    /// Starts downloading `digest` from `repository` of `upstream` in this process, holding `claim`; once
+    /// verified, the blob is linked to `owner` (the repository or Kraken namespace that asked for it).
+    static func lead(_ digest: Digest, claim: DownloadClaim, from upstream: RegistryUpstream, repository: String,
+                     linkTo owner: UploadOwner, loop: EventLoop, store: RegistryStore, metrics: Metrics) -> BlobDownload {
         let download = BlobDownload(digest: digest, loop: loop, store: store)
         download.claim = claim
-        download.linkInto = repository.local
+        download.owner = owner
         download.onUpstreamBytes = { metrics.mirrorUpstreamBytes += Int64($0) }
-        download.fetch = repository.upstream.registry.fetch("GET", "/v2/\(repository.remote)/blobs/\(digest)",
-                                                            handler: LeaderEvents(download))
+        download.fetch = upstream.fetch("GET", "/v2/\(repository)/blobs/\(digest)", handler: download)
         return download
     }
 
-    fileprivate func head(status: Int, headers: UpstreamHeaders, exchange: UpstreamExchange) {
+    // MARK: The upstream's events (the fetch holds the download until the response ends)
+
+    func head(status: Int, headers: UpstreamHeaders, exchange: UpstreamExchange) {
         self.exchange = exchange
         guard status == 200 else {
+            // Failed first: cancelling ends the exchange at once, and that end must not be taken for the cause.
+            fail(Mirror.registryError(status: status, what: "blob \(digest)", unknown: .blobUnknown))
             exchange.cancel()
-            fail(status == 404
-                ? RegistryError(.blobUnknown, "blob \(digest) unknown to the upstream")
-                : RegistryError(.unknown, "the upstream answered \(status) for blob \(digest)", message: "upstream error", status: 502))
             return
         }
         if let length = headers["Content-Length"].flatMap({ Int64($0) }) {
@@ -163,13 +164,14 @@ final class BlobDownload: GrowingFile {
         }
     }
 
-    fileprivate func body(_ bytes: UnsafeRawBufferPointer) {
+    func body(_ bytes: UnsafeRawBufferPointer) {
         guard outcome == nil else { return }
         upstreamBytes += Int64(bytes.count)
         onUpstreamBytes?(bytes.count)
         if let size, upstreamBytes > size {
+            fail(RegistryError(.unknown, "the upstream sent more than \(size) bytes for \(digest)", status: 502))
             exchange?.cancel()
-            return fail(RegistryError(.unknown, "the upstream sent more than \(size) bytes for \(digest)", status: 502))
+            return
         }
         pending.append(contentsOf: bytes)
         if !writing {
@@ -179,7 +181,7 @@ final class BlobDownload: GrowingFile {
         }
     }
 
-    fileprivate func upstreamEnded(_ error: UpstreamError?) {
+    func end(error: UpstreamError?) {
         fetch = nil
         exchange = nil
         guard outcome == nil else { return }
@@ -216,8 +218,9 @@ final class BlobDownload: GrowingFile {
             spare.removeAll(keepingCapacity: true)
             guard outcome == nil else { return abandonClaim() }
             if let writeError {
+                fail(RegistryError(.unavailable, "writing blob \(digest) to the cache: \(writeError)"))
                 fetch?.cancel()
-                return fail(RegistryError(.unavailable, "writing blob \(digest) to the cache: \(writeError)"))
+                return
             }
             hasher = next!
             grew(to: offset + Int64(batch.count))
@@ -250,11 +253,15 @@ final class BlobDownload: GrowingFile {
             return fail(RegistryError(.unknown, "the upstream sent content with digest \(computed) for \(digest)", status: 502))
         }
         let digest = self.digest
-        let repository = linkInto
+        let owner = self.owner
         loop.offload({ [store] () -> Error? in
             do {
                 try claim.commitBlob(digest)
-                if let repository { try store.linkLayer(digest, in: repository) }
+                switch owner {
+                case .repository(let name)?: try store.linkLayer(digest, in: name)
+                case .namespace(let namespace)?: try store.linkToNamespace(digest, namespace)
+                case nil: break
+                }
                 return nil
             } catch { return error }
         }, then: { [self] error in
@@ -330,26 +337,5 @@ final class BlobDownload: GrowingFile {
 
     deinit {
         if followed >= 0 { close(followed) }
-    }
-}
-
-/// The upstream's events for a leading download; the fetch holds it, it holds the download.
-private final class LeaderEvents: UpstreamResponseHandler {
-    private let download: BlobDownload
-
-    init(_ download: BlobDownload) {
-        self.download = download
-    }
-
-    func head(status: Int, headers: UpstreamHeaders, exchange: UpstreamExchange) {
-        download.head(status: status, headers: headers, exchange: exchange)
-    }
-
-    func body(_ bytes: UnsafeRawBufferPointer) {
-        download.body(bytes)
-    }
-
-    func end(error: UpstreamError?) {
-        download.upstreamEnded(error)
     }
 }

@@ -1,4 +1,5 @@
 import BerthHTTP
+import BerthMirror
 import BerthStorage
 import Foundation
 import Glibc
@@ -42,13 +43,14 @@ extension Registry {
         }
     }
 
-    /// With namespace patterns configured, a namespace none matches is unknown (Kraken answers 404 too).
-    private func checkConfigured(_ namespace: Namespace) throws {
-        guard let patterns = krakenNamespaceMatchers else { return }
-        let text = namespace.value
-        let whole = NSRange(text.startIndex..., in: text)
-        let known = patterns.contains { $0.firstMatch(in: text, range: whole) != nil }
-        guard known else { throw KrakenFailure(status: 404, message: "namespace \(text) matches no configured backend") }
+    /// The namespace's backend: the first configured pattern that matches it; with none configured every
+    /// namespace is local, and with some, a namespace none matches is unknown (Kraken answers 404 too).
+    private func backend(for namespace: Namespace) throws -> KrakenNamespace.Backend {
+        guard let krakenNamespaces else { return .local }
+        guard let match = krakenNamespaces.first(where: { $0.matches(namespace) }) else {
+            throw KrakenFailure(status: 404, message: "namespace \(namespace.value) matches no configured backend")
+        }
+        return match.backend
     }
 
     /// Kraken writes `sha256:<hex>`; the bare hex is accepted too.
@@ -62,16 +64,16 @@ extension Registry {
         exchange.label = "kraken"
         do {
             let route = try Self.parseKraken(exchange.request.path)
-            try checkConfigured(route.namespace)
+            let backend = try backend(for: route.namespace)
             switch (route, exchange.request.method) {
             case (.startUpload(let namespace, let digest), .post):
                 try krakenStart(namespace, digest, exchange)
             case (.upload(let namespace, let digest, let id), .patch):
                 try krakenPatch(namespace, digest, id, exchange)
             case (.upload(let namespace, let digest, let id), .put):
-                try krakenCommit(namespace, digest, id, exchange)
-            case (.blob(_, let digest), .get), (.blob(_, let digest), .head):
-                try krakenDownload(digest, exchange)
+                try krakenCommit(namespace, digest, id, backend, exchange)
+            case (.blob(let namespace, let digest), .get), (.blob(let namespace, let digest), .head):
+                try krakenDownload(namespace, digest, backend, exchange)
             default:
                 throw KrakenFailure(status: 405, message: "\(exchange.request.method.name) not allowed on \(exchange.request.path)")
             }
@@ -135,15 +137,34 @@ extension Registry {
     }
 
     /// `PUT ...?through=<bool>`: the path's digest must match the bytes; a mismatch discards the upload.
-    private func krakenCommit(_ namespace: Namespace, _ digest: Digest, _ id: String, _ exchange: HTTPExchange) throws {
+    /// With `through=true` and a registry backend, the blob is pushed there before the answer; a failed push
+    /// is a 502 and the blob stays committed here.
+    private func krakenCommit(_ namespace: Namespace, _ digest: Digest, _ id: String, _ backend: KrakenNamespace.Backend,
+                              _ exchange: HTTPExchange) throws {
         let session = try krakenSession(namespace, id)
+        let through = QueryParameters(exchange.request.query)["through"]?.lowercased() == "true"
         loop.offload({ () -> Error? in
             defer { session.release() }
             do { try session.commit(expected: digest); return nil } catch { return error }
-        }, then: { error in
+        }, then: { [self] error in
             switch error {
             case nil:
-                exchange.respond(HTTPResponse(status: 200))
+                guard through, case .registry(let upstream, let repository) = backend else {
+                    return exchange.respond(HTTPResponse(status: 200))
+                }
+                do {
+                    let push = RegistryBlobPush(upstream: upstream, repository: try backendRepository(namespace, repository),
+                                                digest: digest, store: store, loop: loop)
+                    push.run { failure in
+                        if let failure {
+                            exchange.krakenFail(KrakenFailure(status: 502, message: "committed locally, but not written through to the backend: \(failure)"))
+                        } else {
+                            exchange.respond(HTTPResponse(status: 200))
+                        }
+                    }
+                } catch {
+                    exchange.krakenFail(error)
+                }
             case StorageError.digestMismatch(_, let computed)?:
                 exchange.krakenFail(KrakenFailure(status: 400, message: "content has digest \(computed), not \(digest); upload discarded"))
             case let error?:
@@ -152,12 +173,66 @@ extension Registry {
         })
     }
 
-    private func krakenDownload(_ digest: Digest, _ exchange: HTTPExchange) throws {
-        guard let (descriptor, size) = store.openBlob(digest) else {
+    /// The backend repository of a namespace: configured, or the namespace itself when it is a valid name.
+    private func backendRepository(_ namespace: Namespace, _ configured: String?) throws -> String {
+        let name = configured ?? namespace.value
+        guard RepositoryName(name) != nil else {
+            throw KrakenFailure(status: 500, message: "namespace \(namespace.value) is not a repository name: set `repository` for its backend")
+        }
+        return name
+    }
+
+    /// `GET`/`HEAD`: the local blob, else (registry backend) the one download of it from the backend, streamed.
+    private func krakenDownload(_ namespace: Namespace, _ digest: Digest, _ backend: KrakenNamespace.Backend,
+                                _ exchange: HTTPExchange) throws {
+        if let (descriptor, size) = store.openBlob(digest) {
+            return exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "application/octet-stream")],
+                                                 body: .file(descriptor: descriptor, size: size)))
+        }
+        guard case .registry(let upstream, let configured) = backend else {
             throw KrakenFailure(status: 404, message: "blob \(digest) not found")
         }
-        exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "application/octet-stream")],
-                                      body: .file(descriptor: descriptor, size: size)))
+        let repository = try backendRepository(namespace, configured)
+        fetchFromBackend(digest, upstream, repository, namespace, exchange, retries: 1)
+    }
+
+    private func fetchFromBackend(_ digest: Digest, _ upstream: RegistryUpstream, _ repository: String, _ namespace: Namespace,
+                                  _ exchange: HTTPExchange, retries: Int) {
+        let download: BlobDownload
+        do {
+            download = try downloads.download(digest, from: upstream, repository: repository, linkTo: .namespace(namespace),
+                                              store: store, metrics: metrics)
+        } catch {
+            return exchange.krakenFail(error)
+        }
+        let limit = options.krakenFetchTimeoutSeconds
+        var timer: RepeatingTimer?
+        timer = loop.repeating(every: UInt64(limit * 1000)) {
+            timer?.stop()
+            timer = nil
+            exchange.krakenFail(KrakenFailure(status: 504, message: "the backend did not start sending \(digest) within \(Int(limit)) s"))
+        }
+        download.whenSized { [self] readiness in
+            timer?.stop()
+            timer = nil
+            guard exchange.isOpen else { return }
+            switch readiness {
+            case .failed(let error):
+                exchange.krakenFail(KrakenFailure(status: error.status, message: error.detail ?? error.message))
+            case .retry where retries > 0:
+                fetchFromBackend(digest, upstream, repository, namespace, exchange, retries: retries - 1)
+            case .retry:
+                exchange.krakenFail(KrakenFailure(status: 503, message: "the download of \(digest) failed in another worker"))
+            case .ready:
+                guard let size = download.size, let descriptor = download.openForReading() else {
+                    return exchange.krakenFail(KrakenFailure(status: 503, message: "blob \(digest) vanished while it was served"))
+                }
+                let body: HTTPResponse.Body = download.isComplete
+                    ? .file(descriptor: descriptor, size: size)
+                    : .growingFile(descriptor: descriptor, size: size, progress: download)
+                exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "application/octet-stream")], body: body))
+            }
+        }
     }
 }
 

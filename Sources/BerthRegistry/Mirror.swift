@@ -2,12 +2,11 @@ import BerthHTTP
 import BerthMirror
 import BerthStorage
 
-/// The pull-through mirror's state in one process: its upstreams, the blob downloads in progress, and
-/// the manifest fetches clients are waiting on. Loop-confined.
+/// The pull-through mirror's state in one process: its upstreams and the manifest fetches clients are
+/// waiting on. Loop-confined.
 final class Mirror {
     let options: MirrorOptions
     let upstreams: [MirrorUpstream]
-    var downloads: [Digest: BlobDownload] = [:]
     /// Clients waiting on one manifest fetch, by upstream, repository and reference.
     var manifestWaiters: [String: [(ManifestRefresh) -> Void]] = [:]
     /// When this process last recorded a blob's use on disk (for eviction): at most once a few seconds each.

@@ -56,18 +56,7 @@ extension Registry {
     /// The download of `digest` this process already knows of, else a new one: led here when the claim
     /// on disk is free, followed when another worker process holds it.
     private func download(_ mirror: Mirror, _ digest: Digest, _ repository: MirroredRepository) throws -> BlobDownload {
-        if let running = mirror.downloads[digest] { return running }
-        let download: BlobDownload
-        if let claim = try DownloadClaim.claim(BlobDownload.key(digest), in: store) {
-            download = BlobDownload.lead(digest, claim: claim, from: repository, loop: loop, store: store, metrics: metrics)
-        } else {
-            download = BlobDownload.follow(digest, loop: loop, store: store)
-        }
-        guard download.outcome == nil else { return download }
-        mirror.downloads[digest] = download
-        download.onEnd = { [weak mirror, weak download] in
-            if let download, mirror?.downloads[digest] === download { mirror?.downloads[digest] = nil }
-        }
-        return download
+        try downloads.download(digest, from: repository.upstream.registry, repository: repository.remote,
+                               linkTo: .repository(repository.local), store: store, metrics: metrics)
     }
 }

@@ -6,8 +6,10 @@ import Foundation
 public struct RegistryOptions {
     public var deleteEnabled = false
     public var maxManifestBytes = 4 * 1024 * 1024
-    /// Kraken namespaces served, as regular expressions matched anywhere in the namespace; nil serves all.
-    public var krakenNamespacePatterns: [String]?
+    /// Kraken namespaces served and their backends, first match wins; nil serves every namespace locally.
+    public var krakenNamespaces: [KrakenNamespaceOptions]?
+    /// How long a Kraken GET waits for a backend to start sending a blob.
+    public var krakenFetchTimeoutSeconds: Double = 300
     /// With several worker processes: where each publishes its metrics, and which one this is.
     public var metricsDirectory: String?
     public var workerIndex = 0
@@ -32,18 +34,19 @@ public final class Registry: HTTPHandler {
     let catalog = Catalog()
     /// Layer links already read, by the identity of their file (see `isLinked`).
     var layerLinks: [LayerLinkKey: FileIdentity] = [:]
-    /// Compiled once from `options.krakenNamespacePatterns` (validated with the configuration).
-    let krakenNamespaceMatchers: [NSRegularExpression]?
+    /// Set up once from `options.krakenNamespaces`.
+    let krakenNamespaces: [KrakenNamespace]?
     /// Reports the server's open connections for `/metrics`.
     public var openConnections: () -> Int = { 0 }
     let mirror: Mirror?
+    lazy var downloads = BlobDownloads(loop: loop)
 
     /// Throws when the mirror's upstreams cannot be set up (a URL that is not http(s), an unreadable CA file).
     public init(store: RegistryStore, options: RegistryOptions, loop: EventLoop) throws {
         self.store = store
         self.options = options
         self.loop = loop
-        krakenNamespaceMatchers = options.krakenNamespacePatterns?.compactMap { try? NSRegularExpression(pattern: $0) }
+        krakenNamespaces = try options.krakenNamespaces?.map { try KrakenNamespace($0, loop: loop) }
         mirror = try options.mirror.map { try Mirror(options: $0, loop: loop) }
     }
 

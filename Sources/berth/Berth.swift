@@ -104,7 +104,8 @@ struct Serve: ParsableCommand {
         options.gcIntervalSeconds = settings.gcInterval
         options.gcDelaySeconds = settings.gcDelay
         options.uploadMaxAgeSeconds = settings.uploadMaxAgeSeconds
-        if !settings.krakenNamespaces.isEmpty { options.krakenNamespacePatterns = settings.krakenNamespaces.map(\.pattern) }
+        if !settings.krakenNamespaces.isEmpty { options.krakenNamespaces = settings.krakenNamespaces }
+        options.krakenFetchTimeoutSeconds = settings.krakenFetchTimeout
         options.mirror = settings.mirrorOptions
         if let worker {
             options.workerIndex = worker
@@ -115,7 +116,7 @@ struct Serve: ParsableCommand {
         do {
             registry = try Registry(store: store, options: options, loop: loop)
         } catch {
-            Log.error("mirror: \(error)")
+            Log.error("upstream registries: \(error)")
             throw ExitCode(1)
         }
         let server = HTTPServer(loop: loop, handler: registry)

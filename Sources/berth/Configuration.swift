@@ -1,6 +1,7 @@
 import Foundation
 import BerthMirror
 import BerthRegistry
+import BerthStorage
 import Yams
 
 /// Berth's settings: defaults here (they agree with conf/berth.yml), then the YAML file, then
@@ -13,7 +14,8 @@ struct Configuration {
     var logLevel = "info"
     /// Kraken namespaces: patterns (matched anywhere, as Kraken's `backends` do) and their backend.
     /// Empty means every namespace is local.
-    var krakenNamespaces: [(pattern: String, backend: String)] = []
+    var krakenNamespaces: [KrakenNamespaceOptions] = []
+    var krakenFetchTimeout: Double = 300
     /// Online garbage collection: every `gcInterval` seconds (0: never), sparing blobs younger than `gcDelay`.
     var gcInterval: Double = 0
     var gcDelay: Double = 3600
@@ -68,17 +70,11 @@ struct Configuration {
                 throw Invalid(description: "\(origin): kraken.namespaces: expected a list of {pattern, backend}")
             }
             config.krakenNamespaces = try entries.enumerated().map { index, entry in
-                let key = "kraken.namespaces[\(index)]"
-                guard let pattern = entry["pattern"] as? String, (try? NSRegularExpression(pattern: pattern)) != nil else {
-                    throw Invalid(description: "\(origin): \(key).pattern: expected a regular expression")
-                }
-                let backend = (entry["backend"] as? String) ?? "local"
-                // Only the local backend exists so far; a `registry` backend needs the upstream client.
-                guard backend == "local" else {
-                    throw Invalid(description: "\(origin): \(key).backend: \(backend) is not supported (only local)")
-                }
-                return (pattern, backend)
+                try krakenNamespace(entry, key: "kraken.namespaces[\(index)]", origin: origin)
             }
+        },
+        Key(path: "kraken.fetchtimeout") { config, value, origin in
+            config.krakenFetchTimeout = try duration(value, "kraken.fetchtimeout", origin)
         },
         Key(path: "proxy.remoteurl") { config, value, origin in config.proxyRemoteURL = try url(value, "proxy.remoteurl", origin) },
         Key(path: "proxy.username") { config, value, origin in config.proxyUsername = try text(value, "proxy.username", origin) },
@@ -164,6 +160,31 @@ struct Configuration {
         case let string as String: return string
         case let number as Int: return String(number)
         default: throw Invalid(description: "\(origin): \(key): expected a string")
+        }
+    }
+
+    /// `{pattern, backend: local}` or `{pattern, backend: registry, url, repository?, username?, password?, cafile?}`.
+    private static func krakenNamespace(_ entry: [String: Any], key: String, origin: String) throws -> KrakenNamespaceOptions {
+        guard let pattern = entry["pattern"] as? String, (try? NSRegularExpression(pattern: pattern)) != nil else {
+            throw Invalid(description: "\(origin): \(key).pattern: expected a regular expression")
+        }
+        func optional(_ field: String) throws -> String? {
+            try entry[field].map { try text($0, "\(key).\(field)", origin) }
+        }
+        switch (entry["backend"] as? String) ?? "local" {
+        case "local":
+            return KrakenNamespaceOptions(pattern: pattern, backend: .local)
+        case "registry":
+            guard let address = entry["url"] else { throw Invalid(description: "\(origin): \(key).url: a registry backend needs its URL") }
+            let repository = try optional("repository")
+            if let repository, RepositoryName(repository) == nil {
+                throw Invalid(description: "\(origin): \(key).repository: \(repository) is not a repository name")
+            }
+            return KrakenNamespaceOptions(pattern: pattern, backend: .registry(
+                url: try url(address, key + ".url", origin), repository: repository,
+                username: try optional("username"), password: try optional("password"), caFile: try optional("cafile")))
+        case let other:
+            throw Invalid(description: "\(origin): \(key).backend: \(other) is not supported (local or registry)")
         }
     }
 
