@@ -1,3 +1,6 @@
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -23,4 +26,27 @@ int berth_die_with_parent(int expected_parent) {
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) return -1;
     // The parent may have died before prctl: then we were reparented and must go now.
     return getppid() == expected_parent ? 0 : -1;
+}
+
+void berth_release_startup_code(void) {
+    char self[4096];
+    ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (length <= 0) return;
+    self[length] = 0;
+    FILE *maps = fopen("/proc/self/maps", "re");
+    if (!maps) return;
+    char line[4352];
+    while (fgets(line, sizeof line, maps)) {
+        unsigned long start, end;
+        char permissions[8];
+        int path_at = 0;
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &start, &end, permissions, &path_at) < 3 || path_at == 0) continue;
+        char *path = line + path_at;
+        path[strcspn(path, "\n")] = 0;
+        /* Only code: never written, so dropping it loses nothing (it is read again from the file if needed). */
+        if (strcmp(permissions, "r-xp") != 0 || strcmp(path, self) != 0) continue;
+        madvise((void *)start, end - start, MADV_RANDOM);
+        madvise((void *)start, end - start, MADV_DONTNEED);
+    }
+    fclose(maps);
 }

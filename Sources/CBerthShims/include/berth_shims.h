@@ -33,6 +33,9 @@ void berth_start_writeback(int fd, int64_t offset, int64_t count);
 /// Caps glibc's malloc arenas: buffers filled on the loop and freed on pool threads otherwise spread
 /// over one arena per thread, each keeping its peak.
 void berth_limit_malloc_arenas(int count);
+/* Lets the kernel drop the pages of the executable's code that start-up touched, and fault in only the pages
+   that are used afterwards (no fault-around): an idle worker keeps only the code it serves with. */
+void berth_release_startup_code(void);
 /// Ignores SIGPIPE so a write to a closed socket returns EPIPE instead of killing the process.
 void berth_ignore_sigpipe(void);
 int berth_errno(void);
