@@ -97,7 +97,9 @@ extension Registry {
         guard let cached, case .tag(let tag) = reference else {
             return fetchManifest(repository, reference, text: text, accept: accept, finish)
         }
-        upstream.fetch("HEAD", path, headers: [("Accept", Self.manifestAccept)], handler: UpstreamBodyCollector(limit: options.maxManifestBytes) { [self] result in
+        // The client's Accept, as when the tag was fetched: a client that takes no index was given one platform's
+        // manifest, and asking with every type would answer the index's digest and look like a moved tag.
+        upstream.fetch("HEAD", path, headers: [("Accept", accept.isEmpty ? Self.manifestAccept : accept)], handler: UpstreamBodyCollector(limit: options.maxManifestBytes) { [self] result in
             switch result {
             case .success(let response) where response.status == 200:
                 if response.headers["Docker-Content-Digest"] == cached.description {
