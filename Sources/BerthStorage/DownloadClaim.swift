@@ -120,6 +120,21 @@ extension RegistryStore {
         return .running(size: Int64(String(decoding: buffer[..<count], as: UTF8.self)))
     }
 
+    /// Removes what downloads of killed processes left behind (a lock nobody holds and its partial file);
+    /// returns the keys removed. A claim racing with this sees its lock file replaced and claims again.
+    @discardableResult
+    public func removeAbandonedDownloads() -> [String] {
+        var removed: [String] = []
+        for name in FileSystem.list(path(.downloads)) where name.hasSuffix(".lock") {
+            let key = String(name.dropLast(5))
+            guard observeDownload(key) == .idle else { continue }
+            unlink(path(.downloadData(key: key)))
+            unlink(path(.downloadLock(key: key)))
+            removed.append(key)
+        }
+        return removed
+    }
+
     /// Opens the partial file of a download in progress, to follow it; nil once it is gone (committed or failed).
     public func openDownloadData(_ key: String) -> Int32? {
         let fd = open(path(.downloadData(key: key)), O_RDONLY | O_CLOEXEC)

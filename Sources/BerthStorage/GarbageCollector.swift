@@ -56,6 +56,7 @@ public struct GarbageCollector {
             try mark(name, into: &marked, layerLinks: &layerLinks, now: now, report: &report, log: log)
             purgeUploads(name, now: now, report: &report, log: log)
         }
+        for key in options.dryRun ? [] : store.removeAbandonedDownloads() { log("abandoned download removed: \(key)") }
         // Blobs stored through Kraken's API are referenced by their namespaces, not by manifests.
         marked.formUnion(store.namespaceBlobs())
         report.markedBlobs = marked.count

@@ -78,4 +78,16 @@ final class DownloadClaimTests: XCTestCase {
         XCTAssertEqual(store.observeDownload("blob-stale"), .running(size: nil), "the old size is not taken for the new download's")
         claim.abandon()
     }
+
+    func test_garbage_collection_removes_what_a_killed_download_left_and_spares_a_running_one() throws {
+        let running = try XCTUnwrap(try DownloadClaim.claim("blob-running", in: store))
+        try write(running, [1], at: 0)
+        try FileSystem.makeDirectories(store.path(.downloads))
+        close(open(store.path(.downloadLock(key: "blob-killed")), O_RDWR | O_CREAT, 0o644))
+        close(open(store.path(.downloadData(key: "blob-killed")), O_RDWR | O_CREAT, 0o644))
+        XCTAssertEqual(store.removeAbandonedDownloads(), ["blob-killed"])
+        XCTAssertFalse(FileSystem.exists(store.path(.downloadData(key: "blob-killed"))))
+        XCTAssertTrue(FileSystem.exists(store.path(.downloadData(key: "blob-running"))))
+        running.abandon()
+    }
 }
