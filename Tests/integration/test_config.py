@@ -104,6 +104,13 @@ def test_environment_overrides_the_file_and_flags_override_the_environment(tmp_p
     ("log:\n  level: loud\n", "log.level"),
     ("http:\n  addr: [1, 2]\n", "http.addr"),
     ("http:\n  addr: nowhere\n", "http.addr"),
+    ("proxy:\n  remoteurl: ftp://example.com\n", "proxy.remoteurl"),
+    ("proxy:\n  remoteurl: http://127.0.0.1:1\n  ttl: soon\n", "proxy.ttl"),
+    ("proxy:\n  remoteurl: http://127.0.0.1:1\n  cache:\n    maxsize: lots\n", "proxy.cache.maxsize"),
+    ("mirrors:\n  ghcr.io: ghcr.io\n", "mirrors.ghcr.io"),
+    ("kraken:\n  namespaces:\n    - pattern: '.*'\n      backend: registry\n", "kraken.namespaces[0].url"),
+    ("kraken:\n  namespaces:\n    - pattern: '.*'\n      backend: registry\n      url: http://127.0.0.1:1\n"
+     "      repository: Not/Valid\n", "kraken.namespaces[0].repository"),
 ])
 def test_a_bad_value_names_the_key_and_the_file_and_exits_non_zero(tmp_path, text, key):
     config = tmp_path / "bad.yml"
