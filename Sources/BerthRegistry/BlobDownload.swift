@@ -196,7 +196,8 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     /// Writes what arrived since the last write and hashes it, on two pool threads at once; the next batch
     /// gathers meanwhile, so batches grow as large as the disk is slow.
     private func flush() {
-        guard let claim else { return }
+        // One write at a time: resuming the upstream may deliver the rest of the body, and its end, at once.
+        guard let claim, !writing else { return }
         if pending.isEmpty {
             if upstreamDone { verify() }
             return
