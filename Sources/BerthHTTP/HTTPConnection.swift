@@ -5,7 +5,7 @@ import Glibc
 
 /// One client connection: reads, parses, hands exchanges to the handler, writes answers in order.
 /// Loop-confined. Keeps itself alive (passRetained) while its handle is open; the close callback releases it.
-final class HTTPConnection {
+final class HTTPConnection: HTTPParserEvents {
     enum Phase {
         /// Between requests: waiting for the first byte of the next one.
         case idle
@@ -18,6 +18,7 @@ final class HTTPConnection {
     let server: HTTPServer
     let tcp = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
     private let parser = UnsafeMutablePointer<http_parser>.allocate(capacity: 1)
+    private lazy var parserTarget = HTTPParserTarget(self)
     private(set) var phase = Phase.idle
     private(set) var lastActivity: UInt64
     private var headStartedAt: UInt64 = 0
@@ -50,7 +51,7 @@ final class HTTPConnection {
         uv_tcp_init(server.loop.raw, tcp)
         tcp.pointee.data = Unmanaged.passRetained(self).toOpaque()
         http_parser_init(parser, HTTP_REQUEST)
-        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        parserTarget.attach(parser)
     }
 
     deinit {
@@ -124,7 +125,7 @@ final class HTTPConnection {
         guard !bytes.isEmpty, !closed else { return }
         inParse = true
         let parsed = bytes.withMemoryRebound(to: CChar.self) { chars in
-            http_parser_execute(parser, &parserSettings, chars.baseAddress, chars.count)
+            http_parser_execute(parser, &httpParserSettings, chars.baseAddress, chars.count)
         }
         inParse = false
         if closed { return }
@@ -197,7 +198,7 @@ final class HTTPConnection {
 
     // MARK: Parser callbacks
 
-    fileprivate func messageBegin() -> Int32 {
+    func messageBegin() -> Int32 {
         phase = .readingHead
         headStartedAt = server.loop.now
         target.removeAll(keepingCapacity: true)
@@ -211,7 +212,7 @@ final class HTTPConnection {
         return 0
     }
 
-    fileprivate func url(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+    func url(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         target.append(contentsOf: bytes)
         if target.count > server.limits.maxTargetBytes {
             limitStatus = 414
@@ -220,7 +221,7 @@ final class HTTPConnection {
         return 0
     }
 
-    fileprivate func headerField(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+    func headerField(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         if lastCallbackWasValue {
             completeHeader()
             lastCallbackWasValue = false
@@ -229,7 +230,7 @@ final class HTTPConnection {
         return countHeaderBytes(bytes.count)
     }
 
-    fileprivate func headerValue(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+    func headerValue(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         lastCallbackWasValue = true
         valueBytes.append(contentsOf: bytes)
         return countHeaderBytes(bytes.count)
@@ -250,7 +251,7 @@ final class HTTPConnection {
         valueBytes.removeAll(keepingCapacity: true)
     }
 
-    fileprivate func headersComplete() -> Int32 {
+    func headersComplete() -> Int32 {
         if lastCallbackWasValue || !fieldBytes.isEmpty { completeHeader() }
         phase = .readingBody
         lastActivity = server.loop.now
@@ -266,7 +267,7 @@ final class HTTPConnection {
         return 0
     }
 
-    fileprivate func body(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+    func body(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         guard let exchange else { return 0 }
         exchange.deliver(bytes)
         if exchange.responded, exchange.discarded > server.limits.discardBudget {
@@ -277,7 +278,7 @@ final class HTTPConnection {
         return 0
     }
 
-    fileprivate func messageComplete() -> Int32 {
+    func messageComplete() -> Int32 {
         phase = .answering
         requestComplete = true
         exchange?.bodyComplete()
@@ -626,25 +627,3 @@ final class HTTPConnection {
 private let sharedReadBufferSize = 256 * 1024
 /// One read buffer for the whole loop: reads are parsed before the next one arrives.
 nonisolated(unsafe) private let sharedReadBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: sharedReadBufferSize)
-
-@inline(__always)
-private func owner(_ parser: UnsafeMutablePointer<http_parser>?) -> HTTPConnection {
-    Unmanaged<HTTPConnection>.fromOpaque(parser!.pointee.data).takeUnretainedValue()
-}
-
-@inline(__always)
-private func bytes(_ at: UnsafePointer<CChar>?, _ count: Int) -> UnsafeRawBufferPointer {
-    UnsafeRawBufferPointer(start: at, count: count)
-}
-
-nonisolated(unsafe) private var parserSettings: http_parser_settings = {
-    var settings = http_parser_settings()
-    settings.on_message_begin = { owner($0).messageBegin() }
-    settings.on_url = { owner($0).url(bytes($1, $2)) }
-    settings.on_header_field = { owner($0).headerField(bytes($1, $2)) }
-    settings.on_header_value = { owner($0).headerValue(bytes($1, $2)) }
-    settings.on_headers_complete = { owner($0).headersComplete() }
-    settings.on_body = { owner($0).body(bytes($1, $2)) }
-    settings.on_message_complete = { owner($0).messageComplete() }
-    return settings
-}()

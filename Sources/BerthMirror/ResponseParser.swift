@@ -1,10 +1,11 @@
+import BerthHTTP
 import CHTTPParser
 
 /// http-parser in response mode: turns bytes into the exchange's head and body events. Loop-confined.
 ///
 /// Back-pressure is exact: when the handler pauses, the parser is paused inside the callback, and
 /// `parse` reports how much it consumed so the caller keeps the rest for `resume`.
-final class ResponseParser {
+final class ResponseParser: HTTPParserEvents {
     enum Outcome {
         /// Everything was consumed; the response goes on in later bytes.
         case needMore
@@ -18,6 +19,7 @@ final class ResponseParser {
     }
 
     private let parser = UnsafeMutablePointer<http_parser>.allocate(capacity: 1)
+    private lazy var parserTarget = HTTPParserTarget(self)
     /// Set only while `parse` runs: the callbacks' target.
     private var exchange: UpstreamExchange?
     private var requestWasHead = false
@@ -41,7 +43,7 @@ final class ResponseParser {
     /// Readies the parser for the response to a new request.
     func reset(requestWasHead: Bool) {
         http_parser_init(parser, HTTP_RESPONSE)
-        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        parserTarget.attach(parser)
         self.requestWasHead = requestWasHead
         completed = false
         keepAlive = false
@@ -56,7 +58,7 @@ final class ResponseParser {
         self.exchange = exchange
         defer { self.exchange = nil }
         let consumed = bytes.withMemoryRebound(to: CChar.self) { chars in
-            http_parser_execute(parser, &responseParserSettings, chars.baseAddress, chars.count)
+            http_parser_execute(parser, &httpParserSettings, chars.baseAddress, chars.count)
         }
         return outcome(consumed: consumed, total: bytes.count, for: exchange)
     }
@@ -65,7 +67,7 @@ final class ResponseParser {
     func finish(for exchange: UpstreamExchange) -> Outcome {
         self.exchange = exchange
         defer { self.exchange = nil }
-        let failed = http_parser_execute(parser, &responseParserSettings, nil, 0) != 0
+        let failed = http_parser_execute(parser, &httpParserSettings, nil, 0) != 0
         if completed { return .complete(consumed: 0, keepAlive: false) }
         return failed ? .failed("connection closed in the middle of the response") : .needMore
     }
@@ -83,7 +85,7 @@ final class ResponseParser {
 
     // MARK: Callbacks
 
-    fileprivate func messageBegin() -> Int32 {
+    func messageBegin() -> Int32 {
         headers.removeAll(keepingCapacity: true)
         fieldBytes.removeAll(keepingCapacity: true)
         valueBytes.removeAll(keepingCapacity: true)
@@ -92,7 +94,7 @@ final class ResponseParser {
         return 0
     }
 
-    fileprivate func headerField(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+    func headerField(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         if lastCallbackWasValue {
             completeHeader()
             lastCallbackWasValue = false
@@ -101,7 +103,7 @@ final class ResponseParser {
         return 0
     }
 
-    fileprivate func headerValue(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+    func headerValue(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         lastCallbackWasValue = true
         valueBytes.append(contentsOf: bytes)
         return 0
@@ -114,7 +116,7 @@ final class ResponseParser {
     }
 
     /// Returns 1 when the response has no body whatever its headers say (the answer to a HEAD).
-    fileprivate func headersComplete() -> Int32 {
+    func headersComplete() -> Int32 {
         if lastCallbackWasValue || !fieldBytes.isEmpty { completeHeader() }
         let status = Int(parser.pointee.status_code)
         if status == 101 { return -1 }
@@ -131,7 +133,7 @@ final class ResponseParser {
         return requestWasHead ? 1 : 0
     }
 
-    fileprivate func body(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+    func body(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         guard let exchange else { return 1 }
         exchange.deliverBody(bytes)
         if exchange.hasEnded { return 1 }
@@ -139,7 +141,7 @@ final class ResponseParser {
         return 0
     }
 
-    fileprivate func messageComplete() -> Int32 {
+    func messageComplete() -> Int32 {
         if interim {
             interim = false
             return 0
@@ -151,24 +153,3 @@ final class ResponseParser {
         return 0
     }
 }
-
-@inline(__always)
-private func owner(_ parser: UnsafeMutablePointer<http_parser>?) -> ResponseParser {
-    Unmanaged<ResponseParser>.fromOpaque(parser!.pointee.data).takeUnretainedValue()
-}
-
-@inline(__always)
-private func bytes(_ at: UnsafePointer<CChar>?, _ count: Int) -> UnsafeRawBufferPointer {
-    UnsafeRawBufferPointer(start: at, count: count)
-}
-
-nonisolated(unsafe) private var responseParserSettings: http_parser_settings = {
-    var settings = http_parser_settings()
-    settings.on_message_begin = { owner($0).messageBegin() }
-    settings.on_header_field = { owner($0).headerField(bytes($1, $2)) }
-    settings.on_header_value = { owner($0).headerValue(bytes($1, $2)) }
-    settings.on_headers_complete = { owner($0).headersComplete() }
-    settings.on_body = { owner($0).body(bytes($1, $2)) }
-    settings.on_message_complete = { owner($0).messageComplete() }
-    return settings
-}()
