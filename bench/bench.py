@@ -463,13 +463,18 @@ Machine limits for writes: single-core SHA-256 (`openssl speed -evp sha256`, 16 
 
 {push_table}
 """
+    replace_section("## Latest figures", section)
+
+
+def replace_section(heading, section):
+    """Puts `section` (which starts with `heading`) into bench/README.md in place of the old one, or at the end."""
     path = os.path.join(HERE, "README.md")
     text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\n"
-    marker = "## Latest figures"
-    if marker in text:
-        start = text.index(marker)
-        end = text.find("\n## ", start + len(marker))
-        text = text[:start] + section + (text[end + 1:] if end != -1 else "")
+    section = section.rstrip() + "\n"
+    if heading in text:
+        start = text.index(heading)
+        end = text.find("\n## ", start + len(heading))
+        text = text[:start] + section + ("\n" + text[end + 1:] if end != -1 else "")
     else:
         text = text.rstrip() + "\n\n" + section
     with open(path, "w") as f:

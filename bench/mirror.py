@@ -19,7 +19,7 @@ import time
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import BERTH, HERE, Server, free_port, STARTED  # noqa: E402
+from bench import BERTH, STARTED, Server, free_port, replace_section  # noqa: E402
 
 CLIENTS = int(os.environ.get("MIRROR_CLIENTS", "20"))
 BLOB_MIB = int(os.environ.get("MIRROR_BLOB_MIB", "256"))
@@ -119,18 +119,7 @@ upstream Debian's docker-registry on loopback; then one client pulls it again, c
 The cold run moves {CLIENTS}x{BLOB_MIB} MiB to the clients while the one upstream download is written,
 hashed and followed by all of them; the machine's 2 cores are shared with the clients' curl and openssl.
 """
-    path = os.path.join(HERE, "README.md")
-    text = open(path).read()
-    marker = "## Mirror: one cold blob, many clients"
-    if marker in text:
-        start = text.index(marker)
-        end = text.find("\n## ", start + len(marker))
-        text = text[:start] + section + (text[end + 1:] if end != -1 else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
-    with open(path, "w") as f:
-        f.write(text)
-    print(section)
+    replace_section("## Mirror: one cold blob, many clients", section)
 
 
 if __name__ == "__main__":
