@@ -148,17 +148,20 @@ class Registry:
                 "  delete: {enabled: true}\n"
             )
         else:
-            text = (
-                "version: 0.1\n"
-                "log: {level: info}\n"
-                "storage:\n"
-                f"  filesystem: {{rootdirectory: {self.root}}}\n"
-                "  delete: {enabled: true}\n"
-                "  maintenance: {uploadpurging: {enabled: false}}\n"
-                f"http: {{addr: {self.host}, secret: {REFERENCE_HTTP_SECRET}}}\n"
-            )
+            text = self._reference_config_head() + f"http: {{addr: {self.host}, secret: {REFERENCE_HTTP_SECRET}}}\n"
         with open(self.config_path, "w") as f:
             f.write(text)
+
+    def _reference_config_head(self):
+        """The start of a docker-registry config, up to its `http:` section: version, log, storage at the root."""
+        return (
+            "version: 0.1\n"
+            "log: {level: info}\n"
+            "storage:\n"
+            f"  filesystem: {{rootdirectory: {self.root}}}\n"
+            "  delete: {enabled: true}\n"
+            "  maintenance: {uploadpurging: {enabled: false}}\n"
+        )
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self):

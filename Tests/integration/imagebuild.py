@@ -48,14 +48,16 @@ class Layout:
         self.blobs[d] = data
         return d
 
-    def add_image(self, nlayers=3, arch="amd64"):
-        layers = [make_layer() for _ in range(nlayers)]
+    def add_image(self, nlayers=3, arch="amd64", nfiles=3, layer_size=20_000, history="berth-integration-test"):
+        """An image of `nlayers` layers (make_layer(nfiles, layer_size)), its config's history saying
+        "`history` layer N". Returns its manifest, digest, config, layers and arch."""
+        layers = [make_layer(nfiles=nfiles, size=layer_size) for _ in range(nlayers)]
         config = canonical_json({
             "architecture": arch,
             "os": "linux",
             "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["/bin/sh"]},
             "rootfs": {"type": "layers", "diff_ids": [digest_of(raw) for _, raw in layers]},
-            "history": [{"created_by": f"berth-integration-test layer {i}"} for i in range(nlayers)],
+            "history": [{"created_by": f"{history} layer {i}"} for i in range(nlayers)],
         })
         self.add_blob(config)
         for gz, _ in layers:

@@ -29,8 +29,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import READY_TIMEOUT, REFERENCE_HTTP_SECRET, Registry
-from imagebuild import Layout, canonical_json, copy_from_registry, copy_to_registry, make_layer, read_layout
-from regutil import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, describe, digest_of
+from imagebuild import Layout, canonical_json, copy_from_registry, copy_to_registry, read_layout
+from regutil import OCI_MANIFEST, describe, digest_of
 
 MiB = 1 << 20
 TIMEOUT = 60  # seconds, only to avoid hangs
@@ -210,28 +210,13 @@ def build_image(path, tag, nlayers=3, layer_size=60_000, arch="amd64"):
     (incompressible: each layer is a little over `layer_size` bytes). Returns the image, with `layout`,
     `blobs` ({digest: bytes} of config and layers) and `size` (their total bytes)."""
     layout = Layout(path)
-    layers = [make_layer(nfiles=1, size=layer_size) for _ in range(nlayers)]
-    config = canonical_json({
-        "architecture": arch,
-        "os": "linux",
-        "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["/bin/sh"]},
-        "rootfs": {"type": "layers", "diff_ids": [digest_of(raw) for _, raw in layers]},
-        "history": [{"created_by": f"berth mirror test {uuid.uuid4().hex[:8]} layer {i}"} for i in range(nlayers)],
-    })
-    layout.add_blob(config)
-    for gz, _ in layers:
-        layout.add_blob(gz)
-    manifest = canonical_json({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "digest": digest_of(config), "size": len(config)},
-        "layers": [{"mediaType": OCI_LAYER_GZIP, "digest": digest_of(gz), "size": len(gz)} for gz, _ in layers],
-    })
-    layout.add_blob(manifest)
+    image = layout.add_image(nlayers, arch, nfiles=1, layer_size=layer_size,
+                             history=f"berth mirror test {uuid.uuid4().hex[:8]}")
+    manifest, config, layers = image["manifest"], image["config"], image["layers"]
     layout.tag(tag, OCI_MANIFEST, manifest)
-    blobs = {digest_of(config): config, **{digest_of(gz): gz for gz, _ in layers}}
-    return {"layout": layout, "tag": tag, "manifest": manifest, "digest": digest_of(manifest),
-            "media_type": OCI_MANIFEST, "config": config, "layers": [gz for gz, _ in layers],
+    blobs = {digest_of(config): config, **{digest_of(gz): gz for gz in layers}}
+    return {"layout": layout, "tag": tag, "manifest": manifest, "digest": image["digest"],
+            "media_type": OCI_MANIFEST, "config": config, "layers": layers,
             "blobs": blobs, "size": sum(len(b) for b in blobs.values())}
 
 
@@ -462,13 +447,7 @@ class TLSTokenReference(Registry):
         self.base_url = f"https://{self.host}"
 
     def _write_config(self):
-        text = (
-            "version: 0.1\n"
-            "log: {level: info}\n"
-            "storage:\n"
-            f"  filesystem: {{rootdirectory: {self.root}}}\n"
-            "  delete: {enabled: true}\n"
-            "  maintenance: {uploadpurging: {enabled: false}}\n"
+        text = self._reference_config_head() + (
             "http:\n"
             f"  addr: {self.host}\n"
             f"  secret: {REFERENCE_HTTP_SECRET}\n"
@@ -512,6 +491,39 @@ class TLSTokenReference(Registry):
         session.verify = self.certs["ca"]
         session.headers["Authorization"] = f"Bearer {r.json()['token']}"
         return session
+
+
+def bcrypt_entry(user, password):
+    """An htpasswd line: docker-registry takes bcrypt entries only (htpasswd is Debian's apache2-utils)."""
+    return subprocess.run(["htpasswd", "-Bbn", user, password], check=True, capture_output=True, text=True,
+                          timeout=30).stdout.strip()
+
+
+class HtpasswdReference(Registry):
+    """docker-registry with htpasswd (Basic) authentication; ready when GET /v2/ answers 401."""
+
+    def __init__(self, workdir, htpasswd, *, realm, label="upstream"):
+        self.htpasswd = str(htpasswd)
+        self.realm = realm
+        super().__init__("reference", workdir, label=label)
+
+    def _write_config(self):
+        super()._write_config()
+        with open(self.config_path, "a") as f:
+            f.write(f"auth:\n  htpasswd:\n    realm: {self.realm}\n    path: {self.htpasswd}\n")
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                if requests.get(self.url("/v2/"), timeout=2).status_code == 401:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        self.log_shown = True
+        self._terminate()
+        pytest.fail(f"{self.label} did not answer 401 on /v2/\n{self.logs()}", pytrace=False)
 
 
 def start_registry_object(request, reg):

@@ -12,7 +12,6 @@ import hashlib
 import os
 import re
 import socket
-import subprocess
 import threading
 import time
 import urllib.parse
@@ -20,7 +19,7 @@ import urllib.parse
 import pytest
 import requests
 
-from conftest import READY_TIMEOUT, Registry
+from mirrorutil import HtpasswdReference, bcrypt_entry, start_registry_object
 from regutil import describe, push_blob
 
 pytestmark = pytest.mark.berth_only  # Kraken's API is Berth's own addition
@@ -112,6 +111,19 @@ def _assert_plain_text_error(r, statuses):
 
 def _upstream_blob_url(upstream, repository, digest):
     return upstream.url(f"/v2/{repository}/blobs/{digest}")
+
+
+def _push_through(berth, namespace, upstream, repository, size, auth=None):
+    """Upload `size` random bytes to `namespace` and commit them with through=true; the upstream must then
+    serve them from `repository` (asked with `auth`). Returns (blob, digest)."""
+    blob = os.urandom(size)
+    digest = _digest(blob)
+    uid = _kraken_upload(berth.base_url, namespace, blob)
+    r = _commit(berth.base_url, namespace, digest, uid, through=True)
+    assert r.status_code == 200, describe(r)
+    r = requests.get(_upstream_blob_url(upstream, repository, digest), auth=auth, timeout=TIMEOUT)
+    assert r.status_code == 200 and r.content == blob, describe(r)
+    return blob, digest
 
 
 def _upstream_gets(upstream, repository, digest):
@@ -385,13 +397,7 @@ def test_without_repository_the_namespace_is_the_upstream_repository(start_regis
     config = _write_config(tmp_path, "kraken", _registry_entry("^models/.*", upstream.base_url))
     berth, _ = _start_kraken_berth(start_berth, tmp_path, config, "berth")
 
-    blob = os.urandom(3 * MiB + 5)
-    digest = _digest(blob)
-    uid = _kraken_upload(berth.base_url, "models/bert", blob)
-    r = _commit(berth.base_url, "models/bert", digest, uid, through=True)
-    assert r.status_code == 200, describe(r)
-    r = requests.get(_upstream_blob_url(upstream, "models/bert", digest), timeout=TIMEOUT)
-    assert r.status_code == 200 and r.content == blob, describe(r)
+    blob, digest = _push_through(berth, "models/bert", upstream, "models/bert", 3 * MiB + 5)
 
     # A second Berth, empty, same config: HEAD and GET find it in models/bert upstream.
     fresh, _ = _start_kraken_berth(start_berth, tmp_path, config, "fresh")
@@ -403,53 +409,18 @@ def test_without_repository_the_namespace_is_the_upstream_repository(start_regis
 
 
 # --- credentials --------------------------------------------------------------------------------------
-class _HtpasswdReference(Registry):
-    """docker-registry with htpasswd (Basic) authentication; ready when GET /v2/ answers 401."""
-
-    def __init__(self, *args, htpasswd, **kwargs):
-        self.htpasswd = str(htpasswd)
-        super().__init__(*args, **kwargs)
-
-    def _write_config(self):
-        super()._write_config()
-        with open(self.config_path, "a") as f:
-            f.write(f"auth:\n  htpasswd:\n    realm: berth-tests\n    path: {self.htpasswd}\n")
-
-    def _wait_ready(self):
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                if requests.get(self.url("/v2/"), timeout=2).status_code == 401:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        self.log_shown = True
-        self._terminate()
-        pytest.fail(f"{self.label} did not answer 401 on /v2/\n{self.logs()}", pytrace=False)
-
-
 def test_registry_backend_credentials_are_used_for_push_and_fetch(request, start_registry, start_berth, tmp_path):
     htpasswd = tmp_path / "htpasswd"
-    # htpasswd is Debian's apache2-utils: docker-registry only takes bcrypt entries.
-    entry = subprocess.run(["htpasswd", "-Bbn", "alice", "secret"], check=True, capture_output=True,
-                           text=True, timeout=30).stdout.strip()
-    htpasswd.write_text(entry + "\n")
-    upstream = _HtpasswdReference("reference", tmp_path / "upstream", label="upstream", htpasswd=htpasswd)
-    request.node._registries.append(upstream)  # its log on failure, and stopped by start_registry's teardown
-    upstream.start()
+    htpasswd.write_text(bcrypt_entry("alice", "secret") + "\n")
+    # its log on failure, and stopped by start_registry's teardown
+    upstream = start_registry_object(request, HtpasswdReference(tmp_path / "upstream", htpasswd, realm="berth-tests"))
     assert requests.get(upstream.url("/v2/"), auth=("alice", "secret"), timeout=TIMEOUT).status_code == 200
 
     config = _write_config(tmp_path, "kraken", _registry_entry("^models/.*", upstream.base_url, "kraken/blobs",
                                                                username="alice", password="secret"))
     berth, _ = _start_kraken_berth(start_berth, tmp_path, config, "berth")
-    blob = os.urandom(2 * MiB + 9)
-    digest = _digest(blob)
-    uid = _kraken_upload(berth.base_url, "models/resnet", blob)
-    r = _commit(berth.base_url, "models/resnet", digest, uid, through=True)
-    assert r.status_code == 200, describe(r)
-    r = requests.get(_upstream_blob_url(upstream, "kraken/blobs", digest), auth=("alice", "secret"), timeout=TIMEOUT)
-    assert r.status_code == 200 and r.content == blob, describe(r)
+    blob, digest = _push_through(berth, "models/resnet", upstream, "kraken/blobs", 2 * MiB + 9,
+                                 auth=("alice", "secret"))
 
     fresh, _ = _start_kraken_berth(start_berth, tmp_path, config, "fresh")
     r = requests.get(_blob_url(fresh.base_url, "models/resnet", digest), timeout=TIMEOUT)

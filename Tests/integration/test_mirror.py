@@ -26,15 +26,21 @@ def _manifest(base, repo, ref, accept=OCI_MANIFEST, method="GET", query=""):
                             timeout=TIMEOUT)
 
 
+def _mirror_of_one_image(start_registry, start_berth, tmp_path, **build):
+    """docker-registry holding team/app:v1 (build_image(**build)) and a mirror Berth in front of it.
+    Returns (upstream, image, berth, root)."""
+    upstream = start_registry("reference", label="upstream")
+    image = build_image(tmp_path / "src", "v1", **build)
+    push_to_upstream(image, upstream, "team/app:v1", tmp_path)
+    config = write_mirror_config(tmp_path, remoteurl=upstream.base_url)
+    berth, root = start_mirror(start_berth, tmp_path, config)
+    return upstream, image, berth, root
+
+
 # --- 1. plain HTTP upstream: byte-identical, each blob fetched once ----------------------------------------
 def test_pull_through_is_byte_identical_and_fetches_each_blob_from_the_upstream_once(start_registry, start_berth,
                                                                                       tmp_path):
-    upstream = start_registry("reference", label="upstream")
-    image = build_image(tmp_path / "src", "v1", nlayers=3)
-    push_to_upstream(image, upstream, "team/app:v1", tmp_path)
-
-    config = write_mirror_config(tmp_path, remoteurl=upstream.base_url)
-    berth, root = start_mirror(start_berth, tmp_path, config)
+    upstream, image, berth, root = _mirror_of_one_image(start_registry, start_berth, tmp_path, nlayers=3)
 
     pulled = pull_through(berth, "team/app:v1", tmp_path / "first", tmp_path)
     assert_same_image(pulled, image)
@@ -70,11 +76,7 @@ def test_pull_through_is_byte_identical_and_fetches_each_blob_from_the_upstream_
 
 
 def test_what_the_upstream_does_not_have_is_404(start_registry, start_berth, tmp_path):
-    upstream = start_registry("reference", label="upstream")
-    image = build_image(tmp_path / "src", "v1", nlayers=1)
-    push_to_upstream(image, upstream, "team/app:v1", tmp_path)
-    config = write_mirror_config(tmp_path, remoteurl=upstream.base_url)
-    berth, root = start_mirror(start_berth, tmp_path, config)
+    upstream, image, berth, root = _mirror_of_one_image(start_registry, start_berth, tmp_path, nlayers=1)
     base = berth.base_url
 
     for method in ("GET", "HEAD"):
@@ -372,11 +374,7 @@ def test_containerd_mirror_protocol_chooses_the_upstream_by_ns(start_registry, s
 
 # --- 7. writes ------------------------------------------------------------------------------------------------
 def test_pushes_and_deletes_answer_405_unsupported(start_registry, start_berth, tmp_path):
-    upstream = start_registry("reference", label="upstream")
-    image = build_image(tmp_path / "src", "v1", nlayers=1)
-    push_to_upstream(image, upstream, "team/app:v1", tmp_path)
-    config = write_mirror_config(tmp_path, remoteurl=upstream.base_url)
-    berth, root = start_mirror(start_berth, tmp_path, config)
+    upstream, image, berth, root = _mirror_of_one_image(start_registry, start_berth, tmp_path, nlayers=1)
     base = berth.base_url
     assert _manifest(base, "team/app", "v1").content == image["manifest"]  # cached
     layer = digest_of(image["layers"][0])
@@ -419,11 +417,8 @@ def test_pushes_and_deletes_answer_405_unsupported(start_registry, start_berth, 
 
 # --- 9. metrics ------------------------------------------------------------------------------------------------
 def test_metrics_count_cache_misses_hits_and_upstream_bytes(start_registry, start_berth, tmp_path):
-    upstream = start_registry("reference", label="upstream")
-    image = build_image(tmp_path / "src", "v1", nlayers=3, layer_size=300_000)
-    push_to_upstream(image, upstream, "team/app:v1", tmp_path)
-    config = write_mirror_config(tmp_path, remoteurl=upstream.base_url)
-    berth, _ = start_mirror(start_berth, tmp_path, config)
+    upstream, image, berth, _ = _mirror_of_one_image(start_registry, start_berth, tmp_path, nlayers=3,
+                                                     layer_size=300_000)
     nblobs = len(image["blobs"])
 
     names = ["berth_mirror_cache_hits_total", "berth_mirror_cache_misses_total", "berth_mirror_upstream_bytes_total",

@@ -1,18 +1,16 @@
 """The mirror's upstream over TLS (a CA made here with the openssl CLI, `proxy.cafile`) behind Bearer token
 authentication (a token service of the test's issuing RS256 JWTs that docker-registry 2.8 verifies against
 `auth.token.rootcertbundle`), and behind Basic authentication (htpasswd)."""
-import subprocess
 import time
 
 import pytest
 import requests
 
-from conftest import READY_TIMEOUT, Registry
 from imagebuild import copy_from_registry
-from mirrorutil import (TIMEOUT, TLSTokenReference, TokenService, assert_json_error, assert_same_image,
-                        assert_upstream_has, build_image, count_requests, make_ca_and_server_cert, pull_through,
-                        push_to_upstream, settle_log, start_mirror, start_registry_object, tag_link,
-                        write_mirror_config)
+from mirrorutil import (TIMEOUT, HtpasswdReference, TLSTokenReference, TokenService, assert_json_error,
+                        assert_same_image, assert_upstream_has, bcrypt_entry, build_image, count_requests,
+                        make_ca_and_server_cert, pull_through, push_to_upstream, settle_log, start_mirror,
+                        start_registry_object, tag_link, write_mirror_config)
 from regutil import OCI_MANIFEST, describe
 
 pytestmark = pytest.mark.berth_only  # the mirror is Berth's; docker-registry is the upstream here
@@ -87,42 +85,11 @@ def test_tls_upstream_whose_ca_is_not_given_fails_with_a_json_error(tls_token_up
 
 
 # --- Basic authentication ------------------------------------------------------------------------------------
-def _bcrypt_entry(user, password):
-    """An htpasswd line: docker-registry takes bcrypt entries only (htpasswd is Debian's apache2-utils)."""
-    return subprocess.run(["htpasswd", "-Bbn", user, password], check=True, capture_output=True, text=True,
-                          timeout=30).stdout.strip()
-
-
-class _HtpasswdUpstream(Registry):
-    """docker-registry with htpasswd (Basic) authentication; ready when GET /v2/ answers 401."""
-
-    def __init__(self, workdir, htpasswd):
-        self.htpasswd = str(htpasswd)
-        super().__init__("reference", workdir, label="upstream")
-
-    def _write_config(self):
-        super()._write_config()
-        with open(self.config_path, "a") as f:
-            f.write(f"auth:\n  htpasswd:\n    realm: berth-mirror-tests\n    path: {self.htpasswd}\n")
-
-    def _wait_ready(self):
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                if requests.get(self.url("/v2/"), timeout=2).status_code == 401:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        self.log_shown = True
-        self._terminate()
-        pytest.fail(f"{self.label} did not answer 401 on /v2/\n{self.logs()}", pytrace=False)
-
-
 def test_basic_auth_upstream_pulls_through_with_credentials(request, start_berth, tmp_path):
     htpasswd = tmp_path / "htpasswd"
-    htpasswd.write_text(_bcrypt_entry("alice", "secret") + "\n")
-    upstream = start_registry_object(request, _HtpasswdUpstream(tmp_path / "upstream", htpasswd))
+    htpasswd.write_text(bcrypt_entry("alice", "secret") + "\n")
+    upstream = start_registry_object(
+        request, HtpasswdReference(tmp_path / "upstream", htpasswd, realm="berth-mirror-tests"))
     assert requests.get(upstream.url("/v2/"), auth=("alice", "secret"), timeout=TIMEOUT).status_code == 200
     image = build_image(tmp_path / "src", "v1", nlayers=2)
     push_to_upstream(image, upstream, "team/app:v1", tmp_path, "--dest-creds", "alice:secret")
