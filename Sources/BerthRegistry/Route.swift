@@ -31,48 +31,60 @@ enum Route: Equatable {
     }
 
     /// Names may hold slashes, so the endpoint is recognised by the path's last components, found from the
-    /// end without splitting the whole path (this runs for every request).
+    /// end without splitting the whole path (this runs for every request). Indices and comparisons work on
+    /// the UTF-8 bytes: Character-level `Substring` work (grapheme breaking) costs more than the rest.
     static func parse(_ path: Substring) -> Result<Route, Failure> {
-        guard path == "/v2" || path.hasPrefix("/v2/") else { return .failure(.noRoute) }
-        let rest = path.dropFirst(3).drop(while: { $0 == "/" })
-        if rest.isEmpty { return .success(.base) }
-        if rest == "_catalog" { return .success(.catalog) }
+        let bytes = path.utf8
+        guard bytes.starts(with: "/v2".utf8), bytes.count == 3 || bytes[bytes.index(bytes.startIndex, offsetBy: 3)] == slash else {
+            return .failure(.noRoute)
+        }
+        var first = bytes.index(bytes.startIndex, offsetBy: 3)
+        while first < bytes.endIndex, bytes[first] == slash { first = bytes.index(after: first) }
+        let rest = path[first...]
+        let restBytes = rest.utf8
+        if restBytes.isEmpty { return .success(.base) }
+        if restBytes.elementsEqual("_catalog".utf8) { return .success(.catalog) }
         // Up to three trailing components: c1 is the last; boundaries[i] is where component i+1 starts.
         var boundaries: [Substring.Index] = []
-        var end = rest.endIndex
-        while boundaries.count < 3, let slash = rest[..<end].lastIndex(of: "/") {
-            boundaries.append(rest.index(after: slash))
-            end = slash
+        boundaries.reserveCapacity(3)
+        var end = restBytes.endIndex
+        while boundaries.count < 3, let found = restBytes[..<end].lastIndex(of: slash) {
+            boundaries.append(restBytes.index(after: found))
+            end = found
         }
         guard boundaries.count >= 2 else { return .failure(.noRoute) }
         let last = rest[boundaries[0]...]
-        let penultimate = rest[boundaries[1]..<rest.index(before: boundaries[0])]
-        let antepenultimate = boundaries.count == 3 ? rest[boundaries[2]..<rest.index(before: boundaries[1])] : nil
+        let penultimate = rest[boundaries[1]..<restBytes.index(before: boundaries[0])]
+        let antepenultimate = boundaries.count == 3 ? rest[boundaries[2]..<restBytes.index(before: boundaries[1])] : nil
 
         /// The name is everything before the component that starts at `boundary`.
         func named(before boundary: Substring.Index, _ make: (RepositoryName) -> Route) -> Result<Route, Failure> {
-            guard boundary > rest.index(after: rest.startIndex) else { return .failure(.noRoute) }
-            let name = percentDecode(rest[..<rest.index(before: boundary)])
+            guard boundary > restBytes.index(after: restBytes.startIndex) else { return .failure(.noRoute) }
+            let name = percentDecode(rest[..<restBytes.index(before: boundary)])
             guard let repository = RepositoryName(name) else { return .failure(.invalidName(name)) }
             return .success(make(repository))
         }
 
-        if penultimate == "tags" && last == "list" { return named(before: boundaries[1]) { .tags($0) } }
-        if antepenultimate == "blobs" && penultimate == "uploads" {
+        if penultimate.utf8.elementsEqual("tags".utf8) && last.utf8.elementsEqual("list".utf8) {
+            return named(before: boundaries[1]) { .tags($0) }
+        }
+        if let antepenultimate, antepenultimate.utf8.elementsEqual("blobs".utf8) && penultimate.utf8.elementsEqual("uploads".utf8) {
             let id = String(last)
             return last.isEmpty ? named(before: boundaries[2]) { .uploads($0) } : named(before: boundaries[2]) { .upload($0, id: id) }
         }
-        if penultimate == "blobs" && last == "uploads" { return named(before: boundaries[1]) { .uploads($0) } }
+        if penultimate.utf8.elementsEqual("blobs".utf8) && last.utf8.elementsEqual("uploads".utf8) {
+            return named(before: boundaries[1]) { .uploads($0) }
+        }
         guard !last.isEmpty else { return .failure(.noRoute) }
         let reference = percentDecode(last)
-        switch penultimate {
-        case "blobs": return named(before: boundaries[1]) { .blob($0, digest: reference) }
-        case "manifests": return named(before: boundaries[1]) { .manifest($0, reference: reference) }
-        case "referrers": return named(before: boundaries[1]) { .referrers($0, digest: reference) }
-        default: return .failure(.noRoute)
-        }
+        if penultimate.utf8.elementsEqual("blobs".utf8) { return named(before: boundaries[1]) { .blob($0, digest: reference) } }
+        if penultimate.utf8.elementsEqual("manifests".utf8) { return named(before: boundaries[1]) { .manifest($0, reference: reference) } }
+        if penultimate.utf8.elementsEqual("referrers".utf8) { return named(before: boundaries[1]) { .referrers($0, digest: reference) } }
+        return .failure(.noRoute)
     }
 }
+
+private let slash = UInt8(ascii: "/")
 
 /// Decodes `%XX` escapes; malformed escapes stay as they are.
 func percentDecode(_ text: Substring) -> String {
