@@ -57,8 +57,11 @@ def test_metrics_parse_and_counters_move_with_requests(registry):
     deadline = time.monotonic() + 10
     while True:
         after = _samples(base)
-        if delta(after, "berth_blob_pulls_total") >= 3 and delta(after, "berth_blob_uploads_total") >= 1 \
-                or time.monotonic() > deadline:
+        # Each request may have reached either worker, so every figure checked below is waited for.
+        settled = (delta(after, "berth_blob_pulls_total") >= 3 and delta(after, "berth_blob_uploads_total") >= 1
+                   and _value(after, "berth_http_requests_total", method="GET", route="manifest", status="404") >= 1
+                   and _value(after, "berth_http_request_duration_seconds_count", route="blob") >= 3)
+        if settled or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     assert delta(after, "berth_blob_uploads_total") == 1
