@@ -10,8 +10,8 @@ final class UploadBodyWriter: HTTPBodyReceiver {
     private let session: UploadSession
     private let loop: EventLoop
     private let completion: (Result<UploadSession, Error>) -> Void
-    private var pending: [UInt8] = []
-    private var spare: [UInt8] = []
+    private var pending: DirectIOBuffer
+    private var spare: DirectIOBuffer?
     private var writing = false
     private var bodyDone = false
     private var aborted = false
@@ -30,12 +30,12 @@ final class UploadBodyWriter: HTTPBodyReceiver {
         self.discardOnAbort = discardOnAbort
         self.completion = completion
         // Sized for this body: small pushes must not each hold a full megabyte.
-        pending.reserveCapacity(Int(min(expectedLength ?? Int64(Self.flushThreshold), Int64(Self.flushThreshold))) + 64 * 1024)
+        pending = DirectIOBuffer(capacity: Int(min(expectedLength ?? Int64(Self.flushThreshold), Int64(Self.flushThreshold))) + 64 * 1024)
     }
 
     func receive(_ bytes: UnsafeRawBufferPointer, exchange: HTTPExchange) {
         guard failure == nil else { return }
-        pending.append(contentsOf: bytes)
+        pending.append(bytes)
         guard pending.count >= Self.flushThreshold else { return }
         if writing {
             if !bodyPaused { bodyPaused = true; exchange.pauseBody() }
@@ -66,11 +66,17 @@ final class UploadBodyWriter: HTTPBodyReceiver {
     /// Writes and hashes one buffer on two pool threads at once: the slower of the two sets the pace, not their sum.
     private func flush(_ exchange: HTTPExchange) {
         writing = true
-        var chunk = spare
-        swap(&chunk, &pending)
-        spare = []
+        let chunk = pending
+        pending = spare ?? DirectIOBuffer(capacity: chunk.capacity)
+        spare = nil
         let session = self.session
         let start = session.offset
+        if !bodyDone && !aborted {
+            // Until the body ends, write whole blocks only, so that every write starts on a block boundary
+            // and goes to the disk directly; the bytes past the last boundary lead the next buffer.
+            let overhang = DirectIOBuffer.overhang(endingAt: start + Int64(chunk.count))
+            if overhang < chunk.count { chunk.moveTail(overhang, to: pending) }
+        }
         let snapshot = session.hashSnapshot
         var writeError: Error?
         var nextHash: SHA256Hasher?
@@ -82,24 +88,24 @@ final class UploadBodyWriter: HTTPBodyReceiver {
             finishedFlush(chunk, error: writeError, exchange)
         }
         loop.offload({ () -> Error? in
-            do { try chunk.withUnsafeBytes { try session.write($0, at: start) }; return nil } catch { return error }
+            do { try session.write(chunk.bytes, at: start); return nil } catch { return error }
         }, then: { error in
             writeError = error
             joined()
         })
-        loop.offload({ chunk.withUnsafeBytes { session.hashed($0, from: snapshot) } }, then: { hasher in
+        loop.offload({ session.hashed(chunk.bytes, from: snapshot) }, then: { hasher in
             nextHash = hasher
             joined()
         })
     }
 
-    private func finishedFlush(_ buffer: [UInt8], error: Error?, _ exchange: HTTPExchange) {
+    private func finishedFlush(_ buffer: DirectIOBuffer, error: Error?, _ exchange: HTTPExchange) {
         writing = false
+        buffer.removeAll()
         spare = buffer
-        spare.removeAll(keepingCapacity: true)
         if let error, failure == nil {
             failure = error
-            pending = []
+            pending.removeAll()
             completion(.failure(error))
         }
         if bodyDone || aborted {

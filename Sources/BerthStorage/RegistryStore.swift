@@ -7,12 +7,15 @@ public final class RegistryStore {
     /// `<rootdirectory>/docker/registry/v2`
     public let base: String
     public let fsync: Bool
+    /// Upload bodies go to the disk with `O_DIRECT` where the file system allows it (see `DirectIOBuffer`).
+    public let directWrites: Bool
 
-    public init(rootDirectory: String, fsync: Bool) throws {
+    public init(rootDirectory: String, fsync: Bool, directWrites: Bool = true) throws {
         var root = rootDirectory
         while root.count > 1 && root.hasSuffix("/") { root.removeLast() }
         base = root + "/docker/registry/v2"
         self.fsync = fsync
+        self.directWrites = directWrites
         try FileSystem.makeDirectories(base)
         guard access(base, R_OK | W_OK | X_OK) == 0 else {
             throw StorageError.system(operation: "open for writing", path: base, errno: errno)

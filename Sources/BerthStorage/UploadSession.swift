@@ -11,6 +11,7 @@ public final class UploadSession {
     public private(set) var machine: UploadStateMachine
     private let store: RegistryStore
     private var descriptor: Int32
+    private var direct: DirectWrites
     private var hasher: SHA256Hasher
     private var checkpointedOffset: Int64
 
@@ -20,6 +21,7 @@ public final class UploadSession {
         self.id = id
         self.descriptor = descriptor
         self.hasher = hasher
+        direct = store.directWrites ? .unopened : .refused
         machine = UploadStateMachine(offset: hasher.count)
         checkpointedOffset = hasher.count
     }
@@ -31,6 +33,8 @@ public final class UploadSession {
     /// Closes the data file, and so gives up the upload's lock. Call before answering the request:
     /// the client's next request may reach another worker process at once.
     public func release() {
+        if case .open(let directDescriptor) = direct { close(directDescriptor) }
+        direct = .unopened
         guard descriptor >= 0 else { return }
         close(descriptor)
         descriptor = -1
@@ -48,17 +52,63 @@ public final class UploadSession {
     }
 
     /// The first half of an append that may run beside `hashed(_:)` on another thread: writes at `offset`
-    /// (and starts write-back when the store flushes), without touching the hash.
+    /// (and starts write-back when the store flushes), without touching the hash. Whole blocks of a
+    /// `DirectIOBuffer` written at a block boundary go to the disk directly; the rest through the page cache.
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
         guard !bytes.isEmpty else { return }
+        let path = store.path(.uploadData(owner, id: id))
         do {
-            try FileSystem.writeAll(descriptor, bytes, at: offset, path: store.path(.uploadData(owner, id: id)))
+            let direct = try writeDirectly(bytes, at: offset, path: path)
+            try FileSystem.writeAll(descriptor, UnsafeRawBufferPointer(rebasing: bytes[direct...]),
+                                    at: offset + Int64(direct), path: path)
         } catch {
             // Give back what a failed write took (a full disk must not stay full) and stay at the last good offset.
             _ = ftruncate(descriptor, off_t(offset))
             throw error
         }
         if store.fsync { berth_start_writeback(descriptor, offset, Int64(bytes.count)) }
+    }
+
+    /// Writes the leading whole blocks of `bytes` with `O_DIRECT` when buffer and offset allow it, and
+    /// answers how many bytes it wrote. A file system that refuses direct I/O gets buffered writes.
+    private func writeDirectly(_ bytes: UnsafeRawBufferPointer, at offset: Int64, path: String) throws -> Int {
+        let alignment = DirectIOBuffer.alignment
+        let length = bytes.count / alignment * alignment
+        guard length > 0, offset % Int64(alignment) == 0, Int(bitPattern: bytes.baseAddress) % alignment == 0,
+              let directDescriptor = openDirect(path) else { return 0 }
+        var done = 0
+        while done < length {
+            let count = pwrite(directDescriptor, bytes.baseAddress! + done, length - done, off_t(offset) + off_t(done))
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 && errno == EINVAL {
+                close(directDescriptor)
+                direct = .refused
+                return done
+            }
+            guard count > 0 else { throw FileSystem.fail("write", path) }
+            done += count
+            // A short write leaves the rest off a boundary: it goes through the page cache.
+            if done % alignment != 0 { return done }
+        }
+        return done
+    }
+
+    /// The data file opened again with `O_DIRECT` on first use (the lock stays with `descriptor`).
+    private func openDirect(_ path: String) -> Int32? {
+        switch direct {
+        case .open(let directDescriptor): return directDescriptor
+        case .refused: return nil
+        case .unopened:
+            let opened = berth_open_direct(path)
+            direct = opened >= 0 ? .open(opened) : .refused
+            return opened >= 0 ? opened : nil
+        }
+    }
+
+    private enum DirectWrites {
+        case unopened
+        case open(Int32)
+        case refused
     }
 
     /// The other half: the hash state after `bytes`, computed from a snapshot, so it can run beside `write`.

@@ -48,3 +48,7 @@ void berth_start_writeback(int fd, int64_t offset, int64_t count) {
 void berth_limit_malloc_arenas(int count) {
     mallopt(M_ARENA_MAX, count);
 }
+
+int berth_open_direct(const char *path) {
+    return open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+}

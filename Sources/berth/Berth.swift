@@ -87,7 +87,7 @@ struct Serve: ParsableCommand {
 
     private func openStore(_ settings: Configuration) throws -> RegistryStore {
         do {
-            return try RegistryStore(rootDirectory: settings.rootDirectory, fsync: settings.fsync)
+            return try RegistryStore(rootDirectory: settings.rootDirectory, fsync: settings.fsync, directWrites: settings.directWrites)
         } catch {
             Log.error("storage.filesystem.rootdirectory \(settings.rootDirectory) is not usable: \(error)")
             throw ExitCode(1)

@@ -10,6 +10,7 @@ struct Configuration {
     var httpAddr = "127.0.0.1:5000"
     var rootDirectory = "./data"
     var fsync = true
+    var directWrites = true
     var deleteEnabled = false
     var logLevel = "info"
     /// Kraken namespaces: patterns (matched anywhere, as Kraken's `backends` do) and their backend.
@@ -62,6 +63,9 @@ struct Configuration {
             config.rootDirectory = try text(value, "storage.filesystem.rootdirectory", origin)
         },
         Key(path: "storage.filesystem.fsync") { config, value, origin in config.fsync = try flag(value, "storage.filesystem.fsync", origin) },
+        Key(path: "storage.filesystem.directwrites") { config, value, origin in
+            config.directWrites = try flag(value, "storage.filesystem.directwrites", origin)
+        },
         Key(path: "storage.delete.enabled") { config, value, origin in
             config.deleteEnabled = try flag(value, "storage.delete.enabled", origin)
         },

@@ -32,7 +32,7 @@ struct GarbageCollect: ParsableCommand {
         if let root { settings.rootDirectory = root }
         let store: RegistryStore
         do {
-            store = try RegistryStore(rootDirectory: settings.rootDirectory, fsync: settings.fsync)
+            store = try RegistryStore(rootDirectory: settings.rootDirectory, fsync: settings.fsync, directWrites: settings.directWrites)
         } catch {
             FileHandle.standardError.write(Data("berth: storage.filesystem.rootdirectory \(settings.rootDirectory): \(error)\n".utf8))
             throw ExitCode(1)

@@ -130,6 +130,25 @@ def test_chunked_upload_in_several_patches_then_put_digest(registry):
     assert_blob(base, "team/chunked", data)
 
 
+def test_multi_megabyte_chunks_that_end_off_block_boundaries_keep_every_byte(registry):
+    """Large bodies are written in whole 4 KiB blocks while they stream (direct I/O) and the rest when
+    they end; chunks that start and end mid-block must still add up to the exact bytes."""
+    sizes = [3 * 2**20 + 123, 5 * 2**20 + 4001, 2**20 + 4096]
+    data = random_bytes(sum(sizes) + 2 * 2**20 + 7)
+    base = registry.base_url
+    url = location(start_upload(base, "team/blocks"))
+    chunks, rest = chunks_of(data, sizes)
+    for start, chunk in chunks:
+        p = patch_chunk(url, chunk, start)
+        assert p.status_code == 202, describe(p)
+        assert range_end(p) == start + len(chunk) - 1
+        url = location(p)
+    r = requests.put(with_query(url, digest=digest_of(data)), data=rest,
+                     headers={**OCTET, "Content-Range": f"{sum(sizes)}-{len(data) - 1}"}, timeout=TIMEOUT)
+    assert_created(r, data)
+    assert_blob(base, "team/blocks", data)
+
+
 def test_chunked_upload_with_final_chunk_in_put_body(registry):
     data = random_bytes(200_000)
     base = registry.base_url

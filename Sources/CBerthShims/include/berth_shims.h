@@ -30,6 +30,8 @@ int berth_set_blocking(int fd, int blocking);
 int berth_set_send_timeout(int fd, int seconds);
 /// Starts write-back of a file range without waiting (sync_file_range WRITE), so a later fdatasync has little left.
 void berth_start_writeback(int fd, int64_t offset, int64_t count);
+/// Opens a file for writes that bypass the page cache (O_DIRECT); -1 where the file system refuses.
+int berth_open_direct(const char *path);
 /// Caps glibc's malloc arenas: buffers filled on the loop and freed on pool threads otherwise spread
 /// over one arena per thread, each keeping its peak.
 void berth_limit_malloc_arenas(int count);

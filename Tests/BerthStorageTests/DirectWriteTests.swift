@@ -1,0 +1,102 @@
+@testable import BerthStorage
+import Glibc
+import XCTest
+
+/// Upload bytes written in whole blocks from a `DirectIOBuffer` bypass the page cache; the rest goes
+/// through it; either way the file holds every byte and the blob commits under the right digest.
+final class DirectWriteTests: XCTestCase {
+    private var root = ""
+    private let repository = RepositoryName("direct/test")!
+
+    override func setUp() {
+        // Inside the package (on the disk that holds the checkout), not /tmp, which may be a tmpfs.
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        root = package.path + "/.build/direct-write-tests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    override func tearDown() {
+        FileSystem.removeTree(root)
+    }
+
+    func test_the_buffer_keeps_its_alignment_and_bytes_when_it_grows_and_moves_a_tail() {
+        let buffer = DirectIOBuffer(capacity: 10)
+        XCTAssertEqual(buffer.capacity, DirectIOBuffer.alignment)
+        let first = pattern(5000, seed: 1)
+        first.withUnsafeBytes { buffer.append($0) }
+        let second = pattern(9000, seed: 2)
+        second.withUnsafeBytes { buffer.append($0) }
+        XCTAssertEqual(Int(bitPattern: buffer.bytes.baseAddress) % DirectIOBuffer.alignment, 0)
+        XCTAssertGreaterThanOrEqual(buffer.capacity, 14000)
+        XCTAssertEqual(Array(buffer.bytes), first + second)
+
+        let next = DirectIOBuffer(capacity: 100)
+        buffer.moveTail(3000, to: next)
+        XCTAssertEqual(Array(buffer.bytes), Array((first + second).prefix(11000)))
+        XCTAssertEqual(Array(next.bytes), Array(second.suffix(3000)))
+        buffer.removeAll()
+        XCTAssertTrue(buffer.isEmpty)
+        XCTAssertEqual(DirectIOBuffer.overhang(endingAt: 3 * 4096), 0)
+        XCTAssertEqual(DirectIOBuffer.overhang(endingAt: 3 * 4096 + 17), 17)
+    }
+
+    func test_whole_blocks_at_a_boundary_bypass_the_page_cache_and_the_rest_does_not() throws {
+        let store = try RegistryStore(rootDirectory: root, fsync: true)
+        let session = try store.createUpload(in: repository)
+        let first = pattern(3 * 4096 + 100, seed: 3)
+        try append(first, to: session)
+        let dataPath = store.path(.uploadData(.repository(repository), id: session.id))
+        XCTAssertEqual(try residentPages(dataPath), [false, false, false, true],
+                       "three whole blocks written directly, the 100-byte tail through the page cache")
+
+        // Starting off a boundary, everything goes through the page cache, and no byte is lost.
+        let second = pattern(2 * 4096, seed: 4)
+        try append(second, to: session)
+        XCTAssertEqual(try residentPages(dataPath), [false, false, false, true, true, true])
+        XCTAssertEqual(try FileSystem.read(dataPath, limit: 1 << 20), first + second)
+
+        try session.checkpoint()
+        let digest = Digest.sha256(of: first + second)
+        XCTAssertEqual(try session.commit(expected: digest), Int64(first.count + second.count))
+        XCTAssertEqual(try FileSystem.read(store.path(.blobData(digest)), limit: 1 << 20), first + second)
+    }
+
+    func test_with_direct_writes_off_every_byte_goes_through_the_page_cache() throws {
+        let store = try RegistryStore(rootDirectory: root, fsync: false, directWrites: false)
+        let session = try store.createUpload(in: repository)
+        let bytes = pattern(2 * 4096, seed: 5)
+        try append(bytes, to: session)
+        let dataPath = store.path(.uploadData(.repository(repository), id: session.id))
+        XCTAssertEqual(try residentPages(dataPath), [true, true])
+        XCTAssertEqual(try FileSystem.read(dataPath, limit: 1 << 20), bytes)
+    }
+
+    private func append(_ bytes: [UInt8], to session: UploadSession) throws {
+        let buffer = DirectIOBuffer(capacity: bytes.count)
+        bytes.withUnsafeBytes { buffer.append($0) }
+        try session.append(buffer.bytes)
+    }
+
+    private func pattern(_ count: Int, seed: UInt8) -> [UInt8] {
+        (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) }
+    }
+
+    /// For each page of the file, whether it is in the page cache (`mincore` of a mapping, which faults nothing in).
+    private func residentPages(_ path: String) throws -> [Bool] {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw StorageError.notFound(path) }
+        defer { close(descriptor) }
+        var status = stat()
+        fstat(descriptor, &status)
+        let length = Int(status.st_size)
+        guard let mapping = mmap(nil, length, PROT_READ, MAP_SHARED, descriptor, 0), mapping != MAP_FAILED else {
+            throw StorageError.system(operation: "mmap", path: path, errno: errno)
+        }
+        defer { munmap(mapping, length) }
+        let pages = (length + 4095) / 4096
+        var vector = [UInt8](repeating: 0, count: pages)
+        guard mincore(mapping, length, &vector) == 0 else {
+            throw StorageError.system(operation: "mincore", path: path, errno: errno)
+        }
+        return vector.map { $0 & 1 == 1 }
+    }
+}
