@@ -126,8 +126,8 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     private var claim: DownloadClaim?
     private var fetch: RegistryFetch?
     private var exchange: UpstreamExchange?
-    private var pending: [UInt8] = []
-    private var spare: [UInt8] = []
+    private var pending = DirectIOBuffer(capacity: 1 << 20)
+    private var spare: DirectIOBuffer?
     private var writing = false
     private var upstreamDone = false
     private var hasher = SHA256Hasher()
@@ -173,7 +173,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
             exchange?.cancel()
             return
         }
-        pending.append(contentsOf: bytes)
+        pending.append(bytes)
         if !writing {
             flush()
         } else if pending.count >= Self.pauseThreshold {
@@ -203,45 +203,27 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
             return
         }
         writing = true
-        var batch = spare
-        swap(&batch, &pending)
-        spare = []
+        let batch = pending
+        pending = spare ?? DirectIOBuffer(capacity: batch.capacity)
+        spare = nil
         let offset = written
-        let snapshot = hasher
-        var writeError: Error?
-        var next: SHA256Hasher?
-        var outstanding = 2
-        let joined = { [self] in
-            outstanding -= 1
-            guard outstanding == 0 else { return }
+        loop.writeAndHash(batch, from: hasher, write: { try claim.write($0, at: offset) }) { [self] result in
             writing = false
+            let length = batch.count
+            batch.removeAll()
             spare = batch
-            spare.removeAll(keepingCapacity: true)
             guard outcome == nil else { return abandonClaim() }
-            if let writeError {
-                fail(RegistryError(.unavailable, "writing blob \(digest) to the cache: \(writeError)"))
+            switch result {
+            case .failure(let error):
+                fail(RegistryError(.unavailable, "writing blob \(digest) to the cache: \(error)"))
                 fetch?.cancel()
-                return
+            case .success(let next):
+                hasher = next
+                grew(to: offset + Int64(length))
+                exchange?.resume()
+                flush()
             }
-            hasher = next!
-            grew(to: offset + Int64(batch.count))
-            exchange?.resume()
-            flush()
         }
-        loop.offload({ () -> Error? in
-            do { try batch.withUnsafeBytes { try claim.write($0, at: offset) }; return nil } catch { return error }
-        }, then: { error in
-            writeError = error
-            joined()
-        })
-        loop.offload({ () -> SHA256Hasher in
-            var state = snapshot
-            batch.withUnsafeBytes { state.update($0) }
-            return state
-        }, then: { state in
-            next = state
-            joined()
-        })
     }
 
     private func verify() {
@@ -279,7 +261,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     private func fail(_ error: RegistryError) {
         guard outcome == nil else { return }
         Log.warn("mirror: download of \(digest) failed: \(error.detail ?? error.message)")
-        pending = []
+        pending.removeAll()
         if !writing { abandonClaim() }
         end(.failed(error))
     }

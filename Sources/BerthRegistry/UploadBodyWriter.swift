@@ -10,8 +10,11 @@ final class UploadBodyWriter: HTTPBodyReceiver {
     private let session: UploadSession
     private let loop: EventLoop
     private let completion: (Result<UploadSession, Error>) -> Void
-    private var pending: DirectIOBuffer
+    /// The buffer filling on the loop and the one last written, kept for reuse; each made when first needed,
+    /// so a body that fits one buffer never takes two.
+    private var pending: DirectIOBuffer?
     private var spare: DirectIOBuffer?
+    private let bufferCapacity: Int
     private var writing = false
     private var bodyDone = false
     private var aborted = false
@@ -30,13 +33,15 @@ final class UploadBodyWriter: HTTPBodyReceiver {
         self.discardOnAbort = discardOnAbort
         self.completion = completion
         // Sized for this body: small pushes must not each hold a full megabyte.
-        pending = DirectIOBuffer(capacity: Int(min(expectedLength ?? Int64(Self.flushThreshold), Int64(Self.flushThreshold))) + 64 * 1024)
+        bufferCapacity = Int(min(expectedLength ?? Int64(Self.flushThreshold), Int64(Self.flushThreshold))) + 64 * 1024
     }
 
     func receive(_ bytes: UnsafeRawBufferPointer, exchange: HTTPExchange) {
         guard failure == nil else { return }
-        pending.append(bytes)
-        guard pending.count >= Self.flushThreshold else { return }
+        let buffer = pending ?? takeBuffer()
+        pending = buffer
+        buffer.append(bytes)
+        guard buffer.count >= Self.flushThreshold else { return }
         if writing {
             if !bodyPaused { bodyPaused = true; exchange.pauseBody() }
         } else {
@@ -56,47 +61,43 @@ final class UploadBodyWriter: HTTPBodyReceiver {
     }
 
     private func flushOrCheckpoint(_ exchange: HTTPExchange) {
-        if !pending.isEmpty && failure == nil {
+        if let pending, !pending.isEmpty && failure == nil {
             flush(exchange)
         } else {
             checkpoint()
         }
     }
 
-    /// Writes and hashes one buffer on two pool threads at once: the slower of the two sets the pace, not their sum.
+    /// Writes and hashes one buffer on the pool while the next one fills.
     private func flush(_ exchange: HTTPExchange) {
         writing = true
-        let chunk = pending
-        pending = spare ?? DirectIOBuffer(capacity: chunk.capacity)
-        spare = nil
-        let session = self.session
+        guard let chunk = pending else { return }
+        pending = nil
         let start = session.offset
         if !bodyDone && !aborted {
             // Until the body ends, write whole blocks only, so that every write starts on a block boundary
             // and goes to the disk directly; the bytes past the last boundary lead the next buffer.
             let overhang = DirectIOBuffer.overhang(endingAt: start + Int64(chunk.count))
-            if overhang < chunk.count { chunk.moveTail(overhang, to: pending) }
+            if overhang > 0 && overhang < chunk.count {
+                let next = takeBuffer()
+                chunk.moveTail(overhang, to: next)
+                pending = next
+            }
         }
-        let snapshot = session.hashSnapshot
-        var writeError: Error?
-        var nextHash: SHA256Hasher?
-        var outstanding = 2
-        let joined = { [self] in
-            outstanding -= 1
-            guard outstanding == 0 else { return }
-            if writeError == nil, let nextHash { session.accept(nextHash) }
-            finishedFlush(chunk, error: writeError, exchange)
+        loop.writeAndHash(chunk, from: session.hashSnapshot, write: { [session] in try session.write($0, at: start) }) { [self] result in
+            switch result {
+            case .success(let next):
+                session.accept(next)
+                finishedFlush(chunk, error: nil, exchange)
+            case .failure(let error):
+                finishedFlush(chunk, error: error, exchange)
+            }
         }
-        loop.offload({ () -> Error? in
-            do { try session.write(chunk.bytes, at: start); return nil } catch { return error }
-        }, then: { error in
-            writeError = error
-            joined()
-        })
-        loop.offload({ session.hashed(chunk.bytes, from: snapshot) }, then: { hasher in
-            nextHash = hasher
-            joined()
-        })
+    }
+
+    private func takeBuffer() -> DirectIOBuffer {
+        defer { spare = nil }
+        return spare ?? DirectIOBuffer(capacity: bufferCapacity)
     }
 
     private func finishedFlush(_ buffer: DirectIOBuffer, error: Error?, _ exchange: HTTPExchange) {
@@ -105,12 +106,12 @@ final class UploadBodyWriter: HTTPBodyReceiver {
         spare = buffer
         if let error, failure == nil {
             failure = error
-            pending.removeAll()
+            pending = nil
             completion(.failure(error))
         }
         if bodyDone || aborted {
             flushOrCheckpoint(exchange)
-        } else if pending.count >= Self.flushThreshold {
+        } else if (pending?.count ?? 0) >= Self.flushThreshold {
             flush(exchange)
         }
         // Resume even after a failure: the answer is out and the rest of the body is read and dropped.

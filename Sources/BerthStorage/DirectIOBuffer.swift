@@ -2,8 +2,8 @@ import Glibc
 
 /// Bytes in memory on the boundary that direct I/O (`O_DIRECT`) asks for, so an upload's bytes go from
 /// here to the disk without a copy into the page cache: that copy was half of a push's CPU time.
-/// Grows when an append does not fit. Not thread-safe: while two pool threads read it (one writing it
-/// to disk, one hashing it), nobody appends.
+/// Grows when an append does not fit; its memory comes from `MappedBlockPool`. Not thread-safe: while two
+/// pool threads read it (one writing it to disk, one hashing it), nobody appends.
 public final class DirectIOBuffer {
     /// Buffer address, file offset and length must all be multiples of this for a direct write.
     public static let alignment = 4096
@@ -13,12 +13,11 @@ public final class DirectIOBuffer {
     public private(set) var count = 0
 
     public init(capacity: Int) {
-        self.capacity = Self.roundedUp(max(capacity, Self.alignment))
-        base = Self.allocate(self.capacity)
+        (base, self.capacity) = MappedBlockPool.take(Self.roundedUp(max(capacity, Self.alignment)))
     }
 
     deinit {
-        free(base)
+        MappedBlockPool.give(base, capacity)
     }
 
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
@@ -50,21 +49,14 @@ public final class DirectIOBuffer {
     }
 
     private func grow(to needed: Int) {
-        let larger = Self.roundedUp(max(needed, capacity * 2))
-        let moved = Self.allocate(larger)
+        let (moved, larger) = MappedBlockPool.take(Self.roundedUp(max(needed, capacity * 2)))
         moved.copyMemory(from: base, byteCount: count)
-        free(base)
+        MappedBlockPool.give(base, capacity)
         base = moved
         capacity = larger
     }
 
     private static func roundedUp(_ size: Int) -> Int {
         (size + alignment - 1) / alignment * alignment
-    }
-
-    private static func allocate(_ size: Int) -> UnsafeMutableRawPointer {
-        var memory: UnsafeMutableRawPointer?
-        guard posix_memalign(&memory, alignment, size) == 0, let memory else { fatalError("out of memory") }
-        return memory
     }
 }

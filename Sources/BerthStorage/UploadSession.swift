@@ -51,7 +51,7 @@ public final class UploadSession {
         accept(next)
     }
 
-    /// The first half of an append that may run beside `hashed(_:)` on another thread: writes at `offset`
+    /// The first half of an append that may run beside hashing on another thread: writes at `offset`
     /// (and starts write-back when the store flushes), without touching the hash. Whole blocks of a
     /// `DirectIOBuffer` written at a block boundary go to the disk directly; the rest through the page cache.
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
@@ -111,17 +111,10 @@ public final class UploadSession {
         case refused
     }
 
-    /// The other half: the hash state after `bytes`, computed from a snapshot, so it can run beside `write`.
-    public func hashed(_ bytes: UnsafeRawBufferPointer, from snapshot: SHA256Hasher) -> SHA256Hasher {
-        var next = snapshot
-        next.update(bytes)
-        return next
-    }
-
-    /// The state before the chunk in flight, for `hashed(_:from:)`.
+    /// The state before the chunk in flight, which the other half (hashing it) starts from.
     public var hashSnapshot: SHA256Hasher { hasher }
 
-    /// Both halves succeeded: the upload now stands at the end of the chunk.
+    /// Both halves succeeded: `next` is the hash state after the chunk, and the upload now stands at its end.
     public func accept(_ next: SHA256Hasher) {
         machine.received(next.count - hasher.count)
         hasher = next

@@ -39,6 +39,15 @@ final class DirectWriteTests: XCTestCase {
         XCTAssertEqual(DirectIOBuffer.overhang(endingAt: 3 * 4096 + 17), 17)
     }
 
+    func test_the_memory_of_a_finished_buffer_serves_the_next_one() {
+        var first: DirectIOBuffer? = DirectIOBuffer(capacity: 1 << 20)
+        let address = first?.bytes.baseAddress
+        first = nil
+        let second = DirectIOBuffer(capacity: 1 << 20)
+        XCTAssertEqual(second.bytes.baseAddress, address, "an idle block of the right size is reused, not mapped anew")
+        XCTAssertEqual(Int(bitPattern: second.bytes.baseAddress) % DirectIOBuffer.alignment, 0)
+    }
+
     func test_whole_blocks_at_a_boundary_bypass_the_page_cache_and_the_rest_does_not() throws {
         let store = try RegistryStore(rootDirectory: root, fsync: true)
         let session = try store.createUpload(in: repository)
