@@ -310,7 +310,7 @@ final class HTTPConnection: HTTPParserEvents {
         var response = response
         var range: (first: Int64, count: Int64)?
         switch response.body {
-        case .file(let descriptor, let size), .growingFile(let descriptor, let size, _):
+        case .file(_, let size), .growingFile(_, let size, _):
             response.headers.append(("Accept-Ranges", "bytes"))
             if response.status == 200, let header = exchange.request.header("Range") {
                 switch ByteRange.resolve(header, size: size) {
@@ -319,7 +319,6 @@ final class HTTPConnection: HTTPParserEvents {
                     response.headers.append(("Content-Range", "bytes \(first)-\(last)/\(size)"))
                     range = (first, last - first + 1)
                 case .unsatisfiable:
-                    Glibc.close(descriptor)
                     var refusal = server.handler.protocolError(status: 416, message: "range \(header) not satisfiable for \(size) bytes")
                     refusal.headers.append(("Content-Range", "bytes */\(size)"))
                     response = refusal
@@ -342,20 +341,19 @@ final class HTTPConnection: HTTPParserEvents {
         case .bytes(let bytes):
             if !isHead { head.append(contentsOf: bytes); exchange.bytesSent = Int64(bytes.count) }
             write(head, completion: headWritten)
-        case .file(let descriptor, _), .growingFile(let descriptor, _, _):
+        case .file(let file, _), .growingFile(let file, _, _):
             if isHead || length == 0 {
-                Glibc.close(descriptor)
                 write(head, completion: headWritten)
                 return
             }
             let first = range?.first ?? 0
             let progress: GrowingFile? = if case .growingFile(_, _, let progress) = response.body { progress } else { nil }
             write(head) { [weak self] ok in
-                guard let self, ok else { Glibc.close(descriptor); self?.close(); return }
+                guard let self, ok else { self?.close(); return }
                 if let progress {
-                    self.follow(descriptor, progress, from: first, to: first + length, exchange: exchange)
+                    self.follow(file, progress, from: first, to: first + length, exchange: exchange)
                 } else {
-                    self.transfer(descriptor, from: first, count: length, exchange: exchange)
+                    self.transfer(file, from: first, count: length, exchange: exchange)
                 }
             }
         }
@@ -417,12 +415,12 @@ final class HTTPConnection: HTTPParserEvents {
 
     /// Sends a file with sendfile(2): on the loop while the socket takes it; when it is full, either waits on
     /// the loop (small rest) or goes on blocking in the pool (large rest).
-    private func transfer(_ file: Int32, from first: Int64, count: Int64, exchange: HTTPExchange) {
+    private func transfer(_ file: OpenFile, from first: Int64, count: Int64, exchange: HTTPExchange) {
         let socket = socketDescriptor
         var offset = first
         var remaining = count
         while remaining > 0 {
-            let sent = berth_sendfile(socket, file, offset, Int(min(remaining, 1 << 30)))
+            let sent = berth_sendfile(socket, file.descriptor, offset, Int(min(remaining, 1 << 30)))
             if sent > 0 {
                 offset += Int64(sent)
                 remaining -= Int64(sent)
@@ -431,14 +429,12 @@ final class HTTPConnection: HTTPParserEvents {
             } else if sent == -Int(EAGAIN) {
                 break
             } else {
-                Glibc.close(file)
                 close()
                 return
             }
         }
         exchange.bytesSent += count - remaining
         if remaining == 0 {
-            Glibc.close(file)
             responseFinished()
             return
         }
@@ -455,7 +451,7 @@ final class HTTPConnection: HTTPParserEvents {
             var position = start
             var left = remaining
             while left > 0 {
-                let sent = berth_sendfile(socket, file, position, Int(min(left, 1 << 30)))
+                let sent = berth_sendfile(socket, file.descriptor, position, Int(min(left, 1 << 30)))
                 if sent > 0 {
                     position += Int64(sent)
                     left -= Int64(sent)
@@ -465,7 +461,6 @@ final class HTTPConnection: HTTPParserEvents {
             }
             return remaining - left
         }, then: { [self] sent in
-            Glibc.close(file)
             berth_set_blocking(socket, 0)
             transferInPool = false
             exchange.bytesSent += sent
@@ -473,7 +468,7 @@ final class HTTPConnection: HTTPParserEvents {
         })
     }
 
-    private func resumeWhenWritable(_ file: Int32, at offset: Int64, count: Int64, exchange: HTTPExchange) {
+    private func resumeWhenWritable(_ file: OpenFile, at offset: Int64, count: Int64, exchange: HTTPExchange) {
         sendByteWhenWritable(file, at: offset, exchange: exchange) { [unowned self] in
             transfer(file, from: offset + 1, count: count - 1, exchange: exchange)
         }
@@ -481,15 +476,14 @@ final class HTTPConnection: HTTPParserEvents {
 
     /// libuv has no "tell me when writable" for a stream it owns, but a queued write waits for exactly that:
     /// the file's byte at `offset` goes out through uv_write, then `next` continues after it.
-    private func sendByteWhenWritable(_ file: Int32, at offset: Int64, exchange: HTTPExchange, next: @escaping () -> Void) {
+    private func sendByteWhenWritable(_ file: OpenFile, at offset: Int64, exchange: HTTPExchange, next: @escaping () -> Void) {
         var byte: UInt8 = 0
-        guard pread(file, &byte, 1, off_t(offset)) == 1 else {
-            Glibc.close(file)
+        guard pread(file.descriptor, &byte, 1, off_t(offset)) == 1 else {
             close()
             return
         }
         write([byte]) { [weak self] ok in
-            guard let self, ok, !self.closed else { Glibc.close(file); self?.close(); return }
+            guard let self, ok, !self.closed else { self?.close(); return }
             exchange.bytesSent += 1
             next()
         }
@@ -498,19 +492,19 @@ final class HTTPConnection: HTTPParserEvents {
     /// Sends `[offset, end)` of a file still being written: what is final goes out by sendfile on the loop,
     /// then the connection waits for the writer. A writer that fails cuts the body short (the connection
     /// closes), so a client never takes a partial body for a whole one.
-    private func follow(_ file: Int32, _ progress: GrowingFile, from start: Int64, to end: Int64, exchange: HTTPExchange) {
+    private func follow(_ file: OpenFile, _ progress: GrowingFile, from start: Int64, to end: Int64, exchange: HTTPExchange) {
         let socket = socketDescriptor
         var offset = start
         while offset < end {
             let available = min(progress.availableBytes, end)
             if available <= offset {
                 progress.whenAvailable(beyond: offset) { [weak self] ok in
-                    guard let self, ok, !self.closed else { Glibc.close(file); self?.close(); return }
+                    guard let self, ok, !self.closed else { self?.close(); return }
                     self.follow(file, progress, from: offset, to: end, exchange: exchange)
                 }
                 return
             }
-            let sent = berth_sendfile(socket, file, offset, Int(min(available - offset, 1 << 30)))
+            let sent = berth_sendfile(socket, file.descriptor, offset, Int(min(available - offset, 1 << 30)))
             if sent > 0 {
                 offset += Int64(sent)
                 exchange.bytesSent += Int64(sent)
@@ -523,12 +517,10 @@ final class HTTPConnection: HTTPParserEvents {
                 }
                 return
             } else {
-                Glibc.close(file)
                 close()
                 return
             }
         }
-        Glibc.close(file)
         responseFinished()
     }
 

@@ -3,10 +3,10 @@ public struct HTTPResponse {
     public enum Body {
         case empty
         case bytes([UInt8])
-        /// An open file the server sends with sendfile(2) and then closes; Range requests apply to it.
-        case file(descriptor: Int32, size: Int64)
+        /// An open file the server sends with sendfile(2); Range requests apply to it.
+        case file(OpenFile, size: Int64)
         /// An open file of `size` bytes still being written: sent as `progress` says its bytes are final.
-        case growingFile(descriptor: Int32, size: Int64, progress: GrowingFile)
+        case growingFile(OpenFile, size: Int64, progress: GrowingFile)
     }
 
     public var status: Int

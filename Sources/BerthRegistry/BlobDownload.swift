@@ -72,11 +72,11 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         sizeWaiters.append(ready)
     }
 
-    /// A descriptor for one client: the partial file while it exists, the blob once it is committed.
-    func openForReading() -> Int32? {
-        if case .complete = outcome { return store.openBlob(digest)?.descriptor }
-        if let fd = store.openDownloadData(Self.key(digest)) { return fd }
-        return store.openBlob(digest)?.descriptor
+    /// The file for one client: the partial file while it exists, the blob once it is committed.
+    func openForReading() -> OpenFile? {
+        if case .complete = outcome { return store.openBlob(digest).map { OpenFile(descriptor: $0.descriptor) } }
+        if let fd = store.openDownloadData(Self.key(digest)) { return OpenFile(descriptor: fd) }
+        return store.openBlob(digest).map { OpenFile(descriptor: $0.descriptor) }
     }
 
     private func sized(_ size: Int64) {

@@ -9,7 +9,7 @@ extension Registry {
             exchange.fail(RegistryError(.digestInvalid, "invalid digest: \(reference)"))
             return
         }
-        guard isLinked(digest, in: name), let (descriptor, size) = store.openBlob(digest) else {
+        guard isLinked(digest, in: name), let (file, size) = openBlobs.open(digest, in: store) else {
             exchange.fail(RegistryError(.blobUnknown, "blob \(digest) unknown to repository \(name)"))
             return
         }
@@ -21,12 +21,11 @@ extension Registry {
             ("Cache-Control", "max-age=31536000"),
         ]
         if exchange.request.header("If-None-Match") == etag {
-            Glibc.close(descriptor)
             headers.removeFirst()
             exchange.respond(HTTPResponse(status: 304, headers: headers))
             return
         }
-        exchange.respond(HTTPResponse(status: 200, headers: headers, body: .file(descriptor: descriptor, size: size)))
+        exchange.respond(HTTPResponse(status: 200, headers: headers, body: .file(file, size: size)))
     }
 
     /// Whether the repository links the blob: one stat(2) of the link while it is the file already read

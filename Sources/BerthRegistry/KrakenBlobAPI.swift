@@ -185,9 +185,9 @@ extension Registry {
     /// `GET`/`HEAD`: the local blob, else (registry backend) the one download of it from the backend, streamed.
     private func krakenDownload(_ namespace: Namespace, _ digest: Digest, _ backend: KrakenNamespace.Backend,
                                 _ exchange: HTTPExchange) throws {
-        if let (descriptor, size) = store.openBlob(digest) {
+        if let (file, size) = openBlobs.open(digest, in: store) {
             return exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "application/octet-stream")],
-                                                 body: .file(descriptor: descriptor, size: size)))
+                                                 body: .file(file, size: size)))
         }
         guard case .registry(let upstream, let configured) = backend else {
             throw KrakenFailure(status: 404, message: "blob \(digest) not found")
@@ -224,12 +224,12 @@ extension Registry {
             case .retry:
                 exchange.krakenFail(KrakenFailure(status: 503, message: "the download of \(digest) failed in another worker"))
             case .ready:
-                guard let size = download.size, let descriptor = download.openForReading() else {
+                guard let size = download.size, let file = download.openForReading() else {
                     return exchange.krakenFail(KrakenFailure(status: 503, message: "blob \(digest) vanished while it was served"))
                 }
                 let body: HTTPResponse.Body = download.isComplete
-                    ? .file(descriptor: descriptor, size: size)
-                    : .growingFile(descriptor: descriptor, size: size, progress: download)
+                    ? .file(file, size: size)
+                    : .growingFile(file, size: size, progress: download)
                 exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "application/octet-stream")], body: body))
             }
         }

@@ -9,6 +9,18 @@ final class ManifestCache {
         let digest: Digest
         let mediaType: String
         let bytes: [UInt8]
+        /// The header values, made once rather than for every GET.
+        let digestText: String
+        let etag: String
+
+        init(identity: FileIdentity, digest: Digest, mediaType: String, bytes: [UInt8]) {
+            self.identity = identity
+            self.digest = digest
+            self.mediaType = mediaType
+            self.bytes = bytes
+            digestText = digest.description
+            etag = "\"\(digestText)\""
+        }
     }
 
     private struct Key: Hashable {

@@ -29,13 +29,12 @@ extension Registry {
                 throw RegistryError(.manifestUnknown, "manifest \(text) unknown in repository \(name)")
             }
             let entry = try manifestCache.lookup(name, text, identity: identity) ?? loadManifest(name, reference, identity)
-            let etag = "\"\(entry.digest)\""
             var headers: [(name: String, value: String)] = [
                 ("Content-Type", entry.mediaType),
-                ("Docker-Content-Digest", entry.digest.description),
-                ("ETag", etag),
+                ("Docker-Content-Digest", entry.digestText),
+                ("ETag", entry.etag),
             ]
-            if exchange.request.header("If-None-Match") == etag {
+            if exchange.request.header("If-None-Match") == entry.etag {
                 headers.removeFirst()
                 exchange.respond(HTTPResponse(status: 304, headers: headers))
                 return

@@ -37,7 +37,7 @@ extension Registry {
             case .retry:
                 exchange.fail(RegistryError(.unavailable, "the download of \(digest) failed in another worker"))
             case .ready:
-                guard let size = download.size, let descriptor = download.openForReading() else {
+                guard let size = download.size, let file = download.openForReading() else {
                     return exchange.fail(RegistryError(.unavailable, "blob \(digest) vanished from the cache while it was served"))
                 }
                 let headers: [(name: String, value: String)] = [
@@ -46,8 +46,8 @@ extension Registry {
                     ("ETag", "\"\(digest)\""),
                 ]
                 let body: HTTPResponse.Body = download.isComplete
-                    ? .file(descriptor: descriptor, size: size)
-                    : .growingFile(descriptor: descriptor, size: size, progress: download)
+                    ? .file(file, size: size)
+                    : .growingFile(file, size: size, progress: download)
                 exchange.respond(HTTPResponse(status: 200, headers: headers, body: body))
             }
         }

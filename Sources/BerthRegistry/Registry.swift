@@ -31,6 +31,7 @@ public final class Registry: HTTPHandler {
     let loop: EventLoop
     let metrics = Metrics()
     let manifestCache = ManifestCache()
+    let openBlobs = OpenBlobCache()
     let catalog = Catalog()
     /// Layer links already read, by the identity of their file (see `isLinked`).
     var layerLinks: [LayerLinkKey: FileIdentity] = [:]
@@ -143,10 +144,11 @@ public final class Registry: HTTPHandler {
         }
     }
 
-    /// Starts periodic online garbage collection (a lock on disk keeps it to one process at a time) and,
-    /// with several workers, the publishing of this worker's metrics every second.
+    /// Starts the closing of blob files left unused, periodic online garbage collection (a lock on disk
+    /// keeps it to one process at a time) and, with several workers, the publishing of this worker's
+    /// metrics every second.
     public func startMaintenance() -> [RepeatingTimer] {
-        var timers: [RepeatingTimer] = []
+        var timers: [RepeatingTimer] = [loop.repeating(every: 10_000) { [weak self] in self?.openBlobs.sweep() }]
         // A bounded mirror cache is kept within its bound by the collector, every minute unless gc.interval says otherwise.
         let interval = options.gcIntervalSeconds > 0 ? options.gcIntervalSeconds : (options.mirror?.cacheMaxBytes != nil ? 60 : 0)
         if interval > 0 {

@@ -136,7 +136,7 @@ final class EchoHandler: HTTPHandler {
             let fd = open(request.path == "/file" ? smallPath : request.path == "/medium" ? mediumPath : largePath, O_RDONLY)
             var info = stat()
             fstat(fd, &info)
-            exchange.respond(HTTPResponse(status: 200, body: .file(descriptor: fd, size: Int64(info.st_size))))
+            exchange.respond(HTTPResponse(status: 200, body: .file(OpenFile(descriptor: fd), size: Int64(info.st_size))))
             return
         }
         exchange.collectBody(limit: 1 << 20) { body in
