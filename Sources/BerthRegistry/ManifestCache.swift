@@ -5,6 +5,8 @@ import BerthStorage
 /// manifest deleted by another worker process is seen at once. Bounded in entries and bytes. Loop-confined.
 final class ManifestCache {
     struct Entry {
+        /// The tag or revision link the manifest was read by, and the file it was then.
+        let linkPath: String
         let identity: FileIdentity
         let digest: Digest
         let mediaType: String
@@ -13,7 +15,8 @@ final class ManifestCache {
         let digestText: String
         let etag: String
 
-        init(identity: FileIdentity, digest: Digest, mediaType: String, bytes: [UInt8]) {
+        init(linkPath: String, identity: FileIdentity, digest: Digest, mediaType: String, bytes: [UInt8]) {
+            self.linkPath = linkPath
             self.identity = identity
             self.digest = digest
             self.mediaType = mediaType
@@ -38,8 +41,10 @@ final class ManifestCache {
         self.maxBytes = maxBytes
     }
 
-    func lookup(_ repository: RepositoryName, _ reference: String, identity: FileIdentity) -> Entry? {
-        guard let entry = entries[Key(repository: repository, reference: reference)], entry.identity == identity else { return nil }
+    /// The entry while its link is still the same file: one stat(2), by the path kept in the entry.
+    func lookup(_ repository: RepositoryName, _ reference: String, in store: RegistryStore) -> Entry? {
+        guard let entry = entries[Key(repository: repository, reference: reference)],
+              store.identity(atPath: entry.linkPath) == entry.identity else { return nil }
         return entry
     }
 

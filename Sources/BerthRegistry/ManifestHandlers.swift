@@ -19,16 +19,7 @@ extension Registry {
     /// `GET`/`HEAD /v2/<name>/manifests/<reference>`: the stored bytes, byte for byte, with their media type.
     func getManifest(_ name: RepositoryName, _ text: String, _ exchange: HTTPExchange) {
         do {
-            let reference = try parseReference(text)
-            let link: StoragePath
-            switch reference {
-            case .tag(let tag): link = .tagCurrentLink(name, tag)
-            case .digest(let digest): link = .manifestRevisionLink(name, digest)
-            }
-            guard let identity = store.identity(of: link) else {
-                throw RegistryError(.manifestUnknown, "manifest \(text) unknown in repository \(name)")
-            }
-            let entry = try manifestCache.lookup(name, text, identity: identity) ?? loadManifest(name, reference, identity)
+            let entry = try manifestCache.lookup(name, text, in: store) ?? loadManifest(name, text)
             var headers: [(name: String, value: String)] = [
                 ("Content-Type", entry.mediaType),
                 ("Docker-Content-Digest", entry.digestText),
@@ -48,7 +39,17 @@ extension Registry {
     }
 
     /// Reads a manifest through its links and remembers it under the identity of the link it came by.
-    private func loadManifest(_ name: RepositoryName, _ reference: ManifestReference, _ identity: FileIdentity) throws -> ManifestCache.Entry {
+    private func loadManifest(_ name: RepositoryName, _ referenceText: String) throws -> ManifestCache.Entry {
+        let reference = try parseReference(referenceText)
+        let link: StoragePath
+        switch reference {
+        case .tag(let tag): link = .tagCurrentLink(name, tag)
+        case .digest(let digest): link = .manifestRevisionLink(name, digest)
+        }
+        let linkPath = store.path(link)
+        guard let identity = store.identity(atPath: linkPath) else {
+            throw RegistryError(.manifestUnknown, "manifest \(referenceText) unknown in repository \(name)")
+        }
         let digest: Digest
         let text: String
         switch reference {
@@ -66,7 +67,7 @@ extension Registry {
             throw RegistryError(.manifestUnknown, "manifest \(digest) unknown in repository \(name)")
         }
         let bytes = try store.readBlob(digest, limit: options.maxManifestBytes * 4)
-        let entry = ManifestCache.Entry(identity: identity, digest: digest, mediaType: ManifestMediaType.detect(bytes), bytes: bytes)
+        let entry = ManifestCache.Entry(linkPath: linkPath, identity: identity, digest: digest, mediaType: ManifestMediaType.detect(bytes), bytes: bytes)
         manifestCache.store(entry, name, text)
         return entry
     }

@@ -242,7 +242,7 @@ extension RegistryStore {
         identity(atPath: path(location))
     }
 
-    func identity(atPath file: String) -> FileIdentity? {
+    public func identity(atPath file: String) -> FileIdentity? {
         var info = stat()
         guard stat(file, &info) == 0 else { return nil }
         return FileIdentity(inode: UInt64(info.st_ino), device: UInt64(info.st_dev),
