@@ -28,15 +28,20 @@ extension Registry {
         exchange.respond(HTTPResponse(status: 200, headers: headers, body: .file(file, size: size)))
     }
 
-    /// Whether the repository links the blob: one stat(2) of the link while it is the file already read
-    /// (links change only by rename), instead of opening and reading it for every GET and HEAD.
+    /// Whether the repository links the blob. A link already read is known to be there while the store's change
+    /// counter stands still (see `LinkCheck`), else by one stat(2) while it is the same file (links change
+    /// only by rename), instead of opening and reading it for every GET and HEAD.
     func isLinked(_ digest: Digest, in name: RepositoryName) -> Bool {
-        guard let identity = store.identity(of: .layerLink(name, digest)) else { return false }
         let key = LayerLinkKey(repository: name, digest: digest)
-        if layerLinks[key] == identity { return true }
-        guard store.isLayerLinked(digest, in: name) else { return false }
-        if layerLinks.count >= 65_536 { layerLinks.removeAll(keepingCapacity: true) }
-        layerLinks[key] = identity
+        let check = LinkCheck(changes: store.changes.value, checkedAt: loop.now)
+        let known = layerLinks[key]
+        if let known, known.check.holds(changes: check.changes, at: check.checkedAt) { return true }
+        guard let identity = store.identity(of: .layerLink(name, digest)) else { return false }
+        if known?.identity != identity {
+            guard store.isLayerLinked(digest, in: name) else { return false }
+            if layerLinks.count >= 65_536 { layerLinks.removeAll(keepingCapacity: true) }
+        }
+        layerLinks[key] = KnownLink(identity: identity, check: check)
         return true
     }
 
@@ -63,4 +68,9 @@ extension Registry {
 struct LayerLinkKey: Hashable {
     let repository: RepositoryName
     let digest: Digest
+}
+
+struct KnownLink {
+    let identity: FileIdentity
+    let check: LinkCheck
 }

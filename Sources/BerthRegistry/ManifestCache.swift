@@ -1,8 +1,9 @@
 import BerthStorage
 
-/// Recently served manifests, so a GET costs one stat(2) of the tag or revision link instead of three reads.
-/// An entry is good while that link is the same file (links change only by rename), so a tag moved or a
-/// manifest deleted by another worker process is seen at once. Bounded in entries and bytes. Loop-confined.
+/// Recently served manifests, so a GET reads nothing from the disk. An entry is good while its tag or revision
+/// link is the same file (links change only by rename): known without a look while the store's change counter
+/// stands still (see `LinkCheck`), else by one stat(2). So a tag moved or a manifest deleted by another worker
+/// process is seen at once. Bounded in entries and bytes. Loop-confined.
 final class ManifestCache {
     struct Entry {
         /// The tag or revision link the manifest was read by, and the file it was then.
@@ -14,9 +15,11 @@ final class ManifestCache {
         /// The header values, made once rather than for every GET.
         let digestText: String
         let etag: String
+        var check: LinkCheck
 
-        init(linkPath: String, identity: FileIdentity, digest: Digest, mediaType: String, bytes: [UInt8]) {
+        init(linkPath: String, identity: FileIdentity, check: LinkCheck, digest: Digest, mediaType: String, bytes: [UInt8]) {
             self.linkPath = linkPath
+            self.check = check
             self.identity = identity
             self.digest = digest
             self.mediaType = mediaType
@@ -41,10 +44,14 @@ final class ManifestCache {
         self.maxBytes = maxBytes
     }
 
-    /// The entry while its link is still the same file: one stat(2), by the path kept in the entry.
-    func lookup(_ repository: RepositoryName, _ reference: String, in store: RegistryStore) -> Entry? {
-        guard let entry = entries[Key(repository: repository, reference: reference)],
-              store.identity(atPath: entry.linkPath) == entry.identity else { return nil }
+    /// The entry while its link is still the same file.
+    func lookup(_ repository: RepositoryName, _ reference: String, in store: RegistryStore, now: UInt64) -> Entry? {
+        let key = Key(repository: repository, reference: reference)
+        guard let entry = entries[key] else { return nil }
+        let changes = store.changes.value
+        if entry.check.holds(changes: changes, at: now) { return entry }
+        guard store.identity(atPath: entry.linkPath) == entry.identity else { return nil }
+        entries[key]?.check = LinkCheck(changes: changes, checkedAt: now)
         return entry
     }
 

@@ -19,7 +19,7 @@ extension Registry {
     /// `GET`/`HEAD /v2/<name>/manifests/<reference>`: the stored bytes, byte for byte, with their media type.
     func getManifest(_ name: RepositoryName, _ text: String, _ exchange: HTTPExchange) {
         do {
-            let entry = try manifestCache.lookup(name, text, in: store) ?? loadManifest(name, text)
+            let entry = try manifestCache.lookup(name, text, in: store, now: loop.now) ?? loadManifest(name, text)
             var headers: [(name: String, value: String)] = [
                 ("Content-Type", entry.mediaType),
                 ("Docker-Content-Digest", entry.digestText),
@@ -47,6 +47,8 @@ extension Registry {
         case .digest(let digest): link = .manifestRevisionLink(name, digest)
         }
         let linkPath = store.path(link)
+        // Read before the link: a change from now on moves the counter past what the entry remembers.
+        let check = LinkCheck(changes: store.changes.value, checkedAt: loop.now)
         guard let identity = store.identity(atPath: linkPath) else {
             throw RegistryError(.manifestUnknown, "manifest \(referenceText) unknown in repository \(name)")
         }
@@ -67,7 +69,7 @@ extension Registry {
             throw RegistryError(.manifestUnknown, "manifest \(digest) unknown in repository \(name)")
         }
         let bytes = try store.readBlob(digest, limit: options.maxManifestBytes * 4)
-        let entry = ManifestCache.Entry(linkPath: linkPath, identity: identity, digest: digest, mediaType: ManifestMediaType.detect(bytes), bytes: bytes)
+        let entry = ManifestCache.Entry(linkPath: linkPath, identity: identity, check: check, digest: digest, mediaType: ManifestMediaType.detect(bytes), bytes: bytes)
         manifestCache.store(entry, name, text)
         return entry
     }

@@ -34,7 +34,7 @@ public final class Registry: HTTPHandler {
     let openBlobs = OpenBlobCache()
     let catalog = Catalog()
     /// Layer links already read, by the identity of their file (see `isLinked`).
-    var layerLinks: [LayerLinkKey: FileIdentity] = [:]
+    var layerLinks: [LayerLinkKey: KnownLink] = [:]
     /// Set up once from `options.krakenNamespaces`.
     let krakenNamespaces: [KrakenNamespace]?
     /// Reports the server's open connections for `/metrics`.

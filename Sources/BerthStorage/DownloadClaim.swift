@@ -73,6 +73,7 @@ public final class DownloadClaim {
         if store.fsync && fdatasync(dataDescriptor) != 0 { throw FileSystem.fail("fdatasync", dataPath) }
         try FileSystem.makeDirectories(store.path(.blobDirectory(digest)))
         try FileSystem.rename(dataPath, to: store.path(.blobData(digest)), sync: store.fsync)
+        store.changes.advance()
         release()
     }
 

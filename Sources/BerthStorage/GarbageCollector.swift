@@ -69,6 +69,7 @@ public struct GarbageCollector {
             log("blob eligible for deletion: \(digest) (\(size) bytes)")
             if !options.dryRun {
                 FileSystem.removeTree(store.path(.blobDirectory(digest)))
+                store.changes.advance()
             }
             report.removedBlobs.append((digest, size))
         }
@@ -153,7 +154,10 @@ public struct GarbageCollector {
         }
         for (digest, size, _) in order where total > limit {
             log("blob evicted from the cache: \(digest) (\(size) bytes)")
-            if !options.dryRun { FileSystem.removeTree(store.path(.blobDirectory(digest))) }
+            if !options.dryRun {
+                FileSystem.removeTree(store.path(.blobDirectory(digest)))
+                store.changes.advance()
+            }
             report.evictedBlobs.append((digest, size))
             total -= size
         }
@@ -198,6 +202,7 @@ public struct GarbageCollector {
 
     private func removeEmptyRepository(_ name: RepositoryName) {
         FileSystem.removeTree(store.path(.repository(name)))
+        store.changes.advance()
         // Parents that held nothing else (a/b/c leaves a/b and a behind).
         var parent = FileSystem.parent(store.path(.repository(name)))
         while parent.count > store.path(.repositories).count, rmdir(parent) == 0 {

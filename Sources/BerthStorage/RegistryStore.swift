@@ -9,6 +9,8 @@ public final class RegistryStore {
     public let fsync: Bool
     /// Upload bodies go to the disk with `O_DIRECT` where the file system allows it (see `DirectIOBuffer`).
     public let directWrites: Bool
+    /// Raised after every change to links and blobs by any process on this machine (see `ChangeCounter`).
+    public let changes: ChangeCounter
 
     public init(rootDirectory: String, fsync: Bool, directWrites: Bool = true) throws {
         var root = rootDirectory
@@ -17,6 +19,7 @@ public final class RegistryStore {
         self.fsync = fsync
         self.directWrites = directWrites
         try FileSystem.makeDirectories(base)
+        changes = ChangeCounter(path: base + "/.berth-changes")
         guard access(base, R_OK | W_OK | X_OK) == 0 else {
             throw StorageError.system(operation: "open for writing", path: base, errno: errno)
         }
@@ -76,6 +79,7 @@ public final class RegistryStore {
         let target = path(.blobData(digest))
         if FileSystem.size(target) == Int64(bytes.count) { return }
         try FileSystem.writeAtomically(target, bytes, sync: fsync)
+        changes.advance()
     }
 
     // MARK: Manifests and tags
@@ -141,6 +145,7 @@ public final class RegistryStore {
 
     func writeLink(_ location: StoragePath, to digest: Digest) throws {
         try FileSystem.writeAtomically(path(location), Array(digest.description.utf8), sync: fsync)
+        changes.advance()
     }
 
     private func linkTarget(_ file: String) -> Digest? {
@@ -167,6 +172,7 @@ extension RegistryStore {
 
     public func deleteTag(_ tag: Tag, in repository: RepositoryName) throws {
         FileSystem.removeTree(FileSystem.parent(FileSystem.parent(path(.tagCurrentLink(repository, tag)))))
+        changes.advance()
     }
 
     /// Removes the revision and every tag that points at it (registry:2's manifest delete).
@@ -182,6 +188,7 @@ extension RegistryStore {
     private func removeLink(_ location: StoragePath) throws {
         let file = path(location)
         guard unlink(file) == 0 else { throw FileSystem.fail("unlink", file) }
+        changes.advance()
         rmdir(FileSystem.parent(file))
     }
 }

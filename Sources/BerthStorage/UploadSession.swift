@@ -156,6 +156,7 @@ public final class UploadSession {
                 throw FileSystem.fail("fdatasync", store.path(.uploadData(owner, id: id)))
             }
             try FileSystem.rename(store.path(.uploadData(owner, id: id)), to: target, sync: store.fsync)
+            store.changes.advance()
         }
         switch owner {
         case .repository(let name): try store.linkLayer(expected, in: name)

@@ -52,3 +52,11 @@ void berth_limit_malloc_arenas(int count) {
 int berth_open_direct(const char *path) {
     return open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
 }
+
+uint64_t berth_atomic_load(const uint64_t *value) {
+    return __atomic_load_n(value, __ATOMIC_ACQUIRE);
+}
+
+void berth_atomic_increment(uint64_t *value) {
+    __atomic_add_fetch(value, 1, __ATOMIC_RELEASE);
+}

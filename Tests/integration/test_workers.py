@@ -30,7 +30,8 @@ def two_workers(tmp_path):
     port = _free_port()
     log = open(tmp_path / "berth.log", "wb")
     proc = subprocess.Popen([binary, "serve", "--addr", f"127.0.0.1:{port}", "--root", str(tmp_path / "data"),
-                             "--workers", "2"], stdout=log, stderr=subprocess.STDOUT)
+                             "--workers", "2"], stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "BERTH_STORAGE_DELETE_ENABLED": "true"})
     base = f"http://127.0.0.1:{port}"
     sessions = {}
     deadline = time.monotonic() + 30
@@ -87,6 +88,26 @@ def test_a_tag_pushed_on_one_worker_and_moved_on_the_other_reads_the_same_on_bot
         r = _on(session, worker, session.get(f"{base}/v2/shared/app/manifests/latest", headers={"Accept": OCI_MANIFEST}))
         assert r.content == second
         assert r.headers["Docker-Content-Digest"] == _digest(second)
+
+
+def test_what_one_worker_deletes_is_gone_on_the_other_at_once_though_it_had_it_cached(two_workers):
+    """Each worker serves manifests and blob links from memory while the storage's change counter stands
+    still; a delete on the other worker must move it."""
+    base, w0, w1, _ = two_workers
+    manifest = _push_image(w0, base, "shared/gone", "v1", 3)
+    layer = json.loads(manifest)["layers"][0]["digest"]
+    by_digest = f"{base}/v2/shared/gone/manifests/{_digest(manifest)}"
+    for _ in range(3):  # cached on worker 1, by tag, by digest, and the layer's link
+        assert _on(w1, "1", w1.get(f"{base}/v2/shared/gone/manifests/v1", headers={"Accept": OCI_MANIFEST})).status_code == 200
+        assert _on(w1, "1", w1.get(by_digest, headers={"Accept": OCI_MANIFEST})).status_code == 200
+        assert _on(w1, "1", w1.head(f"{base}/v2/shared/gone/blobs/{layer}")).status_code == 200
+    assert _on(w0, "0", w0.delete(f"{base}/v2/shared/gone/blobs/{layer}")).status_code == 202
+    assert _on(w1, "1", w1.head(f"{base}/v2/shared/gone/blobs/{layer}")).status_code == 404
+    assert _on(w0, "0", w0.delete(f"{base}/v2/shared/gone/manifests/v1")).status_code == 202
+    assert _on(w1, "1", w1.get(f"{base}/v2/shared/gone/manifests/v1", headers={"Accept": OCI_MANIFEST})).status_code == 404
+    assert _on(w1, "1", w1.get(by_digest, headers={"Accept": OCI_MANIFEST})).status_code == 200
+    assert _on(w0, "0", w0.delete(by_digest)).status_code == 202
+    assert _on(w1, "1", w1.get(by_digest, headers={"Accept": OCI_MANIFEST})).status_code == 404
 
 
 def test_a_chunked_upload_whose_patches_alternate_between_workers_completes(two_workers):

@@ -32,6 +32,9 @@ int berth_set_send_timeout(int fd, int seconds);
 void berth_start_writeback(int fd, int64_t offset, int64_t count);
 /// Opens a file for writes that bypass the page cache (O_DIRECT); -1 where the file system refuses.
 int berth_open_direct(const char *path);
+/// A counter in memory shared between processes: read with acquire and raised with release ordering.
+uint64_t berth_atomic_load(const uint64_t *value);
+void berth_atomic_increment(uint64_t *value);
 /// Caps glibc's malloc arenas: buffers filled on the loop and freed on pool threads otherwise spread
 /// over one arena per thread, each keeping its peak.
 void berth_limit_malloc_arenas(int count);
