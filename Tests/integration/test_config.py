@@ -101,6 +101,7 @@ def test_environment_overrides_the_file_and_flags_override_the_environment(tmp_p
 
 @pytest.mark.parametrize("text,key", [
     ("storage:\n  delete:\n    enabled: maybe\n", "storage.delete.enabled"),
+    ("storage:\n  filesystem:\n    directwrites: sometimes\n", "storage.filesystem.directwrites"),
     ("log:\n  level: loud\n", "log.level"),
     ("http:\n  addr: [1, 2]\n", "http.addr"),
     ("http:\n  addr: nowhere\n", "http.addr"),
