@@ -70,8 +70,8 @@ final class UploadBodyWriter: HTTPBodyReceiver {
 
     /// Writes and hashes one buffer on the pool while the next one fills.
     private func flush(_ exchange: HTTPExchange) {
-        writing = true
         guard let chunk = pending else { return }
+        writing = true
         pending = nil
         let start = session.offset
         if !bodyDone && !aborted {
