@@ -71,9 +71,7 @@ public final class DownloadClaim {
     /// go of the claim. The caller has checked the digest of every byte.
     public func commitBlob(_ digest: Digest) throws {
         if store.fsync && fdatasync(dataDescriptor) != 0 { throw FileSystem.fail("fdatasync", dataPath) }
-        try FileSystem.makeDirectories(store.path(.blobDirectory(digest)))
-        try FileSystem.rename(dataPath, to: store.path(.blobData(digest)), sync: store.fsync)
-        store.changes.advance()
+        try store.installBlob(from: dataPath, as: digest)
         release()
     }
 

@@ -67,10 +67,7 @@ public struct GarbageCollector {
                 continue
             }
             log("blob eligible for deletion: \(digest) (\(size) bytes)")
-            if !options.dryRun {
-                FileSystem.removeTree(store.path(.blobDirectory(digest)))
-                store.changes.advance()
-            }
+            if !options.dryRun { store.removeBlob(digest) }
             report.removedBlobs.append((digest, size))
         }
         if let limit = options.maxBlobBytes {
@@ -154,10 +151,7 @@ public struct GarbageCollector {
         }
         for (digest, size, _) in order where total > limit {
             log("blob evicted from the cache: \(digest) (\(size) bytes)")
-            if !options.dryRun {
-                FileSystem.removeTree(store.path(.blobDirectory(digest)))
-                store.changes.advance()
-            }
+            if !options.dryRun { store.removeBlob(digest) }
             report.evictedBlobs.append((digest, size))
             total -= size
         }

@@ -74,6 +74,19 @@ public final class RegistryStore {
         for digest in digests { utimes(path(.layerLink(repository, digest)), nil) }
     }
 
+    /// Moves a complete, verified (and, when the store flushes, flushed) file into the blob store by one rename.
+    func installBlob(from file: String, as digest: Digest) throws {
+        try FileSystem.makeDirectories(path(.blobDirectory(digest)))
+        try FileSystem.rename(file, to: path(.blobData(digest)), sync: fsync)
+        changes.advance()
+    }
+
+    /// Removes a blob's bytes (garbage collection): a worker that keeps it open learns of it by the counter.
+    func removeBlob(_ digest: Digest) {
+        FileSystem.removeTree(path(.blobDirectory(digest)))
+        changes.advance()
+    }
+
     /// Stores bytes already in memory as a blob (manifests), unless that blob exists.
     public func storeBlob(_ bytes: [UInt8], digest: Digest) throws {
         let target = path(.blobData(digest))

@@ -149,14 +149,11 @@ public final class UploadSession {
             cancel()
             throw StorageError.digestMismatch(expected: expected, computed: computed)
         }
-        let target = store.path(.blobData(expected))
-        if FileSystem.size(target) != size {
-            try FileSystem.makeDirectories(store.path(.blobDirectory(expected)))
+        if FileSystem.size(store.path(.blobData(expected))) != size {
             if store.fsync && fdatasync(descriptor) != 0 {
                 throw FileSystem.fail("fdatasync", store.path(.uploadData(owner, id: id)))
             }
-            try FileSystem.rename(store.path(.uploadData(owner, id: id)), to: target, sync: store.fsync)
-            store.changes.advance()
+            try store.installBlob(from: store.path(.uploadData(owner, id: id)), as: expected)
         }
         switch owner {
         case .repository(let name): try store.linkLayer(expected, in: name)
