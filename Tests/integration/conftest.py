@@ -233,10 +233,21 @@ class Registry:
         assert self.proc.returncode == 0, f"{self.label} exited {self.proc.returncode}\n{self.logs()}"
 
     def kill(self):
-        """SIGKILL: no chance to clean up."""
+        """SIGKILL to the server and its worker processes: no chance to clean up. Workers told of their
+        supervisor's death would otherwise still answer, on the shared port, while the next start binds it."""
         if self.running:
+            workers = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True,
+                                                          text=True).stdout.split()]
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=STOP_TIMEOUT)
+            for pid in workers:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + STOP_TIMEOUT
+            while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+                time.sleep(0.02)
 
     def restart(self):
         """Stop (if running) and start again on the same port and root directory."""
@@ -245,6 +256,19 @@ class Registry:
 
     def __repr__(self):
         return f"<Registry {self.label} {self.host} root={self.root} pid={self.pid}>"
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A worker that has exited but is not yet reaped by init is a zombie: gone for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 @pytest.hookimpl(hookwrapper=True)
