@@ -149,6 +149,7 @@ extension Registry {
         }, then: { [self] error in
             switch error {
             case nil:
+                removeRetired()
                 guard through, case .registry(let upstream, let repository) = backend else {
                     return exchange.respond(HTTPResponse(status: 200))
                 }

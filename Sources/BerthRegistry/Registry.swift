@@ -144,10 +144,11 @@ public final class Registry: HTTPHandler {
         }
     }
 
-    /// Starts the closing of blob files left unused, periodic online garbage collection (a lock on disk
-    /// keeps it to one process at a time) and, with several workers, the publishing of this worker's
-    /// metrics every second.
+    /// Removes what a process that died left retired, and starts the closing of blob files left unused,
+    /// periodic online garbage collection (a lock on disk keeps it to one process at a time) and, with several
+    /// workers, the publishing of this worker's metrics every second.
     public func startMaintenance() -> [RepeatingTimer] {
+        removeRetired()
         var timers: [RepeatingTimer] = [loop.repeating(every: 10_000) { [weak self] in self?.openBlobs.sweep() }]
         // A bounded mirror cache is kept within its bound by the collector, every minute unless gc.interval says otherwise.
         let interval = options.gcIntervalSeconds > 0 ? options.gcIntervalSeconds : (options.mirror?.cacheMaxBytes != nil ? 60 : 0)
@@ -162,6 +163,11 @@ public final class Registry: HTTPHandler {
             })
         }
         return timers
+    }
+
+    /// Removes what committed uploads left behind, on the pool: after the answer, since it can wait on the disk.
+    func removeRetired() {
+        loop.offload({ [store] in store.removeRetired() }, then: {})
     }
 
     private var collecting = false

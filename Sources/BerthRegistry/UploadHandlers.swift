@@ -169,6 +169,7 @@ extension Registry {
                 if case .repository(let name) = session.owner {
                     exchange.respond(HTTPResponse(status: 201, headers: blobCreatedHeaders(name, expected)))
                 }
+                removeRetired()
             case StorageError.digestMismatch(let expected, let computed)?:
                 exchange.fail(RegistryError(.digestInvalid, "content has digest \(computed), not \(expected)"))
             case let error?:

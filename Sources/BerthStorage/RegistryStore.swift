@@ -87,6 +87,23 @@ public final class RegistryStore {
         changes.advance()
     }
 
+    /// Moves a directory out of the way by one rename, so no request finds it any more. Removing it can wait
+    /// on the disk (a 512 MiB file takes 70 ms to unlink on ext4 mounted with `discard`), so that is left to
+    /// `removeRetired()`, which callers run after their answer.
+    func retire(_ directory: String) {
+        let retired = path(.retired)
+        let target = retired + "/" + FileSystem.randomIdentifier()
+        if rename(directory, target) == 0 { return }
+        if errno == ENOENT && (try? FileSystem.makeDirectories(retired)) != nil && rename(directory, target) == 0 { return }
+        FileSystem.removeTree(directory)
+    }
+
+    /// Removes what `retire` moved aside, in this process or in one that died before it got to it.
+    public func removeRetired() {
+        let retired = path(.retired)
+        for name in FileSystem.list(retired) { FileSystem.removeTree(retired + "/" + name) }
+    }
+
     /// Stores bytes already in memory as a blob (manifests), unless that blob exists.
     public func storeBlob(_ bytes: [UInt8], digest: Digest) throws {
         let target = path(.blobData(digest))

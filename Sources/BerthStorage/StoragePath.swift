@@ -25,6 +25,8 @@ public enum StoragePath {
     case downloads
     case downloadLock(key: String)
     case downloadData(key: String)
+    /// Berth's: directories moved out of the way to be removed after the answer (see `RegistryStore.retire`).
+    case retired
 
     /// The path relative to `<root>/docker/registry/v2`.
     public var relative: String {
@@ -61,6 +63,8 @@ public enum StoragePath {
             return "berth-mirror/downloads/\(key).lock"
         case .downloadData(let key):
             return "berth-mirror/downloads/\(key).partial"
+        case .retired:
+            return "berth-retired"
         case .referrers(let name, let subject):
             return "repositories/\(name.value)/_referrers/\(subject.algorithm)/\(subject.encoded)"
         case .referrerLink(let name, let subject, let referrer):

@@ -139,6 +139,8 @@ public final class UploadSession {
 
     /// Verifies the digest of everything received, moves the data into the blob store and links it in the
     /// repository. On a mismatch the upload is removed (as registry:2 does) and `digestMismatch` thrown.
+    /// What is left of the upload (all of it when the blob was already stored) is retired: call
+    /// `RegistryStore.removeRetired()` once the client has its answer.
     @discardableResult
     public func commit(expected: Digest) throws -> Int64 {
         guard case .commit(_, let size) = machine.complete(expected: expected) else {
@@ -159,7 +161,7 @@ public final class UploadSession {
         case .repository(let name): try store.linkLayer(expected, in: name)
         case .namespace(let namespace): try store.linkToNamespace(expected, namespace)
         }
-        FileSystem.removeTree(store.path(.upload(owner, id: id)))
+        store.retire(store.path(.upload(owner, id: id)))
         return size
     }
 

@@ -1,7 +1,9 @@
 """Blob uploads and blob reads over raw HTTP, per the OCI distribution spec ("Pushing blobs",
 "Pulling blobs").  Every Location is resolved against the request URL, as clients do."""
 
+import os
 import re
+import time
 import uuid
 
 import pytest
@@ -90,6 +92,30 @@ def test_post_then_single_put_with_body_creates_blob(registry):
     r = requests.put(with_query(location(r), digest=digest_of(data)), data=data, headers=OCTET, timeout=TIMEOUT)
     assert_created(r, data)
     assert_blob(registry.base_url, "team/app", data)
+
+
+@pytest.mark.berth_only  # Berth moves a committed upload aside and removes it after the answer
+def test_a_pushed_again_blob_leaves_no_upload_behind(registry):
+    """The second push of a blob finds it stored: its upload is gone at once (a PUT to it is 404), and its
+    bytes are removed from the disk after the answer, not left in the storage root."""
+    data = random_bytes(3 << 20)
+    for attempt in range(2):
+        url = location(start_upload(registry.base_url, "team/again"))
+        r = requests.put(with_query(url, digest=digest_of(data)), data=data, headers=OCTET, timeout=TIMEOUT)
+        assert_created(r, data)
+        again = requests.put(with_query(url, digest=digest_of(data)), headers=OCTET, timeout=TIMEOUT)
+        assert_error(again, 404, "BLOB_UPLOAD_UNKNOWN")
+    v2 = os.path.join(registry.root, "docker", "registry", "v2")
+    uploads = os.path.join(v2, "repositories", "team", "again", "_uploads")
+    assert not os.path.exists(uploads) or os.listdir(uploads) == []
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        left = [(d, f) for d, _, files in os.walk(os.path.join(v2, "berth-retired")) for f in files]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert left == [], "retired uploads were never removed"
+    assert_blob(registry.base_url, "team/again", data)
 
 
 def test_empty_blob_upload_and_read(registry):
