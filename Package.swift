@@ -26,7 +26,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ]),
-        .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP"]),
+        .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "CBerthShims"]),
         .testTarget(name: "BerthStorageTests", dependencies: ["BerthStorage"]),
         .testTarget(name: "BerthRegistryTests", dependencies: ["BerthRegistry"]),
         .testTarget(name: "BerthMirrorTests", dependencies: ["BerthMirror"]),

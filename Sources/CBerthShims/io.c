@@ -6,6 +6,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include "berth_shims.h"
 
 long berth_sendfile(int out_fd, int in_fd, int64_t offset, size_t count) {
@@ -59,4 +60,10 @@ uint64_t berth_atomic_load(const uint64_t *value) {
 
 void berth_atomic_increment(uint64_t *value) {
     __atomic_add_fetch(value, 1, __ATOMIC_RELEASE);
+}
+
+int berth_is_cached(int fd, int64_t offset) {
+    char byte;
+    struct iovec vector = { &byte, 1 };
+    return preadv2(fd, &vector, 1, offset, RWF_NOWAIT) >= 0;
 }

@@ -1,4 +1,5 @@
 @testable import BerthHTTP
+import CBerthShims
 import Foundation
 import Glibc
 import XCTest
@@ -110,11 +111,46 @@ final class HTTPServerTests: XCTestCase {
     }
 
     func test_large_file_is_sent_whole_by_sendfile() throws {
+        let descriptor = try openForReading(server.largePath)
+        defer { close(descriptor) }
+        XCTAssertEqual(berth_is_cached(descriptor, 8 << 20 - 1), 1, "just written: in the page cache")
+        try assertLargeFileSentWhole()
+    }
+
+    func test_large_file_that_must_come_from_the_disk_is_sent_whole() throws {
+        let descriptor = try openForReading(server.largePath)
+        defer { close(descriptor) }
+        XCTAssertEqual(fsync(descriptor), 0)
+        XCTAssertEqual(posix_fadvise(descriptor, 0, 0, POSIX_FADV_DONTNEED), 0)
+        XCTAssertEqual(berth_is_cached(descriptor, 4 << 20), 0, "dropped from the page cache")
+        try assertLargeFileSentWhole()
+    }
+
+    func test_a_reader_that_stops_taking_a_large_file_is_cut_after_the_body_timeout() throws {
+        server.stop()
+        var limits = HTTPLimits()
+        limits.bodyTimeoutMilliseconds = 1000
+        server = try TestServer(limits: limits)
+        let client = try TestClient(port: server.port, receiveBuffer: 4096)
+        client.send("GET /large HTTP/1.1\r\nHost: x\r\n\r\n")
+        Thread.sleep(forTimeInterval: 3.5)  // the deadline is checked every second
+        let (bytes, closedByServer) = client.receiveUntilClosed()
+        XCTAssertTrue(closedByServer, "the stalled connection is still open")
+        XCTAssertLessThan(bytes.count, server.largeFile.count, "the transfer was cut, not finished")
+    }
+
+    private func assertLargeFileSentWhole() throws {
         let client = try TestClient(port: server.port)
         client.send("GET /large HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         let bytes = client.receiveAllBytes()
         let head = try XCTUnwrap(bytes.firstRange(of: Array("\r\n\r\n".utf8)))
         XCTAssertEqual(Array(bytes[head.upperBound...]), server.largeFile)
+    }
+
+    private func openForReading(_ path: String) throws -> Int32 {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw POSIXError(.ENOENT) }
+        return descriptor
     }
 }
 
@@ -157,21 +193,26 @@ final class TestServer {
     private var wakeup: LoopWakeup!
     private let finished = DispatchSemaphore(value: 0)
     private let directory: String
-    /// Larger than a loopback socket buffer, so sendfile meets EAGAIN and goes on in the pool.
+    /// Larger than a loopback socket buffer, so sendfile meets EAGAIN and goes on as the socket drains.
     static let largeContent: [UInt8] = {
         var generator = SystemRandomNumberGenerator()
         return (0..<(8 << 20) / 8).flatMap { _ in withUnsafeBytes(of: generator.next()) { Array($0) } }
     }()
 
-    init() throws {
-        directory = NSTemporaryDirectory() + "berth-http-\(UUID().uuidString)"
+    var largePath: String { directory + "/large" }
+
+    init(limits: HTTPLimits = HTTPLimits()) throws {
+        // Inside the package (on the disk that holds the checkout), not /tmp, which may be a tmpfs: a test
+        // drops a file from the page cache, which a tmpfs cannot do.
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        directory = package.path + "/.build/berth-http-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: directory + "/small", contents: Data("0123456789".utf8))
         largeFile = TestServer.largeContent
         _ = FileManager.default.createFile(atPath: directory + "/large", contents: Data(largeFile))
         _ = FileManager.default.createFile(atPath: directory + "/medium", contents: Data(largeFile.prefix(768 * 1024)))
         let handler = EchoHandler(smallPath: directory + "/small", mediumPath: directory + "/medium", largePath: directory + "/large")
-        server = HTTPServer(loop: loop, handler: handler)
+        server = HTTPServer(loop: loop, handler: handler, limits: limits)
         try server.listen(on: "127.0.0.1:0")
         port = server.boundPort
         wakeup = LoopWakeup(loop: loop) { [unowned self] in
@@ -196,10 +237,13 @@ final class TestServer {
 final class TestClient {
     let fd: Int32
 
-    init(port: Int) throws {
+    init(port: Int, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
@@ -245,6 +289,17 @@ final class TestClient {
         var bytes: [UInt8] = []
         while let chunk = readChunk() { bytes += chunk }
         return bytes
+    }
+
+    /// Reads until the peer closes (true) or the receive timeout passes (false).
+    func receiveUntilClosed() -> ([UInt8], Bool) {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count > 0 { bytes += buffer[..<count]; continue }
+            return (bytes, count == 0 || errno == ECONNRESET)
+        }
     }
 
     private func readChunk() -> [UInt8]? {

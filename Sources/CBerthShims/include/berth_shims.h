@@ -24,6 +24,8 @@ int berth_sha256_import(berth_sha256_state *state, const uint8_t *in, size_t cou
 
 /// One sendfile(2) call; returns bytes sent or -errno.
 long berth_sendfile(int out_fd, int in_fd, int64_t offset, size_t count);
+/// 1 when the file's byte at `offset` is in the page cache (a read of it would not wait on the disk), else 0.
+int berth_is_cached(int fd, int64_t offset);
 /// Sets or clears O_NONBLOCK; returns 0 or -errno.
 int berth_set_blocking(int fd, int blocking);
 /// Sets SO_SNDTIMEO so a blocking send to a stalled peer ends; returns 0 or -errno.
