@@ -420,6 +420,8 @@ def main():
         berth1, berth2, distribution = start_berth(workdir, 1), start_berth(workdir, 2), start_distribution(workdir)
         nginx1, nginx2 = start_nginx(workdir, 1, nginx_root), start_nginx(workdir, 2, nginx_root)
         servers = [berth1, berth2, distribution, nginx1, nginx2]
+        time.sleep(1)  # each Berth worker has answered the readiness GET /v2/; start-up pages are let go
+        idle = {server.name: server.rss()[0] for server in (berth1, berth2)}
         for server in (berth1, berth2, distribution):
             content.load(server.base)
         reads, read_rss = {}, {}
@@ -441,14 +443,14 @@ def main():
         unit_of = {name: unit for name, unit, _ in loads + plist}
         read_table = table(reads, read_rss, unit_of, ["berth-1w", "berth-2w", "distribution", "nginx-1w", "nginx-2w"], "berth-1w")
         push_table = table(pushes, push_rss, unit_of, ["berth (fsync off)", "berth (fsync on)", "distribution"], "berth (fsync off)")
-        write_report(read_table, push_table, sha, disk)
+        write_report(read_table, push_table, sha, disk, idle)
     finally:
         for server in STARTED:
             server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def write_report(read_table, push_table, sha, disk):
+def write_report(read_table, push_table, sha, disk, idle):
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     section = f"""## Latest figures
 
@@ -457,6 +459,8 @@ median in bold, min–max in brackets; wrk with 2 threads on the same {os.cpu_co
 load generator shares the cores with the server). Ratios are Berth's median over the other's.
 Machine limits for writes: single-core SHA-256 (`openssl speed -evp sha256`, 16 KiB blocks)
 **{sha / 1e9:.2f} GB/s**; disk `dd bs=1M count=512 conv=fdatasync` **{disk / 1e6:.0f} MB/s**.
+Idle RSS (VmRSS of the largest worker, started and asked `GET /v2/` once, before any load):
+{", ".join(f"{name} **{mib:.1f} MiB**" for name, mib in idle.items())}.
 
 ### Reads (Berth with 1 and 2 worker processes; ratios against Berth with 1 worker)
 
