@@ -195,8 +195,7 @@ public struct GarbageCollector {
     }
 
     private func removeEmptyRepository(_ name: RepositoryName) {
-        FileSystem.removeTree(store.path(.repository(name)))
-        store.changes.advance()
+        store.removeRepository(name)
         // Parents that held nothing else (a/b/c leaves a/b and a behind).
         var parent = FileSystem.parent(store.path(.repository(name)))
         while parent.count > store.path(.repositories).count, rmdir(parent) == 0 {

@@ -87,6 +87,13 @@ public final class RegistryStore {
         changes.advance()
     }
 
+    /// Removes a repository's directory (garbage collection, once it holds nothing): cached links learn of it by
+    /// the counter.
+    func removeRepository(_ name: RepositoryName) {
+        FileSystem.removeTree(path(.repository(name)))
+        changes.advance()
+    }
+
     /// Moves a directory out of the way by one rename, so no request finds it any more. Removing it can wait
     /// on the disk (a 512 MiB file takes 70 ms to unlink on ext4 mounted with `discard`), so that is left to
     /// `removeRetired()`, which callers run after their answer.
