@@ -15,6 +15,14 @@ struct Berth: ParsableCommand {
         subcommands: [Serve.self, GarbageCollect.self, Version.self])
 }
 
+extension Berth {
+    /// One `berth: ` line per line of the error, so that every refused key stands on its own line.
+    static func printError(_ error: Any) {
+        let lines = "\(error)".split(separator: "\n").map { "berth: \($0)\n" }
+        FileHandle.standardError.write(Data(lines.joined().utf8))
+    }
+}
+
 struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print Berth's version.")
 
@@ -48,21 +56,21 @@ struct Serve: ParsableCommand {
             settings = loaded
             warnings.forEach { Log.warn($0) }
         } catch {
-            FileHandle.standardError.write(Data("berth: \(error)\n".utf8))
+            Berth.printError(error)
             throw ExitCode(2)
         }
         if let addr { settings.httpAddr = addr }
         if let root { settings.rootDirectory = root }
         if let logLevel {
             guard LogLevel(name: logLevel) != nil else {
-                FileHandle.standardError.write(Data("berth: --log-level: \(logLevel) is not debug, info, warn or error\n".utf8))
+                Berth.printError("--log-level: \(logLevel) is not debug, info, warn or error")
                 throw ExitCode(2)
             }
             settings.logLevel = logLevel
         }
         if let workers {
             do { settings.workers = try Configuration.count(workers, "--workers", "command line") } catch {
-                FileHandle.standardError.write(Data("berth: \(error)\n".utf8))
+                Berth.printError(error)
                 throw ExitCode(2)
             }
         }

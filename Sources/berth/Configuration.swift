@@ -41,7 +41,6 @@ struct Configuration {
     private struct Key {
         let path: String
         let apply: (inout Configuration, Any, String) throws -> Void
-        var environmentName: String { "BERTH_" + path.uppercased().replacingOccurrences(of: ".", with: "_") }
     }
 
     private static let keys: [Key] = [
@@ -49,6 +48,10 @@ struct Configuration {
         Key(path: "gc.delay") { config, value, origin in config.gcDelay = try duration(value, "gc.delay", origin) },
         Key(path: "uploads.maxage") { config, value, origin in
             config.uploadMaxAgeSeconds = try duration(value, "uploads.maxage", origin)
+        },
+        // registry:2's name for the same setting.
+        Key(path: "storage.maintenance.uploadpurging.age") { config, value, origin in
+            config.uploadMaxAgeSeconds = try duration(value, "storage.maintenance.uploadpurging.age", origin)
         },
         Key(path: "workers") { config, value, origin in config.workers = try count(value, "workers", origin) },
         Key(path: "http.addr") { config, value, origin in
@@ -114,10 +117,17 @@ struct Configuration {
     /// Keys whose whole subtree is understood as a unit.
     private static let knownSections: Set<String> = ["version"]
 
-    /// Reads `file` (if given) and the environment. Returns the configuration and a warning per ignored key.
+    /// Variables with registry:2's prefix that belong to other tools: podman, skopeo and buildah read
+    /// `REGISTRY_AUTH_FILE` as the path of their credentials file.
+    private static let foreignVariables: Set<String> = ["REGISTRY_AUTH_FILE"]
+
+    /// Reads `file` (if given), then registry:2's `REGISTRY_<SECTION>_<KEY>` variables, then Berth's own
+    /// `BERTH_<SECTION>_<KEY>`. Returns the configuration and a warning per ignored key; throws, naming every
+    /// such key, when a value is invalid or asks for something Berth does not provide (`RefusedKey`).
     static func load(file: String?, environment: [String: String]) throws -> (Configuration, [String]) {
         var config = Configuration()
         var warnings: [String] = []
+        var refusals: [String] = []
         if let file {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
                 throw Invalid(description: "\(file): cannot read the configuration file")
@@ -132,38 +142,48 @@ struct Configuration {
                 guard let root = document as? [String: Any] else {
                     throw Invalid(description: "\(file): the top level must be a mapping of keys")
                 }
-                try apply(root, prefix: "", to: &config, file: file, warnings: &warnings)
+                try apply(root, prefix: "", to: &config, file: file, warnings: &warnings, refusals: &refusals)
             }
         }
-        for key in keys {
-            if let value = environment[key.environmentName] {
-                try key.apply(&config, value, "environment \(key.environmentName)")
+        for prefix in ["REGISTRY_", "BERTH_"] {
+            for (name, value) in environment.sorted(by: { $0.key < $1.key })
+            where name.hasPrefix(prefix) && !foreignVariables.contains(name) {
+                let path = name.dropFirst(prefix.count).lowercased().replacingOccurrences(of: "_", with: ".")
+                let origin = "environment \(name)"
+                if let key = keys.first(where: { $0.path == path }) {
+                    do { try key.apply(&config, value, origin) } catch { refusals.append("\(error)") }
+                } else if let (rule, at) = RefusedKey.rule(covering: path) {
+                    // The value as the rule sees it in a file: nested below the key the rule matched.
+                    let below = path.split(separator: ".").dropFirst(at.split(separator: ".").count)
+                    let nested = below.reversed().reduce(value as Any) { [String($1): $0] }
+                    if rule.asks(nested) { refusals.append("\(origin): \(at): \(rule.instead)") }
+                }
             }
         }
+        guard refusals.isEmpty else { throw Invalid(description: refusals.joined(separator: "\n")) }
         return (config, warnings)
     }
 
     private static func apply(_ mapping: [String: Any], prefix: String, to config: inout Configuration,
-                              file: String, warnings: inout [String]) throws {
+                              file: String, warnings: inout [String], refusals: inout [String]) throws {
         for (name, value) in mapping.sorted(by: { $0.key < $1.key }) {
             let path = prefix.isEmpty ? name.lowercased() : prefix + "." + name.lowercased()
             if let key = keys.first(where: { $0.path == path }) {
-                try key.apply(&config, value, file)
+                do { try key.apply(&config, value, file) } catch { refusals.append("\(error)") }
+            } else if let (rule, at) = RefusedKey.rule(covering: path), at == path, rule.asks(value) {
+                refusals.append("\(file): \(path): \(rule.instead)")
             } else if knownSections.contains(path) {
                 continue
-            } else if let child = value as? [String: Any], keys.contains(where: { $0.path.hasPrefix(path + ".") }) {
-                try apply(child, prefix: path, to: &config, file: file, warnings: &warnings)
+            } else if let child = value as? [String: Any], keys.contains(where: { $0.path.hasPrefix(path + ".") })
+                        || RefusedKey.all.contains(where: { $0.path.hasPrefix(path + ".") }) {
+                try apply(child, prefix: path, to: &config, file: file, warnings: &warnings, refusals: &refusals)
+            } else if RefusedKey.rule(covering: path)?.at == path {
+                continue // such as `redirect: {disable: true}`: it asks for nothing Berth lacks
+            } else if path == "http.secret" {
+                warnings.append("\(file): ignoring http.secret: Berth keeps upload state in storage, not in signed tokens")
             } else {
                 warnings.append("\(file): ignoring \(path): not used by Berth")
             }
-        }
-    }
-
-    private static func text(_ value: Any, _ key: String, _ origin: String) throws -> String {
-        switch value {
-        case let string as String: return string
-        case let number as Int: return String(number)
-        default: throw Invalid(description: "\(origin): \(key): expected a string")
         }
     }
 
@@ -192,68 +212,6 @@ struct Configuration {
         }
     }
 
-    private static func url(_ value: Any, _ key: String, _ origin: String) throws -> String {
-        let address = try text(value, key, origin)
-        guard address.hasPrefix("http://") || address.hasPrefix("https://") else {
-            throw Invalid(description: "\(origin): \(key): \(address) is not an http:// or https:// URL")
-        }
-        return address
-    }
-
-    /// A number of bytes, plain or with a unit: `500MB`, `20GiB`, `1.5T` (k/M/G/T powers of 1000, Ki/Mi/Gi/Ti of 1024).
-    static func byteSize(_ value: Any, _ key: String, _ origin: String) throws -> Int64 {
-        if let number = value as? Int, number > 0 { return Int64(number) }
-        let text = ((value as? String) ?? "").trimmingCharacters(in: .whitespaces)
-        let digits = text.prefix { $0.isNumber || $0 == "." }
-        var unit = text.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
-        if unit.hasSuffix("b") { unit.removeLast() }
-        let multipliers: [String: Double] = ["": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12,
-                                             "ki": 1024, "mi": 1048576, "gi": 1073741824, "ti": 1099511627776]
-        guard let number = Double(digits), number > 0, let multiplier = multipliers[unit] else {
-            throw Invalid(description: "\(origin): \(key): expected a size such as 500MB or 20GiB")
-        }
-        return Int64(number * multiplier)
-    }
-
-    /// A Go-style duration (`90s`, `10m`, `1h30m`, `500ms`) or a number of seconds.
-    static func duration(_ value: Any, _ key: String, _ origin: String) throws -> Double {
-        if let number = value as? Int { return Double(number) }
-        if let number = value as? Double { return number }
-        guard let text = value as? String, !text.isEmpty else {
-            throw Invalid(description: "\(origin): \(key): expected a duration such as 30s, 10m or 1h")
-        }
-        if let seconds = Double(text) { return seconds }
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        var total = 0.0
-        var rest = Substring(text)
-        while !rest.isEmpty {
-            let digits = rest.prefix { $0.isNumber || $0 == "." }
-            rest = rest.dropFirst(digits.count)
-            guard let number = Double(digits), let unit = units.first(where: { rest.hasPrefix($0.0) }) else {
-                throw Invalid(description: "\(origin): \(key): \(text) is not a duration such as 30s, 10m or 1h")
-            }
-            total += number * unit.1
-            rest = rest.dropFirst(unit.0.count)
-        }
-        return total
-    }
-
-    static func count(_ value: Any, _ key: String, _ origin: String) throws -> Int {
-        let number = (value as? Int) ?? (value as? String).flatMap { Int($0) }
-        guard let number, (1...256).contains(number) else {
-            throw Invalid(description: "\(origin): \(key): expected a whole number from 1 to 256")
-        }
-        return number
-    }
-
-    private static func flag(_ value: Any, _ key: String, _ origin: String) throws -> Bool {
-        switch value {
-        case let bool as Bool: return bool
-        case let string as String where ["true", "yes", "1", "on"].contains(string.lowercased()): return true
-        case let string as String where ["false", "no", "0", "off"].contains(string.lowercased()): return false
-        default: throw Invalid(description: "\(origin): \(key): expected true or false")
-        }
-    }
 }
 
 extension Configuration {

@@ -26,7 +26,7 @@ struct GarbageCollect: ParsableCommand {
         do {
             settings = try Configuration.load(file: config, environment: ProcessInfo.processInfo.environment).0
         } catch {
-            FileHandle.standardError.write(Data("berth: \(error)\n".utf8))
+            Berth.printError(error)
             throw ExitCode(2)
         }
         if let root { settings.rootDirectory = root }

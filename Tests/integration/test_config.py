@@ -176,3 +176,180 @@ def test_sigterm_lets_an_in_flight_upload_finish(tmp_path):
     sock.close()
     assert answer.startswith(b"HTTP/1.1 201 "), answer
     assert proc.wait(timeout=10) == 0
+
+
+def _refused(tmp_path, args, env=None):
+    """Runs `berth serve` on a free port that must stay closed; returns (exit status, output)."""
+    port = _free_port()
+    result = subprocess.run([_binary(), "serve", "--addr", f"127.0.0.1:{port}", "--root", str(tmp_path / "data"), *args],
+                            capture_output=True, text=True, timeout=20, env={**os.environ, **(env or {})})
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, "something listens on the port of a refused config"
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_registry2_config_asking_for_htpasswd_and_tls_is_refused_naming_both_keys(tmp_path):
+    config = tmp_path / "config.yml"
+    config.write_text("""version: 0.1
+storage:
+  filesystem:
+    rootdirectory: /var/lib/registry
+http:
+  addr: :5000
+  tls:
+    certificate: /certs/domain.crt
+    key: /certs/domain.key
+auth:
+  htpasswd:
+    realm: basic-realm
+    path: /auth/htpasswd
+""")
+    status, output = _refused(tmp_path, ["--config", str(config)])
+    assert status != 0, output
+    assert f"{config}: auth.htpasswd:" in output, output
+    assert f"{config}: http.tls:" in output, output
+    assert not (tmp_path / "data").exists(), "a refused config must not create the storage root"
+
+
+@pytest.mark.parametrize("section,key", [
+    ("auth:\n  token:\n    realm: https://auth.example/token\n    service: registry\n    issuer: me\n"
+     "    rootcertbundle: /x.pem\n", "auth.token"),
+    ("auth:\n  silly:\n    realm: https://x\n    service: registry\n", "auth.silly"),
+    ("http:\n  tls:\n    letsencrypt:\n      cachefile: /le.json\n      email: a@example.com\n", "http.tls"),
+    ("http:\n  tls:\n    clientcas: [/ca.pem]\n", "http.tls"),
+    ("storage:\n  redirect:\n    disable: false\n", "storage.redirect"),
+    ("storage:\n  maintenance:\n    readonly:\n      enabled: true\n", "storage.maintenance.readonly"),
+    ("middleware:\n  storage:\n    - name: cloudfront\n      options: {baseurl: https://x.cloudfront.net/}\n",
+     "middleware.storage"),
+    ("middleware:\n  registry:\n    - name: redirect\n      options: {baseurl: https://example.com/}\n",
+     "middleware.registry"),
+    ("http:\n  net: unix\n  addr: /run/registry.sock\n", "http.net"),
+    ("http:\n  prefix: /registry/\n", "http.prefix"),
+    ("validation:\n  manifests:\n    urls:\n      allow: ['^https?://([^/]+\\.)*example\\.com/']\n",
+     "validation.manifests.urls"),
+    ("policy:\n  repository:\n    classes: [image]\n", "policy.repository"),
+    ("proxy:\n  remoteurl: https://registry-1.docker.io\n  exec:\n    command: docker-credential-helper\n", "proxy.exec"),
+])
+def test_each_registry2_security_or_routing_key_berth_lacks_is_refused(tmp_path, section, key):
+    config = tmp_path / "config.yml"
+    config.write_text("version: 0.1\n" + section)
+    status, output = _refused(tmp_path, ["--config", str(config)])
+    assert status != 0, output
+    assert f"{config}: {key}: Berth" in output, output
+
+
+@pytest.mark.parametrize("driver", ["s3", "azure", "gcs", "swift", "oss", "inmemory"])
+def test_a_storage_driver_other_than_filesystem_is_refused(tmp_path, driver):
+    config = tmp_path / "config.yml"
+    config.write_text(f"version: 0.1\nstorage:\n  {driver}:\n    bucket: images\n  delete:\n    enabled: true\n")
+    status, output = _refused(tmp_path, ["--config", str(config)])
+    assert status != 0, output
+    assert f"{config}: storage.{driver}:" in output and "storage.filesystem" in output, output
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("variable,value,key", [
+    ("REGISTRY_AUTH_HTPASSWD_PATH", "/auth/htpasswd", "auth.htpasswd"),
+    ("REGISTRY_AUTH_TOKEN_REALM", "https://auth.example/token", "auth.token"),
+    ("REGISTRY_HTTP_TLS_CERTIFICATE", "/certs/domain.crt", "http.tls"),
+    ("REGISTRY_STORAGE", "s3", "storage"),
+    ("REGISTRY_STORAGE_S3_BUCKET", "images", "storage.s3"),
+    ("REGISTRY_MIDDLEWARE_STORAGE", "cloudfront", "middleware.storage"),
+    ("BERTH_AUTH_HTPASSWD_PATH", "/auth/htpasswd", "auth.htpasswd"),
+])
+def test_an_environment_variable_asking_for_what_berth_lacks_is_refused(tmp_path, variable, value, key):
+    status, output = _refused(tmp_path, [], env={variable: value})
+    assert status != 0, output
+    assert f"environment {variable}: {key}:" in output, output
+
+
+def test_registry2_environment_names_are_read_and_berth_names_win(tmp_path):
+    """REGISTRY_HTTP_ADDR is honoured as registry:2 does; BERTH_HTTP_ADDR overrides it; REGISTRY_AUTH_FILE
+    (podman's and skopeo's credentials file) is not taken as an authentication method."""
+    registry_port, berth_port = _free_port(), _free_port()
+    root = tmp_path / "data"
+    env = {"REGISTRY_HTTP_ADDR": f"127.0.0.1:{registry_port}", "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": str(root),
+           "REGISTRY_STORAGE_DELETE_ENABLED": "true", "REGISTRY_AUTH_FILE": str(tmp_path / "auth.json")}
+    proc = _serve([], env=env, tmp_path=tmp_path)
+    try:
+        _wait_ready(proc, f"http://127.0.0.1:{registry_port}/v2/", tmp_path / "berth.log")
+        assert (root / "docker" / "registry" / "v2").is_dir()
+        # delete.enabled came from REGISTRY_STORAGE_DELETE_ENABLED: an unknown manifest is 404, not 405.
+        gone = requests.delete(f"http://127.0.0.1:{registry_port}/v2/a/manifests/sha256:{'0' * 64}", timeout=5)
+        assert gone.status_code == 404, gone.text
+    finally:
+        _stop(proc)
+    proc = _serve([], env={**env, "BERTH_HTTP_ADDR": f"127.0.0.1:{berth_port}"}, tmp_path=tmp_path)
+    try:
+        _wait_ready(proc, f"http://127.0.0.1:{berth_port}/v2/", tmp_path / "berth.log")
+    finally:
+        _stop(proc)
+
+
+@pytest.mark.parametrize("section", [
+    "storage:\n  redirect:\n    disable: true\n",
+    "auth:\n",
+    "http:\n  tls:\n    certificate: ''\n    key: ''\n",
+    "storage:\n  maintenance:\n    readonly:\n      enabled: false\n",
+])
+def test_a_key_that_asks_for_nothing_berth_lacks_starts(tmp_path, section):
+    port = _free_port()
+    config = tmp_path / "config.yml"
+    config.write_text(f"version: 0.1\nhttp:\n  addr: 127.0.0.1:{port}\n" + section.replace("http:\n", ""))
+    if section.startswith("http:"):
+        config.write_text(f"version: 0.1\nhttp:\n  addr: 127.0.0.1:{port}\n" + section[len("http:\n"):])
+    proc = _serve(["--config", str(config), "--root", str(tmp_path / "data")], tmp_path=tmp_path)
+    try:
+        _wait_ready(proc, f"http://127.0.0.1:{port}/v2/", tmp_path / "berth.log")
+    finally:
+        _stop(proc)
+
+
+def test_tuning_keys_start_with_one_warning_each(tmp_path):
+    port = _free_port()
+    config = tmp_path / "config.yml"
+    config.write_text(f"""version: 0.1
+http:
+  addr: 127.0.0.1:{port}
+  secret: a-shared-secret
+notifications:
+  endpoints:
+    - name: alistener
+      url: https://listener.example.com/event
+redis:
+  addr: localhost:6379
+reporting:
+  bugsnag:
+    apikey: x
+log:
+  formatter: json
+""")
+    proc = _serve(["--config", str(config), "--root", str(tmp_path / "data")], tmp_path=tmp_path)
+    try:
+        _wait_ready(proc, f"http://127.0.0.1:{port}/v2/", tmp_path / "berth.log")
+    finally:
+        _stop(proc)
+    log = (tmp_path / "berth.log").read_text()
+    for key in ("notifications", "redis", "reporting", "log.formatter", "http.secret"):
+        assert f"ignoring {key}" in log, log
+
+
+@pytest.mark.parametrize("text,key", [
+    ("gc:\n  interval: 1e30\n", "gc.interval"),
+    ("gc:\n  interval: .inf\n", "gc.interval"),
+    ("gc:\n  delay: -5\n", "gc.delay"),
+    ("uploads:\n  maxage: 99999999999999999999h\n", "uploads.maxage"),
+    ("proxy:\n  remoteurl: http://127.0.0.1:1\n  cache:\n    maxsize: 1e30TB\n", "proxy.cache.maxsize"),
+    ("proxy:\n  remoteurl: http://127.0.0.1:1\n  cache:\n    maxsize: 99999999999999999999\n", "proxy.cache.maxsize"),
+])
+def test_a_huge_or_negative_number_in_the_config_is_refused_with_its_key(tmp_path, text, key):
+    config = tmp_path / "huge.yml"
+    config.write_text(text)
+    status, output = _refused(tmp_path, ["--config", str(config)])
+    assert status == 2, output  # a message and exit 2, not a trap
+    assert f"{config}: {key}:" in output, output
+
+
+def test_an_unknown_flag_is_refused(tmp_path):
+    status, output = _refused(tmp_path, ["--tls-certificate", "/certs/domain.crt"])
+    assert status != 0 and "tls-certificate" in output, output
