@@ -33,3 +33,12 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+// `make fuzz` (and a short run in `make test`) builds the libFuzzer targets of Tests/fuzz: with
+// BERTH_FUZZ set, `swift build --sanitize fuzzer --sanitize address --product berth-fuzz`. Outside that
+// build the target does not exist, since its entry point is libFuzzer's main.
+if Context.environment["BERTH_FUZZ"] != nil {
+    package.targets.append(.executableTarget(
+        name: "berth-fuzz", dependencies: ["BerthHTTP", "BerthStorage", "BerthRegistry", "BerthMirror"],
+        path: "Tests/fuzz/Sources", swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+}
