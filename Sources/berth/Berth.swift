@@ -132,6 +132,7 @@ struct Serve: ParsableCommand {
         let maintenance = registry.startMaintenance()
         server.onDrained = { maintenance.forEach { $0.stop() } }
         Log.info("berth \(Berth.version)\(worker.map { " worker \($0)" } ?? "") serving \(store.base) on \(settings.httpAddr)")
+        WorkerSupervisor.signalReady()
         berth_release_startup_code()
         loop.run()
         Log.info("stopped")
