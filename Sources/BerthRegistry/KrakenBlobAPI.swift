@@ -241,7 +241,8 @@ extension HTTPExchange {
         case let failure as Registry.KrakenFailure:
             respond(HTTPResponse(status: failure.status, headers: [("Content-Type", "text/plain; charset=utf-8")], text: failure.message + "\n"))
         case let error as StorageError where error.isOutOfSpace:
-            respond(HTTPResponse(status: 507, headers: [("Content-Type", "text/plain; charset=utf-8")], text: "\(error)\n"))
+            Log.error("storage full: \(error)")
+            respond(HTTPResponse(status: 507, headers: [("Content-Type", "text/plain; charset=utf-8")], text: "storage full\n"))
         default:
             Log.error("\(request.method.name) \(request.target): \(error)")
             respond(HTTPResponse(status: 500, headers: [("Content-Type", "text/plain; charset=utf-8")], text: "\(error)\n"))

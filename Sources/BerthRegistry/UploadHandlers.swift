@@ -148,10 +148,12 @@ extension Registry {
             case .failure(let error):
                 if cancelOnFailure {
                     loop.offload({ session.cancel(); session.release() }, then: {})
+                    exchange.fail(error)
                 } else {
                     session.release()
+                    // The client resumes from here (a full disk's 507 too): the offset of the last checkpoint.
+                    exchange.fail(error, headers: uploadHeaders(session, offset: session.resumableOffset))
                 }
-                exchange.fail(error)
             }
         })
     }
@@ -178,9 +180,9 @@ extension Registry {
         })
     }
 
-    func uploadHeaders(_ session: UploadSession) -> [(name: String, value: String)] {
+    func uploadHeaders(_ session: UploadSession, offset: Int64? = nil) -> [(name: String, value: String)] {
         // registry:2 reports 0-0 for an empty upload; the range is inclusive otherwise.
-        let last = max(session.offset - 1, 0)
+        let last = max((offset ?? session.offset) - 1, 0)
         return [
             ("Location", "/v2/\(session.owner)/blobs/uploads/\(session.id)"),
             ("Range", "0-\(last)"),
