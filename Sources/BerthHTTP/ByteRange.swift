@@ -16,18 +16,27 @@ public enum ByteRange: Equatable {
         let end = set[set.index(after: dash)...].trimmingCharacters()
         if start.isEmpty {
             // Suffix range: the last n bytes.
-            guard let count = Int64(end), count >= 0 else { return .ignored }
+            guard let count = position(end) else { return .ignored }
             guard count > 0, size > 0 else { return .unsatisfiable }
             return .satisfiable(first: max(0, size - count), last: size - 1)
         }
-        guard let first = Int64(start), first >= 0 else { return .ignored }
+        guard let first = position(start) else { return .ignored }
         var last = size - 1
         if !end.isEmpty {
-            guard let requested = Int64(end), requested >= first else { return .ignored }
+            guard let requested = position(end), requested >= first else { return .ignored }
             last = min(requested, size - 1)
         }
         guard first < size else { return .unsatisfiable }
         return .satisfiable(first: first, last: last)
+    }
+
+    /// A position past `Int64.max` is past the end of any file, so it means what `Int64.max` means here.
+    private static func position(_ text: Substring) -> Int64? {
+        switch DecimalDigits.parse(text) {
+        case .value(let value)?: return value
+        case .tooLarge?: return .max
+        case nil: return nil
+        }
     }
 }
 

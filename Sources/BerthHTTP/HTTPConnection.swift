@@ -180,6 +180,7 @@ final class HTTPConnection: HTTPParserEvents {
         switch status {
         case 414: return "request target longer than \(server.limits.maxTargetBytes) bytes"
         case 431: return "request headers exceed \(server.limits.maxHeaderBytes) bytes or \(server.limits.maxHeaderCount) fields"
+        case 413: return "Content-Length larger than \(Int64.max) bytes"
         default: return "request refused"
         }
     }
@@ -263,6 +264,12 @@ final class HTTPConnection: HTTPParserEvents {
             target: String(decoding: target, as: UTF8.self),
             headers: headers,
             keepAlive: http_should_keep_alive(parser) != 0)
+        // http-parser takes lengths up to 2^64 - 11; a body whose length a signed 64-bit offset cannot hold is
+        // refused before any handler sees it (a nonzero answer other than 1 or 2 is a parse error).
+        if head.contentLength == nil && head.header("Content-Length") != nil {
+            limitStatus = 413
+            return -1
+        }
         let exchange = HTTPExchange(request: head, loop: server.loop, connection: self)
         self.exchange = exchange
         if server.draining { closeAfterResponse = true }

@@ -9,6 +9,7 @@ public struct HTTPRequestHead {
     public let path: Substring
     /// The query part of the target, after the `?`, or empty.
     public let query: Substring
+    /// Never negative.
     public let contentLength: Int64?
     public let isChunked: Bool
 
@@ -28,7 +29,8 @@ public struct HTTPRequestHead {
         var chunked = false
         for header in headers {
             if asciiCaseInsensitiveEqual(header.name, "Content-Length") {
-                length = Int64(header.value.trimmingASCIISpaces())
+                // nil past Int64.max, which http-parser lets through: the connection refuses that head (413).
+                length = DecimalDigits.int64(header.value.trimmingASCIISpaces())
             } else if asciiCaseInsensitiveEqual(header.name, "Transfer-Encoding") {
                 // RFC 9112 §6.3: a body is chunked when chunked is the final transfer coding.
                 chunked = header.value.trimmingASCIISpaces().lowercased().hasSuffix("chunked")

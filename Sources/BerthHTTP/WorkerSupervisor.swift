@@ -12,12 +12,18 @@ public final class WorkerSupervisor {
     /// A directory private to this supervisor where workers publish their metrics (tmpfs when available).
     public static let metricsVariable = "BERTH_METRICS_DIR"
 
+    /// Set in a worker's environment: the descriptor on which it tells the supervisor that it is ready.
+    public static let readyVariable = "BERTH_READY_FD"
+
     private let loop: EventLoop
     private let arguments: [String]
     private let count: Int
     private var workers: [Int: UnsafeMutablePointer<uv_process_t>] = [:]
-    private var startedAt: [Int: UInt64] = [:]
-    private var quickFailures = 0
+    /// Each worker's ready pipe, open until the worker has written to it or has died.
+    private var readyPipes: [Int: UnsafeMutablePointer<uv_pipe_t>] = [:]
+    private var restarts: [Int: RepeatingTimer] = [:]
+    private var policy = WorkerRestartPolicy()
+    private let readBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: 16)
     private var stopping = false
     private var signalHandles: [UnsafeMutablePointer<uv_signal_t>] = []
     public private(set) var exitStatus: Int32 = 0
@@ -26,6 +32,10 @@ public final class WorkerSupervisor {
         self.loop = loop
         self.count = count
         self.arguments = arguments
+    }
+
+    deinit {
+        readBuffer.deallocate()
     }
 
     /// In a worker: the index this process serves as, after arranging to die with the supervisor; nil in
@@ -37,6 +47,16 @@ public final class WorkerSupervisor {
         return index
     }
 
+    /// In a worker, once it listens: tells the supervisor, so that a later death of this worker is a reason to
+    /// start it again, never to give up. Nothing to do in a process that is not a worker.
+    public static func signalReady() {
+        guard let text = getenv(readyVariable).map({ String(cString: $0) }), let descriptor = Int32(text) else { return }
+        unsetenv(readyVariable)
+        var byte: UInt8 = 1
+        _ = write(descriptor, &byte, 1)
+        close(descriptor)
+    }
+
     /// Starts the workers and runs until they have all stopped.
     public func run() {
         setenv(Self.supervisorVariable, String(getpid()), 1)
@@ -44,6 +64,7 @@ public final class WorkerSupervisor {
         let metrics = "\(shared)/berth-\(getpid())"
         mkdir(metrics, 0o700)
         setenv(Self.metricsVariable, metrics, 1)
+        setenv(Self.readyVariable, "3", 1)
         defer { removeDirectory(metrics) }
         for index in 0..<count { start(index) }
         watch(SIGTERM)
@@ -68,44 +89,84 @@ public final class WorkerSupervisor {
         setenv(Self.indexVariable, String(index), 1)
         let process = UnsafeMutablePointer<uv_process_t>.allocate(capacity: 1)
         process.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        let pipe = UnsafeMutablePointer<uv_pipe_t>.allocate(capacity: 1)
+        uv_pipe_init(loop.raw, pipe, 0)
+        pipe.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        let status = berth_spawn_inheriting_stdio(loop.raw, process, "/proc/self/exe", &cArguments) { process, status, signal in
+        let status = berth_spawn_worker(loop.raw, process, "/proc/self/exe", &cArguments, { process, status, signal in
             let supervisor = Unmanaged<WorkerSupervisor>.fromOpaque(process!.pointee.data).takeUnretainedValue()
             supervisor.exited(process!, status: status, signal: signal)
-        }
+        }, pipe)
         cArguments.forEach { free($0) }
         guard status == 0 else {
             Log.error("cannot start worker \(index): \(String(cString: uv_strerror(status)))")
-            process.deallocate()
-            exitStatus = 1
-            stop()
-            return
+            // libuv initialises the handle before it forks, so it is closed like any other.
+            closeHandle(process)
+            closeHandle(pipe)
+            return decide(index, status: 0, signal: 0)
         }
         workers[index] = process
-        startedAt[index] = loop.now
+        readyPipes[index] = pipe
+        uv_read_start(UnsafeMutableRawPointer(pipe).assumingMemoryBound(to: uv_stream_t.self), { handle, _, buffer in
+            let supervisor = Unmanaged<WorkerSupervisor>.fromOpaque(handle!.pointee.data).takeUnretainedValue()
+            buffer!.pointee = uv_buf_init(supervisor.readBuffer, 16)
+        }, { stream, count, _ in
+            let supervisor = Unmanaged<WorkerSupervisor>.fromOpaque(stream!.pointee.data).takeUnretainedValue()
+            supervisor.readyPipeAnswered(stream!, count: count)
+        })
         Log.info("worker \(index) started (pid \(process.pointee.pid))")
+    }
+
+    /// A byte on a worker's pipe: it is ready. Its end (or an error) without one: it died first, which its
+    /// exit reports.
+    private func readyPipeAnswered(_ stream: UnsafeMutablePointer<uv_stream_t>, count: Int) {
+        guard let index = readyPipes.first(where: { UnsafeMutableRawPointer($0.value) == UnsafeMutableRawPointer(stream) })?.key else { return }
+        if count > 0 { policy.ready(index, at: loop.now) }
+        if count != 0 { closeReadyPipe(index) }
+    }
+
+    private func closeReadyPipe(_ index: Int) {
+        guard let pipe = readyPipes.removeValue(forKey: index) else { return }
+        closeHandle(pipe)
+    }
+
+    private func closeHandle<Handle>(_ handle: UnsafeMutablePointer<Handle>) {
+        uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { $0!.deallocate() }
     }
 
     private func exited(_ process: UnsafeMutablePointer<uv_process_t>, status: Int64, signal: Int32) {
         guard let index = workers.first(where: { $0.value == process })?.key else { return }
         workers[index] = nil
-        uv_close(UnsafeMutableRawPointer(process).assumingMemoryBound(to: uv_handle_t.self)) { $0!.deallocate() }
+        closeHandle(process)
+        // A worker that wrote its byte and died at once may be reaped before the byte is read: look first.
+        if let pipe = readyPipes[index] {
+            var descriptor = uv_os_fd_t()
+            if uv_fileno(UnsafeMutableRawPointer(pipe).assumingMemoryBound(to: uv_handle_t.self), &descriptor) == 0,
+               read(descriptor, readBuffer, 16) > 0 {
+                policy.ready(index, at: loop.now)
+            }
+            closeReadyPipe(index)
+        }
         if stopping {
             if workers.isEmpty { finish() }
             return
         }
-        Log.warn("worker \(index) exited (status \(status), signal \(signal)); restarting")
-        // A worker that dies at once (port taken, bad storage) would only die again: give up after a few.
-        if loop.now - (startedAt[index] ?? 0) < 2000 {
-            quickFailures += 1
-            if quickFailures >= 3 {
-                Log.error("workers keep failing at start; stopping")
-                exitStatus = 1
-                stop()
-                return
+        decide(index, status: status, signal: signal)
+    }
+
+    private func decide(_ index: Int, status: Int64, signal: Int32) {
+        switch policy.exited(index, at: loop.now) {
+        case .giveUp:
+            Log.error("workers keep failing before they are ready; stopping")
+            exitStatus = 1
+            stop()
+        case .restart(let delay):
+            Log.warn("worker \(index) exited (status \(status), signal \(signal)); restarting in \(delay) ms")
+            restarts[index] = loop.repeating(every: delay) { [unowned self] in
+                restarts.removeValue(forKey: index)?.stop()
+                start(index)
             }
         }
-        start(index)
     }
 
     private func watch(_ number: Int32) {
@@ -122,14 +183,14 @@ public final class WorkerSupervisor {
     private func stop() {
         guard !stopping else { return }
         stopping = true
+        restarts.values.forEach { $0.stop() }
+        restarts = [:]
         for process in workers.values { uv_process_kill(process, SIGTERM) }
         if workers.isEmpty { finish() }
     }
 
     private func finish() {
-        for handle in signalHandles {
-            uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { $0!.deallocate() }
-        }
+        signalHandles.forEach { closeHandle($0) }
         signalHandles = []
     }
 }

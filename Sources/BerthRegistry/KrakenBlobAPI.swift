@@ -99,17 +99,14 @@ extension Registry {
         }
     }
 
-    /// `Content-Range: <start>-<end>` (what Kraken's clients send) or `<start>,<end>` (its ENDPOINTS.md): bytes [start, end).
+    /// `Content-Range: <start>-<end>` or `<start>,<end>`: bytes [start, end) (see `ContentRange.kraken`).
     private func krakenPatch(_ namespace: Namespace, _ digest: Digest, _ id: String, _ exchange: HTTPExchange) throws {
         guard store.blobSize(digest) == nil else { throw KrakenFailure(status: 409, message: "blob \(digest) already exists") }
         let session = try krakenSession(namespace, id)
         guard let header = exchange.request.header("Content-Range") else {
             throw KrakenFailure(status: 400, message: "Content-Range <start>-<end> is required")
         }
-        var text = Substring(header).trimmingSpaces()
-        if text.hasPrefix("bytes ") || text.hasPrefix("bytes=") { text = text.dropFirst(6) }
-        let bounds = text.split(whereSeparator: { $0 == "-" || $0 == "," }).map { Int64($0.trimmingSpaces()) }
-        guard bounds.count == 2, let start = bounds[0], let end = bounds[1], start >= 0, end >= start else {
+        guard let (start, end) = ContentRange.kraken(header) else {
             throw KrakenFailure(status: 400, message: "Content-Range \(header) is not <start>-<end>")
         }
         let declared = exchange.request.contentLength ?? (exchange.request.isChunked ? nil : 0)
@@ -244,7 +241,8 @@ extension HTTPExchange {
         case let failure as Registry.KrakenFailure:
             respond(HTTPResponse(status: failure.status, headers: [("Content-Type", "text/plain; charset=utf-8")], text: failure.message + "\n"))
         case let error as StorageError where error.isOutOfSpace:
-            respond(HTTPResponse(status: 507, headers: [("Content-Type", "text/plain; charset=utf-8")], text: "\(error)\n"))
+            Log.error("storage full: \(error)")
+            respond(HTTPResponse(status: 507, headers: [("Content-Type", "text/plain; charset=utf-8")], text: "storage full\n"))
         default:
             Log.error("\(request.method.name) \(request.target): \(error)")
             respond(HTTPResponse(status: 500, headers: [("Content-Type", "text/plain; charset=utf-8")], text: "\(error)\n"))

@@ -16,8 +16,12 @@ struct Page {
             link = nil
             return
         }
-        guard let limit = Int(text), limit >= 0 else {
-            throw RegistryError(.unsupported, "n must be a non-negative integer", message: "invalid pagination", status: 400)
+        let limit: Int
+        switch DecimalDigits.parse(text) {
+        case .value(let value)?: limit = Int(value)
+        // More than any list holds: all of it.
+        case .tooLarge?: limit = .max
+        case nil: throw RegistryError(.unsupported, "n must be a non-negative integer", message: "invalid pagination", status: 400)
         }
         let end = all.index(start, offsetBy: limit, limitedBy: all.endIndex) ?? all.endIndex
         items = all[start..<end]

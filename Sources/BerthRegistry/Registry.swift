@@ -199,17 +199,26 @@ public final class Registry: HTTPHandler {
         metrics.record(exchange)
     }
 
-    /// `GET /healthz`: 200 when the storage root takes a write and gives it back, 503 otherwise.
+    /// `GET /healthz`: 200 `ok` when the storage root takes a write and gives it back; 200 `degraded` when it
+    /// is full, since reads are still served and a load balancer must not take a node that serves them out of
+    /// service (registry:2's 503 would); 503 when the storage fails otherwise.
     private func checkHealth(_ exchange: HTTPExchange) {
         loop.offload({ [store] in Result { try store.checkReadWrite() } }, then: { result in
+            let json = [("Content-Type", "application/json; charset=utf-8")]
             switch result {
             case .success:
-                exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "application/json; charset=utf-8")], text: "{\"status\":\"ok\"}\n"))
-            case .failure(let error):
-                exchange.fail(RegistryError(.unavailable, "storage: \(error)"))
+                exchange.respond(HTTPResponse(status: 200, headers: json, text: "{\"status\":\"ok\"}\n"))
+            case .failure(let error as StorageError) where error.isOutOfSpace:
+                exchange.respond(HTTPResponse(status: 200, headers: json, text: Self.storageFullHealth))
+            case .failure(let error as StorageError):
+                exchange.fail(RegistryError(.unavailable, "storage: \(error.summary)"))
+            case .failure:
+                exchange.fail(RegistryError(.unavailable, "storage failed"))
             }
         })
     }
+
+    static let storageFullHealth = "{\"status\":\"degraded\",\"storage\":\"full\",\"reads\":true,\"writes\":false}\n"
 
     public func protocolError(status: Int, message: String) -> HTTPResponse {
         let code: RegistryError.Code
@@ -240,10 +249,10 @@ extension HTTPExchange {
             respond(error.response(headers: headers))
         case let error as StorageError where error.isOutOfSpace:
             Log.error("storage full: \(error)")
-            respond(RegistryError(.unavailable, error.description, message: "insufficient storage", status: 507).response())
+            respond(RegistryError.storageFull.response(headers: headers))
         default:
             Log.error("\(request.method.name) \(request.target): \(error)")
-            respond(RegistryError(.unknown, "\(error)").response())
+            respond(RegistryError(.unknown, "\(error)").response(headers: headers))
         }
     }
 }

@@ -74,6 +74,10 @@ public struct RegistryError: Error {
         statusOverride = status
     }
 
+    /// A write on a full disk (RFC 4918's 507); what is stored is still served. The spec has no code for it.
+    static let storageFull = RegistryError(.unavailable, "the registry's storage is full; reads are still served",
+                                           message: "insufficient storage", status: 507)
+
     /// The spec's error body: `{"errors":[{"code","message","detail"}]}`.
     public func response(headers: [(name: String, value: String)] = []) -> HTTPResponse {
         var body = "{\"errors\":[{\"code\":\"\(code.rawValue)\",\"message\":\(JSON.quote(message))"

@@ -109,7 +109,7 @@ extension Registry {
     private func accept(chunkOf exchange: HTTPExchange, into session: UploadSession) -> Bool {
         var range: ClosedRange<Int64>?
         if let header = exchange.request.header("Content-Range") {
-            guard let parsed = ContentRange.parse(header) else {
+            guard let parsed = ContentRange.chunk(header) else {
                 session.release()
                 exchange.fail(RegistryError(.rangeInvalid, "Content-Range \(header) is not <first>-<last>"), headers: uploadHeaders(session))
                 return false
@@ -148,10 +148,12 @@ extension Registry {
             case .failure(let error):
                 if cancelOnFailure {
                     loop.offload({ session.cancel(); session.release() }, then: {})
+                    exchange.fail(error)
                 } else {
                     session.release()
+                    // The client resumes from here (a full disk's 507 too): the offset of the last checkpoint.
+                    exchange.fail(error, headers: uploadHeaders(session, offset: session.resumableOffset))
                 }
-                exchange.fail(error)
             }
         })
     }
@@ -178,9 +180,9 @@ extension Registry {
         })
     }
 
-    func uploadHeaders(_ session: UploadSession) -> [(name: String, value: String)] {
+    func uploadHeaders(_ session: UploadSession, offset: Int64? = nil) -> [(name: String, value: String)] {
         // registry:2 reports 0-0 for an empty upload; the range is inclusive otherwise.
-        let last = max(session.offset - 1, 0)
+        let last = max((offset ?? session.offset) - 1, 0)
         return [
             ("Location", "/v2/\(session.owner)/blobs/uploads/\(session.id)"),
             ("Range", "0-\(last)"),
@@ -190,27 +192,5 @@ extension Registry {
 
     func blobCreatedHeaders(_ name: RepositoryName, _ digest: Digest) -> [(name: String, value: String)] {
         [("Location", "/v2/\(name)/blobs/\(digest)"), ("Docker-Content-Digest", digest.description)]
-    }
-}
-
-/// The `Content-Range` of an upload chunk: `<first>-<last>` inclusive; a `bytes ` prefix and `/<size>` suffix are tolerated.
-enum ContentRange {
-    static func parse(_ header: String) -> ClosedRange<Int64>? {
-        var text = Substring(header).drop { $0 == " " }
-        if text.hasPrefix("bytes ") || text.hasPrefix("bytes=") { text = text.dropFirst(6) }
-        if let slash = text.firstIndex(of: "/") { text = text[..<slash] }
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, let first = Int64(parts[0].trimmingSpaces()), let last = Int64(parts[1].trimmingSpaces()),
-              first >= 0, last >= first else { return nil }
-        return first...last
-    }
-}
-
-extension Substring {
-    func trimmingSpaces() -> Substring {
-        var view = self
-        while view.first == " " { view = view.dropFirst() }
-        while view.last == " " { view = view.dropLast() }
-        return view
     }
 }

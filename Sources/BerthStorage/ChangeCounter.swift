@@ -32,10 +32,10 @@ public final class ChangeCounter: @unchecked Sendable {
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else { return nil }
-        // Two processes may both extend a new file: either way it holds zeros.
-        if info.st_size < size && ftruncate(descriptor, off_t(size)) != 0 { return nil }
+        // Two processes may both extend a new file: either way it holds zeros. The page is allocated here, not
+        // left sparse: touching a hole through the mapping on a full disk is a SIGBUS (on a full tmpfs the first
+        // manifest GET, which only reads the counter, killed the worker). Without the page, nothing is mapped.
+        if posix_fallocate(descriptor, 0, off_t(size)) != 0 { return nil }
         guard let mapping = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), mapping != MAP_FAILED else {
             return nil
         }

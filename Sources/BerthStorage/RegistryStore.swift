@@ -23,10 +23,10 @@ public final class RegistryStore {
         guard access(base, R_OK | W_OK | X_OK) == 0 else {
             throw StorageError.system(operation: "open for writing", path: base, errno: errno)
         }
-        try checkReadWrite()
     }
 
-    /// Writes, reads back and removes a small file under the root: the storage health check.
+    /// Writes, reads back and removes a small file under the root: the storage health check. A full disk
+    /// throws an error that `isOutOfSpace`: the store still serves what it holds.
     public func checkReadWrite() throws {
         let probe = base + "/.berth-health-\(getpid())"
         let token = Array(FileSystem.randomIdentifier().utf8)

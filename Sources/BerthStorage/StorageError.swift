@@ -19,6 +19,17 @@ public enum StorageError: Error, CustomStringConvertible {
         }
     }
 
+    /// What went wrong without the path, for answers to clients (who must not learn the server's layout).
+    public var summary: String {
+        switch self {
+        case .notFound: return "not found"
+        case .system(let operation, _, let code): return "\(operation): \(String(cString: strerror(code)))"
+        case .digestMismatch: return description
+        case .corrupt: return "stored data is damaged"
+        case .busy: return description
+        }
+    }
+
     /// True when the disk is full or over quota: the client should hear 507, not 500.
     public var isOutOfSpace: Bool {
         if case .system(_, _, let code) = self { return code == ENOSPC || code == EDQUOT }

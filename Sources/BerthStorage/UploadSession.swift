@@ -42,6 +42,10 @@ public final class UploadSession {
 
     public var offset: Int64 { hasher.count }
 
+    /// Where the upload stands for the next request: its last checkpoint. After a failed write this is what
+    /// the client was last told, not what this request had written.
+    public var resumableOffset: Int64 { checkpointedOffset }
+
     /// Hashes and writes bytes at the current offset. Call only after `machine.chunk` said `.append`.
     public func append(_ bytes: UnsafeRawBufferPointer) throws {
         let start = offset
@@ -182,9 +186,15 @@ extension RegistryStore {
 
     public func createUpload(for owner: UploadOwner) throws -> UploadSession {
         let id = FileSystem.randomIdentifier()
-        try FileSystem.makeDirectories(path(.uploadHashStates(owner, id: id)))
-        try FileSystem.writeAtomically(path(.uploadStartedAt(owner, id: id)), Array(Self.rfc3339Now().utf8), sync: false)
-        return try openUpload(id, for: owner)
+        do {
+            try FileSystem.makeDirectories(path(.uploadHashStates(owner, id: id)))
+            try FileSystem.writeAtomically(path(.uploadStartedAt(owner, id: id)), Array(Self.rfc3339Now().utf8), sync: false)
+            return try openUpload(id, for: owner)
+        } catch {
+            // On a full disk the directories fit and the file does not: leave no half-made upload behind.
+            FileSystem.removeTree(path(.upload(owner, id: id)))
+            throw error
+        }
     }
 
     /// Reopens an upload where its last checkpoint left it; `notFound` when it does not exist.

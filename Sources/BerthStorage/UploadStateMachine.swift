@@ -45,7 +45,10 @@ public struct UploadStateMachine: Equatable {
         guard case .receiving(let offset) = state else { return .reject(.notReceiving) }
         if let range {
             guard range.lowerBound == offset else { return .reject(.rangeNotSatisfiable(current: offset)) }
-            let length = range.upperBound - range.lowerBound + 1
+            // 0-9223372036854775807 is 2^63 bytes, one more than an Int64 holds: no body can be that long.
+            let (span, spanOverflow) = range.upperBound.subtractingReportingOverflow(range.lowerBound)
+            let (length, overflow) = span.addingReportingOverflow(1)
+            guard !spanOverflow && !overflow else { return .reject(.rangeNotSatisfiable(current: offset)) }
             if let declaredLength, declaredLength != length {
                 return .reject(.lengthMismatch(range: length, declared: declaredLength))
             }

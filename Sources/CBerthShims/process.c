@@ -7,17 +7,20 @@
 #include <uv.h>
 #include "berth_shims.h"
 
-int berth_spawn_inheriting_stdio(uv_loop_t *loop, uv_process_t *process, const char *file, char **args, uv_exit_cb on_exit) {
-    uv_stdio_container_t stdio[3];
+int berth_spawn_worker(uv_loop_t *loop, uv_process_t *process, const char *file, char **args, uv_exit_cb on_exit,
+                       uv_pipe_t *ready) {
+    uv_stdio_container_t stdio[4];
     for (int fd = 0; fd < 3; fd++) {
         stdio[fd].flags = UV_INHERIT_FD;
         stdio[fd].data.fd = fd;
     }
+    stdio[3].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[3].data.stream = (uv_stream_t *)ready;
     uv_process_options_t options = {0};
     options.exit_cb = on_exit;
     options.file = file;
     options.args = args;
-    options.stdio_count = 3;
+    options.stdio_count = 4;
     options.stdio = stdio;
     return uv_spawn(loop, process, &options);
 }

@@ -95,7 +95,12 @@ struct Serve: ParsableCommand {
 
     private func openStore(_ settings: Configuration) throws -> RegistryStore {
         do {
-            return try RegistryStore(rootDirectory: settings.rootDirectory, fsync: settings.fsync, directWrites: settings.directWrites)
+            let store = try RegistryStore(rootDirectory: settings.rootDirectory, fsync: settings.fsync, directWrites: settings.directWrites)
+            do { try store.checkReadWrite() } catch let error as StorageError where error.isOutOfSpace {
+                // What is stored can still be served: start, and let each write answer 507 until there is room.
+                Log.warn("storage.filesystem.rootdirectory \(settings.rootDirectory) is full: serving reads, refusing writes (507)")
+            }
+            return store
         } catch {
             Log.error("storage.filesystem.rootdirectory \(settings.rootDirectory) is not usable: \(error)")
             throw ExitCode(1)
@@ -140,6 +145,7 @@ struct Serve: ParsableCommand {
         let maintenance = registry.startMaintenance()
         server.onDrained = { maintenance.forEach { $0.stop() } }
         Log.info("berth \(Berth.version)\(worker.map { " worker \($0)" } ?? "") serving \(store.base) on \(settings.httpAddr)")
+        WorkerSupervisor.signalReady()
         berth_release_startup_code()
         loop.run()
         Log.info("stopped")

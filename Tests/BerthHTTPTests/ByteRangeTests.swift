@@ -28,4 +28,21 @@ final class ByteRangeTests: XCTestCase {
         XCTAssertEqual(ByteRange.resolve("bytes=9-3", size: 100), .ignored)
         XCTAssertEqual(ByteRange.resolve("bytes=a-b", size: 100), .ignored)
     }
+
+    func test_hostile_numbers_neither_trap_nor_pass_as_ranges() {
+        let max = Int64.max
+        XCTAssertEqual(ByteRange.resolve("bytes=0-9223372036854775807", size: 100), .satisfiable(first: 0, last: 99))
+        XCTAssertEqual(ByteRange.resolve("bytes=0-99999999999999999999", size: 100), .satisfiable(first: 0, last: 99))
+        XCTAssertEqual(ByteRange.resolve("bytes=-9223372036854775807", size: 100), .satisfiable(first: 0, last: 99))
+        XCTAssertEqual(ByteRange.resolve("bytes=-99999999999999999999", size: 100), .satisfiable(first: 0, last: 99))
+        XCTAssertEqual(ByteRange.resolve("bytes=9223372036854775807-", size: 100), .unsatisfiable)
+        XCTAssertEqual(ByteRange.resolve("bytes=99999999999999999999-", size: 100), .unsatisfiable)
+        XCTAssertEqual(ByteRange.resolve("bytes=9223372036854775806-9223372036854775807", size: max), .satisfiable(first: max - 1, last: max - 1))
+        XCTAssertEqual(ByteRange.resolve("bytes=-1", size: max), .satisfiable(first: max - 1, last: max - 1))
+        XCTAssertEqual(ByteRange.resolve("bytes=--1", size: 100), .ignored)
+        XCTAssertEqual(ByteRange.resolve("bytes=-1-5", size: 100), .ignored)
+        XCTAssertEqual(ByteRange.resolve("bytes=+1-5", size: 100), .ignored)
+        XCTAssertEqual(ByteRange.resolve("bytes=1-+5", size: 100), .ignored)
+        XCTAssertEqual(ByteRange.resolve("bytes=-", size: 100), .ignored)
+    }
 }

@@ -26,6 +26,15 @@ final class UploadStateMachineTests: XCTestCase {
         XCTAssertEqual(machine.chunk(range: 0...9, declaredLength: 5), .reject(.lengthMismatch(range: 10, declared: 5)))
     }
 
+    func test_a_range_longer_than_any_file_is_refused_without_trapping() {
+        let machine = UploadStateMachine(offset: 0)
+        XCTAssertEqual(machine.chunk(range: 0...Int64.max, declaredLength: 10), .reject(.rangeNotSatisfiable(current: 0)))
+        XCTAssertEqual(machine.chunk(range: 0...Int64.max, declaredLength: nil), .reject(.rangeNotSatisfiable(current: 0)))
+        XCTAssertEqual(machine.chunk(range: 0...(Int64.max - 1), declaredLength: Int64.max), .append(at: 0))
+        XCTAssertEqual(UploadStateMachine(offset: -1).chunk(range: -1...Int64.max, declaredLength: nil), .reject(.rangeNotSatisfiable(current: -1)))
+        XCTAssertEqual(machine.state, .receiving(offset: 0))
+    }
+
     func test_matching_digest_commits() {
         var machine = UploadStateMachine(offset: 0)
         machine.received(42)

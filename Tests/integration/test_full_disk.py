@@ -1,12 +1,18 @@
 """A full disk: the push that does not fit gets a JSON error (507), leaves no blob and no space taken,
-an upload in progress stays at its last good offset, and the server keeps serving."""
+an upload in progress stays at its last good offset, and the server keeps serving: it starts on a full disk,
+serves reads, says so on /healthz, and a worker that dies there is replaced."""
+import errno
 import hashlib
 import os
+import signal
 import subprocess
 import time
 
 import pytest
 import requests
+
+from processes import children, identity, wait_until_serving, worker_index
+from regutil import MANIFEST_ACCEPT, TIMEOUT, push_image
 
 pytestmark = pytest.mark.berth_only  # registry:2 answers 500 here; 507 and the clean-up are Berth's promise
 
@@ -38,6 +44,37 @@ def _assert_json_error(response, status):
     assert response.status_code == status, (response.status_code, response.text)
     errors = response.json()["errors"]
     assert errors and {"code", "message"} <= set(errors[0])
+
+
+def _fill(root):
+    """Takes every free byte of the file system: a file of zeros, written until ENOSPC."""
+    path = os.path.join(root, "filler")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        for size in (MiB, 4096, 1):
+            block = b"\0" * size
+            while True:
+                try:
+                    os.write(fd, block)
+                except OSError as e:
+                    if e.errno != errno.ENOSPC:
+                        raise
+                    break
+    finally:
+        os.close(fd)
+    return path
+
+
+def _assert_storage_full(response, root):
+    _assert_json_error(response, 507)
+    assert str(root) not in response.text and "/docker/registry" not in response.text, response.text
+
+
+def _assert_reads(base, image, repository="full/app"):
+    r = requests.get(f"{base}/v2/{repository}/manifests/v1", headers={"Accept": MANIFEST_ACCEPT}, timeout=TIMEOUT)
+    assert r.status_code == 200 and r.content == image["manifest"], (r.status_code, r.text)
+    r = requests.get(f"{base}/v2/{repository}/blobs/sha256:{hashlib.sha256(image['layers'][0]).hexdigest()}", timeout=TIMEOUT)
+    assert r.status_code == 200 and r.content == image["layers"][0], r.status_code
 
 
 def test_monolithic_push_larger_than_the_disk_fails_cleanly(berth_on_small_disk):
@@ -73,6 +110,9 @@ def test_chunk_that_does_not_fit_leaves_the_upload_at_its_last_good_offset(berth
     r = requests.patch(location, data=second, headers={"Content-Type": "application/octet-stream",
                                                       "Content-Range": f"{len(first)}-{len(first) + len(second) - 1}"})
     _assert_json_error(r, 507)
+    # The answer says where to resume: what the last 202 acknowledged, not what this request wrote.
+    assert r.headers["Range"] == f"0-{len(first) - 1}", r.headers
+    assert r.headers["Docker-Upload-UUID"] and r.headers["Location"]
     status = requests.get(location)
     assert status.status_code == 204
     assert status.headers["Range"] == f"0-{len(first) - 1}"
@@ -84,3 +124,58 @@ def test_chunk_that_does_not_fit_leaves_the_upload_at_its_last_good_offset(berth
     assert r.status_code == 201, r.text
     assert requests.get(f"{base}/v2/full/blobs/{digest}").content == first + third
     assert requests.get(f"{base}/v2/").status_code == 200
+
+
+def test_a_full_disk_at_start_serves_reads_refuses_writes_with_507_and_reports_degraded(small_disk, start_berth):
+    berth = start_berth(root=small_disk)
+    base = berth.base_url
+    image = push_image(base, "full/app", "v1", nlayers=1)
+    berth.stop_cleanly()
+    # A root registry:2 wrote has no change counter: Berth creates it, on a disk with no room for its page.
+    os.unlink(os.path.join(small_disk, "docker/registry/v2/.berth-changes"))
+    filler = _fill(small_disk)
+    berth.start()
+    before = identity(berth.proc)
+    _assert_reads(base, image)
+    health = requests.get(f"{base}/healthz", timeout=TIMEOUT)
+    assert health.status_code == 200, health.text
+    assert health.json()["status"] == "degraded" and health.json()["writes"] is False, health.text
+    assert str(small_disk) not in health.text
+
+    _assert_storage_full(requests.post(f"{base}/v2/full/app/blobs/uploads/", timeout=TIMEOUT), small_disk)
+    body = os.urandom(64 * 1024)
+    _assert_storage_full(requests.post(f"{base}/v2/full/app/blobs/uploads/?digest=sha256:{hashlib.sha256(body).hexdigest()}",
+                                       data=body, timeout=TIMEOUT), small_disk)
+    _assert_storage_full(requests.put(f"{base}/v2/full/app/manifests/v2", data=image["manifest"], timeout=TIMEOUT,
+                                      headers={"Content-Type": image["media_type"]}), small_disk)
+    r = requests.post(f"{base}/namespace/full/blobs/sha256:{hashlib.sha256(body).hexdigest()}/uploads", timeout=TIMEOUT)
+    assert r.status_code == 507 and str(small_disk) not in r.text, (r.status_code, r.text)
+    # A delete needs no room, and must not kill the worker that raises the change counter.
+    assert requests.delete(f"{base}/v2/full/app/manifests/v1", timeout=TIMEOUT).status_code == 202
+    assert requests.get(f"{base}/v2/full/app/manifests/v1", headers={"Accept": MANIFEST_ACCEPT}, timeout=TIMEOUT).status_code == 404
+    assert berth.running and identity(berth.proc) == before, "a process died on the full disk\n" + berth.logs()[-4000:]
+
+    os.unlink(filler)
+    health = requests.get(f"{base}/healthz", timeout=TIMEOUT)
+    assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+    assert requests.post(f"{base}/v2/full/app/blobs/uploads/?digest=sha256:{hashlib.sha256(body).hexdigest()}",
+                         data=body, timeout=TIMEOUT).status_code == 201
+
+
+def test_a_worker_that_dies_on_a_full_disk_is_replaced_and_reads_go_on(small_disk, start_berth):
+    # Its replacement used to fail the start-up write test, and the supervisor then stopped every worker.
+    berth = start_berth("--workers", "2", root=small_disk)
+    base = berth.base_url
+    image = push_image(base, "full/app", "v1", nlayers=1)
+    _fill(small_disk)
+    victim = next(pid for pid in children(berth.pid) if worker_index(pid) == 0)
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not [pid for pid in children(berth.pid) if worker_index(pid) == 0 and pid != victim]:
+        assert berth.running, "the supervisor stopped\n" + berth.logs()[-4000:]
+        time.sleep(0.02)
+    for index in (0, 1):
+        assert wait_until_serving(base, index), f"worker {index} does not serve\n" + berth.logs()[-4000:]
+    assert berth.running and len(children(berth.pid)) == 2, berth.logs()[-4000:]
+    _assert_reads(base, image)
+    assert requests.get(f"{base}/healthz", timeout=TIMEOUT).json()["status"] == "degraded"

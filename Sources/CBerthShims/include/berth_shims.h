@@ -51,8 +51,10 @@ int berth_random_bytes(void *buffer, size_t count);
 /// Sets SO_REUSEPORT so several worker processes can bind one port; returns 0 or -errno.
 int berth_set_reuseport(int fd);
 
-/// Starts `file` with `args` (NULL-terminated), sharing stdin, stdout and stderr.
-int berth_spawn_inheriting_stdio(uv_loop_t *loop, uv_process_t *process, const char *file, char **args, uv_exit_cb on_exit);
+/// Starts `file` with `args` (NULL-terminated), sharing stdin, stdout and stderr; `ready` (an initialised
+/// uv_pipe_t) becomes the parent's end of a pipe the child writes to as its descriptor 3.
+int berth_spawn_worker(uv_loop_t *loop, uv_process_t *process, const char *file, char **args, uv_exit_cb on_exit,
+                       uv_pipe_t *ready);
 /// Asks for SIGTERM when the parent dies (PR_SET_PDEATHSIG); -1 when the parent is already gone.
 int berth_die_with_parent(int expected_parent);
 
