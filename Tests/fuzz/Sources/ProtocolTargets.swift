@@ -13,10 +13,24 @@ extension FuzzTarget {
         }
     }
 
-    /// An upload chunk's `Content-Range`: a parsed range is ordered and its length fits an Int64.
+    /// An upload chunk's `Content-Range` (Docker/OCI and Kraken forms) against an upload at any offset with
+    /// any declared length: the state machine answers, and what it accepts starts at the offset.
     static let contentRange = FuzzTarget(name: "content-range") { bytes in
-        guard let range = ContentRange.parse(bytes.text) else { return }
-        require(range.lowerBound >= 0 && range.lowerBound <= range.upperBound, "range \(range) accepted")
+        let (number, header) = bytes.numberAndText
+        let offset = number & Int64.max
+        let declared = number >> 1
+        if let range = ContentRange.chunk(header) {
+            require(range.lowerBound >= 0, "range \(range) accepted")
+            let machine = UploadStateMachine(offset: offset)
+            for length in [nil, declared, declared & Int64.max, Int64.max] {
+                if case .append(let at) = machine.chunk(range: range, declaredLength: length) {
+                    require(at == offset && range.lowerBound == offset, "append at \(at) for \(range) on \(offset)")
+                }
+            }
+        }
+        if let (start, end) = ContentRange.kraken(header) {
+            require(start >= 0 && end >= start, "Kraken range \(start)-\(end) accepted")
+        }
     }
 
     /// Repository names and digests: an accepted one is a relative path below the storage root.
