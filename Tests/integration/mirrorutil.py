@@ -85,7 +85,8 @@ def start_mirror(start_berth, tmp_path, config, name="mirror", workers=None):
     root = tmp_path / f"{name}-root"
     args = ["--config", str(config), "--addr", "127.0.0.1:PORT", "--root", str(root)]
     if workers:
-        args += ["--workers", str(workers)]
+        # Berth-Worker, which wait_for_workers reads, is sent only at debug.
+        args += ["--workers", str(workers), "--log-level", "debug"]
     berth = start_berth(*args)
     if workers and int(workers) > 1:
         wait_for_workers(berth, int(workers))
