@@ -138,7 +138,8 @@ public final class Registry: HTTPHandler {
         case (_, .get), (_, .head):
             exchange.fail(RegistryError(.unsupported, "\(method.name) is not allowed on \(exchange.request.path)"))
         default:
-            let upstream = mirror.options.upstreams.first?.url ?? "its upstream"
+            // The configured URL may carry credentials: the base URL the upstream keeps does not.
+            let upstream = mirror.upstreams.first.map { "\($0.registry.baseURL)" } ?? "its upstream"
             exchange.fail(RegistryError(.unsupported, "\(method.name) \(exchange.request.path): this registry is a pull-through mirror of \(upstream); push to the upstream registry instead",
                                         message: "this registry is a pull-through mirror and takes no pushes"))
         }
