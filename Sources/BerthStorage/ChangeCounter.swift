@@ -36,6 +36,10 @@ public final class ChangeCounter: @unchecked Sendable {
         guard fstat(descriptor, &info) == 0 else { return nil }
         // Two processes may both extend a new file: either way it holds zeros.
         if info.st_size < size && ftruncate(descriptor, off_t(size)) != 0 { return nil }
+        // The page must be on the disk before it is mapped: touching a hole of the mapping once the disk is
+        // full (a tmpfs root) is a SIGBUS, which killed the process on its next request. Without the space
+        // now, nothing is known to be unchanged.
+        guard posix_fallocate(descriptor, 0, off_t(size)) == 0 else { return nil }
         guard let mapping = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), mapping != MAP_FAILED else {
             return nil
         }

@@ -84,3 +84,26 @@ def test_chunk_that_does_not_fit_leaves_the_upload_at_its_last_good_offset(berth
     assert r.status_code == 201, r.text
     assert requests.get(f"{base}/v2/full/blobs/{digest}").content == first + third
     assert requests.get(f"{base}/v2/").status_code == 200
+
+
+def _fill(root):
+    filler = root / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass  # ENOSPC: not one page is left
+    return filler
+
+
+def test_a_disk_full_before_the_first_blob_request_does_not_kill_the_server(berth_on_small_disk):
+    # The change counter is a mapped file: a page not yet on the disk cannot be touched once the disk is full.
+    base, root = berth_on_small_disk
+    filler = _fill(root)
+    try:
+        digest = "sha256:" + hashlib.sha256(b"never pushed").hexdigest()
+        assert requests.get(f"{base}/v2/full/blobs/{digest}").status_code == 404
+        assert requests.get(f"{base}/v2/").status_code == 200
+    finally:
+        filler.unlink()
