@@ -207,7 +207,9 @@ public final class Registry: HTTPHandler {
             case .success:
                 exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "application/json; charset=utf-8")], text: "{\"status\":\"ok\"}\n"))
             case .failure(let error):
-                exchange.fail(RegistryError(.unavailable, "storage: \(error)"))
+                // The cause names the root: the log has it. Full or broken, the answer is 503.
+                Log.error("health check: \(error)")
+                exchange.fail(RegistryError(.unavailable, "the storage root does not take a write and give it back"))
             }
         })
     }
@@ -234,17 +236,10 @@ public final class Registry: HTTPHandler {
 }
 
 extension HTTPExchange {
-    /// Answers with the spec's error body; storage failures become 5xx with their detail.
+    /// Answers with the spec's error body; any other failure is logged and answered 500 (507 for a full
+    /// disk) without its description, which names paths under the data root.
     func fail(_ error: Error, headers: [(name: String, value: String)] = []) {
-        switch error {
-        case let error as RegistryError:
-            respond(error.response(headers: headers))
-        case let error as StorageError where error.isOutOfSpace:
-            Log.error("storage full: \(error)")
-            respond(RegistryError(.unavailable, error.description, message: "insufficient storage", status: 507).response())
-        default:
-            Log.error("\(request.method.name) \(request.target): \(error)")
-            respond(RegistryError(.unknown, "\(error)").response())
-        }
+        let answer = error as? RegistryError ?? .concealing(error, "\(request.method.name) \(request.path)")
+        respond(answer.response(headers: headers))
     }
 }

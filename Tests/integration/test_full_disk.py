@@ -38,6 +38,13 @@ def _assert_json_error(response, status):
     assert response.status_code == status, (response.status_code, response.text)
     errors = response.json()["errors"]
     assert errors and {"code", "message"} <= set(errors[0])
+    _assert_no_path(response)
+
+
+def _assert_no_path(response):
+    """The cause (`write /tmp/.../data: No space left on device`) is for the log: no body shows the data root."""
+    text = response.text + "".join(f"{k}: {v}\n" for k, v in response.headers.items())
+    assert "/docker/registry" not in text and "/tmp" not in text and "/disk" not in text, text
 
 
 def test_monolithic_push_larger_than_the_disk_fails_cleanly(berth_on_small_disk):
@@ -86,6 +93,20 @@ def test_chunk_that_does_not_fit_leaves_the_upload_at_its_last_good_offset(berth
     assert requests.get(f"{base}/v2/").status_code == 200
 
 
+def test_kraken_chunk_that_does_not_fit_is_507_without_paths(berth_on_small_disk):
+    base, root = berth_on_small_disk
+    body = os.urandom(16 * MiB)
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    r = requests.post(f"{base}/namespace/ns/blobs/{digest}/uploads")
+    assert r.status_code == 200, r.text
+    uid = r.headers["Location"]
+    r = requests.patch(f"{base}/namespace/ns/blobs/{digest}/uploads/{uid}", data=body,
+                       headers={"Content-Range": f"0-{len(body)}", "Content-Type": "application/octet-stream"})
+    assert r.status_code == 507, (r.status_code, r.text)
+    assert r.text.strip()
+    _assert_no_path(r)
+
+
 def _fill(root):
     filler = root / "filler"
     with open(filler, "wb", buffering=0) as f:
@@ -107,3 +128,31 @@ def test_a_disk_full_before_the_first_blob_request_does_not_kill_the_server(bert
         assert requests.get(f"{base}/v2/").status_code == 200
     finally:
         filler.unlink()
+
+
+def test_a_full_root_fails_health_and_upload_starts_without_paths(berth_on_small_disk):
+    base, root = berth_on_small_disk
+    assert requests.get(f"{base}/healthz").status_code == 200
+    filler = _fill(root)
+    try:
+        r = requests.get(f"{base}/healthz")
+        assert r.status_code == 503, r.text
+        _assert_no_path(r)
+        r = requests.post(f"{base}/v2/full/blobs/uploads/")
+        _assert_json_error(r, 507)
+        digest = "sha256:" + hashlib.sha256(b"x").hexdigest()
+        r = requests.post(f"{base}/namespace/ns/blobs/{digest}/uploads")
+        assert r.status_code == 507, r.text
+        _assert_no_path(r)
+    finally:
+        filler.unlink()
+    assert requests.get(f"{base}/healthz").status_code == 200
+
+
+def test_a_storage_failure_other_than_a_full_disk_is_500_without_paths(berth_on_small_disk):
+    base, root = berth_on_small_disk
+    # A file where the repository's directory should be: every write in it fails with ENOTDIR.
+    (root / "docker/registry/v2/repositories").mkdir(parents=True, exist_ok=True)
+    (root / "docker/registry/v2/repositories/blocked").write_bytes(b"")
+    r = requests.post(f"{base}/v2/blocked/app/blobs/uploads/")
+    _assert_json_error(r, 500)
