@@ -21,9 +21,15 @@ public final class RegistryUpstream {
 
     public static let maxRedirects = 5
 
+    /// Credentials given apart win over those in the URL's userinfo (`https://user:password@host`); the
+    /// base URL is kept without them, so that nothing that shows it shows them.
     public init(client: UpstreamClient, baseURL: UpstreamURL, username: String? = nil, password: String? = nil) {
         self.client = client
-        self.baseURL = baseURL
+        var address = baseURL
+        address.username = nil
+        address.password = nil
+        self.baseURL = address
+        let (username, password): (String?, String?) = username != nil ? (username, password) : (baseURL.username, baseURL.password ?? "")
         if let username, let password {
             basicAuthorization = "Basic " + Data("\(username):\(password)".utf8).base64EncodedString()
         } else {
@@ -96,7 +102,9 @@ public final class RegistryUpstream {
         for scope in (challenge.scope ?? "").split(separator: " ") { query.append("scope=" + percentEncoded(String(scope))) }
         let target = realm.target + (query.isEmpty ? "" : (realm.target.contains("?") ? "&" : "?") + query.joined(separator: "&"))
         var headers: [(name: String, value: String)] = [("Accept", "application/json")]
-        if let basicAuthorization { headers.append(("Authorization", basicAuthorization)) }
+        if let basicAuthorization, Self.mayReceiveCredentials(realm, upstream: baseURL) {
+            headers.append(("Authorization", basicAuthorization))
+        }
         let request = UpstreamRequest(method: "GET", url: realm.with(target: target), headers: headers)
         client.send(request, to: UpstreamBodyCollector(limit: 1 << 20) { [self] result in
             switch result {
@@ -113,6 +121,13 @@ public final class RegistryUpstream {
                 tokenArrived(.failure(.authenticationFailed("token endpoint \(challenge.realm): \(error)")), for: key)
             }
         })
+    }
+
+    /// The upstream names its token realm, and a hostile or mistaken one could name any host: the Basic
+    /// credentials go only over TLS or to the upstream's own host, never in clear text to another (as Docker's
+    /// clients do). Elsewhere the token is asked for anonymously.
+    static func mayReceiveCredentials(_ realm: UpstreamURL, upstream: UpstreamURL) -> Bool {
+        realm.isTLS || realm.host.lowercased() == upstream.host.lowercased()
     }
 
     private func tokenArrived(_ result: Result<String, UpstreamError>, for key: String) {

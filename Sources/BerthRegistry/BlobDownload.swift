@@ -215,7 +215,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
             guard outcome == nil else { return abandonClaim() }
             switch result {
             case .failure(let error):
-                fail(RegistryError(.unavailable, "writing blob \(digest) to the cache: \(error)"))
+                fail(.concealing(error, "writing blob \(digest) to the cache", code: .unavailable))
                 fetch?.cancel()
             case .success(let next):
                 hasher = next
@@ -251,7 +251,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
             self.claim = nil
             if let error {
                 claim.abandon()
-                fail(RegistryError(.unavailable, "storing blob \(digest): \(error)"))
+                fail(.concealing(error, "storing blob \(digest)", code: .unavailable))
             } else {
                 end(.complete)
             }

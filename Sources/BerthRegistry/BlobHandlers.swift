@@ -28,17 +28,21 @@ extension Registry {
         exchange.respond(HTTPResponse(status: 200, headers: headers, body: .file(file, size: size)))
     }
 
-    /// Whether the repository links the blob. A link already read is known to be there while the store's change
-    /// counter stands still (see `LinkCheck`), else by one stat(2) while it is the same file (links change
-    /// only by rename), instead of opening and reading it for every GET and HEAD.
     func isLinked(_ digest: Digest, in name: RepositoryName) -> Bool {
-        let key = LayerLinkKey(repository: name, digest: digest)
+        isLinked(digest, in: .repository(name))
+    }
+
+    /// Whether the repository (or Kraken namespace) links the blob. A link already read is known to be there
+    /// while the store's change counter stands still (see `LinkCheck`), else by one stat(2) while it is the
+    /// same file (links change only by rename), instead of opening and reading it for every GET and HEAD.
+    func isLinked(_ digest: Digest, in owner: UploadOwner) -> Bool {
+        let key = LayerLinkKey(owner: owner, digest: digest)
         let check = LinkCheck(changes: store.changes.value, checkedAt: loop.now)
         let known = layerLinks[key]
         if let known, known.check.holds(changes: check.changes, at: check.checkedAt) { return true }
-        guard let identity = store.identity(of: .layerLink(name, digest)) else { return false }
+        guard let identity = store.identity(of: store.linkPath(digest, in: owner)) else { return false }
         if known?.identity != identity {
-            guard store.isLayerLinked(digest, in: name) else { return false }
+            guard store.isLinked(digest, in: owner) else { return false }
             if layerLinks.count >= 65_536 { layerLinks.removeAll(keepingCapacity: true) }
         }
         layerLinks[key] = KnownLink(identity: identity, check: check)
@@ -66,7 +70,7 @@ extension Registry {
 }
 
 struct LayerLinkKey: Hashable {
-    let repository: RepositoryName
+    let owner: UploadOwner
     let digest: Digest
 }
 

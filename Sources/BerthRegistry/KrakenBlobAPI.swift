@@ -6,7 +6,10 @@ import Glibc
 
 /// Uber Kraken's generic blob API (`docs/ENDPOINTS.md`, origin `blobserver`), on the same upload state
 /// machine and blob store as the registry API. Answers as Kraken's origin does: 200 on success, the bare
-/// upload id in `Location`, 409 for a blob already stored, plain-text errors.
+/// upload id in `Location`, 409 for a blob already in the namespace, plain-text errors; a namespace that
+/// cannot be stored and an upload unknown to the namespace answer the spec's JSON error (`NAME_INVALID`,
+/// `BLOB_UPLOAD_UNKNOWN`). Namespaces are isolated as repositories are: each sees only the blobs linked in
+/// it and the uploads started in it, whatever else the store holds.
 extension Registry {
     enum KrakenRoute {
         case startUpload(Namespace, Digest)
@@ -31,8 +34,11 @@ extension Registry {
         guard parts.count >= 5, parts[1] == "namespace", parts[3] == "blobs" else {
             throw KrakenFailure(status: 404, message: "no such endpoint: \(path)")
         }
+        // Checked before anything is written: a name that cannot be a directory would fail only at the link,
+        // once the blob is stored.
         guard let namespace = Namespace(percentDecode(parts[2])) else {
-            throw KrakenFailure(status: 400, message: "invalid namespace")
+            throw RegistryError(.nameInvalid, "a namespace is 1 to 255 bytes once escaped (85 when every byte is punctuation), without control characters or bytes that are not UTF-8",
+                                message: "invalid namespace")
         }
         let digest = try krakenDigest(percentDecode(parts[4]))
         switch parts.count {
@@ -82,8 +88,10 @@ extension Registry {
         }
     }
 
+    /// A blob stored for another namespace or repository is uploaded again: having its digest is not having
+    /// access to it (the commit then only links it).
     private func krakenStart(_ namespace: Namespace, _ digest: Digest, _ exchange: HTTPExchange) throws {
-        guard store.blobSize(digest) == nil else { throw KrakenFailure(status: 409, message: "blob \(digest) already exists") }
+        guard !isLinked(digest, in: .namespace(namespace)) else { throw KrakenFailure(status: 409, message: "blob \(digest) already exists") }
         let session = try store.createUpload(for: .namespace(namespace))
         session.release()
         exchange.respond(HTTPResponse(status: 200, headers: [("Location", session.id), ("Content-Type", "text/plain")]))
@@ -93,7 +101,8 @@ extension Registry {
         do {
             return try store.openUpload(id, for: .namespace(namespace))
         } catch StorageError.notFound {
-            throw KrakenFailure(status: 404, message: "upload \(id) not found")
+            // Uploads live in their namespace's directory: one started elsewhere is not found here.
+            throw RegistryError(.blobUploadUnknown, "upload \(id) unknown to namespace \(namespace)")
         } catch StorageError.busy {
             throw KrakenFailure(status: 409, message: "upload \(id) is in use by another request")
         }
@@ -101,7 +110,7 @@ extension Registry {
 
     /// `Content-Range: <start>-<end>` or `<start>,<end>`: bytes [start, end) (see `ContentRange.kraken`).
     private func krakenPatch(_ namespace: Namespace, _ digest: Digest, _ id: String, _ exchange: HTTPExchange) throws {
-        guard store.blobSize(digest) == nil else { throw KrakenFailure(status: 409, message: "blob \(digest) already exists") }
+        guard !isLinked(digest, in: .namespace(namespace)) else { throw KrakenFailure(status: 409, message: "blob \(digest) already exists") }
         let session = try krakenSession(namespace, id)
         guard let header = exchange.request.header("Content-Range") else {
             throw KrakenFailure(status: 400, message: "Content-Range <start>-<end> is required")
@@ -155,7 +164,9 @@ extension Registry {
                                                 digest: digest, store: store, loop: loop)
                     push.run { failure in
                         if let failure {
-                            exchange.krakenFail(KrakenFailure(status: 502, message: "committed locally, but not written through to the backend: \(failure)"))
+                            // The failure names the backend's address and what it answered: for the log.
+                            Log.error("kraken: \(digest) in \(namespace) not written through to the backend: \(failure)")
+                            exchange.krakenFail(KrakenFailure(status: 502, message: "committed locally, but not written through to the backend"))
                         } else {
                             exchange.respond(HTTPResponse(status: 200))
                         }
@@ -172,80 +183,30 @@ extension Registry {
     }
 
     /// The backend repository of a namespace: configured, or the namespace itself when it is a valid name.
-    private func backendRepository(_ namespace: Namespace, _ configured: String?) throws -> String {
+    func backendRepository(_ namespace: Namespace, _ configured: String?) throws -> String {
         let name = configured ?? namespace.value
         guard RepositoryName(name) != nil else {
             throw KrakenFailure(status: 500, message: "namespace \(namespace.value) is not a repository name: set `repository` for its backend")
         }
         return name
     }
-
-    /// `GET`/`HEAD`: the local blob, else (registry backend) the one download of it from the backend, streamed.
-    private func krakenDownload(_ namespace: Namespace, _ digest: Digest, _ backend: KrakenNamespace.Backend,
-                                _ exchange: HTTPExchange) throws {
-        if let (file, size) = openBlobs.open(digest, in: store) {
-            return exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "application/octet-stream")],
-                                                 body: .file(file, size: size)))
-        }
-        guard case .registry(let upstream, let configured) = backend else {
-            throw KrakenFailure(status: 404, message: "blob \(digest) not found")
-        }
-        let repository = try backendRepository(namespace, configured)
-        fetchFromBackend(digest, upstream, repository, namespace, exchange, retries: 1)
-    }
-
-    private func fetchFromBackend(_ digest: Digest, _ upstream: RegistryUpstream, _ repository: String, _ namespace: Namespace,
-                                  _ exchange: HTTPExchange, retries: Int) {
-        let download: BlobDownload
-        do {
-            download = try downloads.download(digest, from: upstream, repository: repository, linkTo: .namespace(namespace),
-                                              store: store, metrics: metrics)
-        } catch {
-            return exchange.krakenFail(error)
-        }
-        let limit = options.krakenFetchTimeoutSeconds
-        var timer: RepeatingTimer?
-        timer = loop.repeating(every: UInt64(limit * 1000)) {
-            timer?.stop()
-            timer = nil
-            exchange.krakenFail(KrakenFailure(status: 504, message: "the backend did not start sending \(digest) within \(Int(limit)) s"))
-        }
-        download.whenSized { [self] readiness in
-            timer?.stop()
-            timer = nil
-            guard exchange.isOpen else { return }
-            switch readiness {
-            case .failed(let error):
-                exchange.krakenFail(KrakenFailure(status: error.status, message: error.detail ?? error.message))
-            case .retry where retries > 0:
-                fetchFromBackend(digest, upstream, repository, namespace, exchange, retries: retries - 1)
-            case .retry:
-                exchange.krakenFail(KrakenFailure(status: 503, message: "the download of \(digest) failed in another worker"))
-            case .ready:
-                guard let size = download.size, let file = download.openForReading() else {
-                    return exchange.krakenFail(KrakenFailure(status: 503, message: "blob \(digest) vanished while it was served"))
-                }
-                let body: HTTPResponse.Body = download.isComplete
-                    ? .file(file, size: size)
-                    : .growingFile(file, size: size, progress: download)
-                exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "application/octet-stream")], body: body))
-            }
-        }
-    }
 }
 
 extension HTTPExchange {
-    /// Kraken's clients read plain-text error bodies.
+    /// Kraken's clients read plain-text error bodies; a code of the spec's table (a namespace or upload
+    /// unknown here) is answered with its JSON body. Any other failure is logged and answered 500 (507 for
+    /// a full disk) without its description, which names paths under the data root.
     func krakenFail(_ error: Error) {
+        let failure: Registry.KrakenFailure
         switch error {
-        case let failure as Registry.KrakenFailure:
-            respond(HTTPResponse(status: failure.status, headers: [("Content-Type", "text/plain; charset=utf-8")], text: failure.message + "\n"))
-        case let error as StorageError where error.isOutOfSpace:
-            Log.error("storage full: \(error)")
-            respond(HTTPResponse(status: 507, headers: [("Content-Type", "text/plain; charset=utf-8")], text: "storage full\n"))
+        case let error as Registry.KrakenFailure:
+            failure = error
+        case let error as RegistryError:
+            return respond(error.response())
         default:
-            Log.error("\(request.method.name) \(request.target): \(error)")
-            respond(HTTPResponse(status: 500, headers: [("Content-Type", "text/plain; charset=utf-8")], text: "\(error)\n"))
+            let concealed = RegistryError.concealing(error, "\(request.method.name) \(request.path)")
+            failure = Registry.KrakenFailure(status: concealed.status, message: concealed.detail ?? concealed.message)
         }
+        respond(HTTPResponse(status: failure.status, headers: [("Content-Type", "text/plain; charset=utf-8")], text: failure.message + "\n"))
     }
 }

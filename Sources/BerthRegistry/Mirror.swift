@@ -57,13 +57,16 @@ final class Mirror {
         return upstreams.first { $0.isDockerHub }
     }
 
-    /// The answer for a failed exchange with an upstream: 503 when it cannot be reached, 502 otherwise.
+    /// The answer for a failed exchange with an upstream: 503 when it cannot be reached, 502 otherwise. The
+    /// error names the upstream's address, its token realm or a reason from its TLS library: the log has it,
+    /// the body says only which kind of failure it was.
     static func registryError(_ error: UpstreamError, what: String) -> RegistryError {
+        Log.warn("upstream: fetching \(what): \(error)")
         switch error {
         case .dnsFailure, .connectionRefused, .connectFailed, .timeout:
-            return RegistryError(.unavailable, "fetching \(what): \(error)", message: "upstream registry unreachable")
+            return RegistryError(.unavailable, "fetching \(what): the upstream cannot be reached", message: "upstream registry unreachable")
         default:
-            return RegistryError(.unknown, "fetching \(what): \(error)", message: "upstream registry failed", status: 502)
+            return RegistryError(.unknown, "fetching \(what): the exchange with the upstream failed", message: "upstream registry failed", status: 502)
         }
     }
 

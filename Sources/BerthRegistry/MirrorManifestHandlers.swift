@@ -76,7 +76,7 @@ extension Registry {
         let claimKey = "manifest-" + Digest.sha256(of: Array(key.utf8)).encoded
         let claim: DownloadClaim?
         do { claim = try DownloadClaim.claim(claimKey, in: store) } catch {
-            return completion(.failed(RegistryError(.unavailable, "mirror cache: \(error)")))
+            return completion(.failed(.concealing(error, "claiming the manifest fetch", code: .unavailable)))
         }
         if claim == nil && waitForOthers {
             mirror.manifestWaiters[key] = [completion]
@@ -152,7 +152,7 @@ extension Registry {
                 } catch { return error }
             }, then: { error in
                 if let error {
-                    finish(.failed(RegistryError(.unavailable, "storing \(what): \(error)")))
+                    finish(.failed(.concealing(error, "storing \(what)", code: .unavailable)))
                 } else {
                     finish(.stored)
                 }

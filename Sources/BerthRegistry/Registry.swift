@@ -138,7 +138,8 @@ public final class Registry: HTTPHandler {
         case (_, .get), (_, .head):
             exchange.fail(RegistryError(.unsupported, "\(method.name) is not allowed on \(exchange.request.path)"))
         default:
-            let upstream = mirror.options.upstreams.first?.url ?? "its upstream"
+            // The configured URL may carry credentials: the base URL the upstream keeps does not.
+            let upstream = mirror.upstreams.first.map { "\($0.registry.baseURL)" } ?? "its upstream"
             exchange.fail(RegistryError(.unsupported, "\(method.name) \(exchange.request.path): this registry is a pull-through mirror of \(upstream); push to the upstream registry instead",
                                         message: "this registry is a pull-through mirror and takes no pushes"))
         }
@@ -210,10 +211,10 @@ public final class Registry: HTTPHandler {
                 exchange.respond(HTTPResponse(status: 200, headers: json, text: "{\"status\":\"ok\"}\n"))
             case .failure(let error as StorageError) where error.isOutOfSpace:
                 exchange.respond(HTTPResponse(status: 200, headers: json, text: Self.storageFullHealth))
-            case .failure(let error as StorageError):
-                exchange.fail(RegistryError(.unavailable, "storage: \(error.summary)"))
-            case .failure:
-                exchange.fail(RegistryError(.unavailable, "storage failed"))
+            case .failure(let error):
+                // The cause names the root: the log has it.
+                Log.error("health check: \(error)")
+                exchange.fail(RegistryError(.unavailable, "the storage root does not take a write and give it back"))
             }
         })
     }
@@ -242,17 +243,10 @@ public final class Registry: HTTPHandler {
 }
 
 extension HTTPExchange {
-    /// Answers with the spec's error body; storage failures become 5xx with their detail.
+    /// Answers with the spec's error body; any other failure is logged and answered 500 (507 for a full
+    /// disk) without its description, which names paths under the data root.
     func fail(_ error: Error, headers: [(name: String, value: String)] = []) {
-        switch error {
-        case let error as RegistryError:
-            respond(error.response(headers: headers))
-        case let error as StorageError where error.isOutOfSpace:
-            Log.error("storage full: \(error)")
-            respond(RegistryError.storageFull.response(headers: headers))
-        default:
-            Log.error("\(request.method.name) \(request.target): \(error)")
-            respond(RegistryError(.unknown, "\(error)").response(headers: headers))
-        }
+        let answer = error as? RegistryError ?? .concealing(error, "\(request.method.name) \(request.path)")
+        respond(answer.response(headers: headers))
     }
 }

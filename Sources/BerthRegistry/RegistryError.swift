@@ -1,11 +1,13 @@
 import BerthHTTP
+import BerthStorage
 
 /// An error the registry answers with: one of the distribution spec's codes, its status, and a detail.
 public struct RegistryError: Error {
     public let code: Code
     public let message: String
     public let detail: String?
-    public var status: Int { code.status }
+    /// The status answered: the code's, unless this error overrides it.
+    public var status: Int { statusOverride ?? code.status }
 
     /// All error codes, declared once (distribution `registry/api/errcode/register.go`, OCI dist-spec "Error Codes").
     public enum Code: String {
@@ -78,11 +80,23 @@ public struct RegistryError: Error {
     static let storageFull = RegistryError(.unavailable, "the registry's storage is full; reads are still served",
                                            message: "insufficient storage", status: 507)
 
+    /// A failure inside the server, whose description may name a path under the data root, an errno, an
+    /// upstream's address: that goes to the log; the client hears the code, a generic message and `detail`,
+    /// which says only what was being done. A full disk is a 507.
+    public static func concealing(_ cause: Error, _ detail: String, code: Code = .unknown, status: Int? = nil) -> RegistryError {
+        if let storage = cause as? StorageError, storage.isOutOfSpace {
+            Log.error("storage full: \(detail): \(cause)")
+            return storageFull
+        }
+        Log.error("\(detail): \(cause)")
+        return RegistryError(code, detail + " failed; the server's log has the cause", status: status)
+    }
+
     /// The spec's error body: `{"errors":[{"code","message","detail"}]}`.
     public func response(headers: [(name: String, value: String)] = []) -> HTTPResponse {
         var body = "{\"errors\":[{\"code\":\"\(code.rawValue)\",\"message\":\(JSON.quote(message))"
         body += ",\"detail\":" + (detail.map(JSON.quote) ?? "null") + "}]}\n"
-        return HTTPResponse(status: statusOverride ?? status,
+        return HTTPResponse(status: status,
                             headers: [("Content-Type", "application/json; charset=utf-8")] + headers,
                             text: body)
     }

@@ -52,6 +52,18 @@ public final class RegistryStore {
         linkTarget(path(.layerLink(repository, digest))) == digest
     }
 
+    /// The link that makes a blob visible in a repository, or in a Kraken namespace.
+    public func linkPath(_ digest: Digest, in owner: UploadOwner) -> StoragePath {
+        switch owner {
+        case .repository(let name): return .layerLink(name, digest)
+        case .namespace(let namespace): return .namespaceLink(namespace, digest)
+        }
+    }
+
+    public func isLinked(_ digest: Digest, in owner: UploadOwner) -> Bool {
+        linkTarget(path(linkPath(digest, in: owner))) == digest
+    }
+
     /// Opens a stored blob for reading: the descriptor and size, nil when it is not there.
     public func openBlob(_ digest: Digest) -> (descriptor: Int32, size: Int64)? {
         let fd = open(path(.blobData(digest)), O_RDONLY | O_CLOEXEC)

@@ -18,8 +18,10 @@ public enum StoragePath {
     case uploadStartedAt(UploadOwner, id: String)
     case uploadHashStates(UploadOwner, id: String)
     case uploadHashState(UploadOwner, id: String, offset: Int64)
-    /// A blob stored through Kraken's blob API, linked in its namespace (Berth's own, beside registry:2's).
+    /// A blob stored through Kraken's blob API, linked in its namespace (Berth's own, beside registry:2's);
+    /// a namespace sees only the blobs linked in it, and holds its own uploads, as a repository does.
     case namespaceLink(Namespace, Digest)
+    case namespace(Namespace)
     case namespaces
     /// Berth's mirror: downloads in progress, one lock and one partial file per key (see `DownloadClaim`).
     case downloads
@@ -51,12 +53,14 @@ public enum StoragePath {
             return "repositories/\(name.value)/_manifests/tags/\(tag.value)/index/\(digest.algorithm)/\(digest.encoded)/link"
         case .uploads(.repository(let name)):
             return "repositories/\(name.value)/_uploads"
-        case .uploads(.namespace):
-            return "kraken/_uploads"
+        case .uploads(.namespace(let namespace)):
+            return StoragePath.namespace(namespace).relative + "/_uploads"
         case .namespaces:
             return "kraken/namespaces"
+        case .namespace(let namespace):
+            return "kraken/namespaces/\(namespace.directoryName)"
         case .namespaceLink(let namespace, let digest):
-            return "kraken/namespaces/\(namespace.directoryName)/\(digest.algorithm)/\(digest.encoded)/link"
+            return StoragePath.namespace(namespace).relative + "/\(digest.algorithm)/\(digest.encoded)/link"
         case .downloads:
             return "berth-mirror/downloads"
         case .downloadLock(let key):
@@ -96,12 +100,24 @@ public enum UploadOwner: Hashable, CustomStringConvertible {
     }
 }
 
-/// A Kraken namespace: any non-empty text (slashes included), stored under an escaped directory name.
+/// A Kraken namespace: any non-empty text (slashes included) whose escaped directory name fits in one path
+/// component, without control characters or U+FFFD (what bytes that are not UTF-8 decode to: two such
+/// namespaces would share one directory).
 public struct Namespace: Hashable, CustomStringConvertible {
     public let value: String
 
+    /// NAME_MAX of Linux file systems: a longer directory name fails with ENAMETOOLONG, after the blob it
+    /// would link is already stored.
+    static let maxDirectoryNameBytes = 255
+
     public init?(_ text: String) {
-        guard !text.isEmpty, text.utf8.count <= 255, !text.utf8.contains(0) else { return nil }
+        var length = 0
+        for scalar in text.unicodeScalars {
+            guard scalar.value >= 0x20, scalar.value != 0x7f, scalar != "\u{FFFD}" else { return nil }
+            UTF8.encode(scalar) { byte in length += Self.isKeptAsIs(byte) ? 1 : 3 }
+            guard length <= Self.maxDirectoryNameBytes else { return nil }
+        }
+        guard length > 0 else { return nil }
         value = text
     }
 
@@ -111,12 +127,20 @@ public struct Namespace: Hashable, CustomStringConvertible {
     var directoryName: String {
         var out = ""
         for byte in value.utf8 {
-            switch byte {
-            case 0x30...0x39, 0x41...0x5a, 0x61...0x7a, 0x5f, 0x2d: out.unicodeScalars.append(Unicode.Scalar(byte))
-            default: out += "%" + String(byte, radix: 16, uppercase: true).leftPadded()
+            if Self.isKeptAsIs(byte) {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded()
             }
         }
         return out
+    }
+
+    private static func isKeptAsIs(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x30...0x39, 0x41...0x5a, 0x61...0x7a, 0x5f, 0x2d: return true
+        default: return false
+        }
     }
 }
 

@@ -135,7 +135,9 @@ struct Serve: ParsableCommand {
         let server = HTTPServer(loop: loop, handler: registry)
         server.defaultHeaders = Registry.defaultHeaders
         registry.openConnections = { [unowned server] in server.openConnections }
-        if let worker { server.defaultHeaders.append(("Berth-Worker", String(worker))) }
+        // Which worker answered is for debugging (and the tests that follow a request to its process);
+        // otherwise it tells anonymous clients about the deployment.
+        if let worker, Log.level == .debug { server.defaultHeaders.append(("Berth-Worker", String(worker))) }
         do {
             try server.listen(on: settings.httpAddr, reusePort: worker != nil)
         } catch {

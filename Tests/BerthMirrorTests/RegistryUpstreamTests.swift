@@ -112,6 +112,16 @@ final class RegistryUpstreamTests: XCTestCase {
         XCTAssertEqual(challenges, 1, "credentials should go first once Basic was asked for")
     }
 
+    func test_userinfo_of_the_base_url_is_sent_as_basic_credentials_and_kept_out_of_it() {
+        let address = peer.url("main", "/").replacingOccurrences(of: "http://", with: "http://alice:s%65cret@")
+        let registry = RegistryUpstream(client: client, baseURL: UpstreamURL(address)!)
+        XCTAssertNil(registry.baseURL.username)
+        XCTAssertFalse(registry.baseURL.description.contains("alice"))
+        let response = harness.fetch(registry, "/v2/basic/echo")
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(response.echoedHeaders["Authorization"], "Basic " + Data("alice:secret".utf8).base64EncodedString())
+    }
+
     func test_basic_challenge_without_credentials_reaches_the_handler() {
         let response = harness.fetch(upstream(), "/v2/basic/echo")
         XCTAssertNil(response.error)

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import ssl
 import subprocess
 import threading
 import time
@@ -85,7 +86,8 @@ def start_mirror(start_berth, tmp_path, config, name="mirror", workers=None):
     root = tmp_path / f"{name}-root"
     args = ["--config", str(config), "--addr", "127.0.0.1:PORT", "--root", str(root)]
     if workers:
-        args += ["--workers", str(workers)]
+        # Berth-Worker, which wait_for_workers reads, is sent only at debug.
+        args += ["--workers", str(workers), "--log-level", "debug"]
     berth = start_berth(*args)
     if workers and int(workers) > 1:
         wait_for_workers(berth, int(workers))
@@ -313,7 +315,7 @@ def openssl(*args, cwd):
 
 
 def make_ca_and_server_cert(directory):
-    """A CA (ca.pem, ca.key) and a server certificate for 127.0.0.1 signed by it (server.pem, server.key),
+    """A CA (ca.pem, ca.key) and a server certificate for 127.0.0.1 and localhost signed by it (server.pem, server.key),
     made with the openssl CLI. Returns their paths."""
     d = str(directory)
     os.makedirs(d, exist_ok=True)
@@ -323,7 +325,7 @@ def make_ca_and_server_cert(directory):
     openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
             "-subj", "/CN=127.0.0.1", cwd=d)
     with open(os.path.join(d, "server.ext"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
                 "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
     openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
             "-out", "server.pem", "-days", "2", "-extfile", "server.ext", cwd=d)
@@ -336,15 +338,17 @@ def _b64url(data):
 
 
 class TokenService:
-    """A Docker registry token service (the `auth.token.realm` of docker-registry), over plain HTTP on
-    127.0.0.1: Basic credentials of `users` get a JWT (RS256, signed with the openssl CLI, the signing
-    certificate in the header's `x5c`) granting what `scope` asks for; anything else gets 401.
+    """A Docker registry token service (the `auth.token.realm` of docker-registry), listening on 127.0.0.1
+    over plain HTTP, or over TLS with `certs` (make_ca_and_server_cert's); `realm_host` is the host name its
+    realm names (127.0.0.1, or localhost for another host than an upstream on 127.0.0.1). Basic credentials
+    of `users` get a JWT (RS256, signed with the openssl CLI, the signing certificate in the header's `x5c`)
+    granting what `scope` asks for; anything else gets 401.
     `requests` records (user or None, [scopes], granted) for each request."""
 
     service = "berth-mirror-tests"
     issuer = "berth-mirror-tests-issuer"
 
-    def __init__(self, directory, users):
+    def __init__(self, directory, users, *, certs=None, realm_host="127.0.0.1"):
         self.dir = str(directory)
         os.makedirs(self.dir, exist_ok=True)
         self.users = dict(users)
@@ -367,8 +371,12 @@ class TokenService:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if certs:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(certs["cert"], certs["key"])
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
-        self.realm = f"http://127.0.0.1:{self.port}/token"
+        self.realm = f"{'https' if certs else 'http'}://{realm_host}:{self.port}/token"
         self.thread = None
 
     def start(self):

@@ -44,6 +44,13 @@ def _assert_json_error(response, status):
     assert response.status_code == status, (response.status_code, response.text)
     errors = response.json()["errors"]
     assert errors and {"code", "message"} <= set(errors[0])
+    _assert_no_path(response)
+
+
+def _assert_no_path(response):
+    """The cause (`write /tmp/.../data: No space left on device`) is for the log: no body shows the data root."""
+    text = response.text + "".join(f"{k}: {v}\n" for k, v in response.headers.items())
+    assert "/docker/registry" not in text and "/tmp" not in text and "/disk" not in text, text
 
 
 def _fill(root):
@@ -164,7 +171,7 @@ def test_a_full_disk_at_start_serves_reads_refuses_writes_with_507_and_reports_d
 
 def test_a_worker_that_dies_on_a_full_disk_is_replaced_and_reads_go_on(small_disk, start_berth):
     # Its replacement used to fail the start-up write test, and the supervisor then stopped every worker.
-    berth = start_berth("--workers", "2", root=small_disk)
+    berth = start_berth("--workers", "2", "--log-level", "debug", root=small_disk)  # Berth-Worker is sent at debug
     base = berth.base_url
     image = push_image(base, "full/app", "v1", nlayers=1)
     _fill(small_disk)
@@ -179,3 +186,57 @@ def test_a_worker_that_dies_on_a_full_disk_is_replaced_and_reads_go_on(small_dis
     assert berth.running and len(children(berth.pid)) == 2, berth.logs()[-4000:]
     _assert_reads(base, image)
     assert requests.get(f"{base}/healthz", timeout=TIMEOUT).json()["status"] == "degraded"
+
+
+def test_kraken_chunk_that_does_not_fit_is_507_without_paths(berth_on_small_disk):
+    base, root = berth_on_small_disk
+    body = os.urandom(16 * MiB)
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    r = requests.post(f"{base}/namespace/ns/blobs/{digest}/uploads")
+    assert r.status_code == 200, r.text
+    uid = r.headers["Location"]
+    r = requests.patch(f"{base}/namespace/ns/blobs/{digest}/uploads/{uid}", data=body,
+                       headers={"Content-Range": f"0-{len(body)}", "Content-Type": "application/octet-stream"})
+    assert r.status_code == 507, (r.status_code, r.text)
+    assert r.text.strip()
+    _assert_no_path(r)
+
+
+def test_a_disk_full_before_the_first_blob_request_does_not_kill_the_server(berth_on_small_disk):
+    # The change counter is a mapped file: a page not yet on the disk cannot be touched once the disk is full.
+    base, root = berth_on_small_disk
+    filler = _fill(root)
+    try:
+        digest = "sha256:" + hashlib.sha256(b"never pushed").hexdigest()
+        assert requests.get(f"{base}/v2/full/blobs/{digest}").status_code == 404
+        assert requests.get(f"{base}/v2/").status_code == 200
+    finally:
+        os.unlink(filler)
+
+
+def test_a_full_root_is_degraded_on_health_and_refuses_upload_starts_without_paths(berth_on_small_disk):
+    base, root = berth_on_small_disk
+    assert requests.get(f"{base}/healthz").status_code == 200
+    filler = _fill(root)
+    try:
+        r = requests.get(f"{base}/healthz")
+        assert r.status_code == 200 and r.json()["status"] == "degraded", r.text  # reads are still served
+        _assert_no_path(r)
+        r = requests.post(f"{base}/v2/full/blobs/uploads/")
+        _assert_json_error(r, 507)
+        digest = "sha256:" + hashlib.sha256(b"x").hexdigest()
+        r = requests.post(f"{base}/namespace/ns/blobs/{digest}/uploads")
+        assert r.status_code == 507, r.text
+        _assert_no_path(r)
+    finally:
+        os.unlink(filler)
+    assert requests.get(f"{base}/healthz").status_code == 200
+
+
+def test_a_storage_failure_other_than_a_full_disk_is_500_without_paths(berth_on_small_disk):
+    base, root = berth_on_small_disk
+    # A file where the repository's directory should be: every write in it fails with ENOTDIR.
+    (root / "docker/registry/v2/repositories").mkdir(parents=True, exist_ok=True)
+    (root / "docker/registry/v2/repositories/blocked").write_bytes(b"")
+    r = requests.post(f"{base}/v2/blocked/app/blobs/uploads/")
+    _assert_json_error(r, 500)

@@ -27,7 +27,7 @@ def _wait_for(condition, seconds=60):
 
 def test_workers_killed_again_and_again_are_replaced_and_the_server_keeps_serving(start_berth):
     # The old supervisor stopped for good after 3 deaths within 2 s of a start, counted forever.
-    server = start_berth("--workers", "2")
+    server = start_berth("--workers", "2", "--log-level", "debug")  # Berth-Worker is sent at debug
     base = server.base_url
     for index in (0, 1):
         assert wait_until_serving(base, index), f"worker {index} never answered\n" + server.logs()[-4000:]

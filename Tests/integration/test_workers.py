@@ -30,12 +30,12 @@ def two_workers(tmp_path):
     port = _free_port()
     log = open(tmp_path / "berth.log", "wb")
     proc = subprocess.Popen([binary, "serve", "--addr", f"127.0.0.1:{port}", "--root", str(tmp_path / "data"),
-                             "--workers", "2"], stdout=log, stderr=subprocess.STDOUT,
+                             "--workers", "2", "--log-level", "debug"], stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "BERTH_STORAGE_DELETE_ENABLED": "true"})
     base = f"http://127.0.0.1:{port}"
     sessions = {}
     deadline = time.monotonic() + 30
-    # Each keep-alive session stays on the worker that accepted its connection.
+    # Each keep-alive session stays on the worker that accepted its connection (Berth-Worker, sent at debug).
     while len(sessions) < 2 and time.monotonic() < deadline:
         session = requests.Session()
         try:
@@ -216,3 +216,20 @@ def test_a_second_writer_on_an_upload_in_use_gets_409_and_a_status_read_does_not
     digest = _digest(body)
     r = _on(w1, "1", w1.put(f"{base}{target}{'&' if '?' in target else '?'}digest={digest}"))
     assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("level", ["info", "debug"])
+def test_berth_worker_header_is_sent_only_at_debug(start_berth, level):
+    """Which process answered tells an anonymous client how the deployment is laid out: only for debugging."""
+    berth = start_berth("--workers", "2", "--log-level", level)
+    seen = []
+    deadline = time.monotonic() + 30
+    # Fresh connections, so that both workers answer some (at debug: until both have).
+    while time.monotonic() < deadline and (len(seen) < 40 or (level == "debug" and len(set(seen)) < 2)):
+        r = requests.get(berth.url("/v2/"), headers={"Connection": "close"}, timeout=10)
+        assert r.status_code == 200
+        seen.append(r.headers.get("Berth-Worker"))
+    if level == "debug":
+        assert set(seen) == {"0", "1"}, set(seen)
+    else:
+        assert set(seen) == {None}, set(seen)
