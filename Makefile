@@ -7,7 +7,7 @@ TEST_APT := skopeo podman docker-registry apache2-utils openssl curl
 TEST_PIP := pytest requests oras python-dxf prometheus_client
 BERTH := .build/release/berth
 
-.PHONY: run build deps test-deps test unit-test integration-test bench clean
+.PHONY: run build deps test-deps test unit-test integration-test fuzz-build fuzz-short fuzz bench clean
 
 # Installs the named Debian packages that are not installed yet (one apt-get update first).
 define apt_install
@@ -38,10 +38,21 @@ integration-test: build test-deps
 	BERTH_BIN=$(abspath $(BERTH)) BERTH_WORKERS=1 $(PYTHON) -m pytest -v -rs Tests/integration
 	BERTH_BIN=$(abspath $(BERTH)) BERTH_WORKERS=2 $(PYTHON) -m pytest -v -rs Tests/integration
 
-test: unit-test integration-test
+# libFuzzer targets (Tests/fuzz): a short run with a fixed seed in `make test`, a long one with new seeds in `make fuzz`.
+fuzz-build: deps
+	BERTH_FUZZ=1 $(SWIFT) build --scratch-path .build-fuzz --sanitize fuzzer --sanitize address --product berth-fuzz
+
+fuzz-short: fuzz-build
+	SEED=1 bash Tests/fuzz/run.sh 20
+
+fuzz: fuzz-build
+	bash Tests/fuzz/run.sh $${FUZZ_SECONDS:-300}
+
+# pytest's closing line comes last: it counts the tests.
+test: fuzz-short unit-test integration-test
 
 bench: build
 	bash bench/run.sh
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz
