@@ -144,11 +144,12 @@ public final class Registry: HTTPHandler {
         }
     }
 
-    /// Removes what a process that died left retired, and starts the closing of blob files left unused,
+    /// Removes what a process that died left retired or half-written, and starts the closing of blob files left unused,
     /// periodic online garbage collection (a lock on disk keeps it to one process at a time) and, with several
     /// workers, the publishing of this worker's metrics every second.
     public func startMaintenance() -> [RepeatingTimer] {
         removeRetired()
+        loop.offload({ [store] in _ = store.removeStaleTemporaries() }, then: {})
         var timers: [RepeatingTimer] = [loop.repeating(every: 10_000) { [weak self] in self?.openBlobs.sweep() }]
         // A bounded mirror cache is kept within its bound by the collector, every minute unless gc.interval says otherwise.
         let interval = options.gcIntervalSeconds > 0 ? options.gcIntervalSeconds : (options.mirror?.cacheMaxBytes != nil ? 60 : 0)

@@ -10,6 +10,8 @@ public enum StoragePath {
     case tagCurrentLink(RepositoryName, Tag)
     case tagIndexLink(RepositoryName, Tag, Digest)
     case uploads(UploadOwner)
+    /// Where the uploads of every Kraken namespace are (they are linked in their namespace only when committed).
+    case namespaceUploads
     /// Berth's referrers index (OCI 1.1); registry:2 ignores it, and a directory without it has no referrers.
     case referrers(RepositoryName, subject: Digest)
     case referrerLink(RepositoryName, subject: Digest, referrer: Digest)
@@ -27,6 +29,9 @@ public enum StoragePath {
     case downloadData(key: String)
     /// Berth's: directories moved out of the way to be removed after the answer (see `RegistryStore.retire`).
     case retired
+    /// Berth's: one lock file per shard of the blob store, between references to a blob and its removal (see
+    /// `RegistryStore.referencing`).
+    case blobShardLock(Digest)
 
     /// The path relative to `<root>/docker/registry/v2`.
     public var relative: String {
@@ -51,7 +56,7 @@ public enum StoragePath {
             return "repositories/\(name.value)/_manifests/tags/\(tag.value)/index/\(digest.algorithm)/\(digest.encoded)/link"
         case .uploads(.repository(let name)):
             return "repositories/\(name.value)/_uploads"
-        case .uploads(.namespace):
+        case .uploads(.namespace), .namespaceUploads:
             return "kraken/_uploads"
         case .namespaces:
             return "kraken/namespaces"
@@ -65,6 +70,8 @@ public enum StoragePath {
             return "berth-mirror/downloads/\(key).partial"
         case .retired:
             return "berth-retired"
+        case .blobShardLock(let digest):
+            return "berth-locks/blobs/\(digest.algorithm)/\(digest.encoded.prefix(2))"
         case .referrers(let name, let subject):
             return "repositories/\(name.value)/_referrers/\(subject.algorithm)/\(subject.encoded)"
         case .referrerLink(let name, let subject, let referrer):
