@@ -24,7 +24,7 @@ extension RegistryStore {
 
     /// Runs `write`, which stores or links `digest` (an upload's commit), under the same lock, and marks the blob
     /// as just referenced after it: a commit acknowledged to the client is not undone by a sweep running meanwhile.
-    func storing(_ digest: Digest, write: () throws -> Void) throws {
+    public func storing(_ digest: Digest, write: () throws -> Void) throws {
         let locks = try lockShards(of: [digest], exclusive: false)
         defer { locks.forEach { close($0) } }
         try write()

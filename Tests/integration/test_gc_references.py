@@ -117,3 +117,27 @@ def test_every_manifest_acknowledged_while_sweeps_run_pulls_whole(start_berth):
     images = {entry.split(":")[0] for entry in broken}
     assert not broken, f"{len(images)} of {len(acknowledged)} acknowledged images do not pull: {broken[:5]}"
     berth.stop_cleanly()
+
+
+def test_a_layer_link_left_without_its_blob_is_unknown_to_reads_pushes_and_mounts(start_berth):
+    """A link whose blob is gone, as a sweep of an older Berth or a copy of a half-collected root leaves it."""
+    berth = start_berth()
+    base = berth.base_url
+    missing = "sha256:" + hashlib.sha256(os.urandom(16)).hexdigest()
+    link = link_file(berth.root, "dangling/app", missing)
+    os.makedirs(os.path.dirname(link))
+    with open(link, "w") as f:
+        f.write(missing)
+    assert requests.head(f"{base}/v2/dangling/app/blobs/{missing}").status_code == 404
+    assert_error(requests.get(f"{base}/v2/dangling/app/blobs/{missing}"), 404, "BLOB_UNKNOWN")
+    # OCI dist-spec: a registry that cannot mount the blob answers 202 and an upload session instead.
+    r = requests.post(f"{base}/v2/other/app/blobs/uploads/?mount={missing}&from=dangling/app")
+    assert r.status_code == 202, r.text
+    assert requests.head(f"{base}/v2/other/app/blobs/{missing}").status_code == 404
+    config = json.dumps({"os": "linux"}).encode()
+    push_blob(base, "dangling/app", config)
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": descriptor(OCI_CONFIG, config),
+                       "layers": [{"mediaType": OCI_LAYER_GZIP, "digest": missing, "size": 16}]}).encode()
+    r = requests.put(f"{base}/v2/dangling/app/manifests/v1", data=body, headers={"Content-Type": OCI_MANIFEST})
+    assert_error(r, 400, "MANIFEST_BLOB_UNKNOWN")
+    berth.stop_cleanly()
