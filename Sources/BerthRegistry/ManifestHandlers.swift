@@ -103,8 +103,8 @@ extension Registry {
                 if let subject = manifest.subject { headers.append(("OCI-Subject", subject.description)) }
                 onPool(exchange, { [store] in
                     // The blobs themselves, not only the links: garbage collection removes a blob's data and may
-                    // leave a link behind. No sweep removes them between this check and the write.
-                    let missing = try store.referencing(manifest.blobs + manifest.manifests) {
+                    // leave a link behind. No sweep removes them, nor the manifest's own, during the write.
+                    let missing = try store.referencing(manifest.blobs + manifest.manifests, storing: digest) {
                         try store.storeBlob(body, digest: digest)
                         try store.linkManifest(digest, in: name)
                         if let subject = manifest.subject { try store.linkReferrer(digest, to: subject, in: name) }

@@ -149,7 +149,8 @@ public final class Registry: HTTPHandler {
     /// workers, the publishing of this worker's metrics every second.
     public func startMaintenance() -> [RepeatingTimer] {
         removeRetired()
-        loop.offload({ [store] in _ = store.removeStaleTemporaries() }, then: {})
+        // One walk of the whole root is enough, whichever worker makes it.
+        if options.workerIndex == 0 { loop.offload({ [store] in _ = store.removeStaleTemporaries() }, then: {}) }
         var timers: [RepeatingTimer] = [loop.repeating(every: 10_000) { [weak self] in self?.openBlobs.sweep() }]
         // A bounded mirror cache is kept within its bound by the collector, every minute unless gc.interval says otherwise.
         let interval = options.gcIntervalSeconds > 0 ? options.gcIntervalSeconds : (options.mirror?.cacheMaxBytes != nil ? 60 : 0)
@@ -172,6 +173,8 @@ public final class Registry: HTTPHandler {
     }
 
     private var collecting = false
+    /// When this process's collector next walks the whole root for stale temporary files (loop milliseconds).
+    private var nextTemporarySweep: UInt64 = 0
 
     func collectGarbage() {
         guard !collecting else { return }
@@ -180,6 +183,8 @@ public final class Registry: HTTPHandler {
         gcOptions.delaySeconds = options.gcDelaySeconds
         gcOptions.uploadMaxAgeSeconds = options.uploadMaxAgeSeconds
         gcOptions.maxBlobBytes = options.mirror?.cacheMaxBytes
+        gcOptions.removeStaleTemporaries = loop.now >= nextTemporarySweep
+        if gcOptions.removeStaleTemporaries { nextTemporarySweep = loop.now + 3_600_000 }
         let collector = GarbageCollector(store: store, options: gcOptions)
         loop.offload({ Result { try collector.run() } }, then: { [self] result in
             collecting = false

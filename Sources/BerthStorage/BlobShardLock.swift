@@ -10,15 +10,16 @@ import Glibc
 /// a blob whose mtime is not older than its epoch (the moment its marking began, on the file system's clock).
 /// So either the write came before the epoch and marking saw it, or the mtime shows that it came after.
 extension RegistryStore {
-    /// Runs `write` (which makes `digests` referenced) unless one of those blobs is not stored: then nothing is
-    /// written and that digest is returned. No sweep removes any of them between the check and the write.
-    public func referencing(_ digests: [Digest], write: () throws -> Void) throws -> Digest? {
-        let locks = try lockShards(of: digests, exclusive: false)
+    /// Runs `write` (which makes `digests` referenced, and stores `stored`: a manifest's own blob) unless one
+    /// of `digests` is not stored: then nothing is written and that digest is returned. No sweep removes any of
+    /// them between the check and the write, nor `stored` between its write and the link that references it.
+    public func referencing(_ digests: [Digest], storing stored: Digest? = nil, write: () throws -> Void) throws -> Digest? {
+        let locks = try lockShards(of: digests + (stored.map { [$0] } ?? []), exclusive: false)
         defer { locks.forEach { close($0) } }
         // Refreshed before the write as well, so that a blob whose time cannot be set fails before anything is written.
         for digest in digests where try !refresh(digest) { return digest }
         try write()
-        for digest in digests { _ = try refresh(digest) }
+        for digest in digests + (stored.map { [$0] } ?? []) { _ = try refresh(digest) }
         return nil
     }
 

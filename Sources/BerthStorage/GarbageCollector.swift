@@ -17,6 +17,9 @@ public struct GarbageCollector {
         /// A mirror's cache bound: past it, blobs are evicted least recently used first, those that no tag
         /// needs before those that one does (a mirror fetches an evicted blob again when it is asked for).
         public var maxBlobBytes: Int64?
+        /// Whether to walk the whole root for temporary files that killed writers left (see
+        /// `RegistryStore.removeStaleTemporaries`); a server's frequent sweeps do it once an hour.
+        public var removeStaleTemporaries = true
 
         public init() {}
     }
@@ -91,7 +94,9 @@ public struct GarbageCollector {
                 log("repository removed: \(repository)")
             }
             if !report.removedRepositories.isEmpty { try? store.touchCatalogMarker() }
-            for file in store.removeStaleTemporaries() { log("stale temporary file removed: \(file)") }
+            for file in options.removeStaleTemporaries ? store.removeStaleTemporaries() : [] {
+                log("stale temporary file removed: \(file)")
+            }
             store.removeRetired()
         }
         return report
