@@ -62,6 +62,7 @@ public final class WorkerSupervisor {
         setenv(Self.supervisorVariable, String(getpid()), 1)
         let shared = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
         let metrics = "\(shared)/berth-\(getpid())"
+        removeAbandonedDirectories(in: shared)
         mkdir(metrics, 0o700)
         setenv(Self.metricsVariable, metrics, 1)
         setenv(Self.readyVariable, "3", 1)
@@ -70,6 +71,26 @@ public final class WorkerSupervisor {
         watch(SIGTERM)
         watch(SIGINT)
         loop.run()
+    }
+
+    /// The metrics directories of supervisors that were killed before they could remove their own: ours
+    /// (same user), real directories, named for a process that no longer exists. A reused pid keeps its
+    /// directory until that process is gone too.
+    private func removeAbandonedDirectories(in shared: String) {
+        guard let handle = opendir(shared) else { return }
+        var abandoned: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            guard name.hasPrefix("berth-"), let pid = Int32(name.dropFirst(6)), pid > 0, pid != getpid() else { continue }
+            var info = stat()
+            guard lstat("\(shared)/\(name)", &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == getuid(),
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            abandoned.append("\(shared)/\(name)")
+        }
+        closedir(handle)
+        for path in abandoned { removeDirectory(path) }
     }
 
     private func removeDirectory(_ path: String) {

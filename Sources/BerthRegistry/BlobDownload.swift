@@ -239,11 +239,14 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         let owner = self.owner
         loop.offload({ [store] () -> Error? in
             do {
-                try claim.commitBlob(digest)
-                switch owner {
-                case .repository(let name)?: try store.linkLayer(digest, in: name)
-                case .namespace(let namespace)?: try store.linkToNamespace(digest, namespace)
-                case nil: break
+                // Under the blob's lock, as an upload's commit: a sweep meanwhile sees it referenced.
+                try store.storing(digest) {
+                    try claim.commitBlob(digest)
+                    switch owner {
+                    case .repository(let name)?: try store.linkLayer(digest, in: name)
+                    case .namespace(let namespace)?: try store.linkToNamespace(digest, namespace)
+                    case nil: break
+                    }
                 }
                 return nil
             } catch { return error }

@@ -102,11 +102,15 @@ extension Registry {
                 ]
                 if let subject = manifest.subject { headers.append(("OCI-Subject", subject.description)) }
                 onPool(exchange, { [store] in
-                    store.touchLayerLinks(manifest.blobs, in: name)
-                    try store.storeBlob(body, digest: digest)
-                    try store.linkManifest(digest, in: name)
-                    if let subject = manifest.subject { try store.linkReferrer(digest, to: subject, in: name) }
-                    if case .tag(let tag) = reference { try store.setTag(tag, to: digest, in: name) }
+                    // The blobs themselves, not only the links: garbage collection removes a blob's data and may
+                    // leave a link behind. No sweep removes them, nor the manifest's own, during the write.
+                    let missing = try store.referencing(manifest.blobs + manifest.manifests, storing: digest) {
+                        try store.storeBlob(body, digest: digest)
+                        try store.linkManifest(digest, in: name)
+                        if let subject = manifest.subject { try store.linkReferrer(digest, to: subject, in: name) }
+                        if case .tag(let tag) = reference { try store.setTag(tag, to: digest, in: name) }
+                    }
+                    if let missing { throw RegistryError(.manifestBlobUnknown, "blob \(missing) is not stored") }
                 }) {
                     exchange.respond(HTTPResponse(status: 201, headers: headers))
                 }

@@ -145,11 +145,13 @@ public final class Registry: HTTPHandler {
         }
     }
 
-    /// Removes what a process that died left retired, and starts the closing of blob files left unused,
+    /// Removes what a process that died left retired or half-written, and starts the closing of blob files left unused,
     /// periodic online garbage collection (a lock on disk keeps it to one process at a time) and, with several
     /// workers, the publishing of this worker's metrics every second.
     public func startMaintenance() -> [RepeatingTimer] {
         removeRetired()
+        // One walk of the whole root is enough, whichever worker makes it.
+        if options.workerIndex == 0 { loop.offload({ [store] in _ = store.removeStaleTemporaries() }, then: {}) }
         var timers: [RepeatingTimer] = [loop.repeating(every: 10_000) { [weak self] in self?.openBlobs.sweep() }]
         // A bounded mirror cache is kept within its bound by the collector, every minute unless gc.interval says otherwise.
         let interval = options.gcIntervalSeconds > 0 ? options.gcIntervalSeconds : (options.mirror?.cacheMaxBytes != nil ? 60 : 0)
@@ -172,6 +174,8 @@ public final class Registry: HTTPHandler {
     }
 
     private var collecting = false
+    /// When this process's collector next walks the whole root for stale temporary files (loop milliseconds).
+    private var nextTemporarySweep: UInt64 = 0
 
     func collectGarbage() {
         guard !collecting else { return }
@@ -180,6 +184,8 @@ public final class Registry: HTTPHandler {
         gcOptions.delaySeconds = options.gcDelaySeconds
         gcOptions.uploadMaxAgeSeconds = options.uploadMaxAgeSeconds
         gcOptions.maxBlobBytes = options.mirror?.cacheMaxBytes
+        gcOptions.removeStaleTemporaries = loop.now >= nextTemporarySweep
+        if gcOptions.removeStaleTemporaries { nextTemporarySweep = loop.now + 3_600_000 }
         let collector = GarbageCollector(store: store, options: gcOptions)
         loop.offload({ Result { try collector.run() } }, then: { [self] result in
             collecting = false

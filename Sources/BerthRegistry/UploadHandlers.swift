@@ -5,9 +5,13 @@ extension Registry {
     /// `POST /v2/<name>/blobs/uploads/`: a resumable upload, a monolithic one (`?digest=`) or a mount (`?mount=&from=`).
     func startUpload(_ name: RepositoryName, _ exchange: HTTPExchange) {
         let query = QueryParameters(exchange.request.query)
-        if let mount = query["mount"], let digest = Digest(mount), mountBlob(digest, from: query["from"], into: name, exchange) {
+        if let mount = query["mount"], let digest = Digest(mount), mountBlob(digest, from: query["from"], into: name, query, exchange) {
             return
         }
+        startUpload(name, query, exchange)
+    }
+
+    private func startUpload(_ name: RepositoryName, _ query: QueryParameters, _ exchange: HTTPExchange) {
         var expected: Digest?
         if let text = query["digest"] {
             guard let digest = Digest(text), digest.isSHA256 else {
@@ -34,7 +38,8 @@ extension Registry {
     }
 
     /// OCI dist-spec "Mounting a blob from another repository"; without `from`, any stored blob may be mounted.
-    private func mountBlob(_ digest: Digest, from source: String?, into name: RepositoryName, _ exchange: HTTPExchange) -> Bool {
+    private func mountBlob(_ digest: Digest, from source: String?, into name: RepositoryName, _ query: QueryParameters,
+                           _ exchange: HTTPExchange) -> Bool {
         let available: Bool
         if let source {
             guard let sourceName = RepositoryName(source) else { return false }
@@ -43,13 +48,11 @@ extension Registry {
             available = store.blobSize(digest) != nil
         }
         guard available else { return false }
-        do {
-            try store.linkLayer(digest, in: name)
-        } catch {
-            exchange.fail(error)
-            return true
+        // The blob itself is looked at again under its lock: a link may outlive its blob, and a sweep may be removing it.
+        onPool(exchange, { [store] in try store.referencing([digest]) { try store.linkLayer(digest, in: name) } }) { [self] missing in
+            guard missing == nil else { return startUpload(name, query, exchange) }
+            exchange.respond(HTTPResponse(status: 201, headers: blobCreatedHeaders(name, digest)))
         }
-        exchange.respond(HTTPResponse(status: 201, headers: blobCreatedHeaders(name, digest)))
         return true
     }
 

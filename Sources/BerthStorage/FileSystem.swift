@@ -111,6 +111,31 @@ enum FileSystem {
         "\(parent(path))/.tmp-\(randomIdentifier())"
     }
 
+    /// Removes the files `temporaryName` named under `root` that were last written longer than `age` seconds
+    /// ago, and returns their paths. Such a file lives from its creation to its rename within one
+    /// `writeAtomically`, which writes it at once and then at most flushes it, so one left that long belongs to
+    /// a process that died; a writer that was only that slow fails its rename, and writes nothing half.
+    static func removeTemporaries(under root: String, olderThan age: Double) -> [String] {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var removed: [String] = []
+        func walk(_ directory: String) {
+            for (name, isDirectory) in entries(directory) {
+                let file = directory + "/" + name
+                if isDirectory {
+                    walk(file)
+                    continue
+                }
+                var info = stat()
+                guard name.hasPrefix(".tmp-"), lstat(file, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
+                      Double(now.tv_sec - info.st_mtim.tv_sec) > age, unlink(file) == 0 else { continue }
+                removed.append(file)
+            }
+        }
+        walk(root)
+        return removed
+    }
+
     /// 128 random bits as a lowercase UUID (upload ids look like registry:2's).
     static func randomIdentifier() -> String {
         var bytes = [UInt8](repeating: 0, count: 16)

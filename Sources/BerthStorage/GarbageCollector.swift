@@ -17,6 +17,9 @@ public struct GarbageCollector {
         /// A mirror's cache bound: past it, blobs are evicted least recently used first, those that no tag
         /// needs before those that one does (a mirror fetches an evicted blob again when it is asked for).
         public var maxBlobBytes: Int64?
+        /// Whether to walk the whole root for temporary files that killed writers left (see
+        /// `RegistryStore.removeStaleTemporaries`); a server's frequent sweeps do it once an hour.
+        public var removeStaleTemporaries = true
 
         public init() {}
     }
@@ -48,26 +51,39 @@ public struct GarbageCollector {
         guard flock(lock, LOCK_EX | LOCK_NB) == 0 else { return Report() }
 
         var report = Report()
+        // From here on, whatever makes a blob referenced shows it by the blob's mtime (see `RegistryStore.referencing`).
+        let epoch = try RegistryStore.fileSystemNow(lock, path: lockPath)
         let now = Date().timeIntervalSince1970
         var marked = Set<Digest>()
         var layerLinks: [Digest: [String]] = [:]
-        for repository in store.repositories() {
+        for repository in store.repositoryDirectories() {
             guard let name = RepositoryName(repository) else { continue }
             try mark(name, into: &marked, layerLinks: &layerLinks, now: now, report: &report, log: log)
-            purgeUploads(name, now: now, report: &report, log: log)
+            purgeUploads(in: store.path(.uploads(.repository(name))), of: name.value, now: now, report: &report, log: log)
+        }
+        for directory in FileSystem.list(store.path(.namespaces)) {
+            guard let namespace = Namespace(directoryName: directory) else { continue }
+            purgeUploads(in: store.path(.uploads(.namespace(namespace))), of: "kraken/\(namespace)", now: now, report: &report, log: log)
         }
         for key in options.dryRun ? [] : store.removeAbandonedDownloads() { log("abandoned download removed: \(key)") }
         // Blobs stored through Kraken's API are referenced by their namespaces, not by manifests.
         marked.formUnion(store.namespaceBlobs())
         report.markedBlobs = marked.count
-        for (digest, size, modified) in allBlobs() where !marked.contains(digest) {
-            if now - modified < options.delaySeconds { continue }
-            // Looked at now, not at marking time: a manifest pushed meanwhile refreshes its blobs' links.
-            if let links = layerLinks[digest], links.contains(where: { Date().timeIntervalSince1970 - linkAge($0) < options.delaySeconds }) {
-                continue
+        let delay = options.delaySeconds
+        for (digest, size, modified) in allBlobs() where !marked.contains(digest) && now - modified >= delay {
+            let links = layerLinks[digest] ?? []
+            // Looked at now, not at marking time: a blob linked in a repository recently may belong to a manifest
+            // that has not arrived yet.
+            let spare = { (modified: Double) -> Bool in
+                let now = Date().timeIntervalSince1970
+                return now - modified < delay || links.contains { now - linkAge($0) < delay }
+            }
+            if options.dryRun {
+                guard modified < epoch, !spare(modified) else { continue }
+            } else {
+                guard try store.removeUnreferencedBlob(digest, epoch: epoch, links: links, keep: spare) else { continue }
             }
             log("blob eligible for deletion: \(digest) (\(size) bytes)")
-            if !options.dryRun { store.removeBlob(digest) }
             report.removedBlobs.append((digest, size))
         }
         if let limit = options.maxBlobBytes {
@@ -75,13 +91,16 @@ public struct GarbageCollector {
             evict(down: limit, among: allBlobs().filter { !removed.contains($0.0) }, report: &report, log: log)
         }
         if !options.dryRun {
-            for repository in store.repositories() {
-                guard let name = RepositoryName(repository), isEmpty(name) else { continue }
-                removeEmptyRepository(name)
+            for repository in store.repositoryDirectories() {
+                guard let name = RepositoryName(repository), isEmpty(name), removeEmptyRepository(name) else { continue }
                 report.removedRepositories.append(repository)
                 log("repository removed: \(repository)")
             }
             if !report.removedRepositories.isEmpty { try? store.touchCatalogMarker() }
+            for file in options.removeStaleTemporaries ? store.removeStaleTemporaries() : [] {
+                log("stale temporary file removed: \(file)")
+            }
+            store.removeRetired()
         }
         return report
     }
@@ -109,13 +128,11 @@ public struct GarbageCollector {
             report.removedManifests.append((name.value, digest))
             if !options.dryRun { try? store.deleteManifest(digest, in: name) }
         }
-        // A blob linked in a repository recently may belong to a manifest that has not arrived yet.
-        if options.delaySeconds > 0 {
-            let layers = store.path(.repository(name)) + "/_layers/sha256"
-            for hex in FileSystem.list(layers) {
-                guard let digest = Digest("sha256:" + hex) else { continue }
-                layerLinks[digest, default: []].append(layers + "/\(hex)/link")
-            }
+        // Spared for the delay when recent, removed with their blob otherwise.
+        let layers = store.path(.repository(name)) + "/_layers/sha256"
+        for hex in FileSystem.list(layers) {
+            guard let digest = Digest("sha256:" + hex) else { continue }
+            layerLinks[digest, default: []].append(layers + "/\(hex)/link")
         }
     }
 
@@ -174,14 +191,14 @@ public struct GarbageCollector {
         return blobs
     }
 
-    private func purgeUploads(_ name: RepositoryName, now: Double, report: inout Report, log: (String) -> Void) {
-        let directory = store.path(.uploads(.repository(name)))
+    /// Uploads of a repository (with a manifest or not) or of Kraken's namespaces, started longer ago than the maximum age.
+    private func purgeUploads(in directory: String, of owner: String, now: Double, report: inout Report, log: (String) -> Void) {
         for id in FileSystem.list(directory) {
             let started = (try? FileSystem.readText(directory + "/\(id)/startedat")).flatMap(Self.parseRFC3339)
                 ?? linkAge(directory + "/\(id)")
             guard now - started > options.uploadMaxAgeSeconds else { continue }
-            log("upload purged: \(name)/\(id)")
-            report.removedUploads.append("\(name)/\(id)")
+            log("upload purged: \(owner)/\(id)")
+            report.removedUploads.append("\(owner)/\(id)")
             if !options.dryRun { FileSystem.removeTree(directory + "/\(id)") }
         }
     }
@@ -194,13 +211,22 @@ public struct GarbageCollector {
             && FileSystem.list(base + "/_uploads").isEmpty
     }
 
-    private func removeEmptyRepository(_ name: RepositoryName) {
-        store.removeRepository(name)
+    /// True when it was one of the catalog's (it had held a manifest).
+    private func removeEmptyRepository(_ name: RepositoryName) -> Bool {
+        let base = store.path(.repository(name))
+        let listed = FileSystem.isDirectory(base + "/_manifests")
+        if listed {
+            store.removeRepository(name)
+        } else {
+            // Never more than empty directories: an upload started meanwhile makes them fail, and stays.
+            for directory in ["/_layers/sha256", "/_layers", "/_uploads", ""] { rmdir(base + directory) }
+        }
         // Parents that held nothing else (a/b/c leaves a/b and a behind).
         var parent = FileSystem.parent(store.path(.repository(name)))
         while parent.count > store.path(.repositories).count, rmdir(parent) == 0 {
             parent = FileSystem.parent(parent)
         }
+        return listed
     }
 
     private func linkedDigests(_ directory: String) -> [Digest] {

@@ -81,11 +81,6 @@ public final class RegistryStore {
         try writeLink(.layerLink(repository, digest), to: digest)
     }
 
-    /// Marks blob links as just used, so online garbage collection spares them for its delay.
-    public func touchLayerLinks(_ digests: [Digest], in repository: RepositoryName) {
-        for digest in digests { utimes(path(.layerLink(repository, digest)), nil) }
-    }
-
     /// Moves a complete, verified (and, when the store flushes, flushed) file into the blob store by one rename.
     func installBlob(from file: String, as digest: Digest) throws {
         try FileSystem.makeDirectories(path(.blobDirectory(digest)))
@@ -121,6 +116,13 @@ public final class RegistryStore {
     public func removeRetired() {
         let retired = path(.retired)
         for name in FileSystem.list(retired) { FileSystem.removeTree(retired + "/" + name) }
+    }
+
+    /// Removes temporary files that processes killed in the middle of a write left behind (garbage collection
+    /// and each worker's start): those last written more than an hour ago (see `FileSystem.removeTemporaries`).
+    @discardableResult
+    public func removeStaleTemporaries() -> [String] {
+        FileSystem.removeTemporaries(under: base, olderThan: 3600)
     }
 
     /// Stores bytes already in memory as a blob (manifests), unless that blob exists.
@@ -176,15 +178,27 @@ public final class RegistryStore {
 
     /// Every repository name, sorted: directories that hold `_manifests` (as registry:2's catalog).
     public func repositories() -> [String] {
+        repositories(holding: ["_manifests"])
+    }
+
+    /// Every directory that holds anything of a repository, a manifest or not (garbage collection's view: a
+    /// repository that only ever received uploads has uploads to purge too).
+    func repositoryDirectories() -> [String] {
+        repositories(holding: ["_manifests", "_layers", "_uploads"])
+    }
+
+    private func repositories(holding markers: Set<String>) -> [String] {
         var found: [String] = []
         func walk(_ directory: String, _ prefix: String) {
+            var holds = false
             for (name, isDirectory) in FileSystem.entries(directory) where isDirectory && !name.hasPrefix(".") {
                 if name.hasPrefix("_") {
-                    if name == "_manifests", !prefix.isEmpty { found.append(prefix) }
+                    holds = holds || markers.contains(name)
                     continue
                 }
                 walk(directory + "/" + name, prefix.isEmpty ? name : prefix + "/" + name)
             }
+            if holds && !prefix.isEmpty { found.append(prefix) }
         }
         walk(path(.repositories), "")
         return found.sorted()

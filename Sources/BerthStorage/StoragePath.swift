@@ -29,6 +29,9 @@ public enum StoragePath {
     case downloadData(key: String)
     /// Berth's: directories moved out of the way to be removed after the answer (see `RegistryStore.retire`).
     case retired
+    /// Berth's: one lock file per shard of the blob store, between references to a blob and its removal (see
+    /// `RegistryStore.referencing`).
+    case blobShardLock(Digest)
 
     /// The path relative to `<root>/docker/registry/v2`.
     public var relative: String {
@@ -69,6 +72,8 @@ public enum StoragePath {
             return "berth-mirror/downloads/\(key).partial"
         case .retired:
             return "berth-retired"
+        case .blobShardLock(let digest):
+            return "berth-locks/blobs/\(digest.algorithm)/\(digest.encoded.prefix(2))"
         case .referrers(let name, let subject):
             return "repositories/\(name.value)/_referrers/\(subject.algorithm)/\(subject.encoded)"
         case .referrerLink(let name, let subject, let referrer):
@@ -119,6 +124,20 @@ public struct Namespace: Hashable, CustomStringConvertible {
         }
         guard length > 0 else { return nil }
         value = text
+    }
+
+    /// The namespace whose `directoryName` this is (a directory listing of `kraken/namespaces`).
+    init?(directoryName: String) {
+        var bytes: [UInt8] = []
+        var rest = Substring(directoryName).utf8[...]
+        while let byte = rest.popFirst() {
+            guard byte == 0x25 else { bytes.append(byte); continue }
+            guard rest.count >= 2, let decoded = UInt8(String(decoding: rest.prefix(2), as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(decoded)
+            rest = rest.dropFirst(2)
+        }
+        guard let namespace = Namespace(String(decoding: bytes, as: UTF8.self)), namespace.directoryName == directoryName else { return nil }
+        self = namespace
     }
 
     public var description: String { value }

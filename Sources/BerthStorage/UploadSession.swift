@@ -155,15 +155,18 @@ public final class UploadSession {
             cancel()
             throw StorageError.digestMismatch(expected: expected, computed: computed)
         }
-        if FileSystem.size(store.path(.blobData(expected))) != size {
-            if store.fsync && fdatasync(descriptor) != 0 {
-                throw FileSystem.fail("fdatasync", store.path(.uploadData(owner, id: id)))
+        try store.storing(expected) {
+            // Looked at under the lock: a sweep may have removed the stored copy a moment ago.
+            if FileSystem.size(store.path(.blobData(expected))) != size {
+                if store.fsync && fdatasync(descriptor) != 0 {
+                    throw FileSystem.fail("fdatasync", store.path(.uploadData(owner, id: id)))
+                }
+                try store.installBlob(from: store.path(.uploadData(owner, id: id)), as: expected)
             }
-            try store.installBlob(from: store.path(.uploadData(owner, id: id)), as: expected)
-        }
-        switch owner {
-        case .repository(let name): try store.linkLayer(expected, in: name)
-        case .namespace(let namespace): try store.linkToNamespace(expected, namespace)
+            switch owner {
+            case .repository(let name): try store.linkLayer(expected, in: name)
+            case .namespace(let namespace): try store.linkToNamespace(expected, namespace)
+            }
         }
         store.retire(store.path(.upload(owner, id: id)))
         return size
