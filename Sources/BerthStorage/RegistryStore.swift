@@ -96,8 +96,13 @@ public final class RegistryStore {
 
     /// Removes a repository's directory (garbage collection, once it holds nothing): cached links learn of it by
     /// the counter.
+    /// Removes what belongs to the repository (`_manifests`, `_layers`, `_uploads`, `_referrers`), then its
+    /// directory if nothing is left: repositories nested in it (`team/app` in `team`) live in the same tree,
+    /// and no component of a repository name starts with `_`.
     func removeRepository(_ name: RepositoryName) {
-        FileSystem.removeTree(path(.repository(name)))
+        let directory = path(.repository(name))
+        for entry in FileSystem.list(directory) where entry.hasPrefix("_") { FileSystem.removeTree(directory + "/" + entry) }
+        rmdir(directory)
         changes.advance()
     }
 

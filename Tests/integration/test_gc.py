@@ -226,3 +226,35 @@ def test_gc_purges_stale_uploads_and_removes_repositories_left_empty(start_berth
     assert requests.get(f"{base}/v2/_catalog").json()["repositories"] == ["kept/app"]
     assert requests.get(f"{base}/v2/kept/app/manifests/v1", headers={"Accept": OCI_MANIFEST}).status_code == 200
     berth.stop_cleanly()
+
+
+def _empty_the_repository(base, root, name, digest):
+    assert requests.delete(f"{base}/v2/{name}/manifests/{digest}").status_code == 202
+    for path in os.listdir(os.path.join(root, f"docker/registry/v2/repositories/{name}/_layers/sha256")):
+        assert requests.delete(f"{base}/v2/{name}/blobs/sha256:{path}").status_code == 202
+
+
+@pytest.mark.parametrize("online", [False, True], ids=["offline", "online"])
+def test_removing_an_empty_repository_keeps_the_repositories_nested_in_it(start_berth, online):
+    """`team` left empty is removed; `team/app`, whose directory lies inside `team`'s, is not touched."""
+    env = {"BERTH_GC_INTERVAL": "1s", "BERTH_GC_DELAY": "0s"} if online else {}
+    berth = start_berth("--workers", "1", env=env)
+    base = berth.base_url
+    digest, _ = push_image(base, "team", "v1", [os.urandom(10_000)])
+    nested_digest, nested = push_image(base, "team/app", "v1", [os.urandom(10_000)])
+    _empty_the_repository(base, berth.root, "team", digest)
+    if online:
+        deadline = time.monotonic() + 60
+        while "team" in requests.get(f"{base}/v2/_catalog").json()["repositories"]:
+            assert time.monotonic() < deadline, "the empty repository was never removed"
+            time.sleep(0.2)
+    else:
+        output = subprocess.run([os.environ["BERTH_BIN"], "garbage-collect", "--root", berth.root],
+                                check=True, capture_output=True, text=True, timeout=120).stdout
+        assert "repository removed: team\n" in output, output
+    assert requests.get(f"{base}/v2/_catalog").json()["repositories"] == ["team/app"]
+    r = requests.get(f"{base}/v2/team/app/manifests/v1", headers={"Accept": OCI_MANIFEST})
+    assert r.status_code == 200 and r.content == nested, r.text
+    for layer in json.loads(nested)["layers"]:
+        assert requests.get(f"{base}/v2/team/app/blobs/{layer['digest']}").status_code == 200
+    berth.stop_cleanly()
