@@ -29,7 +29,8 @@ final class HTTPConnection: HTTPParserEvents {
     private var valueBytes: [UInt8] = []
     private var lastCallbackWasValue = false
     private var headerBytes = 0
-    private var limitStatus: Int?
+    /// Why the head being parsed is refused: found in a callback, answered when the parser stops.
+    private var refusal: (status: Int, message: String)?
 
     private var exchange: HTTPExchange?
     private var requestComplete = false
@@ -161,8 +162,8 @@ final class HTTPConnection: HTTPParserEvents {
     }
 
     private func failParse(_ error: http_errno) {
-        if let status = limitStatus {
-            answerAndClose(status: status, message: limitMessage(status))
+        if let refusal {
+            answerAndClose(status: refusal.status, message: refusal.message)
             return
         }
         switch error {
@@ -173,14 +174,6 @@ final class HTTPConnection: HTTPParserEvents {
         default:
             let description = String(cString: http_errno_description(error))
             answerAndClose(status: 400, message: "malformed HTTP request: \(description)")
-        }
-    }
-
-    private func limitMessage(_ status: Int) -> String {
-        switch status {
-        case 414: return "request target longer than \(server.limits.maxTargetBytes) bytes"
-        case 431: return "request headers exceed \(server.limits.maxHeaderBytes) bytes or \(server.limits.maxHeaderCount) fields"
-        default: return "request refused"
         }
     }
 
@@ -218,7 +211,7 @@ final class HTTPConnection: HTTPParserEvents {
     func url(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         target.append(contentsOf: bytes)
         if target.count > server.limits.maxTargetBytes {
-            limitStatus = 414
+            refusal = (414, "request target longer than \(server.limits.maxTargetBytes) bytes")
             return 1
         }
         return 0
@@ -226,7 +219,7 @@ final class HTTPConnection: HTTPParserEvents {
 
     func headerField(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         if lastCallbackWasValue {
-            completeHeader()
+            guard completeHeader() else { return 1 }
             lastCallbackWasValue = false
         }
         fieldBytes.append(contentsOf: bytes)
@@ -242,20 +235,31 @@ final class HTTPConnection: HTTPParserEvents {
     private func countHeaderBytes(_ count: Int) -> Int32 {
         headerBytes += count
         if headerBytes > server.limits.maxHeaderBytes || headers.count >= server.limits.maxHeaderCount {
-            limitStatus = 431
+            refusal = (431, "request headers exceed \(server.limits.maxHeaderBytes) bytes or \(server.limits.maxHeaderCount) fields")
             return 1
         }
         return 0
     }
 
-    private func completeHeader() {
+    /// False when the field's name is not a token: http-parser takes `Content-Length : 5` (space before the
+    /// colon) as a Content-Length and frames the body by it, while the head would not show it, so the two
+    /// would disagree on where the message ends. RFC 9112 §5.1: "A server MUST reject, with a response status
+    /// code of 400 (Bad Request), any received request message that contains whitespace between a header
+    /// field name and colon."
+    private func completeHeader() -> Bool {
+        guard HTTPRequestHead.isFieldName(fieldBytes) else {
+            refusal = (400, "malformed HTTP request: a header field name holds whitespace or a character that is not a token (RFC 9112 section 5.1)")
+            return false
+        }
         headers.append((String(decoding: fieldBytes, as: UTF8.self), String(decoding: valueBytes, as: UTF8.self)))
         fieldBytes.removeAll(keepingCapacity: true)
         valueBytes.removeAll(keepingCapacity: true)
+        return true
     }
 
     func headersComplete() -> Int32 {
-        if lastCallbackWasValue || !fieldBytes.isEmpty { completeHeader() }
+        // Any value other than 0, 1 and 2 makes http-parser stop with an error (1 and 2 mean "no body").
+        if lastCallbackWasValue || !fieldBytes.isEmpty, !completeHeader() { return -1 }
         phase = .readingBody
         lastActivity = server.loop.now
         let head = HTTPRequestHead(
@@ -263,6 +267,10 @@ final class HTTPConnection: HTTPParserEvents {
             target: String(decoding: target, as: UTF8.self),
             headers: headers,
             keepAlive: http_should_keep_alive(parser) != 0)
+        if let problem = head.framingProblem {
+            refusal = (400, problem)
+            return -1
+        }
         let exchange = HTTPExchange(request: head, loop: server.loop, connection: self)
         self.exchange = exchange
         if server.draining { closeAfterResponse = true }

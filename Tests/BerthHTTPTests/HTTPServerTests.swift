@@ -154,7 +154,8 @@ final class HTTPServerTests: XCTestCase {
     }
 }
 
-/// Answers `<method> <target> <body length>`; `/file` is a 10-byte file, `/medium` 768 KiB, `/large` 8 MiB.
+/// Answers `<method> <target> <body length>`; `/file` is a 10-byte file, `/medium` 768 KiB, `/large` 8 MiB;
+/// `/now` answers `seen` as soon as the head is in, without waiting for a body.
 final class EchoHandler: HTTPHandler {
     let smallPath: String
     let mediumPath: String
@@ -173,6 +174,10 @@ final class EchoHandler: HTTPHandler {
             var info = stat()
             fstat(fd, &info)
             exchange.respond(HTTPResponse(status: 200, body: .file(OpenFile(descriptor: fd), size: Int64(info.st_size))))
+            return
+        }
+        if request.path == "/now" {
+            exchange.respond(HTTPResponse(status: 200, text: "seen"))
             return
         }
         exchange.collectBody(limit: 1 << 20) { body in
