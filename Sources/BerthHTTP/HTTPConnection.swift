@@ -73,28 +73,7 @@ final class HTTPConnection: HTTPParserEvents {
         return fd
     }
 
-    lazy var remoteAddress: String = {
-        var storage = sockaddr_storage()
-        var length = Int32(MemoryLayout<sockaddr_storage>.size)
-        let status = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(tcp, $0, &length) }
-        }
-        guard status == 0 else { return "-" }
-        var name = [CChar](repeating: 0, count: 64)
-        let family = storage.ss_family
-        return withUnsafePointer(to: &storage) { pointer -> String in
-            if family == sa_family_t(AF_INET6) {
-                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
-                    uv_ip6_name($0, &name, name.count)
-                    return "[\(String(cString: name))]:\(UInt16(bigEndian: $0.pointee.sin6_port))"
-                }
-            }
-            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
-                uv_ip4_name($0, &name, name.count)
-                return "\(String(cString: name)):\(UInt16(bigEndian: $0.pointee.sin_port))"
-            }
-        }
-    }()
+    lazy var remoteAddress: String = PeerAddress(of: tcp)?.description ?? "-"
 
     // MARK: Reading
 
@@ -345,7 +324,8 @@ final class HTTPConnection: HTTPParserEvents {
         let length = range?.count ?? response.bodyLength
         var bodyCapacity = 0
         if case .bytes(let bytes) = response.body, !isHead { bodyCapacity = bytes.count }
-        var head = serializeHead(response, contentLength: length, bodyCapacity: bodyCapacity)
+        var head = response.serializedHead(contentLength: length, bodyCapacity: bodyCapacity, defaultHeaders: server.defaultHeaders,
+                                           dateHeader: server.dateHeader, close: closeAfterResponse)
         switch response.body {
         case .empty:
             write(head, completion: headWritten)
@@ -367,52 +347,6 @@ final class HTTPConnection: HTTPParserEvents {
                     self.transfer(file, from: first, count: length, exchange: exchange)
                 }
             }
-        }
-    }
-
-    /// The status line and headers as bytes, built in one buffer (no intermediate strings).
-    private func serializeHead(_ response: HTTPResponse, contentLength: Int64, bodyCapacity: Int = 0) -> [UInt8] {
-        var head: [UInt8] = []
-        head.reserveCapacity(512 + bodyCapacity)
-        head.append(contentsOf: "HTTP/1.1 ".utf8)
-        appendDecimal(Int64(response.status), to: &head)
-        head.append(0x20)
-        head.append(contentsOf: reasonPhrase(response.status).utf8)
-        head.append(contentsOf: "\r\n".utf8)
-        for (name, value) in server.defaultHeaders { appendHeader(name, value, to: &head) }
-        for (name, value) in response.headers { appendHeader(name, value, to: &head) }
-        if response.status != 204 && response.status != 304 {
-            head.append(contentsOf: "Content-Length: ".utf8)
-            appendDecimal(contentLength, to: &head)
-            head.append(contentsOf: "\r\n".utf8)
-        }
-        head.append(contentsOf: server.dateHeader.utf8)
-        if closeAfterResponse { head.append(contentsOf: "Connection: close\r\n".utf8) }
-        head.append(contentsOf: "\r\n".utf8)
-        return head
-    }
-
-    private func appendHeader(_ name: String, _ value: String, to head: inout [UInt8]) {
-        head.append(contentsOf: name.utf8)
-        head.append(contentsOf: ": ".utf8)
-        head.append(contentsOf: value.utf8)
-        head.append(contentsOf: "\r\n".utf8)
-    }
-
-    private func appendDecimal(_ value: Int64, to head: inout [UInt8]) {
-        guard value > 0 else { head.append(UInt8(ascii: "0")); return }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        var rest = value
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            while rest > 0 {
-                buffer[count] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-                count += 1
-            }
-            for index in stride(from: count - 1, through: 0, by: -1) { head.append(buffer[index]) }
         }
     }
 
