@@ -21,7 +21,7 @@ final class HTTPConnection: HTTPParserEvents {
     private lazy var parserTarget = HTTPParserTarget(self)
     private(set) var phase = Phase.idle
     private(set) var lastActivity: UInt64
-    private var headStartedAt: UInt64 = 0
+    private(set) var headStartedAt: UInt64 = 0
 
     private var target: [UInt8] = []
     private var headers: [(name: String, value: String)] = []
@@ -32,7 +32,7 @@ final class HTTPConnection: HTTPParserEvents {
     /// Why the head being parsed is refused: found in a callback, answered when the parser stops.
     private var refusal: (status: Int, message: String)?
 
-    private var exchange: HTTPExchange?
+    private(set) var exchange: HTTPExchange?
     private var requestComplete = false
     private var responseWritten = false
     private var closeAfterResponse = false
@@ -40,12 +40,13 @@ final class HTTPConnection: HTTPParserEvents {
     /// Input read past a paused parser (pipelined requests waiting for the current answer).
     private var stash: [UInt8] = []
     private var parserPaused = false
-    private var bodyPaused = false
-    private var reading = false
-    private var transferInPool = false
-    /// Set while a file transfer on the loop waits for the socket to drain: a reader that stops taking the
-    /// bytes is cut after the body timeout, as the pool's blocking transfer is by its send timeout.
-    private var waitingToWriteSince: UInt64?
+    private(set) var bodyPaused = false
+    private(set) var reading = false
+    private(set) var transferInPool = false
+    /// The body being received must keep arriving, and the peer must keep taking what was written to it
+    /// (HTTPConnection+Deadlines).
+    var bodyProgress = ProgressDeadline()
+    var outputProgress = ProgressDeadline()
     private(set) var closed = false
     private var inParse = false
 
@@ -67,7 +68,7 @@ final class HTTPConnection: HTTPParserEvents {
         UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_stream_t.self)
     }
 
-    private var socketDescriptor: Int32 {
+    var socketDescriptor: Int32 {
         var fd = uv_os_fd_t(-1)
         uv_fileno(UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_handle_t.self), &fd)
         return fd
@@ -125,6 +126,8 @@ final class HTTPConnection: HTTPParserEvents {
 
     func setBodyPaused(_ paused: Bool) {
         bodyPaused = paused
+        // The time Berth holds the body back is not the peer's: its window starts again after a pause.
+        bodyProgress.disarm()
         if paused { stopReading() } else { startReading() }
     }
 
@@ -396,7 +399,8 @@ final class HTTPConnection: HTTPParserEvents {
         transferInPool = true
         stopReading()
         berth_set_blocking(socket, 1)
-        berth_set_send_timeout(socket, Int32(server.limits.bodyTimeoutMilliseconds / 1000))
+        // A backstop for a peer that takes nothing at all; the progress deadline applies the rest of the rule.
+        berth_set_send_timeout(socket, Int32(clamping: max(1, server.limits.progress.windowMilliseconds / 1000)))
         let start = offset
         server.loop.offload({ () -> Int64 in
             var position = start
@@ -415,7 +419,13 @@ final class HTTPConnection: HTTPParserEvents {
             berth_set_blocking(socket, 0)
             transferInPool = false
             exchange.bytesSent += sent
-            if sent == remaining { responseFinished() } else { close() }
+            if sent == remaining {
+                responseFinished()
+            } else {
+                // The peer will not take the rest: let the kernel drop it too instead of retrying for minutes.
+                berth_set_reset_on_close(socket)
+                close()
+            }
         })
     }
 
@@ -433,10 +443,8 @@ final class HTTPConnection: HTTPParserEvents {
             close()
             return
         }
-        waitingToWriteSince = server.loop.now
         write([byte]) { [weak self] ok in
             guard let self, ok, !self.closed else { self?.close(); return }
-            waitingToWriteSince = nil
             exchange.bytesSent += 1
             next()
         }
@@ -523,24 +531,7 @@ final class HTTPConnection: HTTPParserEvents {
         SocketWrite(bytes: bytes[written...], completion: completion).start(on: stream)
     }
 
-    // MARK: Timeouts and closing
-
-    /// Called every second by the server: enforces idle, header and body time limits.
-    func checkDeadlines(now: UInt64) {
-        let limits = server.limits
-        switch phase {
-        case .idle where now - lastActivity > limits.idleTimeoutMilliseconds:
-            close()
-        case .readingHead where now - headStartedAt > limits.headerTimeoutMilliseconds:
-            answerAndClose(status: 408, message: "request head not received within \(limits.headerTimeoutMilliseconds / 1000) s")
-        case .readingBody where !bodyPaused && reading && now - lastActivity > limits.bodyTimeoutMilliseconds:
-            answerAndClose(status: 408, message: "request body stalled for \(limits.bodyTimeoutMilliseconds / 1000) s")
-        case .answering where now - (waitingToWriteSince ?? now) > limits.bodyTimeoutMilliseconds:
-            close()
-        default:
-            break
-        }
-    }
+    // MARK: Closing
 
     /// Closes now when idle, or after the current answer.
     func drain() {

@@ -67,12 +67,31 @@ struct Serve: ParsableCommand {
             }
         }
         Log.level = LogLevel(name: settings.logLevel) ?? .info
+        let limits: HTTPLimits
+        do { limits = try Self.httpLimits(ProcessInfo.processInfo.environment) } catch {
+            FileHandle.standardError.write(Data("berth: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         let worker = WorkerSupervisor.workerIndex()
         if settings.workers > 1 && worker == nil {
             try supervise(settings)
         } else {
-            try serve(settings, worker: worker)
+            try serve(settings, limits: limits, worker: worker)
         }
+    }
+
+    /// The HTTP layer's settings that have no configuration key yet, read from the environment in this one
+    /// place: BERTH_HTTP_PROGRESSWINDOW (seconds in which a peer must move 64 KiB, or what is left of a
+    /// smaller body; 120 by default, shortened by tests).
+    static func httpLimits(_ environment: [String: String]) throws -> HTTPLimits {
+        var limits = HTTPLimits()
+        if let text = environment["BERTH_HTTP_PROGRESSWINDOW"] {
+            guard let seconds = Double(text), seconds >= 0.001, seconds <= 86_400 else {
+                throw Configuration.Invalid(description: "environment BERTH_HTTP_PROGRESSWINDOW: \(text) is not a number of seconds from 0.001 to 86400")
+            }
+            limits.progress.windowMilliseconds = UInt64(seconds * 1000)
+        }
+        return limits
     }
 
     /// Checks the storage once, so a bad root fails here with one message, then runs the workers.
@@ -94,7 +113,7 @@ struct Serve: ParsableCommand {
         }
     }
 
-    private func serve(_ settings: Configuration, worker: Int?) throws {
+    private func serve(_ settings: Configuration, limits: HTTPLimits, worker: Int?) throws {
         // Blocking sendfile to slow clients and uploads share the pool; libuv's default of 4 is too few.
         setenv("UV_THREADPOOL_SIZE", "16", 0)
         berth_limit_malloc_arenas(2)
@@ -119,7 +138,7 @@ struct Serve: ParsableCommand {
             Log.error("upstream registries: \(error)")
             throw ExitCode(1)
         }
-        let server = HTTPServer(loop: loop, handler: registry)
+        let server = HTTPServer(loop: loop, handler: registry, limits: limits)
         server.defaultHeaders = Registry.defaultHeaders
         registry.openConnections = { [unowned server] in server.openConnections }
         if let worker { server.defaultHeaders.append(("Berth-Worker", String(worker))) }
