@@ -48,6 +48,8 @@ final class HTTPConnection: HTTPParserEvents {
     var bodyProgress = ProgressDeadline()
     var outputProgress = ProgressDeadline()
     private(set) var closed = false
+    /// Set when the server counts this connection against its client's limit.
+    var client: ClientAddress?
     private var inParse = false
 
     init(server: HTTPServer) {

@@ -3,13 +3,14 @@ import Foundation
 import Glibc
 import XCTest
 
-/// Progress deadlines on a real loop and socket, with a one-second window.
+/// Progress deadlines and the per-client connection limit on a real loop and socket, with a one-second window.
 final class HTTPDeadlineTests: XCTestCase {
     var server: TestServer!
 
     override func setUpWithError() throws {
         var limits = HTTPLimits()
         limits.progress = ProgressRule(windowMilliseconds: 1000, minimumBytes: 64 * 1024)
+        limits.maxConnectionsPerClient = 3
         server = try TestServer(limits: limits)
     }
 
@@ -69,5 +70,30 @@ final class HTTPDeadlineTests: XCTestCase {
             Thread.sleep(forTimeInterval: 0.3)
         }
         XCTAssertTrue(client.receive(until: "PUT /t 163840").hasPrefix("HTTP/1.1 200 OK\r\n"))
+    }
+
+    func test_connections_over_the_per_client_limit_are_closed_while_the_first_ones_keep_working() throws {
+        let first = try (0..<3).map { _ in try TestClient(port: server.port) }
+        for client in first {
+            client.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+            XCTAssertTrue(client.receive(until: "GET /a 0").hasPrefix("HTTP/1.1 200 OK\r\n"))
+        }
+        let refused = try TestClient(port: server.port)
+        refused.send("GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(refused.receiveUntilClosed().0, [], "a fourth connection was served")
+        for client in first {
+            client.send("GET /c HTTP/1.1\r\nHost: x\r\n\r\n")
+            XCTAssertTrue(client.receive(until: "GET /c 0").hasPrefix("HTTP/1.1 200 OK\r\n"))
+        }
+        // A closed connection frees its place (the server sees the close a moment later).
+        shutdown(first[0].fd, Int32(SHUT_RDWR))
+        var served = false
+        for _ in 0..<100 where !served {
+            let next = try TestClient(port: server.port)
+            next.send("GET /d HTTP/1.1\r\nHost: x\r\n\r\n")
+            served = next.receive(until: "GET /d 0").contains("GET /d 0")
+            if !served { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        XCTAssertTrue(served, "the place of a closed connection was not freed")
     }
 }

@@ -1,8 +1,9 @@
 """A peer that stalls is cut, with the progress window shortened to 2 s (BERTH_HTTP_PROGRESSWINDOW; 120 s by
 default): a reader that stops taking a large manifest is reset while others are served, a body trickled below
-the minimum rate gets 408."""
+the minimum rate gets 408. A client over BERTH_HTTP_MAXCONNSPERCLIENT connections has the extra ones closed."""
 
 import json
+import re
 import select
 import socket
 import time
@@ -80,3 +81,46 @@ def test_a_patch_body_trickled_a_byte_at_a_time_is_cut_with_408(start_berth):
     errors = json.loads(r.body)["errors"]
     assert errors and "code" in errors[0], r
     assert requests.get(f"{berth.base_url}/v2/", timeout=TIMEOUT).status_code == 200
+
+
+def served(sock, host):
+    """One GET /v2/ on a kept-alive connection: True when answered 200, False when the server closed it."""
+    try:
+        sock.sendall(f"GET /v2/ HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    except (BrokenPipeError, ConnectionResetError):
+        return False
+    return read_response(sock).status == 200
+
+
+def connect_served(host):
+    """A connection that the server accepted and answered; retried while earlier connections still hold a place
+    (the fixture's readiness probe stays open until Python collects it)."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        sock = connect(host)
+        if served(sock, host):
+            return sock
+        sock.close()
+        time.sleep(0.05)
+    pytest.fail(f"no connection was served within {WAIT} s")
+
+
+def test_connections_over_the_per_client_limit_are_refused_while_the_first_ones_keep_working(start_berth):
+    berth = start_berth("--workers", "1", env={"BERTH_HTTP_MAXCONNSPERCLIENT": "3"})
+    first = [connect_served(berth.host) for _ in range(3)]
+    try:
+        for _ in range(3):
+            with connect(berth.host) as extra:
+                assert not served(extra, berth.host), "a connection over the limit was served"
+        assert all(served(sock, berth.host) for sock in first), "a connection within the limit stopped working"
+        first.pop().close()
+        first.append(connect_served(berth.host))  # the place of a closed connection is free again
+        assert all(served(sock, berth.host) for sock in first)
+    finally:
+        for sock in first:
+            sock.close()
+    logged = re.compile(r"refused \d+ connection\(s\) from clients holding 3 already")
+    deadline = time.monotonic() + WAIT  # refusals are counted in one line a second, not one line each
+    while not logged.search(berth.logs()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert logged.search(berth.logs()), berth.logs()
