@@ -28,6 +28,13 @@ final class HTTPDeadlineTests: XCTestCase {
         XCTAssertTrue(stalled.waitUntilReset(seconds: 20), "the stalled reader is still connected")
     }
 
+    func test_a_reader_that_stops_taking_a_file_the_kernel_holds_whole_is_reset_too() throws {
+        // 768 KiB fit in a loopback send buffer: the answer is out of Berth's hands, but not taken.
+        let stalled = try TestClient(port: server.port, receiveBuffer: 4096)
+        stalled.send("GET /medium HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertTrue(stalled.waitUntilReset(seconds: 20), "the stalled reader is still connected")
+    }
+
     func test_a_body_trickled_below_the_minimum_rate_is_cut_with_408() throws {
         let client = try TestClient(port: server.port)
         client.send("PUT /t HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
