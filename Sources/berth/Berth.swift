@@ -82,19 +82,20 @@ struct Serve: ParsableCommand {
 
     /// The HTTP layer's settings that have no configuration key yet, read from the environment in this one
     /// place: BERTH_HTTP_MAXCONNSPERCLIENT (connections one client address may hold open in a worker; 0, the
-    /// default, is no limit) and BERTH_HTTP_PROGRESSWINDOW (seconds in which a peer must move 64 KiB, or
-    /// what is left of a smaller body; 120 by default, shortened by tests).
+    /// default, is no limit) and BERTH_HTTP_PROGRESSWINDOW (a duration, 120s by default, in which a peer must
+    /// move 64 KiB, or what is left of a smaller body; shortened by tests).
     static func httpLimits(_ environment: [String: String]) throws -> HTTPLimits {
         var limits = HTTPLimits()
         if let text = environment["BERTH_HTTP_MAXCONNSPERCLIENT"] {
             guard let count = Int(text), count >= 0, count <= 1_000_000 else {
-                throw Configuration.Invalid(description: "environment BERTH_HTTP_MAXCONNSPERCLIENT: \(text) is not a count from 0 to 1000000")
+                throw Configuration.Invalid(description: "environment: BERTH_HTTP_MAXCONNSPERCLIENT: \(text) is not a count from 0 to 1000000")
             }
             limits.maxConnectionsPerClient = count
         }
         if let text = environment["BERTH_HTTP_PROGRESSWINDOW"] {
-            guard let seconds = Double(text), seconds >= 0.001, seconds <= 86_400 else {
-                throw Configuration.Invalid(description: "environment BERTH_HTTP_PROGRESSWINDOW: \(text) is not a number of seconds from 0.001 to 86400")
+            let seconds = try Configuration.duration(text, "BERTH_HTTP_PROGRESSWINDOW", "environment")
+            guard seconds >= 0.001, seconds <= 86_400 else {
+                throw Configuration.Invalid(description: "environment: BERTH_HTTP_PROGRESSWINDOW: \(text) is not from 1ms to 24h")
             }
             limits.progress.windowMilliseconds = UInt64(seconds * 1000)
         }
