@@ -21,7 +21,7 @@ final class HTTPConnection: HTTPParserEvents {
     private lazy var parserTarget = HTTPParserTarget(self)
     private(set) var phase = Phase.idle
     private(set) var lastActivity: UInt64
-    private var headStartedAt: UInt64 = 0
+    private(set) var headStartedAt: UInt64 = 0
 
     private var target: [UInt8] = []
     private var headers: [(name: String, value: String)] = []
@@ -29,9 +29,10 @@ final class HTTPConnection: HTTPParserEvents {
     private var valueBytes: [UInt8] = []
     private var lastCallbackWasValue = false
     private var headerBytes = 0
-    private var limitStatus: Int?
+    /// Why the head being parsed is refused: found in a callback, answered when the parser stops.
+    private var refusal: (status: Int, message: String)?
 
-    private var exchange: HTTPExchange?
+    private(set) var exchange: HTTPExchange?
     private var requestComplete = false
     private var responseWritten = false
     private var closeAfterResponse = false
@@ -39,13 +40,17 @@ final class HTTPConnection: HTTPParserEvents {
     /// Input read past a paused parser (pipelined requests waiting for the current answer).
     private var stash: [UInt8] = []
     private var parserPaused = false
-    private var bodyPaused = false
-    private var reading = false
-    private var transferInPool = false
-    /// Set while a file transfer on the loop waits for the socket to drain: a reader that stops taking the
-    /// bytes is cut after the body timeout, as the pool's blocking transfer is by its send timeout.
-    private var waitingToWriteSince: UInt64?
+    private(set) var bodyPaused = false
+    private(set) var reading = false
+    /// True while a blocking sendfile on the pool owns the socket (HTTPConnection+FileTransfer).
+    var transferInPool = false
+    /// The body being received must keep arriving, and the peer must keep taking what was written to it
+    /// (HTTPConnection+Deadlines).
+    var bodyProgress = ProgressDeadline()
+    var outputProgress = ProgressDeadline()
     private(set) var closed = false
+    /// Set when the server counts this connection against its client's limit.
+    var client: ClientAddress?
     private var inParse = false
 
     init(server: HTTPServer) {
@@ -66,34 +71,13 @@ final class HTTPConnection: HTTPParserEvents {
         UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_stream_t.self)
     }
 
-    private var socketDescriptor: Int32 {
+    var socketDescriptor: Int32 {
         var fd = uv_os_fd_t(-1)
         uv_fileno(UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_handle_t.self), &fd)
         return fd
     }
 
-    lazy var remoteAddress: String = {
-        var storage = sockaddr_storage()
-        var length = Int32(MemoryLayout<sockaddr_storage>.size)
-        let status = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(tcp, $0, &length) }
-        }
-        guard status == 0 else { return "-" }
-        var name = [CChar](repeating: 0, count: 64)
-        let family = storage.ss_family
-        return withUnsafePointer(to: &storage) { pointer -> String in
-            if family == sa_family_t(AF_INET6) {
-                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
-                    uv_ip6_name($0, &name, name.count)
-                    return "[\(String(cString: name))]:\(UInt16(bigEndian: $0.pointee.sin6_port))"
-                }
-            }
-            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
-                uv_ip4_name($0, &name, name.count)
-                return "\(String(cString: name)):\(UInt16(bigEndian: $0.pointee.sin_port))"
-            }
-        }
-    }()
+    lazy var remoteAddress: String = PeerAddress(of: tcp)?.description ?? "-"
 
     // MARK: Reading
 
@@ -108,7 +92,7 @@ final class HTTPConnection: HTTPParserEvents {
         })
     }
 
-    private func stopReading() {
+    func stopReading() {
         guard reading else { return }
         reading = false
         uv_read_stop(stream)
@@ -145,6 +129,8 @@ final class HTTPConnection: HTTPParserEvents {
 
     func setBodyPaused(_ paused: Bool) {
         bodyPaused = paused
+        // The time Berth holds the body back is not the peer's: its window starts again after a pause.
+        bodyProgress.disarm()
         if paused { stopReading() } else { startReading() }
     }
 
@@ -161,8 +147,8 @@ final class HTTPConnection: HTTPParserEvents {
     }
 
     private func failParse(_ error: http_errno) {
-        if let status = limitStatus {
-            answerAndClose(status: status, message: limitMessage(status))
+        if let refusal {
+            answerAndClose(status: refusal.status, message: refusal.message)
             return
         }
         switch error {
@@ -173,15 +159,6 @@ final class HTTPConnection: HTTPParserEvents {
         default:
             let description = String(cString: http_errno_description(error))
             answerAndClose(status: 400, message: "malformed HTTP request: \(description)")
-        }
-    }
-
-    private func limitMessage(_ status: Int) -> String {
-        switch status {
-        case 414: return "request target longer than \(server.limits.maxTargetBytes) bytes"
-        case 431: return "request headers exceed \(server.limits.maxHeaderBytes) bytes or \(server.limits.maxHeaderCount) fields"
-        case 413: return "Content-Length larger than \(Int64.max) bytes"
-        default: return "request refused"
         }
     }
 
@@ -219,7 +196,7 @@ final class HTTPConnection: HTTPParserEvents {
     func url(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         target.append(contentsOf: bytes)
         if target.count > server.limits.maxTargetBytes {
-            limitStatus = 414
+            refusal = (414, "request target longer than \(server.limits.maxTargetBytes) bytes")
             return 1
         }
         return 0
@@ -227,7 +204,7 @@ final class HTTPConnection: HTTPParserEvents {
 
     func headerField(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         if lastCallbackWasValue {
-            completeHeader()
+            guard completeHeader() else { return 1 }
             lastCallbackWasValue = false
         }
         fieldBytes.append(contentsOf: bytes)
@@ -243,20 +220,31 @@ final class HTTPConnection: HTTPParserEvents {
     private func countHeaderBytes(_ count: Int) -> Int32 {
         headerBytes += count
         if headerBytes > server.limits.maxHeaderBytes || headers.count >= server.limits.maxHeaderCount {
-            limitStatus = 431
+            refusal = (431, "request headers exceed \(server.limits.maxHeaderBytes) bytes or \(server.limits.maxHeaderCount) fields")
             return 1
         }
         return 0
     }
 
-    private func completeHeader() {
+    /// False when the field's name is not a token: http-parser takes `Content-Length : 5` (space before the
+    /// colon) as a Content-Length and frames the body by it, while the head would not show it, so the two
+    /// would disagree on where the message ends. RFC 9112 §5.1: "A server MUST reject, with a response status
+    /// code of 400 (Bad Request), any received request message that contains whitespace between a header
+    /// field name and colon."
+    private func completeHeader() -> Bool {
+        guard HTTPRequestHead.isFieldName(fieldBytes) else {
+            refusal = (400, "malformed HTTP request: a header field name holds whitespace or a character that is not a token (RFC 9112 section 5.1)")
+            return false
+        }
         headers.append((String(decoding: fieldBytes, as: UTF8.self), String(decoding: valueBytes, as: UTF8.self)))
         fieldBytes.removeAll(keepingCapacity: true)
         valueBytes.removeAll(keepingCapacity: true)
+        return true
     }
 
     func headersComplete() -> Int32 {
-        if lastCallbackWasValue || !fieldBytes.isEmpty { completeHeader() }
+        // Any value other than 0, 1 and 2 makes http-parser stop with an error (1 and 2 mean "no body").
+        if lastCallbackWasValue || !fieldBytes.isEmpty, !completeHeader() { return -1 }
         phase = .readingBody
         lastActivity = server.loop.now
         let head = HTTPRequestHead(
@@ -264,10 +252,14 @@ final class HTTPConnection: HTTPParserEvents {
             target: String(decoding: target, as: UTF8.self),
             headers: headers,
             keepAlive: http_should_keep_alive(parser) != 0)
+        if let problem = head.framingProblem {
+            refusal = (400, problem)
+            return -1
+        }
         // http-parser takes lengths up to 2^64 - 11; a body whose length a signed 64-bit offset cannot hold is
         // refused before any handler sees it (a nonzero answer other than 1 or 2 is a parse error).
         if head.contentLength == nil && head.header("Content-Length") != nil {
-            limitStatus = 413
+            refusal = (413, "Content-Length larger than \(Int64.max) bytes")
             return -1
         }
         let exchange = HTTPExchange(request: head, loop: server.loop, connection: self)
@@ -344,7 +336,8 @@ final class HTTPConnection: HTTPParserEvents {
         let length = range?.count ?? response.bodyLength
         var bodyCapacity = 0
         if case .bytes(let bytes) = response.body, !isHead { bodyCapacity = bytes.count }
-        var head = serializeHead(response, contentLength: length, bodyCapacity: bodyCapacity)
+        var head = response.serializedHead(contentLength: length, bodyCapacity: bodyCapacity, defaultHeaders: server.defaultHeaders,
+                                           dateHeader: server.dateHeader, close: closeAfterResponse)
         switch response.body {
         case .empty:
             write(head, completion: headWritten)
@@ -369,180 +362,11 @@ final class HTTPConnection: HTTPParserEvents {
         }
     }
 
-    /// The status line and headers as bytes, built in one buffer (no intermediate strings).
-    private func serializeHead(_ response: HTTPResponse, contentLength: Int64, bodyCapacity: Int = 0) -> [UInt8] {
-        var head: [UInt8] = []
-        head.reserveCapacity(512 + bodyCapacity)
-        head.append(contentsOf: "HTTP/1.1 ".utf8)
-        appendDecimal(Int64(response.status), to: &head)
-        head.append(0x20)
-        head.append(contentsOf: reasonPhrase(response.status).utf8)
-        head.append(contentsOf: "\r\n".utf8)
-        for (name, value) in server.defaultHeaders { appendHeader(name, value, to: &head) }
-        for (name, value) in response.headers { appendHeader(name, value, to: &head) }
-        if response.status != 204 && response.status != 304 {
-            head.append(contentsOf: "Content-Length: ".utf8)
-            appendDecimal(contentLength, to: &head)
-            head.append(contentsOf: "\r\n".utf8)
-        }
-        head.append(contentsOf: server.dateHeader.utf8)
-        if closeAfterResponse { head.append(contentsOf: "Connection: close\r\n".utf8) }
-        head.append(contentsOf: "\r\n".utf8)
-        return head
-    }
-
-    private func appendHeader(_ name: String, _ value: String, to head: inout [UInt8]) {
-        head.append(contentsOf: name.utf8)
-        head.append(contentsOf: ": ".utf8)
-        head.append(contentsOf: value.utf8)
-        head.append(contentsOf: "\r\n".utf8)
-    }
-
-    private func appendDecimal(_ value: Int64, to head: inout [UInt8]) {
-        guard value > 0 else { head.append(UInt8(ascii: "0")); return }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        var rest = value
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            while rest > 0 {
-                buffer[count] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-                count += 1
-            }
-            for index in stride(from: count - 1, through: 0, by: -1) { head.append(buffer[index]) }
-        }
-    }
-
     private func headWritten(_ ok: Bool) {
         if ok { responseFinished() } else { close() }
     }
 
-    /// Up to this much left when the socket is full, the rest goes out from the loop as the socket drains,
-    /// without asking whether it is in the page cache.
-    private static let loopTransferLimit: Int64 = 1 << 20
-    /// How far ahead a large rest is probed for bytes that are not in the page cache: about what a loopback
-    /// socket buffer takes at once.
-    private static let cacheProbeDistance: Int64 = 4 << 20
-
-    /// Sends a file with sendfile(2): on the loop while the socket takes it. When it is full, the rest goes out
-    /// from the loop as the socket drains while it is in the page cache (as nginx sends; 5 to 10 % faster here
-    /// than a blocking sendfile on a pool thread), and from a pool thread when it must come from the disk,
-    /// so that no disk read stalls the loop.
-    private func transfer(_ file: OpenFile, from first: Int64, count: Int64, exchange: HTTPExchange) {
-        let socket = socketDescriptor
-        var offset = first
-        var remaining = count
-        while remaining > 0 {
-            let sent = berth_sendfile(socket, file.descriptor, offset, Int(min(remaining, 1 << 30)))
-            if sent > 0 {
-                offset += Int64(sent)
-                remaining -= Int64(sent)
-            } else if sent == -Int(EINTR) {
-                continue
-            } else if sent == -Int(EAGAIN) {
-                break
-            } else {
-                close()
-                return
-            }
-        }
-        exchange.bytesSent += count - remaining
-        if remaining == 0 {
-            responseFinished()
-            return
-        }
-        if remaining <= Self.loopTransferLimit
-            || berth_is_cached(file.descriptor, offset + min(remaining, Self.cacheProbeDistance) - 1) == 1 {
-            resumeWhenWritable(file, at: offset, count: remaining, exchange: exchange)
-            return
-        }
-        transferInPool = true
-        stopReading()
-        berth_set_blocking(socket, 1)
-        berth_set_send_timeout(socket, Int32(server.limits.bodyTimeoutMilliseconds / 1000))
-        let start = offset
-        server.loop.offload({ () -> Int64 in
-            var position = start
-            var left = remaining
-            while left > 0 {
-                let sent = berth_sendfile(socket, file.descriptor, position, Int(min(left, 1 << 30)))
-                if sent > 0 {
-                    position += Int64(sent)
-                    left -= Int64(sent)
-                } else if sent != -Int(EINTR) {
-                    break
-                }
-            }
-            return remaining - left
-        }, then: { [self] sent in
-            berth_set_blocking(socket, 0)
-            transferInPool = false
-            exchange.bytesSent += sent
-            if sent == remaining { responseFinished() } else { close() }
-        })
-    }
-
-    private func resumeWhenWritable(_ file: OpenFile, at offset: Int64, count: Int64, exchange: HTTPExchange) {
-        sendByteWhenWritable(file, at: offset, exchange: exchange) { [unowned self] in
-            transfer(file, from: offset + 1, count: count - 1, exchange: exchange)
-        }
-    }
-
-    /// libuv has no "tell me when writable" for a stream it owns, but a queued write waits for exactly that:
-    /// the file's byte at `offset` goes out through uv_write, then `next` continues after it.
-    private func sendByteWhenWritable(_ file: OpenFile, at offset: Int64, exchange: HTTPExchange, next: @escaping () -> Void) {
-        var byte: UInt8 = 0
-        guard pread(file.descriptor, &byte, 1, off_t(offset)) == 1 else {
-            close()
-            return
-        }
-        waitingToWriteSince = server.loop.now
-        write([byte]) { [weak self] ok in
-            guard let self, ok, !self.closed else { self?.close(); return }
-            waitingToWriteSince = nil
-            exchange.bytesSent += 1
-            next()
-        }
-    }
-
-    /// Sends `[offset, end)` of a file still being written: what is final goes out by sendfile on the loop,
-    /// then the connection waits for the writer. A writer that fails cuts the body short (the connection
-    /// closes), so a client never takes a partial body for a whole one.
-    private func follow(_ file: OpenFile, _ progress: GrowingFile, from start: Int64, to end: Int64, exchange: HTTPExchange) {
-        let socket = socketDescriptor
-        var offset = start
-        while offset < end {
-            let available = min(progress.availableBytes, end)
-            if available <= offset {
-                progress.whenAvailable(beyond: offset) { [weak self] ok in
-                    guard let self, ok, !self.closed else { self?.close(); return }
-                    self.follow(file, progress, from: offset, to: end, exchange: exchange)
-                }
-                return
-            }
-            let sent = berth_sendfile(socket, file.descriptor, offset, Int(min(available - offset, 1 << 30)))
-            if sent > 0 {
-                offset += Int64(sent)
-                exchange.bytesSent += Int64(sent)
-            } else if sent == -Int(EINTR) {
-                continue
-            } else if sent == -Int(EAGAIN) {
-                let position = offset
-                sendByteWhenWritable(file, at: position, exchange: exchange) { [unowned self] in
-                    follow(file, progress, from: position + 1, to: end, exchange: exchange)
-                }
-                return
-            } else {
-                close()
-                return
-            }
-        }
-        responseFinished()
-    }
-
-    private func responseFinished() {
+    func responseFinished() {
         responseWritten = true
         if closeAfterResponse {
             logExchange()
@@ -574,7 +398,7 @@ final class HTTPConnection: HTTPParserEvents {
 
     // MARK: Writing
 
-    private func write(_ bytes: [UInt8], completion: @escaping (Bool) -> Void) {
+    func write(_ bytes: [UInt8], completion: @escaping (Bool) -> Void) {
         guard !closed else { completion(false); return }
         var written = 0
         bytes.withUnsafeBytes { raw in
@@ -588,24 +412,7 @@ final class HTTPConnection: HTTPParserEvents {
         SocketWrite(bytes: bytes[written...], completion: completion).start(on: stream)
     }
 
-    // MARK: Timeouts and closing
-
-    /// Called every second by the server: enforces idle, header and body time limits.
-    func checkDeadlines(now: UInt64) {
-        let limits = server.limits
-        switch phase {
-        case .idle where now - lastActivity > limits.idleTimeoutMilliseconds:
-            close()
-        case .readingHead where now - headStartedAt > limits.headerTimeoutMilliseconds:
-            answerAndClose(status: 408, message: "request head not received within \(limits.headerTimeoutMilliseconds / 1000) s")
-        case .readingBody where !bodyPaused && reading && now - lastActivity > limits.bodyTimeoutMilliseconds:
-            answerAndClose(status: 408, message: "request body stalled for \(limits.bodyTimeoutMilliseconds / 1000) s")
-        case .answering where now - (waitingToWriteSince ?? now) > limits.bodyTimeoutMilliseconds:
-            close()
-        default:
-            break
-        }
-    }
+    // MARK: Closing
 
     /// Closes now when idle, or after the current answer.
     func drain() {

@@ -33,7 +33,12 @@ public struct HTTPLimits {
     public var maxTargetBytes = 16 * 1024
     public var headerTimeoutMilliseconds: UInt64 = 30_000
     public var idleTimeoutMilliseconds: UInt64 = 120_000
-    public var bodyTimeoutMilliseconds: UInt64 = 120_000
+    /// Every request body and every response: a peer that moves less is cut (408 while it sends a body,
+    /// a reset while it should take an answer).
+    public var progress = ProgressRule()
+    /// Connections one client address may hold open at once in this process (0: no limit); more are closed
+    /// as soon as they are accepted.
+    public var maxConnectionsPerClient = 0
     /// After SIGTERM, requests still running past this are cut.
     public var drainTimeoutMilliseconds: UInt64 = 30_000
     /// Body bytes read and dropped after an early answer before the connection is closed instead.

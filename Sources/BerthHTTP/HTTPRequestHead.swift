@@ -26,18 +26,30 @@ public struct HTTPRequestHead {
             query = ""
         }
         var length: Int64?
-        var chunked = false
+        var finalCoding: String?
         for header in headers {
             if asciiCaseInsensitiveEqual(header.name, "Content-Length") {
                 // nil past Int64.max, which http-parser lets through: the connection refuses that head (413).
                 length = DecimalDigits.int64(header.value.trimmingASCIISpaces())
             } else if asciiCaseInsensitiveEqual(header.name, "Transfer-Encoding") {
-                // RFC 9112 §6.3: a body is chunked when chunked is the final transfer coding.
-                chunked = header.value.trimmingASCIISpaces().lowercased().hasSuffix("chunked")
+                let last = header.value.utf8.lastIndex(of: UInt8(ascii: ",")).map { header.value.utf8.index(after: $0) }
+                finalCoding = String(header.value[(last ?? header.value.startIndex)...]).trimmingASCIISpaces()
             }
         }
         contentLength = length
-        isChunked = chunked
+        transferEncoded = finalCoding != nil
+        // RFC 9112 §6.3: a body is chunked when chunked is the final transfer coding.
+        isChunked = finalCoding.map { asciiCaseInsensitiveEqual($0, "chunked") } ?? false
+    }
+
+    private let transferEncoded: Bool
+
+    /// Why the request's body cannot be framed, or nil. RFC 9112 §6.3: "If a Transfer-Encoding header field
+    /// is present in a request and the chunked transfer coding is not the final encoding, the message body
+    /// length cannot be determined reliably; the server MUST respond with the 400 (Bad Request) status code
+    /// and then close the connection." (http-parser says so too, but only after the head went to the handler.)
+    var framingProblem: String? {
+        transferEncoded && !isChunked ? "malformed HTTP request: chunked is not the final transfer coding" : nil
     }
 
     /// The first value of a header, matched case-insensitively.
@@ -52,6 +64,24 @@ public struct HTTPRequestHead {
 
     public var expectsContinue: Bool {
         header("Expect").map { asciiCaseInsensitiveEqual($0.trimmingASCIISpaces(), "100-continue") } ?? false
+    }
+
+    /// RFC 9110 §5.1: a field name is a token, one or more tchar (§5.6.2): no whitespace, no delimiters.
+    static func isFieldName(_ bytes: [UInt8]) -> Bool {
+        guard !bytes.isEmpty else { return false }
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                continue
+            case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+                 UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+                 UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+                continue
+            default:
+                return false
+            }
+        }
+        return true
     }
 }
 

@@ -32,6 +32,56 @@ public struct HTTPResponse {
     }
 }
 
+extension HTTPResponse {
+    /// The status line and headers as bytes, built in one buffer (no intermediate strings), with room for
+    /// `bodyCapacity` bytes of body after them.
+    func serializedHead(contentLength: Int64, bodyCapacity: Int, defaultHeaders: [(name: String, value: String)],
+                        dateHeader: String, close: Bool) -> [UInt8] {
+        var head: [UInt8] = []
+        head.reserveCapacity(512 + bodyCapacity)
+        head.append(contentsOf: "HTTP/1.1 ".utf8)
+        appendDecimal(Int64(status), to: &head)
+        head.append(0x20)
+        head.append(contentsOf: reasonPhrase(status).utf8)
+        head.append(contentsOf: "\r\n".utf8)
+        for (name, value) in defaultHeaders { appendHeader(name, value, to: &head) }
+        for (name, value) in headers { appendHeader(name, value, to: &head) }
+        if status != 204 && status != 304 {
+            head.append(contentsOf: "Content-Length: ".utf8)
+            appendDecimal(contentLength, to: &head)
+            head.append(contentsOf: "\r\n".utf8)
+        }
+        head.append(contentsOf: dateHeader.utf8)
+        if close { head.append(contentsOf: "Connection: close\r\n".utf8) }
+        head.append(contentsOf: "\r\n".utf8)
+        return head
+    }
+
+    private func appendHeader(_ name: String, _ value: String, to head: inout [UInt8]) {
+        head.append(contentsOf: name.utf8)
+        head.append(contentsOf: ": ".utf8)
+        head.append(contentsOf: value.utf8)
+        head.append(contentsOf: "\r\n".utf8)
+    }
+
+    private func appendDecimal(_ value: Int64, to head: inout [UInt8]) {
+        guard value > 0 else { head.append(UInt8(ascii: "0")); return }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while rest > 0 {
+                buffer[count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            }
+            for index in stride(from: count - 1, through: 0, by: -1) { head.append(buffer[index]) }
+        }
+    }
+}
+
 /// Reason phrases for the statuses a registry answers.
 func reasonPhrase(_ status: Int) -> String {
     switch status {

@@ -19,6 +19,10 @@ public final class HTTPServer {
 
     private let listener = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
     private var connections: [ObjectIdentifier: HTTPConnection] = [:]
+    /// Open connections by client address, kept only while `limits.maxConnectionsPerClient` is set.
+    private var connectionsByClient: [ClientAddress: Int] = [:]
+    /// Connections refused over that limit since the last sweep: one log line a second, not one per refusal.
+    private var refusedOverClientLimit = 0
     private var sweeper: RepeatingTimer?
     private var signalHandles: [UnsafeMutablePointer<uv_signal_t>] = []
     private(set) var draining = false
@@ -103,17 +107,37 @@ public final class HTTPServer {
         }
         uv_tcp_nodelay(connection.tcp, 1)
         connections[ObjectIdentifier(connection)] = connection
+        if limits.maxConnectionsPerClient > 0, let client = PeerAddress(of: connection.tcp)?.client {
+            let open = connectionsByClient[client, default: 0]
+            guard open < limits.maxConnectionsPerClient else {
+                // Closed at once, before a byte is read: an answer would need the request read first, which
+                // is what a client holding too many connections must not be given time for.
+                refusedOverClientLimit += 1
+                connection.close()
+                return
+            }
+            connectionsByClient[client] = open + 1
+            connection.client = client
+        }
         connection.startReading()
     }
 
     func connectionClosed(_ connection: HTTPConnection) {
         connections[ObjectIdentifier(connection)] = nil
+        if let client = connection.client {
+            let open = connectionsByClient[client, default: 1] - 1
+            connectionsByClient[client] = open > 0 ? open : nil
+        }
         if draining && connections.isEmpty { finishDrain() }
     }
 
     private func sweep() {
         refreshDate()
         let now = loop.now
+        if refusedOverClientLimit > 0 {
+            Log.warn("refused \(refusedOverClientLimit) connection(s) from clients holding \(limits.maxConnectionsPerClient) already")
+            refusedOverClientLimit = 0
+        }
         if let drainDeadline, now > drainDeadline {
             Log.warn("shutdown: closing \(connections.count) connection(s) still busy after \(limits.drainTimeoutMilliseconds / 1000) s")
             for connection in Array(connections.values) { connection.forceClose() }

@@ -132,7 +132,7 @@ struct Serve: ParsableCommand {
             Log.error("upstream registries: \(error)")
             throw ExitCode(1)
         }
-        let server = HTTPServer(loop: loop, handler: registry)
+        let server = HTTPServer(loop: loop, handler: registry, limits: settings.httpLimits)
         server.defaultHeaders = Registry.defaultHeaders
         registry.openConnections = { [unowned server] in server.openConnections }
         // Which worker answered is for debugging (and the tests that follow a request to its process);

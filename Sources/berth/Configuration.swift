@@ -1,4 +1,5 @@
 import Foundation
+import BerthHTTP
 import BerthMirror
 import BerthRegistry
 import BerthStorage
@@ -30,6 +31,10 @@ struct Configuration {
     var proxyTimeout: Double?
     var proxyCacheMaxSize: Int64?
     var mirrors: [(host: String, url: String, username: String?, password: String?)] = []
+    /// Connections one client address may hold open in a worker (0: no limit), and the window in which a
+    /// peer must move 64 KiB of a body or an answer (or what is left of a smaller one).
+    var maxConnectionsPerClient = 0
+    var progressWindow: Double = 120
     /// Worker processes sharing the port; the number of cores unless set.
     var workers = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
@@ -61,6 +66,20 @@ struct Configuration {
                 throw Invalid(description: "\(origin): http.addr: \(address) is not host:port")
             }
             config.httpAddr = address
+        },
+        Key(path: "http.maxconnsperclient") { config, value, origin in
+            let number = (value as? Int) ?? (value as? String).flatMap { Int($0) }
+            guard let number, (0...1_000_000).contains(number) else {
+                throw Invalid(description: "\(origin): http.maxconnsperclient: expected a whole number from 0 (no limit) to 1000000")
+            }
+            config.maxConnectionsPerClient = number
+        },
+        Key(path: "http.progresswindow") { config, value, origin in
+            let seconds = try duration(value, "http.progresswindow", origin)
+            guard seconds >= 0.001, seconds <= 86_400 else {
+                throw Invalid(description: "\(origin): http.progresswindow: \(value) is not from 1ms to 24h")
+            }
+            config.progressWindow = seconds
         },
         Key(path: "storage.filesystem.rootdirectory") { config, value, origin in
             config.rootDirectory = try text(value, "storage.filesystem.rootdirectory", origin)
@@ -215,6 +234,13 @@ struct Configuration {
 }
 
 extension Configuration {
+    var httpLimits: HTTPLimits {
+        var limits = HTTPLimits()
+        limits.maxConnectionsPerClient = maxConnectionsPerClient
+        limits.progress.windowMilliseconds = UInt64(progressWindow * 1000)
+        return limits
+    }
+
     /// The mirror's options when a `proxy.remoteurl` or `mirrors` is configured: the default upstream first
     /// (`proxy.remoteurl`, else the `docker.io` mirror, else the first by name).
     var mirrorOptions: MirrorOptions? {

@@ -126,10 +126,10 @@ final class HTTPServerTests: XCTestCase {
         try assertLargeFileSentWhole()
     }
 
-    func test_a_reader_that_stops_taking_a_large_file_is_cut_after_the_body_timeout() throws {
+    func test_a_reader_that_stops_taking_a_large_file_is_cut_after_the_progress_window() throws {
         server.stop()
         var limits = HTTPLimits()
-        limits.bodyTimeoutMilliseconds = 1000
+        limits.progress = ProgressRule(windowMilliseconds: 1000, minimumBytes: 64 * 1024)
         server = try TestServer(limits: limits)
         let client = try TestClient(port: server.port, receiveBuffer: 4096)
         client.send("GET /large HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -154,7 +154,9 @@ final class HTTPServerTests: XCTestCase {
     }
 }
 
-/// Answers `<method> <target> <body length>`; `/file` is a 10-byte file, `/medium` 768 KiB, `/large` 8 MiB.
+/// Answers `<method> <target> <body length>`; `/file` is a 10-byte file, `/medium` 768 KiB, `/large` 8 MiB;
+/// `/now` answers `seen` as soon as the head is in, without waiting for a body; `/memory` is 4 MiB from memory;
+/// `/paused` holds the body back for 2.5 s after its first bytes, as a disk that is behind does.
 final class EchoHandler: HTTPHandler {
     let smallPath: String
     let mediumPath: String
@@ -175,6 +177,18 @@ final class EchoHandler: HTTPHandler {
             exchange.respond(HTTPResponse(status: 200, body: .file(OpenFile(descriptor: fd), size: Int64(info.st_size))))
             return
         }
+        if request.path == "/memory" {
+            exchange.respond(HTTPResponse(status: 200, body: .bytes(Array(TestServer.largeContent.prefix(4 << 20)))))
+            return
+        }
+        if request.path == "/paused" {
+            exchange.receiveBody(into: PausingReceiver())
+            return
+        }
+        if request.path == "/now" {
+            exchange.respond(HTTPResponse(status: 200, text: "seen"))
+            return
+        }
         exchange.collectBody(limit: 1 << 20) { body in
             exchange.respond(HTTPResponse(status: 200, text: "\(request.method.name) \(request.target) \(body?.count ?? -1)"))
         }
@@ -183,6 +197,28 @@ final class EchoHandler: HTTPHandler {
     func protocolError(status: Int, message: String) -> HTTPResponse {
         HTTPResponse(status: status, text: message)
     }
+}
+
+/// Pauses the body after its first bytes and resumes it 2.5 s later; answers the body's length.
+final class PausingReceiver: HTTPBodyReceiver {
+    private var count = 0
+    private var timer: RepeatingTimer?
+
+    func receive(_ bytes: UnsafeRawBufferPointer, exchange: HTTPExchange) {
+        count += bytes.count
+        guard timer == nil else { return }
+        exchange.pauseBody()
+        timer = exchange.loop.repeating(every: 2500) { [unowned self] in
+            timer?.stop()
+            exchange.resumeBody()
+        }
+    }
+
+    func finish(exchange: HTTPExchange) {
+        exchange.respond(HTTPResponse(status: 200, text: "received \(count)"))
+    }
+
+    func abort(exchange: HTTPExchange) {}
 }
 
 final class TestServer {
@@ -281,6 +317,13 @@ final class TestClient {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Reads until `marker` appears, the peer closes, or `seconds` pass without a byte.
+    func receive(until marker: String, waiting seconds: Double) -> String {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&entry, 1, Int32(seconds * 1000)) == 1 else { return "" }
+        return receive(until: marker)
+    }
+
     func receiveAll() -> String {
         String(decoding: receiveAllBytes(), as: UTF8.self)
     }
@@ -300,6 +343,12 @@ final class TestClient {
             if count > 0 { bytes += buffer[..<count]; continue }
             return (bytes, count == 0 || errno == ECONNRESET)
         }
+    }
+
+    /// Waits, without reading, until the peer resets the connection (true) or `seconds` pass (false).
+    func waitUntilReset(seconds: Int32) -> Bool {
+        var entry = pollfd(fd: fd, events: 0, revents: 0)
+        return poll(&entry, 1, seconds * 1000) == 1 && entry.revents & Int16(POLLERR | POLLHUP) != 0
     }
 
     private func readChunk() -> [UInt8]? {

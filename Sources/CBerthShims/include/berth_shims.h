@@ -48,6 +48,12 @@ void berth_ignore_sigpipe(void);
 int berth_errno(void);
 /// Fills `buffer` with `count` random bytes from the kernel; returns 0 or -errno.
 int berth_random_bytes(void *buffer, size_t count);
+/// What a TCP peer has taken of a socket's output (TCP_INFO): the bytes it acknowledged since the connection
+/// began, and whether written bytes are still waiting for its acknowledgement. Returns 0 or -errno.
+int berth_tcp_output(int fd, uint64_t *acknowledged, int *outstanding);
+/// Makes the close of `fd` abort the connection with a reset (SO_LINGER 0): its send buffer is freed at once,
+/// instead of staying with the kernel while it waits for a peer that takes nothing.
+int berth_set_reset_on_close(int fd);
 /// Sets SO_REUSEPORT so several worker processes can bind one port; returns 0 or -errno.
 int berth_set_reuseport(int fd);
 
