@@ -35,7 +35,7 @@ let package = Package(
 )
 
 // `make fuzz` (and a short run in `make test`) builds the libFuzzer targets of Tests/fuzz: with
-// BERTH_FUZZ set, `swift build --sanitize fuzzer --sanitize address --product berth-fuzz`. Outside that
+// BERTH_FUZZ set (`make fuzz-build`). Outside that
 // build the target does not exist, since its entry point is libFuzzer's main.
 if Context.environment["BERTH_FUZZ"] != nil {
     package.targets.append(.executableTarget(

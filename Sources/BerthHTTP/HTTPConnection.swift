@@ -23,14 +23,9 @@ final class HTTPConnection: HTTPParserEvents {
     private(set) var lastActivity: UInt64
     private(set) var headStartedAt: UInt64 = 0
 
-    private var target: [UInt8] = []
-    private var headers: [(name: String, value: String)] = []
-    private var fieldBytes: [UInt8] = []
-    private var valueBytes: [UInt8] = []
-    private var lastCallbackWasValue = false
-    private var headerBytes = 0
+    private var headReader: RequestHeadReader
     /// Why the head being parsed is refused: found in a callback, answered when the parser stops.
-    private var refusal: (status: Int, message: String)?
+    private var refusal: RequestHeadReader.Refusal?
 
     private(set) var exchange: HTTPExchange?
     private var requestComplete = false
@@ -55,6 +50,7 @@ final class HTTPConnection: HTTPParserEvents {
 
     init(server: HTTPServer) {
         self.server = server
+        headReader = RequestHeadReader(limits: server.limits)
         lastActivity = server.loop.now
         uv_tcp_init(server.loop.raw, tcp)
         tcp.pointee.data = Unmanaged.passRetained(self).toOpaque()
@@ -182,84 +178,40 @@ final class HTTPConnection: HTTPParserEvents {
     func messageBegin() -> Int32 {
         phase = .readingHead
         headStartedAt = server.loop.now
-        target.removeAll(keepingCapacity: true)
-        headers.removeAll(keepingCapacity: true)
-        fieldBytes.removeAll(keepingCapacity: true)
-        valueBytes.removeAll(keepingCapacity: true)
-        lastCallbackWasValue = false
-        headerBytes = 0
+        headReader.reset()
         requestComplete = false
         responseWritten = false
         return 0
     }
 
     func url(_ bytes: UnsafeRawBufferPointer) -> Int32 {
-        target.append(contentsOf: bytes)
-        if target.count > server.limits.maxTargetBytes {
-            refusal = (414, "request target longer than \(server.limits.maxTargetBytes) bytes")
-            return 1
-        }
-        return 0
+        refuse(headReader.target(bytes))
     }
 
     func headerField(_ bytes: UnsafeRawBufferPointer) -> Int32 {
-        if lastCallbackWasValue {
-            guard completeHeader() else { return 1 }
-            lastCallbackWasValue = false
-        }
-        fieldBytes.append(contentsOf: bytes)
-        return countHeaderBytes(bytes.count)
+        refuse(headReader.field(bytes))
     }
 
     func headerValue(_ bytes: UnsafeRawBufferPointer) -> Int32 {
-        lastCallbackWasValue = true
-        valueBytes.append(contentsOf: bytes)
-        return countHeaderBytes(bytes.count)
+        refuse(headReader.value(bytes))
     }
 
-    private func countHeaderBytes(_ count: Int) -> Int32 {
-        headerBytes += count
-        if headerBytes > server.limits.maxHeaderBytes || headers.count >= server.limits.maxHeaderCount {
-            refusal = (431, "request headers exceed \(server.limits.maxHeaderBytes) bytes or \(server.limits.maxHeaderCount) fields")
-            return 1
-        }
-        return 0
-    }
-
-    /// False when the field's name is not a token: http-parser takes `Content-Length : 5` (space before the
-    /// colon) as a Content-Length and frames the body by it, while the head would not show it, so the two
-    /// would disagree on where the message ends. RFC 9112 §5.1: "A server MUST reject, with a response status
-    /// code of 400 (Bad Request), any received request message that contains whitespace between a header
-    /// field name and colon."
-    private func completeHeader() -> Bool {
-        guard HTTPRequestHead.isFieldName(fieldBytes) else {
-            refusal = (400, "malformed HTTP request: a header field name holds whitespace or a character that is not a token (RFC 9112 section 5.1)")
-            return false
-        }
-        headers.append((String(decoding: fieldBytes, as: UTF8.self), String(decoding: valueBytes, as: UTF8.self)))
-        fieldBytes.removeAll(keepingCapacity: true)
-        valueBytes.removeAll(keepingCapacity: true)
-        return true
+    /// Keeps the refusal for when the parser stops (1 stops it).
+    private func refuse(_ refusal: RequestHeadReader.Refusal?) -> Int32 {
+        guard let refusal else { return 0 }
+        self.refusal = refusal
+        return 1
     }
 
     func headersComplete() -> Int32 {
-        // Any value other than 0, 1 and 2 makes http-parser stop with an error (1 and 2 mean "no body").
-        if lastCallbackWasValue || !fieldBytes.isEmpty, !completeHeader() { return -1 }
         phase = .readingBody
         lastActivity = server.loop.now
-        let head = HTTPRequestHead(
-            method: HTTPMethod(parserMethod: parser.pointee.method),
-            target: String(decoding: target, as: UTF8.self),
-            headers: headers,
-            keepAlive: http_should_keep_alive(parser) != 0)
-        if let problem = head.framingProblem {
-            refusal = (400, problem)
-            return -1
-        }
-        // http-parser takes lengths up to 2^64 - 11; a body whose length a signed 64-bit offset cannot hold is
-        // refused before any handler sees it (a nonzero answer other than 1 or 2 is a parse error).
-        if head.contentLength == nil && head.header("Content-Length") != nil {
-            refusal = (413, "Content-Length larger than \(Int64.max) bytes")
+        // Any value other than 0, 1 and 2 makes http-parser stop with an error (1 and 2 mean "no body").
+        let head: HTTPRequestHead
+        switch headReader.complete(method: HTTPMethod(parserMethod: parser.pointee.method), keepAlive: http_should_keep_alive(parser) != 0) {
+        case .success(let complete): head = complete
+        case .failure(let refusal):
+            self.refusal = refusal
             return -1
         }
         let exchange = HTTPExchange(request: head, loop: server.loop, connection: self)

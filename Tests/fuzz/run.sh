@@ -15,7 +15,7 @@ targets=$(BERTH_FUZZ_TARGET=list "$binary" 2>&1 | sed -n 's/^BERTH_FUZZ_TARGET m
 passed=0 failed=0
 for target in $targets; do
     mkdir -p "$scratch/$target" "$scratch/crashes-$target"
-    if BERTH_FUZZ_TARGET="$target" ASAN_OPTIONS=detect_leaks=0 "$binary" -max_total_time="$seconds" -seed="$seed" -timeout=5 \
+    if BERTH_FUZZ_TARGET="$target" ASAN_OPTIONS=detect_leaks=0 SWIFT_BACKTRACE=enable=no "$binary" -max_total_time="$seconds" -seed="$seed" -timeout=5 \
         -rss_limit_mb=2048 -max_len=8192 -print_final_stats=0 -artifact_prefix="$scratch/crashes-$target/" \
         "$scratch/$target" "Tests/fuzz/corpus/$target" > "$scratch/$target.log" 2>&1; then
         echo "fuzz $target: $(grep -o 'Done [0-9]* runs' "$scratch/$target.log" || echo 'done') in ${seconds}s, no crash"
