@@ -15,6 +15,8 @@ TIMEOUT = 30
 
 
 class Harness:
+    """The server under test, its root and ledger, and what the kills found (uploads' outcomes, debris)."""
+
     def __init__(self, registry, root, workdir):
         self.reg, self.root, self.workdir = registry, root, workdir
         self.base = registry.base_url

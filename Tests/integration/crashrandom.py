@@ -62,7 +62,7 @@ class Client(threading.Thread):
             assert p.status_code == 202, p.text
             url = location(p)
             with self.lock:
-                up.url, up.acked, up.offsets = url, end, {end}
+                up.url, up.offsets = url, {end}
         with self.lock:
             up.offsets = {cuts[1], size}
         r = requests.put(f"{url}?digest={digest_of(data)}", data=data[cuts[1]:], timeout=TIMEOUT,

@@ -1,4 +1,4 @@
-"""The crash harness's tools (test_crash*.py): SIGKILL at a chosen system call, a ledger of what the registry
+"""The crash harness's tools (test_crash.py): SIGKILL at a chosen system call, a ledger of what the registry
 acknowledged, and the checks run after every restart.
 
 A kill point is armed by attaching strace to the running server (`strace -f -p PID`) with
@@ -6,7 +6,9 @@ A kill point is armed by attaching strace to the running server (`strace -f -p P
 (counted per thread, as strace does) of those system calls that names that path, or a descriptor open on it,
 before the call runs. The paths come from registry:2's layout (a blob's `data`, a tag's `current/link`, an
 upload's `hashstates/sha256/<offset>`), so the point is exact whichever thread makes the call, and the binary
-has no hook. Nothing here asserts on time: deadlines only guard against hangs.
+has no hook. strace 6.1 matches a rename by its first path only, so a rename from a temporary name is aimed
+at by its ordinal in the thread that makes it instead. Nothing here asserts on time: deadlines only guard
+against hangs.
 """
 
 import hashlib
@@ -132,6 +134,7 @@ def killed_at(point, registry, action, later=False):
     except subprocess.TimeoutExpired:
         # Seen here now and then: strace waits on for a thread of the killed process that is already a
         # zombie, and so the parent cannot reap it. Ending strace releases it (the kill has happened).
+        print(f"CRASH-STRACE {point.name}: strace still waiting on the dead server, ended")
         point.proc.kill()
         point.proc.wait(timeout=TIMEOUT)
     registry.proc.wait(timeout=TIMEOUT)
@@ -156,8 +159,9 @@ class Upload:
 
     def __init__(self, repo, url, data, acked):
         self.repo, self.url, self.data = repo, url, data
-        self.acked = acked  # the offset of the last 202
-        self.offsets = {acked}  # where the upload may stand after a crash (a chunk written but unanswered)
+        # Where it may stand after a crash: the last 202's offset (`acked`), and the end of a chunk in flight
+        # when the server may have saved it without answering.
+        self.offsets = {acked}
 
 
 class Ledger:
