@@ -192,7 +192,7 @@ extension RegistryStore {
         do {
             try FileSystem.makeDirectories(path(.uploadHashStates(owner, id: id)))
             try FileSystem.writeAtomically(path(.uploadStartedAt(owner, id: id)), Array(Self.rfc3339Now().utf8), sync: false)
-            return try openUpload(id, for: owner)
+            return try openUpload(id, for: owner, creating: true)
         } catch {
             // On a full disk the directories fit and the file does not: leave no half-made upload behind.
             FileSystem.removeTree(path(.upload(owner, id: id)))
@@ -204,12 +204,19 @@ extension RegistryStore {
     /// `exclusive` (to write, commit or cancel) locks the upload against other requests in any worker
     /// process (`busy` when one holds it) and drops bytes past the checkpoint; a status read does neither.
     public func openUpload(_ id: String, for owner: UploadOwner, exclusive: Bool = true) throws -> UploadSession {
+        try openUpload(id, for: owner, exclusive: exclusive, creating: false)
+    }
+
+    /// Only `createUpload` makes the data file (registry:2 makes it at the POST too). An upload directory
+    /// without one is a commit that a crash cut short after moving the data into the blob store: the bytes
+    /// are no longer the upload's, so it is unknown, not resumable from 0 as an empty file would say.
+    private func openUpload(_ id: String, for owner: UploadOwner, exclusive: Bool = true, creating: Bool) throws -> UploadSession {
         guard Self.isUploadIdentifier(id), FileSystem.isDirectory(path(.upload(owner, id: id))) else {
             throw StorageError.notFound(id)
         }
         let dataPath = path(.uploadData(owner, id: id))
-        let descriptor = open(dataPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw FileSystem.fail("open", dataPath) }
+        let descriptor = open(dataPath, O_RDWR | O_CLOEXEC | (creating ? O_CREAT : 0), 0o644)
+        guard descriptor >= 0 else { throw errno == ENOENT ? StorageError.notFound(id) : FileSystem.fail("open", dataPath) }
         if exclusive && flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             close(descriptor)
             throw StorageError.busy(id)
