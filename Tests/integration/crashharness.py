@@ -98,7 +98,9 @@ def berth_args(tmp_path, name, extra="", workers=1):
     Returns (root, args, config path)."""
     root = os.path.realpath(str(tmp_path / f"{name}-root"))
     config = tmp_path / f"{name}.yml"
-    config.write_text("log: {level: info}\nstorage:\n  delete: {enabled: true}\n" + extra)
+    # Debug logging: with several workers the harness waits for each by its Berth-Worker header, sent at debug only.
+    level = "debug" if workers > 1 else "info"
+    config.write_text(f"log: {{level: {level}}}\nstorage:\n  delete: {{enabled: true}}\n" + extra)
     return root, ["--config", str(config), "--addr", "127.0.0.1:PORT", "--root", root,
                   "--workers", str(workers)], config
 

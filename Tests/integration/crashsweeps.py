@@ -37,14 +37,16 @@ def gc_points(h, config_path, base_config):
         h.ledger.maybe_blob("gc/junk", data)
         return data, digest_of(data)
 
+    # The sweep moves an unreferenced blob's directory out of the store by one rename (under its shard's lock),
+    # then removes the layer links that pointed at it.
     data, d = junk()
-    h.point("GC sweep: unlink of an unreferenced blob's data", "unlink", [L.blob_data(d)],
+    h.point("GC sweep: rename of an unreferenced blob's directory out of the store", "rename", [L.blob_dir(d)],
             action=lambda: push_blob(h.base, "gc/junk", data), later=True,
             expect=lambda _: exists(L.blob_data(d)))
     data, d = junk()
-    h.point("GC sweep: rmdir of the unreferenced blob's directory (its data gone)", "rmdir", [L.blob_dir(d)],
-            action=lambda: push_blob(h.base, "gc/junk", data), later=True,
-            expect=lambda _: exists(L.blob_dir(d)) and not exists(L.blob_data(d)))
+    h.point("GC sweep: unlink of the layer link of a blob moved out (the link left dangling)", "unlink",
+            [L.layer_link("gc/junk", d)], action=lambda: push_blob(h.base, "gc/junk", data), later=True,
+            expect=lambda _: not exists(L.blob_dir(d)) and exists(L.layer_link("gc/junk", d)))
     tag = L.tag_current("gc/app", "v1")
     h.point("GC mark: reading a tag's link", "openat", [tag], action=lambda: None, later=True)
     repo_dir = L.repo("gc/gone")
