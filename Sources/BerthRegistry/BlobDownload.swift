@@ -264,7 +264,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
 
     private func fail(_ error: RegistryError) {
         guard outcome == nil else { return }
-        Log.warn("mirror: download of \(digest) failed: \(error.detail ?? error.message)")
+        Log.warn("mirror: download of \(digest) failed: \(error.cause ?? error.detail ?? error.message)")
         pending.removeAll()
         if !writing { abandonClaim() }
         end(.failed(error))

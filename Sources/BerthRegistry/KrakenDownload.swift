@@ -50,6 +50,7 @@ extension Registry {
             case .failure(let failure):
                 error = Mirror.registryError(failure, from: upstream, what: "blob \(digest)")
             }
+            Log.warn("kraken: HEAD of \(digest) at the backend of \(namespace): \(error.cause ?? error.detail ?? error.message)")
             exchange.krakenFail(KrakenFailure(status: error.status, message: error.detail ?? error.message))
         })
     }

@@ -77,10 +77,9 @@ final class Mirror {
     /// The answer for a failed exchange with an upstream: 503 when it cannot be reached, 502 otherwise. The
     /// body names the upstream by its registry host and the kind of failure ("connection refused"); the
     /// error's description names its address, its token realm or a reason from its TLS library: that is the
-    /// `cause`, for the log.
+    /// `cause`, which the request's log line carries (`failMirrored`).
     static func registryError(_ error: UpstreamError, from upstream: RegistryUpstream, what: String) -> RegistryError {
         let cause = "fetching \(what) from \(upstream.baseURL): \(error)"
-        Log.warn("upstream \(upstream.name): \(cause)")
         var answer = error.isUnreachable
             ? RegistryError(.unavailable, "fetching \(what): the upstream \(upstream.name) could not be reached: \(error.reason)",
                             message: "upstream registry unreachable")
