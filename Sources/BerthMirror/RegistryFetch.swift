@@ -88,7 +88,7 @@ public final class RegistryFetch {
             return
         }
         state = .forwarding
-        upstream.record(status: status)
+        upstream.record(status: status, target: url.target)
         handler?.head(status: status, headers: headers, exchange: exchange)
     }
 

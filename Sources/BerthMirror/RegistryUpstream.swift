@@ -61,20 +61,21 @@ public final class RegistryUpstream {
         return fetch
     }
 
-    /// Records how an exchange with the upstream ended, and logs when that changes whether it answers.
-    func record(status: Int) {
+    /// Records how an exchange with the upstream ended, and logs when that changes whether it answers. A 401
+    /// or 403 to `/v2/` itself with credentials configured says they are refused (a repository's 401 says only
+    /// that one is closed to us; without credentials some registries refuse `/v2/` to an anonymous token and
+    /// still serve public images).
+    func record(status: Int, target: String) {
         if status >= 500 { return record(failure: "answered \(status)", cause: "answered \(status)") }
+        if status == 401 || status == 403, basicAuthorization != nil, target == url(for: "/v2/").target {
+            return record(failure: "refused our credentials (\(status))", cause: "GET /v2/ answered \(status) to the configured credentials")
+        }
         if health.answered(), logsHealthChanges { Log.info("upstream \(name) (\(baseURL)): answering") }
     }
 
     func record(_ error: UpstreamError) {
         guard let reason = UpstreamHealth.reason(for: error) else { return }
         record(failure: reason, cause: error.description)
-    }
-
-    /// `GET /v2/` answered 401 or 403 with the credentials sent: it answers, but not to us.
-    public func recordRefusal(status: Int) {
-        record(failure: "refused our credentials (\(status))", cause: "GET /v2/ answered \(status) with the configured credentials")
     }
 
     private func record(failure reason: String, cause: String) {

@@ -32,12 +32,9 @@ extension Mirror {
             guard upstream.registry.health.state != .answering || lastChecked[index] == 0 || age >= Self.recheckSeconds * 1000 else { continue }
             checking.insert(index)
             lastChecked[index] = loop.now
-            upstream.registry.fetch("GET", "/v2/", handler: UpstreamBodyCollector(limit: 64 << 10) { [weak self] result in
+            // The fetch records the outcome in the upstream's health, as every fetch does.
+            upstream.registry.fetch("GET", "/v2/", handler: UpstreamBodyCollector(limit: 64 << 10) { [weak self] _ in
                 self?.checking.remove(index)
-                // A 401 or 403 once our credentials were sent: it answers, but will not serve us.
-                if case .success(let response) = result, response.status == 401 || response.status == 403 {
-                    upstream.registry.recordRefusal(status: response.status)
-                }
             })
         }
     }

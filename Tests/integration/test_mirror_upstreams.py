@@ -15,8 +15,9 @@ import pytest
 import requests
 
 from containerdutil import containerd  # noqa: F401 (a fixture)
-from mirrorutil import (TIMEOUT, assert_json_error, build_image, push_to_upstream, repositories_on_disk, settle_log,
-                        start_mirror, tag_link, write_mirror_config)
+from mirrorutil import (TIMEOUT, HtpasswdReference, assert_json_error, bcrypt_entry, build_image, push_to_upstream,
+                        repositories_on_disk, settle_log, start_mirror, start_registry_object, tag_link,
+                        write_mirror_config)
 from regutil import OCI_MANIFEST, describe
 
 pytestmark = pytest.mark.berth_only  # the mirror is Berth's; docker-registry is the upstream here
@@ -227,6 +228,23 @@ def test_readyz_says_which_upstreams_answer_and_when_each_last_failed(start_regi
     named = by_name(body)
     assert named[down.host]["state"] == "answering", body
     assert named[down.host]["lastFailure"]["reason"] == "connection refused", "when it last failed is kept"
+
+
+def test_the_start_check_sends_the_credentials_and_a_refusal_of_them_is_unready(request, start_berth, tmp_path):
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text(bcrypt_entry("alice", "secret") + "\n")
+    upstream = start_registry_object(request, HtpasswdReference(tmp_path / "upstream", htpasswd, realm="berth-tests"))
+    good = write_mirror_config(tmp_path, "good", remoteurl=upstream.base_url, username="alice", password="secret")
+    berth, _ = start_mirror(start_berth, tmp_path, good, name="good")
+    status, body = _wait_readiness(berth, lambda s, b: s == 200)
+    assert status == 200 and body["upstreams"][0]["state"] == "answering", body
+
+    bad = write_mirror_config(tmp_path, "bad", remoteurl=upstream.base_url, username="alice", password="wrong")
+    berth, _ = start_mirror(start_berth, tmp_path, bad, name="bad")
+    status, body = _wait_readiness(berth, lambda s, b: b["upstreams"][0]["state"] != "unchecked")
+    print(json.dumps(body))
+    assert status == 503 and body["upstreams"][0]["reason"] == "refused our credentials (401)", body
+    assert "wrong" not in json.dumps(body) and "wrong" not in berth.logs()
 
 
 def test_a_plain_registry_is_ready(start_berth):
