@@ -88,6 +88,7 @@ public final class RegistryFetch {
             return
         }
         state = .forwarding
+        upstream.record(status: status, target: url.target)
         handler?.head(status: status, headers: headers, exchange: exchange)
     }
 
@@ -169,6 +170,7 @@ public final class RegistryFetch {
     }
 
     private func finish(_ error: UpstreamError?) {
+        if let error { upstream.record(error) }
         state = .ended
         current = nil
         let handler = self.handler

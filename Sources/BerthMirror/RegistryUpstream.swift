@@ -1,5 +1,6 @@
 import BerthHTTP
 import Foundation
+import Glibc
 
 /// A remote registry as the mirror sees it: a base URL, optional credentials, and the registry
 /// authentication flow (Bearer tokens, Basic) and redirects handled, so callers see only final
@@ -7,6 +8,13 @@ import Foundation
 public final class RegistryUpstream {
     public let client: UpstreamClient
     public let baseURL: UpstreamURL
+    /// The registry host it is configured as (`docker.io`, `127.0.0.1:5102`): how logs, error bodies and
+    /// `/readyz` name it, never with credentials.
+    public let name: String
+    /// What the last exchanges with it showed; every fetch's outcome updates it.
+    public private(set) var health = UpstreamHealth()
+    /// Log each change of `health` (one process of several does, the mirror's first worker).
+    public var logsHealthChanges = false
     private let basicAuthorization: String?
     private var tokens = BearerTokenCache()
     /// Token requests in flight by cache key: concurrent pulls of one repository wait for one token.
@@ -18,17 +26,20 @@ public final class RegistryUpstream {
     private var basicChallenged = false
     /// Milliseconds; the loop's clock, replaced in tests to expire tokens.
     var now: () -> UInt64
+    /// Unix seconds, for when it last failed.
+    var wallClock: () -> Int = { Int(time(nil)) }
 
     public static let maxRedirects = 5
 
     /// Credentials given apart win over those in the URL's userinfo (`https://user:password@host`); the
     /// base URL is kept without them, so that nothing that shows it shows them.
-    public init(client: UpstreamClient, baseURL: UpstreamURL, username: String? = nil, password: String? = nil) {
+    public init(client: UpstreamClient, baseURL: UpstreamURL, name: String? = nil, username: String? = nil, password: String? = nil) {
         self.client = client
         var address = baseURL
         address.username = nil
         address.password = nil
         self.baseURL = address
+        self.name = name ?? address.hostHeader
         let (username, password): (String?, String?) = username != nil ? (username, password) : (baseURL.username, baseURL.password ?? "")
         if let username, let password {
             basicAuthorization = "Basic " + Data("\(username):\(password)".utf8).base64EncodedString()
@@ -48,6 +59,27 @@ public final class RegistryUpstream {
         let fetch = RegistryFetch(upstream: self, method: method, url: url(for: path), headers: headers, body: body, handler: handler)
         fetch.start()
         return fetch
+    }
+
+    /// Records how an exchange with the upstream ended, and logs when that changes whether it answers. A 401
+    /// or 403 to `/v2/` itself with credentials configured says they are refused (a repository's 401 says only
+    /// that one is closed to us; without credentials some registries refuse `/v2/` to an anonymous token and
+    /// still serve public images).
+    func record(status: Int, target: String) {
+        if status >= 500 { return record(failure: "answered \(status)", cause: "answered \(status)") }
+        if status == 401 || status == 403, basicAuthorization != nil, target == url(for: "/v2/").target {
+            return record(failure: "refused our credentials (\(status))", cause: "GET /v2/ answered \(status) to the configured credentials")
+        }
+        if health.answered(), logsHealthChanges { Log.info("upstream \(name) (\(baseURL)): answering") }
+    }
+
+    func record(_ error: UpstreamError) {
+        guard let reason = UpstreamHealth.reason(for: error) else { return }
+        record(failure: reason, cause: error.description)
+    }
+
+    private func record(failure reason: String, cause: String) {
+        if health.failed(reason, at: wallClock()), logsHealthChanges { Log.warn("upstream \(name) (\(baseURL)): failing: \(cause)") }
     }
 
     func url(for path: String) -> UpstreamURL {

@@ -50,6 +50,35 @@ public enum UpstreamError: Error, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The kind of failure in a few words, without the addresses, realms and TLS library texts that
+    /// `description` carries: what a client may be told ("connection refused", "timed out").
+    public var reason: String {
+        switch self {
+        case .invalidURL: return "its URL is invalid"
+        case .dnsFailure: return "its name does not resolve"
+        case .connectionRefused: return "connection refused"
+        case .connectFailed: return "connection failed"
+        case .tlsHandshakeFailed: return "TLS handshake failed"
+        case .tlsVerificationFailed: return "its TLS certificate is not trusted"
+        case .tlsConfiguration: return "TLS is misconfigured here"
+        case .timeout(let phase, _, _): return phase == .connect ? "timed out connecting" : "timed out waiting for an answer"
+        case .malformedResponse: return "malformed response"
+        case .peerClosed: return "it closed the connection early"
+        case .cancelled: return "cancelled"
+        case .responseTooLarge: return "response too large"
+        case .tooManyRedirects: return "too many redirects"
+        case .authenticationFailed: return "authentication failed"
+        }
+    }
+
+    /// The upstream cannot be reached at all (503 rather than 502).
+    public var isUnreachable: Bool {
+        switch self {
+        case .dnsFailure, .connectionRefused, .connectFailed, .timeout: return true
+        default: return false
+        }
+    }
+
     /// Failures that a stale keep-alive connection produces: the peer closed it while it sat in the pool.
     var isStaleConnectionSymptom: Bool {
         if case .peerClosed = self { return true }

@@ -54,8 +54,9 @@ public struct UpstreamRequest {
 }
 
 extension UpstreamURL {
-    /// `host[:port]`, the port left out when it is the scheme's default, IPv6 literals in brackets.
-    var hostHeader: String {
+    /// `host[:port]`, the port left out when it is the scheme's default, IPv6 literals in brackets: the URL's
+    /// authority without userinfo, which is also how an image reference names the registry (`127.0.0.1:5000`).
+    public var hostHeader: String {
         let name = host.contains(":") ? "[\(host)]" : host
         return port == (isTLS ? 443 : 80) ? name : "\(name):\(port)"
     }

@@ -36,6 +36,9 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     private var growthWaiters: [(offset: Int64, wake: (Bool) -> Void)] = []
     /// Runs once when the download ends, to forget it.
     var onEnd: (() -> Void)?
+    /// Where a led download comes from, to name it in a failure: set in every led download, the only ones
+    /// the upstream's events reach.
+    private var upstream: RegistryUpstream!
 
     private init(digest: Digest, loop: EventLoop, store: RegistryStore) {
         self.digest = digest
@@ -143,6 +146,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         let download = BlobDownload(digest: digest, loop: loop, store: store)
         download.claim = claim
         download.owner = owner
+        download.upstream = upstream
         download.onUpstreamBytes = { metrics.mirrorUpstreamBytes += Int64($0) }
         download.fetch = upstream.fetch("GET", "/v2/\(repository)/blobs/\(digest)", handler: download)
         return download
@@ -154,7 +158,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         self.exchange = exchange
         guard status == 200 else {
             // Failed first: cancelling ends the exchange at once, and that end must not be taken for the cause.
-            fail(Mirror.registryError(status: status, what: "blob \(digest)", unknown: .blobUnknown))
+            fail(Mirror.registryError(status: status, from: upstream, what: "blob \(digest)", unknown: .blobUnknown))
             exchange.cancel()
             return
         }
@@ -185,7 +189,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         fetch = nil
         exchange = nil
         guard outcome == nil else { return }
-        if let error { return fail(Mirror.registryError(error, what: "blob \(digest)")) }
+        if let error { return fail(Mirror.registryError(error, from: upstream, what: "blob \(digest)")) }
         upstreamDone = true
         if !writing { flush() }
     }
@@ -263,7 +267,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
 
     private func fail(_ error: RegistryError) {
         guard outcome == nil else { return }
-        Log.warn("mirror: download of \(digest) failed: \(error.detail ?? error.message)")
+        Log.warn("mirror: download of \(digest) failed: \(error.cause ?? error.detail ?? error.message)")
         pending.removeAll()
         if !writing { abandonClaim() }
         end(.failed(error))

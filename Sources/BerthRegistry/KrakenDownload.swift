@@ -46,10 +46,11 @@ extension Registry {
                     serveStored(file, size, exchange)
                 })
             case .success(let response):
-                error = Mirror.registryError(status: response.status, what: "blob \(digest)", unknown: .blobUnknown)
+                error = Mirror.registryError(status: response.status, from: upstream, what: "blob \(digest)", unknown: .blobUnknown)
             case .failure(let failure):
-                error = Mirror.registryError(failure, what: "blob \(digest)")
+                error = Mirror.registryError(failure, from: upstream, what: "blob \(digest)")
             }
+            Log.warn("kraken: HEAD of \(digest) at the backend of \(namespace): \(error.cause ?? error.detail ?? error.message)")
             exchange.krakenFail(KrakenFailure(status: error.status, message: error.detail ?? error.message))
         })
     }

@@ -7,10 +7,18 @@ import BerthStorage
 final class Mirror {
     let options: MirrorOptions
     let upstreams: [MirrorUpstream]
-    /// Clients waiting on one manifest fetch, by upstream, repository and reference.
+    /// Clients waiting on one manifest fetch, by cache name and reference.
     var manifestWaiters: [String: [(ManifestRefresh) -> Void]] = [:]
     /// When this process last recorded a blob's use on disk (for eviction): at most once a few seconds each.
     private var usesRecorded: [Digest: UInt64] = [:]
+
+    /// registry:2's proxy: with `proxy.remoteurl` alone (no `mirrors:`) its one upstream answers whatever
+    /// `ns=` names, as registry:2 ignores it. Configuration names that upstream by its URL's host and a
+    /// `mirrors:` entry by its key, which is how the two are told apart here.
+    let answersEveryNamespace: Bool
+    /// Loop milliseconds of each upstream's last `/v2/` check (by index), and which are in flight.
+    var lastChecked: [UInt64]
+    var checking: Set<Int> = []
 
     init(options: MirrorOptions, loop: EventLoop) throws {
         self.options = options
@@ -20,11 +28,16 @@ final class Mirror {
         configuration.readTimeoutMilliseconds = UInt64(options.readTimeoutSeconds * 1000)
         configuration.userAgent = "berth-mirror"
         let client = try UpstreamClient(loop: loop, configuration: configuration)
-        upstreams = try options.upstreams.enumerated().map { index, upstream in
+        var upstreams: [MirrorUpstream] = []
+        for upstream in options.upstreams {
             guard let url = UpstreamURL(upstream.url) else { throw UpstreamError.invalidURL(upstream.url) }
-            let registry = RegistryUpstream(client: client, baseURL: url, username: upstream.username, password: upstream.password)
-            return MirrorUpstream(host: upstream.host, registry: registry, isDefault: index == 0)
+            upstreams.append(try MirrorUpstream(configured: upstream.host, url: url, username: upstream.username,
+                                                password: upstream.password, client: client,
+                                                isDefault: upstreams.isEmpty, sameCacheAs: upstreams.first))
         }
+        self.upstreams = upstreams
+        answersEveryNamespace = options.upstreams.count == 1 && UpstreamURL(options.upstreams[0].url)?.host == options.upstreams[0].host
+        lastChecked = Array(repeating: 0, count: upstreams.count)
     }
 
     /// Records a cache hit on disk for least-recently-used eviction, unless it was recorded just now.
@@ -36,11 +49,15 @@ final class Mirror {
         store.markBlobUsed(digest)
     }
 
-    /// The upstream a request means: containerd names it with `ns=<host>`; without it, the default one.
+    /// The upstream a request means: containerd names it with `ns=<host>` or `ns=<host>:<port>`; without it,
+    /// the default one. An `ns` that no upstream answers to is 404, so that containerd falls back to the
+    /// registry itself, unless this is a plain `proxy.remoteurl` mirror (`answersEveryNamespace`).
     func resolve(_ name: RepositoryName, query: Substring) throws -> MirroredRepository {
         let upstream: MirrorUpstream
         if let host = QueryParameters(query)["ns"], !host.isEmpty {
-            guard let named = upstreams.first(where: { $0.host == host }) ?? Self.dockerHubAlias(host, in: upstreams) else {
+            let key = host.lowercased()
+            guard let named = upstreams.first(where: { $0.namespaces.contains(key) }) ?? Self.dockerHubAlias(key, in: upstreams)
+                    ?? (answersEveryNamespace ? upstreams[0] : nil) else {
                 throw RegistryError(.nameUnknown, "this mirror has no upstream for \(host)")
             }
             upstream = named
@@ -58,30 +75,47 @@ final class Mirror {
     }
 
     /// The answer for a failed exchange with an upstream: 503 when it cannot be reached, 502 otherwise. The
-    /// error names the upstream's address, its token realm or a reason from its TLS library: the log has it,
-    /// the body says only which kind of failure it was.
-    static func registryError(_ error: UpstreamError, what: String) -> RegistryError {
-        Log.warn("upstream: fetching \(what): \(error)")
-        switch error {
-        case .dnsFailure, .connectionRefused, .connectFailed, .timeout:
-            return RegistryError(.unavailable, "fetching \(what): the upstream cannot be reached", message: "upstream registry unreachable")
-        default:
-            return RegistryError(.unknown, "fetching \(what): the exchange with the upstream failed", message: "upstream registry failed", status: 502)
-        }
+    /// body names the upstream by its registry host and the kind of failure ("connection refused"); the
+    /// error's description names its address, its token realm or a reason from its TLS library: that is the
+    /// `cause`, which the request's log line carries (`failMirrored`).
+    static func registryError(_ error: UpstreamError, from upstream: RegistryUpstream, what: String) -> RegistryError {
+        let cause = "fetching \(what) from \(upstream.baseURL): \(error)"
+        var answer = error.isUnreachable
+            ? RegistryError(.unavailable, "fetching \(what): the upstream \(upstream.name) could not be reached: \(error.reason)",
+                            message: "upstream registry unreachable")
+            : RegistryError(.unknown, "fetching \(what): the exchange with the upstream \(upstream.name) failed: \(error.reason)",
+                            message: "upstream registry failed", status: 502)
+        answer.cause = cause
+        return answer
     }
 
     /// The answer for an upstream's non-success status.
-    static func registryError(status: Int, what: String, unknown: RegistryError.Code) -> RegistryError {
+    static func registryError(status: Int, from upstream: RegistryUpstream, what: String, unknown: RegistryError.Code) -> RegistryError {
+        var answer: RegistryError
         switch status {
         case 404:
-            return RegistryError(unknown, "\(what) unknown to the upstream")
+            answer = RegistryError(unknown, "\(what) unknown to the upstream \(upstream.name)")
         case 401, 403:
-            return RegistryError(unknown, "the upstream refused access to \(what) (\(status))", status: 404)
+            answer = RegistryError(unknown, "the upstream \(upstream.name) refused access to \(what) (\(status))", status: 404)
         case 429:
-            return RegistryError(.tooManyRequests, "the upstream is rate-limiting (\(what))")
+            answer = RegistryError(.tooManyRequests, "the upstream \(upstream.name) is rate-limiting (\(what))")
         default:
-            return RegistryError(.unknown, "the upstream answered \(status) for \(what)", message: "upstream registry failed", status: 502)
+            answer = RegistryError(.unknown, "the upstream \(upstream.name) answered \(status) for \(what)", message: "upstream registry failed", status: 502)
         }
+        answer.cause = "\(upstream.baseURL) answered \(status) for \(what)"
+        return answer
+    }
+}
+
+extension HTTPExchange {
+    /// Answers a mirrored request that the upstream failed, with a log line for this request that has the
+    /// full cause (the body has only its kind). A 404 is a normal answer and is not logged here.
+    func failMirrored(_ error: RegistryError) {
+        if error.status >= 500 || error.status == 429 {
+            Log.warn("mirror: \(request.method.name) \(request.target): \(error.status) \(error.code.rawValue): \(error.detail ?? error.message)"
+                     + (error.cause.map { " (\($0))" } ?? ""))
+        }
+        fail(error)
     }
 }
 

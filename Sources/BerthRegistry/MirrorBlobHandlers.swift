@@ -31,7 +31,7 @@ extension Registry {
             guard exchange.isOpen else { return }
             switch readiness {
             case .failed(let error):
-                exchange.fail(error)
+                exchange.failMirrored(error)
             case .retry where retries > 0:
                 serveDownload(mirror, digest, repository, exchange, retries: retries - 1)
             case .retry:

@@ -57,7 +57,7 @@ extension Registry {
                     metrics.mirrorStale += 1
                     getManifest(local, text, exchange)
                 } else {
-                    exchange.fail(error)
+                    exchange.failMirrored(error)
                 }
             }
         }
@@ -68,7 +68,8 @@ extension Registry {
     private func refreshManifest(_ mirror: Mirror, _ repository: MirroredRepository, _ reference: ManifestReference,
                                  text: String, cached: Digest?, accept: String, waitForOthers: Bool,
                                  completion: @escaping (ManifestRefresh) -> Void) {
-        let key = "\(repository.upstream.host) \(repository.local) \(text)"
+        // By cache name: two upstreams that share one (docker.io in `mirrors` and `proxy.remoteurl`) share the fetch.
+        let key = "\(repository.local) \(text)"
         if mirror.manifestWaiters[key] != nil {
             mirror.manifestWaiters[key]!.append(completion)
             return
@@ -109,9 +110,9 @@ extension Registry {
                     fetchManifest(repository, reference, text: text, accept: accept, finish)
                 }
             case .success(let response):
-                finish(.failed(Mirror.registryError(status: response.status, what: "manifest \(repository.remote):\(text)", unknown: .manifestUnknown)))
+                finish(.failed(Mirror.registryError(status: response.status, from: upstream, what: "manifest \(repository.remote):\(text)", unknown: .manifestUnknown)))
             case .failure(let error):
-                finish(.failed(Mirror.registryError(error, what: "manifest \(repository.remote):\(text)")))
+                finish(.failed(Mirror.registryError(error, from: upstream, what: "manifest \(repository.remote):\(text)")))
             }
         })
     }
@@ -129,9 +130,9 @@ extension Registry {
             case .success(let answer) where answer.status == 200:
                 response = answer
             case .success(let answer):
-                return finish(.failed(Mirror.registryError(status: answer.status, what: what, unknown: .manifestUnknown)))
+                return finish(.failed(Mirror.registryError(status: answer.status, from: repository.upstream.registry, what: what, unknown: .manifestUnknown)))
             case .failure(let error):
-                return finish(.failed(Mirror.registryError(error, what: what)))
+                return finish(.failed(Mirror.registryError(error, from: repository.upstream.registry, what: what)))
             }
             metrics.mirrorUpstreamBytes += Int64(response.body.count)
             let body = response.body

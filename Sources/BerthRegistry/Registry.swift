@@ -62,6 +62,10 @@ public final class Registry: HTTPHandler {
         case "/healthz":
             exchange.label = "healthz"
             return checkHealth(exchange)
+        case "/readyz":
+            exchange.label = "readyz"
+            // A plain registry depends on nothing but its storage, which /healthz reports.
+            return exchange.respond(mirror?.readiness() ?? HTTPResponse(status: 200, headers: [("Content-Type", "application/json; charset=utf-8")], text: "{\"status\":\"ready\"}\n"))
         case "/metrics":
             exchange.label = "metrics"
             var text = metrics.exposition(openConnections: openConnections())
@@ -158,6 +162,7 @@ public final class Registry: HTTPHandler {
         if interval > 0 {
             timers.append(loop.repeating(every: UInt64(interval * 1000)) { [weak self] in self?.collectGarbage() })
         }
+        if let mirror { timers.append(mirror.startChecks(loop: loop, announce: options.workerIndex == 0)) }
         if let directory = options.metricsDirectory {
             let worker = options.workerIndex
             timers.append(loop.repeating(every: 1000) { [weak self] in

@@ -68,6 +68,8 @@ public struct RegistryError: Error {
 
     /// An answer with a status other than the code's usual one (413 for an oversized manifest, 404 for no route).
     public let statusOverride: Int?
+    /// What the log says of this failure and the body must not (an upstream's address, its TLS library's text).
+    public var cause: String?
 
     public init(_ code: Code, _ detail: String? = nil, message: String? = nil, status: Int? = nil) {
         self.code = code

@@ -53,4 +53,55 @@ final class MirrorResolutionTests: XCTestCase {
             XCTAssertEqual((error as? RegistryError)?.code, .nameUnknown)
         }
     }
+
+    func test_an_upstream_on_a_port_is_chosen_by_host_and_port_and_cached_as_host_underscore_port() throws {
+        let two = try mirror([("127.0.0.1", "http://127.0.0.1:5101"), ("127.0.0.1:5102", "http://127.0.0.1:5102")])
+        let ported = try resolve(two, "org/tool", "ns=127.0.0.1%3A5102")
+        XCTAssertEqual(ported.host, "127.0.0.1:5102")
+        XCTAssertEqual(ported.remote, "org/tool")
+        XCTAssertEqual(ported.local, "127.0.0.1_5102/org/tool")
+        // The default upstream (proxy.remoteurl, named by its URL's host) answers to its host and port.
+        let byItself = try resolve(two, "org/tool", "ns=127.0.0.1:5101")
+        XCTAssertEqual(byItself.host, "127.0.0.1:5101")
+        XCTAssertEqual(byItself.local, "org/tool")
+        XCTAssertThrowsError(try resolve(two, "org/tool", "ns=127.0.0.1:5103")) { error in
+            XCTAssertEqual((error as? RegistryError)?.code, .nameUnknown, "with mirrors:, an unknown ns is 404")
+        }
+    }
+
+    func test_cache_prefixes_stay_inside_the_repository_grammar_and_cannot_collide() {
+        XCTAssertEqual(MirrorUpstream.cachePrefix(for: "ghcr.io"), "ghcr.io")
+        XCTAssertEqual(MirrorUpstream.cachePrefix(for: "Registry.Corp:5000"), "registry.corp_5000")
+        XCTAssertEqual(MirrorUpstream.cachePrefix(for: "localhost:5000"), "localhost_5000")
+        // A key with its own `_` would share a prefix with host:port; an IPv6 literal has no name component.
+        XCTAssertNil(MirrorUpstream.cachePrefix(for: "registry_5000"))
+        XCTAssertNil(MirrorUpstream.cachePrefix(for: "[::1]:5000"))
+        XCTAssertNil(MirrorUpstream.cachePrefix(for: "host:50x"))
+        XCTAssertNil(MirrorUpstream.cachePrefix(for: "host:"))
+        XCTAssertNil(MirrorUpstream.cachePrefix(for: "host:123456"))
+        XCTAssertNil(MirrorUpstream.cachePrefix(for: "a/b"))
+        XCTAssertThrowsError(try mirror([("docker.io", "https://registry-1.docker.io"), ("[::1]:5000", "http://[::1]:5000")]),
+                             "a mirrors: key that cannot name a cache directory stops the start")
+    }
+
+    func test_proxy_remoteurl_alone_answers_every_ns_as_registry_2_does() throws {
+        let alone = try mirror([("127.0.0.1", "http://127.0.0.1:5101")])
+        XCTAssertEqual(try resolve(alone, "team/app", "ns=quay.io").local, "team/app")
+        XCTAssertEqual(try resolve(alone, "team/app", "ns=docker.io").local, "team/app")
+        // A lone mirrors: entry is named by its key, not by its URL's host and port: unknown ns stay 404.
+        let entry = try mirror([("127.0.0.1:5102", "http://127.0.0.1:5102")])
+        XCTAssertThrowsError(try resolve(entry, "team/app", "ns=quay.io"))
+    }
+
+    func test_a_mirrors_entry_for_the_default_registry_shares_its_cache_names() throws {
+        let same = try mirror([("127.0.0.1", "http://127.0.0.1:5101"), ("docker.io", "http://127.0.0.1:5101/")])
+        XCTAssertEqual(try resolve(same, "library/app", "ns=docker.io").local, "library/app")
+        XCTAssertEqual(try resolve(same, "library/app").local, "library/app")
+        let hub = try mirror([("registry-1.docker.io", "https://registry-1.docker.io"), ("docker.io", "https://index.docker.io")])
+        XCTAssertEqual(try resolve(hub, "alpine", "ns=docker.io").local, "library/alpine")
+        XCTAssertEqual(try resolve(hub, "alpine").local, "library/alpine")
+        // Another registry keeps its own names.
+        let other = try mirror([("127.0.0.1", "http://127.0.0.1:5101"), ("ghcr.io", "http://127.0.0.1:5102")])
+        XCTAssertEqual(try resolve(other, "org/app", "ns=ghcr.io").local, "ghcr.io/org/app")
+    }
 }
