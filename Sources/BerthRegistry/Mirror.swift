@@ -36,7 +36,7 @@ final class Mirror {
                                                 isDefault: upstreams.isEmpty, sameCacheAs: upstreams.first))
         }
         self.upstreams = upstreams
-        answersEveryNamespace = options.upstreams.count == 1 && UpstreamURL(options.upstreams[0].url)?.host == options.upstreams[0].host
+        answersEveryNamespace = options.proxyOnly
         lastChecked = Array(repeating: 0, count: upstreams.count)
     }
 

@@ -17,6 +17,8 @@ public struct MirrorOptions {
 
     /// Every upstream; the first is the default one (requests without `ns=`).
     public var upstreams: [Upstream] = []
+    /// Only `proxy.remoteurl`, no `mirrors:` map: every `ns=` is served from it, as registry:2 ignores `ns`.
+    public var proxyOnly = false
     /// A cached tag is served without asking the upstream for this long after it was fetched or re-validated.
     public var tagTTLSeconds: Double = 300
     /// CA bundle for the upstreams' certificates; nil uses the system store.

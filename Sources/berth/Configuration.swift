@@ -254,6 +254,7 @@ extension Configuration {
         guard !upstreams.isEmpty else { return nil }
         var options = MirrorOptions()
         options.upstreams = upstreams
+        options.proxyOnly = proxyRemoteURL != nil && mirrors.isEmpty
         options.tagTTLSeconds = proxyTTL
         options.caFile = proxyCAFile
         if let proxyTimeout {

@@ -4,9 +4,10 @@ import BerthStorage
 import XCTest
 
 final class MirrorResolutionTests: XCTestCase {
-    private func mirror(_ upstreams: [(String, String)]) throws -> Mirror {
+    private func mirror(_ upstreams: [(String, String)], proxyOnly: Bool = false) throws -> Mirror {
         var options = MirrorOptions()
         options.upstreams = upstreams.map { MirrorOptions.Upstream(host: $0.0, url: $0.1) }
+        options.proxyOnly = proxyOnly
         return try Mirror(options: options, loop: EventLoop())
     }
 
@@ -85,12 +86,15 @@ final class MirrorResolutionTests: XCTestCase {
     }
 
     func test_proxy_remoteurl_alone_answers_every_ns_as_registry_2_does() throws {
-        let alone = try mirror([("127.0.0.1", "http://127.0.0.1:5101")])
+        let alone = try mirror([("127.0.0.1", "http://127.0.0.1:5101")], proxyOnly: true)
         XCTAssertEqual(try resolve(alone, "team/app", "ns=quay.io").local, "team/app")
         XCTAssertEqual(try resolve(alone, "team/app", "ns=docker.io").local, "team/app")
         // A lone mirrors: entry is named by its key, not by its URL's host and port: unknown ns stay 404.
         let entry = try mirror([("127.0.0.1:5102", "http://127.0.0.1:5102")])
         XCTAssertThrowsError(try resolve(entry, "team/app", "ns=quay.io"))
+        // Even when the key is exactly its URL's host (`ghcr.io: https://ghcr.io`).
+        let keyedByHost = try mirror([("ghcr.io", "https://ghcr.io")])
+        XCTAssertThrowsError(try resolve(keyedByHost, "team/app", "ns=quay.io"))
     }
 
     func test_a_mirrors_entry_for_the_default_registry_shares_its_cache_names() throws {
