@@ -4,7 +4,7 @@
 /// ready the others are told to drain, so no connection goes unanswered; if a new worker exits first, the new
 /// generation is stopped and the serving one goes on as if nothing had been asked. A reload asked for while
 /// one is starting runs when that one is done, so the last signal always reads the latest file.
-public struct WorkerGenerations: Equatable {
+public struct WorkerGenerations {
     public enum Action: Equatable {
         /// Read the configuration again; if it loads, call `starting(count:)` and start that many workers.
         case prepareReload
