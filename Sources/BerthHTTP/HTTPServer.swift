@@ -6,7 +6,7 @@ public struct HTTPServerError: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// Accepts connections on one listening socket and runs them on the loop until SIGINT/SIGTERM drains it.
+/// Accepts connections on one listening socket and runs them on the loop until SIGINT/SIGTERM/SIGQUIT drains it.
 /// Loop-confined.
 public final class HTTPServer {
     public let loop: EventLoop
@@ -56,6 +56,7 @@ public final class HTTPServer {
         sweeper = loop.repeating(every: 1000) { [unowned self] in self.sweep() }
         watchSignal(SIGINT)
         watchSignal(SIGTERM)
+        watchSignal(SIGQUIT)
         watchSignal(SIGHUP)
     }
 
@@ -123,14 +124,18 @@ public final class HTTPServer {
     }
 
     /// Stops accepting and lets in-flight requests finish; the loop ends when the last connection closes.
+    /// After SIGTERM or SIGINT, connections still busy after the drain timeout are cut. After SIGQUIT (how the
+    /// supervisor retires a worker on a reload, while new workers serve) a request may take as long as it
+    /// keeps moving, so a reload cuts no long upload or download; each connection's own timeouts still apply,
+    /// and a later SIGTERM sets the deadline.
     public func shutdown(signal: Int32 = SIGTERM) {
+        if signal != SIGQUIT && drainDeadline == nil { drainDeadline = loop.now + limits.drainTimeoutMilliseconds }
         guard !draining else { return }
         draining = true
         Log.info("signal \(signal): no longer accepting; \(connections.count) connection(s) finishing")
         uv_close(UnsafeMutableRawPointer(listener).assumingMemoryBound(to: uv_handle_t.self), nil)
         for connection in Array(connections.values) { connection.drain() }
         if connections.isEmpty { finishDrain() }
-        drainDeadline = loop.now + limits.drainTimeoutMilliseconds
     }
 
     private func finishDrain() {

@@ -248,7 +248,9 @@ public final class WorkerSupervisor {
                     if worker.generation == serving {
                         policy.ready(worker.index, at: loop.now)
                     } else {
-                        uv_process_kill(process, SIGTERM)
+                        // A worker that listens drains without a deadline (see HTTPServer.shutdown); one still
+                        // starting has no handler yet, and SIGQUIT's default would dump its core.
+                        uv_process_kill(process, worker.readyPipe == nil ? SIGQUIT : SIGTERM)
                         retiring += 1
                     }
                 }
