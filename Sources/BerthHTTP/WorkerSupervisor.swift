@@ -22,7 +22,8 @@ public final class WorkerSupervisor {
     /// Set in a worker's environment: its index, and the supervisor's pid to watch.
     public static let indexVariable = "BERTH_WORKER_INDEX"
     public static let supervisorVariable = "BERTH_SUPERVISOR_PID"
-    /// A directory private to this supervisor where workers publish their metrics (tmpfs when available).
+    /// A directory private to this supervisor (tmpfs when available) where workers publish their metrics and
+    /// find the copy of the configuration their generation loads.
     public static let metricsVariable = "BERTH_METRICS_DIR"
 
     /// Set in a worker's environment: the descriptor on which it tells the supervisor that it is ready.

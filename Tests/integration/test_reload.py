@@ -199,8 +199,6 @@ def served(tmp_path):
 
 
 def test_a_config_that_does_not_load_on_sighup_leaves_the_old_one_serving(served, tmp_path):
-    if os.environ.get("REGISTRY_UNDER_TEST", "berth") == "reference":
-        pytest.skip("starts Berth itself")
     port = free_port()
     config = tmp_path / "served.yml"
     good = (f"http: {{addr: '127.0.0.1:{port}'}}\nstorage: {{filesystem: {{rootdirectory: '{tmp_path / 'root'}'}}}}\n"
@@ -242,8 +240,7 @@ def test_a_config_that_does_not_load_on_sighup_leaves_the_old_one_serving(served
 
     # And a file that loads again is reloaded.
     config.write_text(good)
-    os.kill(server.pid, signal.SIGHUP)
-    _wait_for(lambda: "generation 1 serving" in server.logs(), "generation 1 serving", server)
+    _hang_up_and_wait_for_the_new_generation(server, 1)
     assert _manifest(base, "keep/app", "v1").content == image["manifest"]
     assert server.stop() == 0
 
