@@ -6,7 +6,7 @@ public struct HTTPServerError: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// Accepts connections on one address and runs them on the loop until SIGINT/SIGTERM drains it.
+/// Accepts connections on one listening socket and runs them on the loop until SIGINT/SIGTERM/SIGQUIT drains it.
 /// Loop-confined.
 public final class HTTPServer {
     public let loop: EventLoop
@@ -16,6 +16,9 @@ public final class HTTPServer {
     public var defaultHeaders: [(name: String, value: String)] = []
     /// Called once every connection has closed after a shutdown signal.
     public var onDrained: (() -> Void)?
+    /// Called on SIGHUP, which never stops the server (a terminal's hang-up reaches every process of the
+    /// group; reloading is the supervisor's). Unset, SIGHUP is ignored.
+    public var onHangUp: (() -> Void)?
 
     private let listener = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
     private var connections: [ObjectIdentifier: HTTPConnection] = [:]
@@ -36,39 +39,29 @@ public final class HTTPServer {
     }
 
     /// Binds `address` (`host:port`, `:port` for every interface, `[v6]:port`) and starts accepting.
-    public func listen(on address: String, reusePort: Bool = false) throws {
-        let (host, port) = try Self.split(address)
-        var storage = sockaddr_storage()
-        let family: Int32 = host.contains(":") ? AF_INET6 : AF_INET
-        let parsed = withUnsafeMutablePointer(to: &storage) { pointer -> Int32 in
-            if family == AF_INET6 {
-                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { uv_ip6_addr(host, Int32(port), $0) }
-            }
-            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { uv_ip4_addr(host, Int32(port), $0) }
-        }
-        guard parsed == 0 else { throw HTTPServerError(description: "http.addr: \(address) is not an IP address and port") }
-        uv_tcp_init_ex(loop.raw, listener, UInt32(family))
+    public func listen(on address: String) throws {
+        try listen(on: ListeningSocket.open(address)[0])
+    }
+
+    /// Starts accepting on a socket that listens already (opened here, or inherited from the supervisor).
+    public func listen(on socket: ListeningSocket) throws {
+        uv_tcp_init(loop.raw, listener)
         listener.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        if reusePort {
-            var fd = uv_os_fd_t(-1)
-            uv_fileno(UnsafeMutableRawPointer(listener).assumingMemoryBound(to: uv_handle_t.self), &fd)
-            berth_set_reuseport(fd)
-        }
-        let bound = withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_bind(listener, $0, 0) }
-        }
-        guard bound == 0 else { throw HTTPServerError(description: "cannot bind \(address): \(String(cString: uv_strerror(bound)))") }
+        let opened = uv_tcp_open(listener, socket.descriptor)
+        guard opened == 0 else { throw HTTPServerError(description: "cannot use the listening socket: \(String(cString: uv_strerror(opened)))") }
         let stream = UnsafeMutableRawPointer(listener).assumingMemoryBound(to: uv_stream_t.self)
-        let listening = uv_listen(stream, 1024) { server, status in
+        let listening = uv_listen(stream, ListeningSocket.backlog) { server, status in
             guard status == 0 else { return }
             Unmanaged<HTTPServer>.fromOpaque(server!.pointee.data).takeUnretainedValue().accept()
         }
-        guard listening == 0 else { throw HTTPServerError(description: "cannot listen on \(address): \(String(cString: uv_strerror(listening)))") }
+        guard listening == 0 else { throw HTTPServerError(description: "cannot listen: \(String(cString: uv_strerror(listening)))") }
         berth_ignore_sigpipe()
         refreshDate()
         sweeper = loop.repeating(every: 1000) { [unowned self] in self.sweep() }
         watchSignal(SIGINT)
         watchSignal(SIGTERM)
+        watchSignal(SIGQUIT)
+        watchSignal(SIGHUP)
     }
 
     public var openConnections: Int { connections.count }
@@ -83,18 +76,6 @@ public final class HTTPServer {
         return withUnsafePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
         }
-    }
-
-    static func split(_ address: String) throws -> (host: String, port: Int) {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
-              (0...65535).contains(port) else {
-            throw HTTPServerError(description: "http.addr: \(address) has no port (expected host:port)")
-        }
-        var host = String(address[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        if host.isEmpty || host == "0.0.0.0" { host = "0.0.0.0" }
-        if host == "localhost" { host = "127.0.0.1" }
-        return (host, port)
     }
 
     private func accept() {
@@ -160,20 +141,25 @@ public final class HTTPServer {
         uv_signal_init(loop.raw, handle)
         handle.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         uv_signal_start(handle, { handle, number in
-            Unmanaged<HTTPServer>.fromOpaque(handle!.pointee.data).takeUnretainedValue().shutdown(signal: number)
+            let server = Unmanaged<HTTPServer>.fromOpaque(handle!.pointee.data).takeUnretainedValue()
+            if number == SIGHUP { server.onHangUp?() } else { server.shutdown(signal: number) }
         }, number)
         signalHandles.append(handle)
     }
 
     /// Stops accepting and lets in-flight requests finish; the loop ends when the last connection closes.
+    /// After SIGTERM or SIGINT, connections still busy after the drain timeout are cut. After SIGQUIT (how the
+    /// supervisor retires a worker on a reload, while new workers serve) a request may take as long as it
+    /// keeps moving, so a reload cuts no long upload or download; each connection's own timeouts still apply,
+    /// and a later SIGTERM sets the deadline.
     public func shutdown(signal: Int32 = SIGTERM) {
+        if signal != SIGQUIT && drainDeadline == nil { drainDeadline = loop.now + limits.drainTimeoutMilliseconds }
         guard !draining else { return }
         draining = true
         Log.info("signal \(signal): no longer accepting; \(connections.count) connection(s) finishing")
         uv_close(UnsafeMutableRawPointer(listener).assumingMemoryBound(to: uv_handle_t.self), nil)
         for connection in Array(connections.values) { connection.drain() }
         if connections.isEmpty { finishDrain() }
-        drainDeadline = loop.now + limits.drainTimeoutMilliseconds
     }
 
     private func finishDrain() {

@@ -2,36 +2,64 @@ import CBerthShims
 import CLibUV
 import Glibc
 
-/// Runs N copies of this program as worker processes that share one port (SO_REUSEPORT): restarts a
-/// worker that dies, stops all on SIGTERM/SIGINT. Workers exit by themselves when the supervisor dies,
-/// even by SIGKILL (PR_SET_PDEATHSIG), so no orphan keeps the port. Loop-confined.
+/// What one generation of workers runs with: variables set in their environment only (the configuration
+/// they load); `files` are removed when the generation stops serving.
+public struct WorkerGeneration {
+    public var environment: [(name: String, value: String)]
+    public var files: [String]
+
+    public init(environment: [(name: String, value: String)] = [], files: [String] = []) {
+        self.environment = environment
+        self.files = files
+    }
+}
+
+/// Runs one copy of this program per listening socket as worker processes, which inherit the sockets the
+/// supervisor opened (worker i takes socket i, in every generation): restarts a worker that dies, replaces them all on SIGHUP (a new
+/// generation with the configuration read again), stops all on SIGTERM/SIGINT. Workers exit by themselves
+/// when the supervisor dies, even by SIGKILL (PR_SET_PDEATHSIG), so no orphan keeps the port. Loop-confined.
 public final class WorkerSupervisor {
     /// Set in a worker's environment: its index, and the supervisor's pid to watch.
     public static let indexVariable = "BERTH_WORKER_INDEX"
     public static let supervisorVariable = "BERTH_SUPERVISOR_PID"
-    /// A directory private to this supervisor where workers publish their metrics (tmpfs when available).
+    /// A directory private to this supervisor (tmpfs when available) where workers publish their metrics and
+    /// find the copy of the configuration their generation loads.
     public static let metricsVariable = "BERTH_METRICS_DIR"
 
     /// Set in a worker's environment: the descriptor on which it tells the supervisor that it is ready.
     public static let readyVariable = "BERTH_READY_FD"
 
+    private struct Worker {
+        let generation: Int
+        let index: Int
+        /// Open until the worker has written to it or has died.
+        var readyPipe: UnsafeMutablePointer<uv_pipe_t>?
+    }
+
     private let loop: EventLoop
     private let arguments: [String]
-    private let count: Int
-    private var workers: [Int: UnsafeMutablePointer<uv_process_t>] = [:]
-    /// Each worker's ready pipe, open until the worker has written to it or has died.
-    private var readyPipes: [Int: UnsafeMutablePointer<uv_pipe_t>] = [:]
+    private let sockets: [ListeningSocket]
+    /// Gives the workers of a generation (0 at start, then one per SIGHUP), or nil when the configuration
+    /// does not load (having said why): then nothing changes.
+    private let prepare: (_ generation: Int, _ directory: String) -> WorkerGeneration?
+    private var workers: [UnsafeMutablePointer<uv_process_t>: Worker] = [:]
+    private var specifications: [Int: WorkerGeneration] = [:]
+    private var generations = WorkerGenerations()
+    /// Restarts of the serving generation's workers, by index.
     private var restarts: [Int: RepeatingTimer] = [:]
     private var policy = WorkerRestartPolicy()
+    private var directory = ""
     private let readBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: 16)
     private var stopping = false
     private var signalHandles: [UnsafeMutablePointer<uv_signal_t>] = []
     public private(set) var exitStatus: Int32 = 0
 
-    public init(loop: EventLoop, count: Int, arguments: [String]) {
+    public init(loop: EventLoop, sockets: [ListeningSocket], arguments: [String],
+                prepare: @escaping (_ generation: Int, _ directory: String) -> WorkerGeneration?) {
         self.loop = loop
-        self.count = count
+        self.sockets = sockets
         self.arguments = arguments
+        self.prepare = prepare
     }
 
     deinit {
@@ -59,17 +87,25 @@ public final class WorkerSupervisor {
 
     /// Starts the workers and runs until they have all stopped.
     public func run() {
-        setenv(Self.supervisorVariable, String(getpid()), 1)
-        let shared = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
-        let metrics = "\(shared)/berth-\(getpid())"
-        removeAbandonedDirectories(in: shared)
-        mkdir(metrics, 0o700)
-        setenv(Self.metricsVariable, metrics, 1)
-        setenv(Self.readyVariable, "3", 1)
-        defer { removeDirectory(metrics) }
-        for index in 0..<count { start(index) }
+        watch(SIGHUP)
         watch(SIGTERM)
         watch(SIGINT)
+        setenv(Self.supervisorVariable, String(getpid()), 1)
+        let shared = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
+        directory = "\(shared)/berth-\(getpid())"
+        removeAbandonedDirectories(in: shared)
+        mkdir(directory, 0o700)
+        setenv(Self.metricsVariable, directory, 1)
+        setenv(Self.readyVariable, "3", 1)
+        setenv(ListeningSocket.descriptorVariable, String(ListeningSocket.inheritedDescriptor), 1)
+        defer { removeDirectory(directory) }
+        if let first = prepare(0, directory) {
+            specifications[0] = first
+            for index in sockets.indices { start(index, generation: 0) }
+        } else {
+            exitStatus = 2
+            stop()
+        }
         loop.run()
     }
 
@@ -106,8 +142,10 @@ public final class WorkerSupervisor {
         rmdir(path)
     }
 
-    private func start(_ index: Int) {
+    private func start(_ index: Int, generation: Int) {
         setenv(Self.indexVariable, String(index), 1)
+        // Every generation sets the same names, so a variable of one never reaches a worker of another.
+        specifications[generation]?.environment.forEach { setenv($0.name, $0.value, 1) }
         let process = UnsafeMutablePointer<uv_process_t>.allocate(capacity: 1)
         process.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         let pipe = UnsafeMutablePointer<uv_pipe_t>.allocate(capacity: 1)
@@ -117,17 +155,16 @@ public final class WorkerSupervisor {
         let status = berth_spawn_worker(loop.raw, process, "/proc/self/exe", &cArguments, { process, status, signal in
             let supervisor = Unmanaged<WorkerSupervisor>.fromOpaque(process!.pointee.data).takeUnretainedValue()
             supervisor.exited(process!, status: status, signal: signal)
-        }, pipe)
+        }, pipe, sockets[index].descriptor)
         cArguments.forEach { free($0) }
         guard status == 0 else {
             Log.error("cannot start worker \(index): \(String(cString: uv_strerror(status)))")
             // libuv initialises the handle before it forks, so it is closed like any other.
             closeHandle(process)
             closeHandle(pipe)
-            return decide(index, status: 0, signal: 0)
+            return gone(Worker(generation: generation, index: index), status: 0, signal: 0)
         }
-        workers[index] = process
-        readyPipes[index] = pipe
+        workers[process] = Worker(generation: generation, index: index, readyPipe: pipe)
         uv_read_start(UnsafeMutableRawPointer(pipe).assumingMemoryBound(to: uv_stream_t.self), { handle, _, buffer in
             let supervisor = Unmanaged<WorkerSupervisor>.fromOpaque(handle!.pointee.data).takeUnretainedValue()
             buffer!.pointee = uv_buf_init(supervisor.readBuffer, 16)
@@ -135,20 +172,27 @@ public final class WorkerSupervisor {
             let supervisor = Unmanaged<WorkerSupervisor>.fromOpaque(stream!.pointee.data).takeUnretainedValue()
             supervisor.readyPipeAnswered(stream!, count: count)
         })
-        Log.info("worker \(index) started (pid \(process.pointee.pid))")
+        Log.info("worker \(index) started (pid \(process.pointee.pid)\(generation > 0 ? ", generation \(generation)" : ""))")
     }
 
     /// A byte on a worker's pipe: it is ready. Its end (or an error) without one: it died first, which its
     /// exit reports.
     private func readyPipeAnswered(_ stream: UnsafeMutablePointer<uv_stream_t>, count: Int) {
-        guard let index = readyPipes.first(where: { UnsafeMutableRawPointer($0.value) == UnsafeMutableRawPointer(stream) })?.key else { return }
-        if count > 0 { policy.ready(index, at: loop.now) }
-        if count != 0 { closeReadyPipe(index) }
+        guard let process = workers.first(where: { $0.value.readyPipe.map(UnsafeMutableRawPointer.init) == UnsafeMutableRawPointer(stream) })?.key,
+              let worker = workers[process] else { return }
+        if count != 0 { closeReadyPipe(process) }
+        if count > 0 { ready(worker) }
     }
 
-    private func closeReadyPipe(_ index: Int) {
-        guard let pipe = readyPipes.removeValue(forKey: index) else { return }
+    private func closeReadyPipe(_ process: UnsafeMutablePointer<uv_process_t>) {
+        guard let pipe = workers[process]?.readyPipe else { return }
+        workers[process]?.readyPipe = nil
         closeHandle(pipe)
+    }
+
+    private func ready(_ worker: Worker) {
+        if worker.generation == generations.serving { return policy.ready(worker.index, at: loop.now) }
+        perform(generations.ready(generation: worker.generation, index: worker.index))
     }
 
     private func closeHandle<Handle>(_ handle: UnsafeMutablePointer<Handle>) {
@@ -156,23 +200,32 @@ public final class WorkerSupervisor {
     }
 
     private func exited(_ process: UnsafeMutablePointer<uv_process_t>, status: Int64, signal: Int32) {
-        guard let index = workers.first(where: { $0.value == process })?.key else { return }
-        workers[index] = nil
-        closeHandle(process)
+        guard let worker = workers[process] else { return }
         // A worker that wrote its byte and died at once may be reaped before the byte is read: look first.
-        if let pipe = readyPipes[index] {
+        if let pipe = worker.readyPipe {
             var descriptor = uv_os_fd_t()
-            if uv_fileno(UnsafeMutableRawPointer(pipe).assumingMemoryBound(to: uv_handle_t.self), &descriptor) == 0,
-               read(descriptor, readBuffer, 16) > 0 {
-                policy.ready(index, at: loop.now)
-            }
-            closeReadyPipe(index)
+            let wasReady = uv_fileno(UnsafeMutableRawPointer(pipe).assumingMemoryBound(to: uv_handle_t.self), &descriptor) == 0
+                && read(descriptor, readBuffer, 16) > 0
+            closeReadyPipe(process)
+            if wasReady { ready(worker) }
         }
+        workers[process] = nil
+        closeHandle(process)
+        gone(worker, status: status, signal: signal)
+    }
+
+    private func gone(_ worker: Worker, status: Int64, signal: Int32) {
         if stopping {
             if workers.isEmpty { finish() }
             return
         }
-        decide(index, status: status, signal: signal)
+        if worker.generation == generations.serving { return decide(worker.index, status: status, signal: signal) }
+        let actions = generations.exited(generation: worker.generation)
+        if !actions.isEmpty {
+            Log.error("reload abandoned: worker \(worker.index) of generation \(worker.generation) exited before it was ready "
+                      + "(status \(status), signal \(signal)); the previous configuration keeps serving")
+        }
+        perform(actions)
     }
 
     private func decide(_ index: Int, status: Int64, signal: Int32) {
@@ -183,19 +236,66 @@ public final class WorkerSupervisor {
             stop()
         case .restart(let delay):
             Log.warn("worker \(index) exited (status \(status), signal \(signal)); restarting in \(delay) ms")
+            let generation = generations.serving
             restarts[index] = loop.repeating(every: delay) { [unowned self] in
                 restarts.removeValue(forKey: index)?.stop()
-                start(index)
+                start(index, generation: generation)
             }
         }
+    }
+
+    /// SIGHUP: a new generation with the configuration read again, beside the serving one until it is ready.
+    private func reload() {
+        guard !stopping else { return }
+        if generations.isStarting { Log.info("SIGHUP: a reload is starting already; reading the configuration again after it") }
+        perform(generations.reloadRequested())
+    }
+
+    private func perform(_ actions: [WorkerGenerations.Action]) {
+        for action in actions {
+            switch action {
+            case .prepareReload:
+                let number = generations.next
+                guard let specification = prepare(number, directory) else { continue }
+                let generation = generations.starting(count: sockets.count)
+                specifications[generation] = specification
+                Log.info("SIGHUP: configuration reloaded; starting \(sockets.count) workers (generation \(generation))")
+                for index in sockets.indices { start(index, generation: generation) }
+            case .retireAllBut(let serving):
+                restarts.values.forEach { $0.stop() }
+                restarts = [:]
+                policy = WorkerRestartPolicy()
+                var retiring = 0
+                for (process, worker) in workers {
+                    if worker.generation == serving {
+                        policy.ready(worker.index, at: loop.now)
+                    } else {
+                        // A worker that listens drains without a deadline (see HTTPServer.shutdown); one still
+                        // starting has no handler yet, and SIGQUIT's default would dump its core.
+                        uv_process_kill(process, worker.readyPipe == nil ? SIGQUIT : SIGTERM)
+                        retiring += 1
+                    }
+                }
+                for generation in specifications.keys where generation != serving { discard(generation) }
+                Log.info("generation \(serving) serving; \(retiring) worker(s) of the previous configuration finishing their requests")
+            case .abandon(let generation):
+                for (process, worker) in workers where worker.generation == generation { uv_process_kill(process, SIGTERM) }
+                discard(generation)
+            }
+        }
+    }
+
+    private func discard(_ generation: Int) {
+        specifications.removeValue(forKey: generation)?.files.forEach { unlink($0) }
     }
 
     private func watch(_ number: Int32) {
         let handle = UnsafeMutablePointer<uv_signal_t>.allocate(capacity: 1)
         uv_signal_init(loop.raw, handle)
         handle.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        uv_signal_start(handle, { handle, _ in
-            Unmanaged<WorkerSupervisor>.fromOpaque(handle!.pointee.data).takeUnretainedValue().stop()
+        uv_signal_start(handle, { handle, number in
+            let supervisor = Unmanaged<WorkerSupervisor>.fromOpaque(handle!.pointee.data).takeUnretainedValue()
+            if number == SIGHUP { supervisor.reload() } else { supervisor.stop() }
         }, number)
         signalHandles.append(handle)
     }
@@ -206,7 +306,7 @@ public final class WorkerSupervisor {
         stopping = true
         restarts.values.forEach { $0.stop() }
         restarts = [:]
-        for process in workers.values { uv_process_kill(process, SIGTERM) }
+        for process in workers.keys { uv_process_kill(process, SIGTERM) }
         if workers.isEmpty { finish() }
     }
 

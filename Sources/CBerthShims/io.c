@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <unistd.h>
 #include "berth_shims.h"
 
 long berth_sendfile(int out_fd, int in_fd, int64_t offset, size_t count) {
@@ -31,9 +32,22 @@ void berth_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 
 int berth_errno(void) { return errno; }
 
-int berth_set_reuseport(int fd) {
+int berth_listen_tcp(const struct sockaddr *address, unsigned length, int backlog, int join) {
+    int fd = socket(address->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -errno;
     int on = 1;
-    return setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0 ? -errno : 0;
+    /* SO_REUSEADDR, as libuv sets it: a restart binds past TIME_WAIT. SO_REUSEPORT only before the bind of a
+       socket that joins the caller's first; on the first, only once it is bound (see the header). */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0
+        || (join && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0)
+        || bind(fd, address, length) < 0
+        || (!join && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0)
+        || listen(fd, backlog) < 0) {
+        int error = errno;
+        close(fd);
+        return -error;
+    }
+    return fd;
 }
 
 #include <sys/random.h>

@@ -8,19 +8,21 @@
 #include "berth_shims.h"
 
 int berth_spawn_worker(uv_loop_t *loop, uv_process_t *process, const char *file, char **args, uv_exit_cb on_exit,
-                       uv_pipe_t *ready) {
-    uv_stdio_container_t stdio[4];
+                       uv_pipe_t *ready, int listener) {
+    uv_stdio_container_t stdio[5];
     for (int fd = 0; fd < 3; fd++) {
         stdio[fd].flags = UV_INHERIT_FD;
         stdio[fd].data.fd = fd;
     }
     stdio[3].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
     stdio[3].data.stream = (uv_stream_t *)ready;
+    stdio[4].flags = UV_INHERIT_FD;
+    stdio[4].data.fd = listener;
     uv_process_options_t options = {0};
     options.exit_cb = on_exit;
     options.file = file;
     options.args = args;
-    options.stdio_count = 4;
+    options.stdio_count = 5;
     options.stdio = stdio;
     return uv_spawn(loop, process, &options);
 }

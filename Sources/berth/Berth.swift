@@ -50,43 +50,56 @@ struct Serve: ParsableCommand {
     var workers: String?
 
     func run() throws {
+        // Read once: the supervisor sets variables of its own for its workers, which a reload must not see.
+        let environment = ProcessInfo.processInfo.environment
+        let worker = WorkerSupervisor.workerIndex()
         var settings: Configuration
         do {
-            let (loaded, warnings) = try Configuration.load(file: config, environment: ProcessInfo.processInfo.environment)
+            // A worker loads the copy its supervisor checked, so that it runs what the supervisor accepted.
+            let file = worker == nil ? config : (environment[Self.snapshotVariable] ?? config)
+            let (loaded, warnings) = try load(file: file, environment: environment)
             settings = loaded
-            warnings.forEach { Log.warn($0) }
+            // The supervisor has said them once already.
+            if worker == nil { warnings.forEach { Log.warn($0) } }
         } catch {
             Berth.printError(error)
             throw ExitCode(2)
         }
-        if let addr { settings.httpAddr = addr }
-        if let root { settings.rootDirectory = root }
-        if let logLevel {
-            guard LogLevel(name: logLevel) != nil else {
-                Berth.printError("--log-level: \(logLevel) is not debug, info, warn or error")
-                throw ExitCode(2)
-            }
-            settings.logLevel = logLevel
-        }
-        if let workers {
-            do { settings.workers = try Configuration.count(workers, "--workers", "command line") } catch {
-                Berth.printError(error)
-                throw ExitCode(2)
-            }
-        }
         Log.level = LogLevel(name: settings.logLevel) ?? .info
-        let worker = WorkerSupervisor.workerIndex()
         if settings.workers > 1 && worker == nil {
-            try supervise(settings)
+            try supervise(settings, environment: environment)
         } else {
             try serve(settings, worker: worker)
         }
     }
 
-    /// Checks the storage once, so a bad root fails here with one message, then runs the workers.
-    private func supervise(_ settings: Configuration) throws {
+    /// The configuration from `file`, then the environment, then the flags, which always win.
+    func load(file: String?, environment: [String: String]) throws -> (Configuration, [String]) {
+        var (settings, warnings) = try Configuration.load(file: file, environment: environment)
+        if let addr { settings.httpAddr = addr }
+        if let root { settings.rootDirectory = root }
+        if let logLevel {
+            guard LogLevel(name: logLevel) != nil else {
+                throw Configuration.Invalid(description: "--log-level: \(logLevel) is not debug, info, warn or error")
+            }
+            settings.logLevel = logLevel
+        }
+        if let workers { settings.workers = try Configuration.count(workers, "--workers", "command line") }
+        return (settings, warnings)
+    }
+
+    /// Checks the storage once, so a bad root fails here with one message, and binds the port (a busy one
+    /// fails here too), then runs the workers on that socket.
+    private func supervise(_ settings: Configuration, environment: [String: String]) throws {
         _ = try openStore(settings)
-        let supervisor = WorkerSupervisor(loop: EventLoop(), count: settings.workers, arguments: CommandLine.arguments)
+        let sockets: [ListeningSocket]
+        do { sockets = try ListeningSocket.open(settings.httpAddr, count: settings.workers) } catch {
+            Log.error("\(error)")
+            throw ExitCode(1)
+        }
+        let supervisor = WorkerSupervisor(loop: EventLoop(), sockets: sockets, arguments: CommandLine.arguments) { number, directory in
+            self.generation(number, directory: directory, environment: environment, running: settings)
+        }
         Log.info("berth \(Berth.version) starting \(settings.workers) workers on \(settings.httpAddr)")
         supervisor.run()
         Log.info("stopped")
@@ -139,10 +152,13 @@ struct Serve: ParsableCommand {
         // otherwise it tells anonymous clients about the deployment.
         if let worker, Log.level == .debug { server.defaultHeaders.append(("Berth-Worker", String(worker))) }
         do {
-            try server.listen(on: settings.httpAddr, reusePort: worker != nil)
+            try server.listen(on: (worker != nil ? ListeningSocket.inherited() : nil) ?? ListeningSocket.open(settings.httpAddr)[0])
         } catch {
             Log.error("\(error)")
             throw ExitCode(1)
+        }
+        if worker == nil {
+            server.onHangUp = { Log.warn("SIGHUP: a configuration is reloaded by the supervisor of workers: 2 or more; restart to apply one here") }
         }
         let maintenance = registry.startMaintenance()
         server.onDrained = { maintenance.forEach { $0.stop() } }

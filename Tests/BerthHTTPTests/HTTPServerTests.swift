@@ -139,6 +139,32 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertLessThan(bytes.count, server.largeFile.count, "the transfer was cut, not finished")
     }
 
+    func test_after_sigquit_a_transfer_outlasts_the_drain_timeout_and_a_later_sigterm_cuts_the_rest() throws {
+        server.stop()
+        var limits = HTTPLimits()
+        limits.drainTimeoutMilliseconds = 1000
+        server = try TestServer(limits: limits)
+        let retired = try TestClient(port: server.port, receiveBuffer: 4096)
+        let stopped = try TestClient(port: server.port, receiveBuffer: 4096)
+        var started: [Int] = []
+        for client in [retired, stopped] {
+            client.send("GET /large HTTP/1.1\r\nHost: x\r\n\r\n")
+            let (head, body) = client.receiveHead()
+            XCTAssertTrue(head.hasPrefix("HTTP/1.1 200"), head)
+            started.append(body)
+        }
+        server.beginShutdown(signal: SIGQUIT) // a reload retiring this worker
+        Thread.sleep(forTimeInterval: 3.5)  // past the drain timeout; the deadline is checked every second
+        let (rest, closed) = retired.receiveUntilClosed()
+        XCTAssertTrue(closed, "the connection stays open after its answer while draining")
+        XCTAssertEqual(started[0] + rest.count, server.largeFile.count, "the transfer was cut")
+        server.beginShutdown(signal: SIGTERM) // the supervisor stopping: now the deadline holds
+        Thread.sleep(forTimeInterval: 3.5)
+        let (bytes, cut) = stopped.receiveUntilClosed()
+        XCTAssertTrue(cut, "the stalled connection is still open after SIGTERM")
+        XCTAssertLessThan(started[1] + bytes.count, server.largeFile.count, "the transfer was cut, not finished")
+    }
+
     private func assertLargeFileSentWhole() throws {
         let client = try TestClient(port: server.port)
         client.send("GET /large HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -252,8 +278,8 @@ final class TestServer {
         try server.listen(on: "127.0.0.1:0")
         port = server.boundPort
         wakeup = LoopWakeup(loop: loop) { [unowned self] in
-            server.shutdown()
-            wakeup.close()
+            server.shutdown(signal: shutdownSignal)
+            if stopping { wakeup.close() }
         }
         let thread = Thread { [loop, finished] in
             loop.run()
@@ -262,7 +288,19 @@ final class TestServer {
         thread.start()
     }
 
+    /// The signal the next `beginShutdown` or `stop` hands the server.
+    private var shutdownSignal = SIGTERM
+    private var stopping = false
+
+    /// Starts the server's drain as `signal` would, without waiting for the loop to end.
+    func beginShutdown(signal: Int32) {
+        shutdownSignal = signal
+        wakeup.send()
+    }
+
     func stop() {
+        shutdownSignal = SIGTERM
+        stopping = true
         wakeup.send()
         XCTAssertEqual(finished.wait(timeout: .now() + 10), .success, "the loop did not end after shutdown")
         try? FileManager.default.removeItem(atPath: directory)
@@ -322,6 +360,18 @@ final class TestClient {
         var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         guard poll(&entry, 1, Int32(seconds * 1000)) == 1 else { return "" }
         return receive(until: marker)
+    }
+
+    /// Reads a response head; returns it and how many bytes of the body came with it.
+    func receiveHead() -> (head: String, bodyBytes: Int) {
+        let end = Array("\r\n\r\n".utf8)
+        var bytes: [UInt8] = []
+        while bytes.firstRange(of: end) == nil {
+            guard let chunk = readChunk() else { return (String(decoding: bytes, as: UTF8.self), 0) }
+            bytes += chunk
+        }
+        let head = bytes.firstRange(of: end)!
+        return (String(decoding: bytes[..<head.lowerBound], as: UTF8.self), bytes.count - head.upperBound)
     }
 
     func receiveAll() -> String {

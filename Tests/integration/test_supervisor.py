@@ -9,8 +9,8 @@ import time
 import pytest
 import requests
 
-from processes import children, wait_until_serving, worker_index
-from regutil import TIMEOUT
+from processes import children, identity, wait_until_serving, worker_index
+from regutil import OCI_MANIFEST, TIMEOUT, push_image
 
 pytestmark = pytest.mark.berth_only  # worker processes are Berth's own
 
@@ -63,3 +63,37 @@ def test_workers_that_cannot_listen_make_the_supervisor_give_up(tmp_path):
             proc.wait()
             pytest.fail("the supervisor kept restarting workers that cannot listen\n" + (tmp_path / "berth.log").read_text())
     assert status != 0
+
+
+@pytest.mark.parametrize("first,second", [(1, 1), (1, 2), (2, 1), (2, 2)])
+def test_a_second_server_on_a_busy_port_exits_with_address_in_use_and_the_first_serves_every_request(
+        start_berth, tmp_path, first, second):
+    """Workers that each bound with SO_REUSEPORT let a second `berth serve --workers 2` join the port, and the
+    kernel sent it part of the connections (to an empty data directory: NAME_UNKNOWN). Either order of one and
+    two workers, and two after two, must fail at once."""
+    server = start_berth("--workers", str(first))
+    image = push_image(server.base_url, "busy/app", "v1")
+    serving = identity(server.proc)
+    log_path = tmp_path / "second.log"
+    with open(log_path, "wb") as log:
+        second = subprocess.Popen([os.environ["BERTH_BIN"], "serve", "--addr", server.host, "--root", str(tmp_path / "empty"),
+                                   "--workers", str(second)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        # Done when it exits, or failed as soon as it says it serves.
+        assert _wait_for(lambda: second.poll() is not None or "serving" in log_path.read_text()), "the second server hung"
+        assert second.poll() is not None, "a second server started on a busy port\n" + log_path.read_text()
+    finally:
+        if second.poll() is None:
+            workers = children(second.pid)
+            second.kill()
+            second.wait()
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
+    assert second.returncode != 0
+    assert "address already in use" in log_path.read_text(), log_path.read_text()
+    for _ in range(24):  # new connections, which the kernel would spread over every socket on the port
+        r = requests.get(f"{server.base_url}/v2/busy/app/manifests/v1", headers={"Accept": OCI_MANIFEST, "Connection": "close"},
+                         timeout=TIMEOUT)
+        assert r.status_code == 200 and r.content == image["manifest"], r.text
+    assert identity(server.proc) == serving
+    server.stop_cleanly()

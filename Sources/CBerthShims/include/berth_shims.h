@@ -54,13 +54,19 @@ int berth_tcp_output(int fd, uint64_t *acknowledged, int *outstanding);
 /// Makes the close of `fd` abort the connection with a reset (SO_LINGER 0): its send buffer is freed at once,
 /// instead of staying with the kernel while it waits for a peer that takes nothing.
 int berth_set_reset_on_close(int fd);
-/// Sets SO_REUSEPORT so several worker processes can bind one port; returns 0 or -errno.
-int berth_set_reuseport(int fd);
+struct sockaddr;
+/// A TCP socket bound to `address` and listening (close-on-exec, non-blocking); returns it or -errno. With
+/// `join` 0 it binds without SO_REUSEPORT, so the bind fails when anything holds the port (another Berth
+/// included: each binds its first socket this way, and two cannot both pass), then sets SO_REUSEPORT, which
+/// Linux reads at each later bind: sockets opened with `join` 1 by the same user join it in one group, among
+/// which the kernel spreads new connections.
+int berth_listen_tcp(const struct sockaddr *address, unsigned length, int backlog, int join);
 
 /// Starts `file` with `args` (NULL-terminated), sharing stdin, stdout and stderr; `ready` (an initialised
-/// uv_pipe_t) becomes the parent's end of a pipe the child writes to as its descriptor 3.
+/// uv_pipe_t) becomes the parent's end of a pipe the child writes to as its descriptor 3, and `listener`
+/// (a listening socket) its descriptor 4.
 int berth_spawn_worker(uv_loop_t *loop, uv_process_t *process, const char *file, char **args, uv_exit_cb on_exit,
-                       uv_pipe_t *ready);
+                       uv_pipe_t *ready, int listener);
 /// Asks for SIGTERM when the parent dies (PR_SET_PDEATHSIG); -1 when the parent is already gone.
 int berth_die_with_parent(int expected_parent);
 
