@@ -41,8 +41,7 @@ public struct StorageCheck {
 
     public func run() -> Report {
         var pass = Pass(store: store, options: options)
-        for repository in store.repositories() {
-            guard let name = RepositoryName(repository) else { continue }
+        for name in repositories() {
             pass.report.repositories += 1
             pass.checkRevisions(name)
             pass.checkTags(name)
@@ -58,6 +57,24 @@ public struct StorageCheck {
         pass.checkRetired()
         pass.checkDownloads()
         return pass.report
+    }
+
+    /// Every directory under `repositories/` that holds links or uploads. `RegistryStore.repositories()` (the
+    /// catalog) lists only those with manifests; a repository whose pushes never got to a manifest has links too.
+    func repositories() -> [RepositoryName] {
+        var found: [RepositoryName] = []
+        func walk(_ directory: String, _ prefix: String) {
+            let entries = FileSystem.entries(directory).filter(\.isDirectory).map(\.name)
+            if !prefix.isEmpty, entries.contains(where: { ["_manifests", "_layers", "_uploads"].contains($0) }),
+               let name = RepositoryName(prefix) {
+                found.append(name)
+            }
+            for name in entries.sorted() where !name.hasPrefix("_") && !name.hasPrefix(".") {
+                walk(directory + "/" + name, prefix.isEmpty ? name : prefix + "/" + name)
+            }
+        }
+        walk(store.path(.repositories), "")
+        return found
     }
 
     /// The digest of a file's bytes and their count, read in 1 MiB pieces; nil when it cannot be read.
