@@ -41,7 +41,7 @@ public struct StorageCheck {
 
     public func run() -> Report {
         var pass = Pass(store: store, options: options)
-        for name in repositories() {
+        for name in Self.repositories(in: store) {
             pass.report.repositories += 1
             pass.checkRevisions(name)
             pass.checkTags(name)
@@ -61,7 +61,7 @@ public struct StorageCheck {
 
     /// Every directory under `repositories/` that holds links or uploads. `RegistryStore.repositories()` (the
     /// catalog) lists only those with manifests; a repository whose pushes never got to a manifest has links too.
-    func repositories() -> [RepositoryName] {
+    static func repositories(in store: RegistryStore) -> [RepositoryName] {
         var found: [RepositoryName] = []
         func walk(_ directory: String, _ prefix: String) {
             let entries = FileSystem.entries(directory).filter(\.isDirectory).map(\.name)
@@ -121,6 +121,9 @@ private struct Pass {
     var reachable = Set<Digest>()
     var verified: [Digest: Bool] = [:]
     var absent: [Digest: [Digest]] = [:]
+    /// A linked manifest could not be read or does not match its digest: what it references is unknown, so no
+    /// blob is called unreferenced (a repair would remove it).
+    var marksIncomplete = false
 
     init(store: RegistryStore, options: StorageCheck.Options) {
         self.store = store
@@ -242,11 +245,17 @@ private struct Pass {
     private mutating func mark(_ digest: Digest) -> [Digest] {
         if let known = absent[digest] { return known }
         absent[digest] = []
-        guard let bytes = try? store.readBlob(digest, limit: 16 << 20) else { return [] }
+        guard let bytes = try? store.readBlob(digest, limit: 16 << 20) else {
+            marksIncomplete = true
+            return []
+        }
         report.blobsHashed += 1
         report.bytesHashed += Int64(bytes.count)
         verified[digest] = Digest.sha256(of: bytes) == digest
-        guard verified[digest] == true else { return [] }
+        guard verified[digest] == true else {
+            marksIncomplete = true
+            return []
+        }
         var missing: [Digest] = []
         for reference in ManifestReferences.digests(in: bytes) {
             guard hasBlob(reference) else {
@@ -287,7 +296,7 @@ private struct Pass {
             add(.corruptBlob, data, detail, fix: .quarantine(digest, links: links[digest] ?? []))
             return
         }
-        guard !reachable.contains(digest) else { return }
+        guard !reachable.contains(digest), !marksIncomplete else { return }
         let age = options.now - max(StorageCheck.changed(data), newestLink[digest] ?? 0)
         guard age >= options.blobDelaySeconds else { return }
         let linked = layerLinks[digest] ?? []

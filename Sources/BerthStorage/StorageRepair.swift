@@ -14,20 +14,20 @@ public struct StorageRepair {
     }
 
     let store: RegistryStore
+    /// When the check began (`StorageCheck.Options.now`): a link written since then is a push that wants the blob.
+    let checkedAt: Double
 
-    public init(store: RegistryStore) {
+    public init(store: RegistryStore, checkedAt: Double) {
         self.store = store
+        self.checkedAt = checkedAt
     }
 
     public func repair(_ finding: StorageFinding) -> Outcome {
         switch finding.fix {
         case .quarantine(let digest, let links):
             return quarantine(digest, links: links)
-        case .removeUnreferencedBlob(let digest, let layerLinks):
-            guard FileSystem.exists(store.path(.blobData(digest))) else { return .gone }
-            for name in layerLinks where store.isLayerLinked(digest, in: name) { try? store.unlinkLayer(digest, in: name) }
-            store.removeBlob(digest)
-            return .repaired("removed the blob and \(layerLinks.count) layer link\(layerLinks.count == 1 ? "" : "s")")
+        case .removeUnreferencedBlob(let digest, _):
+            return removeUnreferenced(digest)
         case .removeLayerLink(let name, let digest):
             guard store.isLayerLinked(digest, in: name), store.blobSize(digest) == nil else { return .gone }
             return outcome((try? store.unlinkLayer(digest, in: name)) != nil, "removed the link")
@@ -84,6 +84,24 @@ public struct StorageRepair {
             }
         }
         return .repaired("moved to \(target.dropFirst(store.base.count + 1)), \(links.count) link\(links.count == 1 ? "" : "s") removed")
+    }
+
+    /// The check may have taken minutes (hashing): a push since then may have found the blob stored and
+    /// referenced it (a manifest PUT refreshes its layer links), or mounted it into another repository.
+    private func removeUnreferenced(_ digest: Digest) -> Outcome {
+        guard FileSystem.exists(store.path(.blobData(digest))) else { return .gone }
+        let linked = StorageCheck.repositories(in: store).filter { FileSystem.exists(store.path(.layerLink($0, digest))) }
+        let recent = linked.contains { StorageCheck.changed(store.path(.layerLink($0, digest))) >= checkedAt }
+        if recent || StorageRepair.isManifest(digest, store: store) || StorageCheck.changed(store.path(.blobData(digest))) >= checkedAt {
+            return .gone  // in use since the check
+        }
+        for name in linked { try? store.unlinkLayer(digest, in: name) }
+        store.removeBlob(digest)
+        return .repaired("removed the blob and \(linked.count) layer link\(linked.count == 1 ? "" : "s")")
+    }
+
+    private static func isManifest(_ digest: Digest, store: RegistryStore) -> Bool {
+        StorageCheck.repositories(in: store).contains { store.isManifestLinked(digest, in: $0) }
     }
 
     /// An upload that a request is writing holds a lock on its data file: that one is left alone.

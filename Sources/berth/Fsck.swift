@@ -43,7 +43,7 @@ struct Fsck: ParsableCommand {
         options.blobDelaySeconds = settings.gcDelay
         let (report, outcomes) = try store.withCollectionLock {
             let report = StorageCheck(store: store, options: options).run()
-            let repairer = StorageRepair(store: store)
+            let repairer = StorageRepair(store: store, checkedAt: options.now)
             return (report, repair ? report.findings.map { repairer.repair($0) } : [])
         }
         let remaining = outcomes.isEmpty ? report.findings.count : outcomes.filter { !$0.isDone }.count

@@ -42,9 +42,10 @@ final class StorageCheckTests: XCTestCase {
     func test_a_corrupt_manifest_is_quarantined_with_its_revision_and_tag() throws {
         let manifest = try pushImage(tag: "v1")
         try flipFirstByte(store.path(.blobData(manifest)))
+        XCTAssertEqual(check(delay: 0).findings.map(\.kind), [.corruptBlob],
+                       "what a corrupt manifest references is unknown: no blob is called unreferenced")
         let finding = try XCTUnwrap(check().findings.first)
-        XCTAssertEqual(finding.kind, .corruptBlob)
-        guard case .repaired = StorageRepair(store: store).repair(finding) else { return XCTFail("not repaired") }
+        guard case .repaired = repairer.repair(finding) else { return XCTFail("not repaired") }
         XCTAssertNil(store.blobSize(manifest))
         XCTAssertFalse(store.isManifestLinked(manifest, in: repository))
         XCTAssertNil(store.resolveTag(Tag("v1")!, in: repository))
@@ -59,10 +60,20 @@ final class StorageCheckTests: XCTestCase {
         let finding = try XCTUnwrap(check(delay: 0).findings.first)
         XCTAssertEqual(finding.kind, .unreferencedBlob)
         XCTAssertFalse(finding.kind.isDamage)
-        guard case .repaired = StorageRepair(store: store).repair(finding) else { return XCTFail("not repaired") }
+        guard case .repaired = repairer.repair(finding) else { return XCTFail("not repaired") }
         XCTAssertNil(store.blobSize(orphan))
         XCTAssertFalse(store.isLayerLinked(orphan, in: repository), "its link goes first, then the blob")
         XCTAssertEqual(check(delay: 0).findings.map(\.kind), [])
+    }
+
+    func test_an_unreferenced_blob_that_a_push_links_since_the_check_is_left() throws {
+        let blob = try pushBlob(Array("found stored by a push".utf8))
+        let checkedAt = Double(time(nil))
+        let finding = try XCTUnwrap(check(delay: 0).findings.first)
+        store.touchLayerLinks([blob], in: repository)  // what a manifest PUT that references it does
+        XCTAssertEqual(StorageRepair(store: store, checkedAt: checkedAt).repair(finding), .gone)
+        XCTAssertNotNil(store.blobSize(blob))
+        XCTAssertTrue(store.isLayerLinked(blob, in: repository))
     }
 
     func test_a_dangling_link_put_right_meanwhile_is_left_alone() throws {
@@ -72,7 +83,7 @@ final class StorageCheckTests: XCTestCase {
         let finding = try XCTUnwrap(check().findings.first)
         XCTAssertEqual(finding.kind, .danglingLink)
         _ = try pushBlob(bytes)  // pushed again between the check and the repair
-        XCTAssertEqual(StorageRepair(store: store).repair(finding), .gone)
+        XCTAssertEqual(repairer.repair(finding), .gone)
         XCTAssertTrue(store.isLayerLinked(layer, in: repository))
     }
 
@@ -82,9 +93,9 @@ final class StorageCheckTests: XCTestCase {
                                        Array("2020-01-01T00:00:00Z".utf8), sync: false)
         let finding = try XCTUnwrap(check().findings.first)
         XCTAssertEqual(finding.kind, .staleUpload)
-        XCTAssertEqual(StorageRepair(store: store).repair(finding), .notRepaired("a request is writing to it"))
+        XCTAssertEqual(repairer.repair(finding), .notRepaired("a request is writing to it"))
         session.release()
-        guard case .repaired = StorageRepair(store: store).repair(finding) else { return XCTFail("not repaired") }
+        guard case .repaired = repairer.repair(finding) else { return XCTFail("not repaired") }
         XCTAssertFalse(FileSystem.exists(store.path(.upload(.repository(repository), id: session.id))))
     }
 
@@ -99,6 +110,8 @@ final class StorageCheckTests: XCTestCase {
     }
 
     // MARK: Helpers
+
+    private var repairer: StorageRepair { StorageRepair(store: store, checkedAt: Double(time(nil)) + 1) }
 
     private func check(delay: Double = 3600) -> StorageCheck.Report {
         var options = StorageCheck.Options()
