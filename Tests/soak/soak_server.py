@@ -51,7 +51,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise SystemExit(f"berth exited {self.proc.returncode} at start; see {self.log.name}")
             try:
-                if requests.get(self.base + "/v2/", timeout=2).status_code == 200 and len(children(self.proc.pid)) == workers:
+                if requests.get(self.base + "/v2/", timeout=2).status_code == 200 and len(children(self.proc.pid)) == (workers if workers > 1 else 0):
                     return
             except requests.RequestException:
                 pass
