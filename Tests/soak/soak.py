@@ -305,7 +305,8 @@ def main():
         if server.proc.poll() is None:
             server.stop()
     damage = [f for f in result["fsck_serving"]["findings"] if f.get("damage")]
-    result["passed"] = not result["failures"] and not result["replaced_processes"] and result["fds_returned"] and not damage
+    result["passed"] = (not result["failures"] and not result["replaced_processes"] and result["fds_returned"] and not damage
+                        and result["fsck_serving"]["status"] in (0, 1) and not result["broken_images_fsck_missed"])
     print_summary(result)
     if args.report:
         with open(args.report, "w") as f:
