@@ -289,8 +289,10 @@ def main():
         result["idle_after"] = summarize(after)
         result["fds_returned"] = settled
 
+        checked = time.monotonic()
         status, report = server.fsck()
-        result["fsck_serving"] = {"status": status, "kinds": kinds(report), "findings": report.get("findings", [])[:50]}
+        result["fsck_serving"] = {"status": status, "kinds": kinds(report), "findings": report.get("findings", [])[:50],
+                                  "seconds": round(time.monotonic() - checked, 1), "bytes_hashed": report.get("bytesHashed")}
         # Every image a client failed to pull should be among fsck's damage: fsck checked against the clients.
         named = " ".join(f["detail"] for f in report.get("findings", []) if f.get("damage"))
         result["broken_images_fsck_missed"] = [image for image in result["broken_images"] if image not in named]
