@@ -7,7 +7,7 @@ TEST_APT := skopeo podman docker-registry apache2-utils openssl curl strace cont
 TEST_PIP := pytest requests oras python-dxf prometheus_client
 BERTH := .build/release/berth
 
-.PHONY: run build deps test-deps test unit-test integration-test fuzz-build fuzz-short fuzz bench clean
+.PHONY: run build deps test-deps test unit-test integration-test fuzz-build fuzz-short fuzz bench soak clean
 
 # Installs the named Debian packages that are not installed yet (one apt-get update first).
 define apt_install
@@ -55,6 +55,11 @@ test: fuzz-short unit-test integration-test
 
 bench: build
 	bash bench/run.sh
+
+# Ten minutes of mixed pushes, pulls, deletes and online GC (2 workers, gc every 5 s, no delay), then
+# `berth fsck`; not part of `make test`. SOAK_ARGS changes it (see Tests/soak/soak.py --help).
+soak: build test-deps
+	$(PYTHON) Tests/soak/soak.py --berth $(abspath $(BERTH)) $(SOAK_ARGS)
 
 clean:
 	rm -rf .build .build-fuzz

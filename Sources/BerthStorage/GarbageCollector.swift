@@ -44,7 +44,7 @@ public struct GarbageCollector {
 
     /// Runs one collection. Only one runs at a time across processes (a lock file under the root).
     public func run(log: (String) -> Void = { _ in }) throws -> Report {
-        let lockPath = store.base + "/.berth-gc.lock"
+        let lockPath = store.path(.collectionLock)
         let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard lock >= 0 else { throw FileSystem.fail("open", lockPath) }
         defer { close(lock) }

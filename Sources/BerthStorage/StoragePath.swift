@@ -32,6 +32,15 @@ public enum StoragePath {
     /// Berth's: one lock file per shard of the blob store, between references to a blob and its removal (see
     /// `RegistryStore.referencing`).
     case blobShardLock(Digest)
+    /// Berth's: blobs whose bytes no longer hash to their name, moved aside by `berth fsck --repair` (never served).
+    case quarantine
+    case quarantinedBlob(Digest, id: String)
+    /// Berth's: held by whoever sweeps or repairs the store (online and offline GC, `berth fsck --repair`).
+    case collectionLock
+    /// Directories to walk: every stored blob, a repository's layer links and its manifest revisions.
+    case blobs
+    case layers(RepositoryName)
+    case manifestRevisions(RepositoryName)
 
     /// The path relative to `<root>/docker/registry/v2`.
     public var relative: String {
@@ -74,6 +83,18 @@ public enum StoragePath {
             return "berth-retired"
         case .blobShardLock(let digest):
             return "berth-locks/blobs/\(digest.algorithm)/\(digest.encoded.prefix(2))"
+        case .quarantine:
+            return "berth-quarantine"
+        case .quarantinedBlob(let digest, let id):
+            return "berth-quarantine/\(digest.algorithm)-\(digest.encoded)-\(id)"
+        case .collectionLock:
+            return ".berth-gc.lock"
+        case .blobs:
+            return "blobs/sha256"
+        case .layers(let name):
+            return "repositories/\(name.value)/_layers/sha256"
+        case .manifestRevisions(let name):
+            return "repositories/\(name.value)/_manifests/revisions/sha256"
         case .referrers(let name, let subject):
             return "repositories/\(name.value)/_referrers/\(subject.algorithm)/\(subject.encoded)"
         case .referrerLink(let name, let subject, let referrer):

@@ -9,11 +9,7 @@ struct GarbageCollect: ParsableCommand {
         commandName: "garbage-collect",
         abstract: "Remove blobs no manifest references (run while nothing pushes, or rely on online GC).")
 
-    @Option(name: .long, help: "YAML configuration file.")
-    var config: String?
-
-    @Option(name: .long, help: "Data directory (storage.filesystem.rootdirectory).")
-    var root: String?
+    @OptionGroup var storage: StoreOptions
 
     @Flag(name: [.customShort("d"), .long], help: "Only print what would be removed.")
     var dryRun = false
@@ -22,21 +18,7 @@ struct GarbageCollect: ParsableCommand {
     var deleteUntagged = false
 
     func run() throws {
-        var settings: Configuration
-        do {
-            settings = try Configuration.load(file: config, environment: ProcessInfo.processInfo.environment).0
-        } catch {
-            Berth.printError(error)
-            throw ExitCode(2)
-        }
-        if let root { settings.rootDirectory = root }
-        let store: RegistryStore
-        do {
-            store = try RegistryStore(rootDirectory: settings.rootDirectory, fsync: settings.fsync, directWrites: settings.directWrites)
-        } catch {
-            FileHandle.standardError.write(Data("berth: storage.filesystem.rootdirectory \(settings.rootDirectory): \(error)\n".utf8))
-            throw ExitCode(1)
-        }
+        let (settings, store) = try storage.open(unusableRoot: 1)
         var options = GarbageCollector.Options()
         options.dryRun = dryRun
         options.deleteUntagged = deleteUntagged
