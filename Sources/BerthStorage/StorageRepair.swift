@@ -87,16 +87,15 @@ public struct StorageRepair {
     }
 
     /// The check may have taken minutes (hashing): a push since then may have found the blob stored and
-    /// referenced it (a manifest PUT refreshes its layer links), or mounted it into another repository.
+    /// referenced it (a manifest PUT or a mount refreshes the blob's time under its shard's lock). The removal
+    /// is the sweep's own (`removeUnreferencedBlob`), under that lock, sparing a blob touched since the check.
     private func removeUnreferenced(_ digest: Digest) -> Outcome {
         guard FileSystem.exists(store.path(.blobData(digest))) else { return .gone }
         let linked = StorageCheck.repositories(in: store).filter { FileSystem.exists(store.path(.layerLink($0, digest))) }
-        let recent = linked.contains { StorageCheck.changed(store.path(.layerLink($0, digest))) >= checkedAt }
-        if recent || StorageRepair.isManifest(digest, store: store) || StorageCheck.changed(store.path(.blobData(digest))) >= checkedAt {
-            return .gone  // in use since the check
-        }
-        for name in linked { try? store.unlinkLayer(digest, in: name) }
-        store.removeBlob(digest)
+        let isManifest = StorageRepair.isManifest(digest, store: store)
+        let removed = (try? store.removeUnreferencedBlob(digest, epoch: checkedAt, links: linked.map { store.path(.layerLink($0, digest)) },
+                                                         keep: { _ in isManifest })) ?? false
+        guard removed else { return .gone }  // in use since the check
         return .repaired("removed the blob and \(linked.count) layer link\(linked.count == 1 ? "" : "s")")
     }
 

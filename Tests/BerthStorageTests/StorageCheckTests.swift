@@ -70,7 +70,7 @@ final class StorageCheckTests: XCTestCase {
         let blob = try pushBlob(Array("found stored by a push".utf8))
         let checkedAt = Double(time(nil))
         let finding = try XCTUnwrap(check(delay: 0).findings.first)
-        store.touchLayerLinks([blob], in: repository)  // what a manifest PUT that references it does
+        XCTAssertNil(try store.referencing([blob]) {})  // what a manifest PUT that references it does
         XCTAssertEqual(StorageRepair(store: store, checkedAt: checkedAt).repair(finding), .gone)
         XCTAssertNotNil(store.blobSize(blob))
         XCTAssertTrue(store.isLayerLinked(blob, in: repository))
