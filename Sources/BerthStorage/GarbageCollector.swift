@@ -2,10 +2,10 @@ import Foundation
 import Glibc
 
 /// Mark and sweep over registry:2's layout, with registry:2's marking rules (`registry garbage-collect`):
-/// every manifest revision of every repository is kept (with `deleteUntagged`, only tagged ones and what
-/// tagged indexes reference) together with the blobs it references; every other blob is removed.
-/// Online runs also spare what a push in flight may still need: blobs written or linked less than `delay`
-/// ago. Stale uploads and repositories left empty go too.
+/// every manifest revision of every repository is kept (with `deleteUntagged`, only those tagged in that
+/// repository and what its tagged indexes reference) together with the blobs it references; every other
+/// blob is removed. Online runs also spare what a push in flight may still need: blobs written or linked
+/// less than `delay` ago. Stale uploads and repositories left empty go too.
 public struct GarbageCollector {
     public struct Options {
         public var dryRun = false
@@ -110,24 +110,28 @@ public struct GarbageCollector {
     private func mark(_ name: RepositoryName, into marked: inout Set<Digest>, layerLinks: inout [Digest: [String]],
                       now: Double, report: inout Report, log: (String) -> Void) throws {
         let tagged = Set((store.tags(in: name) ?? []).compactMap { Tag($0).flatMap { store.resolveTag($0, in: name) } })
+        // What this repository's kept manifests reference. Whether an untagged revision goes is decided by its own
+        // repository alone, as registry:2 does: the same digest tagged elsewhere keeps the blob, not this link.
+        var kept = Set<Digest>()
         var untagged: [Digest] = []
         for digest in linkedDigests(store.path(.repository(name)) + "/_manifests/revisions") {
             if options.deleteUntagged && !tagged.contains(digest) {
                 untagged.append(digest)
                 continue
             }
-            markManifest(digest, into: &marked)
+            markManifest(digest, into: &kept)
         }
-        // An untagged child of a kept index is still in use (registry:2 keeps what an index references).
-        for digest in untagged where !marked.contains(digest) {
+        // An untagged child of an index kept here is still in use (registry:2 2.8 removes it and breaks the index).
+        for digest in untagged where !kept.contains(digest) {
             if now - linkAge(store.path(.manifestRevisionLink(name, digest))) < options.delaySeconds {
-                markManifest(digest, into: &marked)
+                markManifest(digest, into: &kept)
                 continue
             }
             log("manifest eligible for deletion: \(name)@\(digest)")
             report.removedManifests.append((name.value, digest))
             if !options.dryRun { try? store.deleteManifest(digest, in: name) }
         }
+        marked.formUnion(kept)
         // Spared for the delay when recent, removed with their blob otherwise.
         let layers = store.path(.repository(name)) + "/_layers/sha256"
         for hex in FileSystem.list(layers) {

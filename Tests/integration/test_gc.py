@@ -117,6 +117,47 @@ def test_offline_gc_delete_untagged_matches_the_reference(populated, tmp_path):
     assert theirs <= ours
 
 
+def manifest_revisions_on_disk(root):
+    """(repository, digest) of every manifest revision link."""
+    base = os.path.join(root, "docker/registry/v2/repositories")
+    found = set()
+    for directory, subdirectories, _ in os.walk(base):
+        if os.path.basename(directory) == "revisions" and os.path.basename(os.path.dirname(directory)) == "_manifests":
+            name = os.path.relpath(os.path.dirname(os.path.dirname(directory)), base)
+            for hexdigest in os.listdir(os.path.join(directory, "sha256")):
+                if os.path.exists(os.path.join(directory, "sha256", hexdigest, "link")):
+                    found.add((name, "sha256:" + hexdigest))
+            subdirectories.clear()
+    return found
+
+
+@pytest.mark.parametrize("tagged, untagged", [("share/a", "share/b"), ("share/b", "share/a")],
+                         ids=["tagged-sorts-first", "tagged-sorts-last"])
+def test_delete_untagged_decides_per_repository(tmp_path, start_berth, tagged, untagged):
+    """One manifest tagged in one repository and untagged in another: registry:2 removes the untagged revision
+    whichever repository it sweeps first, and so must Berth (it kept it when the tagged one came first)."""
+    root = tmp_path / "root"
+    berth = start_berth("--workers", "1", root=root)
+    base = berth.base_url
+    digest, manifest = push_image(base, tagged, "v1", [os.urandom(30_000)])
+    for descriptor in [json.loads(manifest)["config"], *json.loads(manifest)["layers"]]:
+        push_blob(base, untagged, requests.get(f"{base}/v2/{tagged}/blobs/{descriptor['digest']}").content)
+    assert requests.put(f"{base}/v2/{untagged}/manifests/{digest}", data=manifest,
+                        headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+    push_image(base, untagged, "own", [os.urandom(20_000)])  # keeps the repository in use
+    loose, _ = push_image(base, untagged, None, [os.urandom(40_000)])  # untagged here only: its blobs go
+    berth.stop_cleanly()
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    berth_gc(root, "--delete-untagged")
+    reference_gc(copy, tmp_path, "--delete-untagged")
+    assert blobs_on_disk(root) == blobs_on_disk(copy)
+    assert loose not in blobs_on_disk(root) and digest in blobs_on_disk(root)
+    ours = manifest_revisions_on_disk(root)
+    assert ours == manifest_revisions_on_disk(copy)
+    assert (tagged, digest) in ours and (untagged, digest) not in ours
+
+
 def test_dry_run_removes_nothing(populated):
     root, _ = populated
     before = blobs_on_disk(root)
