@@ -36,9 +36,11 @@ let package = Package(
 
 // `make fuzz` (and a short run in `make test`) builds the libFuzzer targets of Tests/fuzz: with
 // BERTH_FUZZ set (`make fuzz-build`). Outside that
-// build the target does not exist, since its entry point is libFuzzer's main.
+// build the target does not exist, since its entry point is libFuzzer's main. Its configuration target
+// compiles berth's own configuration files, linked into Tests/fuzz/Sources.
 if Context.environment["BERTH_FUZZ"] != nil {
     package.targets.append(.executableTarget(
-        name: "berth-fuzz", dependencies: ["BerthHTTP", "BerthStorage", "BerthRegistry", "BerthMirror"],
+        name: "berth-fuzz", dependencies: ["BerthHTTP", "BerthStorage", "BerthRegistry", "BerthMirror",
+                                           .product(name: "Yams", package: "Yams")],
         path: "Tests/fuzz/Sources", swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
 }

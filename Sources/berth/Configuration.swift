@@ -144,20 +144,30 @@ struct Configuration {
     /// `BERTH_<SECTION>_<KEY>`. Returns the configuration and a warning per ignored key; throws, naming every
     /// such key, when a value is invalid or asks for something Berth does not provide (`RefusedKey`).
     static func load(file: String?, environment: [String: String]) throws -> (Configuration, [String]) {
+        guard let file else { return try load(text: nil, named: "", environment: environment) }
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw Invalid(description: "\(file): cannot read the configuration file")
+        }
+        return try load(text: text, named: file, environment: environment)
+    }
+
+    /// The same, from the file's text (`file` names it in messages); the fuzzer (Tests/fuzz) calls this.
+    static func load(text: String?, named file: String, environment: [String: String]) throws -> (Configuration, [String]) {
         var config = Configuration()
         var warnings: [String] = []
         var refusals: [String] = []
-        if let file {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw Invalid(description: "\(file): cannot read the configuration file")
-            }
-            let document: Any?
+        if let text {
+            let node: Node?
             do {
-                document = try Yams.load(yaml: text)
+                node = try Yams.compose(yaml: text)
             } catch {
                 throw Invalid(description: "\(file): not valid YAML: \(error)")
             }
-            if let document {
+            // Yams traps on a mapping key that is not a scalar (`? [a, b]: c`), so such a file is refused first.
+            if let node, Self.hasComplexKey(node) {
+                throw Invalid(description: "\(file): not valid here: every key of a mapping must be a plain string")
+            }
+            if let document = node.map({ Constructor.default.any(from: $0) }) {
                 guard let root = document as? [String: Any] else {
                     throw Invalid(description: "\(file): the top level must be a mapping of keys")
                 }
@@ -181,6 +191,18 @@ struct Configuration {
         }
         guard refusals.isEmpty else { throw Invalid(description: refusals.joined(separator: "\n")) }
         return (config, warnings)
+    }
+
+    private static func hasComplexKey(_ node: Node) -> Bool {
+        switch node {
+        case .mapping(let mapping):
+            return mapping.contains { pair in
+                guard case .scalar = pair.key else { return true }
+                return hasComplexKey(pair.value)
+            }
+        case .sequence(let sequence): return sequence.contains(where: hasComplexKey)
+        default: return false
+        }
     }
 
     private static func apply(_ mapping: [String: Any], prefix: String, to config: inout Configuration,

@@ -353,3 +353,12 @@ def test_a_huge_or_negative_number_in_the_config_is_refused_with_its_key(tmp_pat
 def test_an_unknown_flag_is_refused(tmp_path):
     status, output = _refused(tmp_path, ["--tls-certificate", "/certs/domain.crt"])
     assert status != 0 and "tls-certificate" in output, output
+
+
+def test_a_mapping_key_that_is_not_a_string_is_refused_not_a_trap(tmp_path):
+    # Found by the configuration fuzz target: Yams traps on a complex key (`? [a, b]`).
+    config = tmp_path / "complex.yml"
+    config.write_text("http:\n  addr: 127.0.0.1:5000\n? [a, b]\n: c\n")
+    status, output = _refused(tmp_path, ["--config", str(config)])
+    assert status == 2, output
+    assert str(config) in output and "plain string" in output, output

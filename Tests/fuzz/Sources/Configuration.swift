@@ -1,0 +1,1 @@
+../../../Sources/berth/Configuration.swift

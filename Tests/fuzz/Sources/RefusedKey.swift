@@ -1,0 +1,1 @@
+../../../Sources/berth/RefusedKey.swift
