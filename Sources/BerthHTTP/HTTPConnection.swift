@@ -214,6 +214,8 @@ final class HTTPConnection: HTTPParserEvents {
             self.refusal = refusal
             return -1
         }
+        // The peer's address is read while the peer is there: a client that resets mid-body has none later.
+        if Log.enabled(.info) { _ = remoteAddress }
         let exchange = HTTPExchange(request: head, loop: server.loop, connection: self)
         self.exchange = exchange
         if server.draining { closeAfterResponse = true }
@@ -343,9 +345,7 @@ final class HTTPConnection: HTTPParserEvents {
     private func logExchange() {
         guard let exchange, exchange.request.target != "-" else { return }
         server.handler.finished(exchange)
-        guard Log.enabled(.info) else { return }
-        let micros = (uv_hrtime() - exchange.startedAt) / 1000
-        Log.info("\(remoteAddress) \"\(exchange.request.method.name) \(exchange.request.target)\" \(exchange.status) \(exchange.bytesSent) \(micros)us")
+        logAccess(exchange, status: exchange.status)
     }
 
     // MARK: Writing
@@ -384,6 +384,8 @@ final class HTTPConnection: HTTPParserEvents {
             return
         }
         closed = true
+        // A request whose client left before its answer was written (an upload cut mid-body) is logged as aborted.
+        if let exchange, !responseWritten, exchange.request.target != "-" { logAccess(exchange, status: nil) }
         exchange?.connectionLost()
         exchange?.connection = nil
         exchange = nil
