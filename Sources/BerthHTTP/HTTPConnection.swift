@@ -73,7 +73,9 @@ final class HTTPConnection: HTTPParserEvents {
         return fd
     }
 
-    lazy var remoteAddress: String = PeerAddress(of: tcp)?.description ?? "-"
+    /// Set on accept, while the peer is surely there.
+    var peer: PeerAddress?
+    lazy var remoteAddress: String = peer?.description ?? "-"
 
     // MARK: Reading
 
@@ -214,8 +216,6 @@ final class HTTPConnection: HTTPParserEvents {
             self.refusal = refusal
             return -1
         }
-        // The peer's address is read while the peer is there: a client that resets mid-body has none later.
-        if Log.enabled(.info) { _ = remoteAddress }
         let exchange = HTTPExchange(request: head, loop: server.loop, connection: self)
         self.exchange = exchange
         if server.draining { closeAfterResponse = true }
