@@ -73,7 +73,9 @@ final class HTTPConnection: HTTPParserEvents {
         return fd
     }
 
-    lazy var remoteAddress: String = PeerAddress(of: tcp)?.description ?? "-"
+    /// Set on accept, while the peer is surely there.
+    var peer: PeerAddress?
+    lazy var remoteAddress: String = peer?.description ?? "-"
 
     // MARK: Reading
 
@@ -343,9 +345,7 @@ final class HTTPConnection: HTTPParserEvents {
     private func logExchange() {
         guard let exchange, exchange.request.target != "-" else { return }
         server.handler.finished(exchange)
-        guard Log.enabled(.info) else { return }
-        let micros = (uv_hrtime() - exchange.startedAt) / 1000
-        Log.info("\(remoteAddress) \"\(exchange.request.method.name) \(exchange.request.target)\" \(exchange.status) \(exchange.bytesSent) \(micros)us")
+        logAccess(exchange, status: exchange.status)
     }
 
     // MARK: Writing
@@ -384,6 +384,8 @@ final class HTTPConnection: HTTPParserEvents {
             return
         }
         closed = true
+        // A request whose client left before its answer was written (an upload cut mid-body) is logged as aborted.
+        if let exchange, !responseWritten, exchange.request.target != "-" { logAccess(exchange, status: nil) }
         exchange?.connectionLost()
         exchange?.connection = nil
         exchange = nil

@@ -20,6 +20,9 @@ public final class HTTPExchange {
     let startedAt = uv_hrtime()
     /// What the application calls this kind of request, for its metrics (a route name).
     public var label = "none"
+    /// One field the application adds to this request's JSON access line (the mirror's `cache` result):
+    /// static strings, so that noting it allocates nothing.
+    public var logNote: (key: StaticString, value: StaticString)?
 
     /// Seconds since the request head was complete.
     public var elapsedSeconds: Double { Double(uv_hrtime() - startedAt) / 1e9 }

@@ -88,7 +88,9 @@ public final class HTTPServer {
         }
         uv_tcp_nodelay(connection.tcp, 1)
         connections[ObjectIdentifier(connection)] = connection
-        if limits.maxConnectionsPerClient > 0, let client = PeerAddress(of: connection.tcp)?.client {
+        // Read at once: after a reset getpeername fails, and the log would have no address for the abort.
+        connection.peer = PeerAddress(of: connection.tcp)
+        if limits.maxConnectionsPerClient > 0, let client = connection.peer?.client {
             let open = connectionsByClient[client, default: 0]
             guard open < limits.maxConnectionsPerClient else {
                 // Closed at once, before a byte is read: an answer would need the request read first, which

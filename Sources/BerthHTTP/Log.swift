@@ -26,8 +26,24 @@ public enum LogLevel: Int, Comparable {
     }
 }
 
+/// `log.formatter`, as registry:2 names it: `text` (the default) or `json`, one object per line.
+public enum LogFormat {
+    case text, json
+
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "text": self = .text
+        case "json": self = .json
+        default: return nil
+        }
+    }
+}
+
 public enum Log {
     nonisolated(unsafe) public static var level: LogLevel = .info
+    nonisolated(unsafe) public static var format = LogFormat.text
+    /// This process's worker index (0 when it serves alone), in every JSON line; nil in a supervisor.
+    nonisolated(unsafe) public static var worker: Int?
 
     public static func debug(_ message: @autoclosure () -> String) { emit(.debug, message) }
     public static func info(_ message: @autoclosure () -> String) { emit(.info, message) }
@@ -38,7 +54,24 @@ public enum Log {
 
     private static func emit(_ candidate: LogLevel, _ message: () -> String) {
         guard candidate >= level else { return }
-        let line = "\(timestamp()) \(candidate.label) \(message())\n"
+        switch format {
+        case .text: write("\(timestamp()) \(candidate.label) \(message())\n")
+        case .json: write(jsonLine(candidate, message(), fields: ""))
+        }
+    }
+
+    /// A JSON line with more fields: `fields` is empty or `,"name":value…`, already encoded.
+    static func emitJSON(_ candidate: LogLevel, _ message: String, fields: String) {
+        guard candidate >= level else { return }
+        write(jsonLine(candidate, message, fields: fields))
+    }
+
+    static func jsonLine(_ candidate: LogLevel, _ message: String, fields: String) -> String {
+        let worker = worker.map { ",\"worker\":\($0)" } ?? ""
+        return "{\"time\":\"\(timestamp())\",\"level\":\"\(candidate.label)\",\"msg\":\(JSONString.quoted(message))\(worker)\(fields)}\n"
+    }
+
+    private static func write(_ line: String) {
         line.utf8CString.withUnsafeBufferPointer { buffer in
             _ = Glibc.write(2, buffer.baseAddress, buffer.count - 1)
         }

@@ -39,6 +39,10 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     /// Where a led download comes from, to name it in a failure: set in every led download, the only ones
     /// the upstream's events reach.
     private var upstream: RegistryUpstream!
+    /// Requests of this process that asked for this download: the first of one led here is the cache's miss,
+    /// every other one a coalesced request (for the access log).
+    var clients = 0
+    var isLed: Bool { upstream != nil }
 
     private init(digest: Digest, loop: EventLoop, store: RegistryStore) {
         self.digest = digest

@@ -16,7 +16,10 @@ final class BlobDownloads {
     /// disk is free, followed when another worker process holds it.
     func download(_ digest: Digest, from upstream: RegistryUpstream, repository: String, linkTo owner: UploadOwner,
                   store: RegistryStore, metrics: Metrics) throws -> BlobDownload {
-        if let download = running[digest] { return download }
+        if let download = running[digest] {
+            download.clients += 1
+            return download
+        }
         let download: BlobDownload
         if let claim = try DownloadClaim.claim(BlobDownload.key(digest), in: store) {
             download = BlobDownload.lead(digest, claim: claim, from: upstream, repository: repository, linkTo: owner,
@@ -24,6 +27,7 @@ final class BlobDownloads {
         } else {
             download = BlobDownload.follow(digest, loop: loop, store: store)
         }
+        download.clients = 1
         guard download.outcome == nil else { return download }
         running[digest] = download
         download.onEnd = { [weak self, weak download] in

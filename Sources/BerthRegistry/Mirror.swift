@@ -123,6 +123,8 @@ extension HTTPExchange {
 enum ManifestRefresh {
     /// The cache now holds the upstream's current manifest for the reference.
     case stored
+    /// The upstream still has the cached digest under the tag.
+    case revalidated
     /// Another worker process refreshed it meanwhile: look in the cache again.
     case elsewhere
     case failed(RegistryError)

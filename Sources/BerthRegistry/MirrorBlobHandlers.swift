@@ -13,6 +13,7 @@ extension Registry {
         do { repository = try mirror.resolve(name, query: exchange.request.query) } catch { return exchange.fail(error) }
         if store.blobSize(digest) != nil {
             metrics.mirrorHits["blob", default: 0] += 1
+            exchange.logNote = ("cache", "hit")
             mirror.recordUse(digest, store: store, now: loop.now)
             if isLinked(digest, in: repository.local) { return getBlob(repository.local, reference, exchange) }
             // Another repository brought the blob in: link it here too, then serve it.
@@ -27,6 +28,7 @@ extension Registry {
     private func serveDownload(_ mirror: Mirror, _ digest: Digest, _ repository: MirroredRepository, _ exchange: HTTPExchange, retries: Int) {
         let download: BlobDownload
         do { download = try self.download(mirror, digest, repository) } catch { return exchange.fail(error) }
+        exchange.logNote = ("cache", download.isLed && download.clients == 1 ? "miss" : "coalesced")
         download.whenSized { [self] readiness in
             guard exchange.isOpen else { return }
             switch readiness {

@@ -38,16 +38,23 @@ extension Registry {
         }
         if fresh, let cached {
             metrics.mirrorHits["manifest", default: 0] += 1
+            exchange.logNote = ("cache", waitForOthers ? "hit" : "coalesced")
             mirror.recordUse(cached, store: store, now: loop.now)
             return getManifest(local, text, exchange)
         }
         if cached == nil { metrics.mirrorMisses["manifest", default: 0] += 1 }
         let accept = exchange.request.headers.filter { $0.name.lowercased() == "accept" }.map(\.value).joined(separator: ", ")
+        // A second round (another process fetched it) or a fetch already running here: this request is coalesced.
+        let joins = !waitForOthers || mirror.manifestWaiters[Self.manifestFetchKey(repository, text)] != nil
         refreshManifest(mirror, repository, reference, text: text, cached: cached, accept: accept,
                         waitForOthers: waitForOthers) { [self] outcome in
             guard exchange.isOpen else { return }
             switch outcome {
             case .stored:
+                exchange.logNote = ("cache", joins ? "coalesced" : "miss")
+                getManifest(local, text, exchange)
+            case .revalidated:
+                exchange.logNote = ("cache", joins ? "coalesced" : "revalidated")
                 getManifest(local, text, exchange)
             case .elsewhere:
                 mirrorGetManifest(mirror, name, text, exchange, waitForOthers: false)
@@ -55,8 +62,10 @@ extension Registry {
                 if cached != nil {
                     Log.warn("mirror: serving \(local):\(text) from the cache: \(error.detail ?? error.message)")
                     metrics.mirrorStale += 1
+                    exchange.logNote = ("cache", "stale")
                     getManifest(local, text, exchange)
                 } else {
+                    exchange.logNote = ("cache", "miss")
                     exchange.failMirrored(error)
                 }
             }
@@ -68,8 +77,7 @@ extension Registry {
     private func refreshManifest(_ mirror: Mirror, _ repository: MirroredRepository, _ reference: ManifestReference,
                                  text: String, cached: Digest?, accept: String, waitForOthers: Bool,
                                  completion: @escaping (ManifestRefresh) -> Void) {
-        // By cache name: two upstreams that share one (docker.io in `mirrors` and `proxy.remoteurl`) share the fetch.
-        let key = "\(repository.local) \(text)"
+        let key = Self.manifestFetchKey(repository, text)
         if mirror.manifestWaiters[key] != nil {
             mirror.manifestWaiters[key]!.append(completion)
             return
@@ -105,7 +113,7 @@ extension Registry {
             case .success(let response) where response.status == 200:
                 if response.headers["Docker-Content-Digest"] == cached.description {
                     metrics.mirrorRevalidations += 1
-                    loop.offload({ [store] in store.markTagValidated(tag, in: repository.local) }, then: { finish(.stored) })
+                    loop.offload({ [store] in store.markTagValidated(tag, in: repository.local) }, then: { finish(.revalidated) })
                 } else {
                     fetchManifest(repository, reference, text: text, accept: accept, finish)
                 }
@@ -115,6 +123,11 @@ extension Registry {
                 finish(.failed(Mirror.registryError(error, from: upstream, what: "manifest \(repository.remote):\(text)")))
             }
         })
+    }
+
+    /// By cache name: two upstreams that share one (docker.io in `mirrors` and `proxy.remoteurl`) share the fetch.
+    private static func manifestFetchKey(_ repository: MirroredRepository, _ text: String) -> String {
+        "\(repository.local) \(text)"
     }
 
     /// GETs the manifest, checks its digest and stores it (blob, revision link, tag).

@@ -195,6 +195,9 @@ public final class Registry: HTTPHandler {
         loop.offload({ Result { try collector.run() } }, then: { [self] result in
             collecting = false
             switch result {
+            case .success(let report) where report.skipped:
+                // Every worker's timer fires; the one holding the lock sweeps and says so, once.
+                Log.debug("gc: another process is sweeping; skipped")
             case .success(let report):
                 metrics.gcRuns += 1
                 metrics.gcReclaimedBytes += report.reclaimedBytes

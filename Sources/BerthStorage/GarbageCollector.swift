@@ -31,6 +31,8 @@ public struct GarbageCollector {
         public var removedRepositories: [String] = []
         public var evictedBlobs: [(digest: Digest, size: Int64)] = []
         public var markedBlobs = 0
+        /// Another process held the collection lock: this turn looked at nothing.
+        public var skipped = false
         public var reclaimedBytes: Int64 { removedBlobs.reduce(0) { $0 + $1.size } }
     }
 
@@ -48,7 +50,7 @@ public struct GarbageCollector {
         let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard lock >= 0 else { throw FileSystem.fail("open", lockPath) }
         defer { close(lock) }
-        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else { return Report() }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else { return Report(skipped: true) }
 
         var report = Report()
         // From here on, whatever makes a blob referenced shows it by the blob's mtime (see `RegistryStore.referencing`).

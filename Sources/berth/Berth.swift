@@ -66,18 +66,21 @@ struct Serve: ParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let worker = WorkerSupervisor.workerIndex()
         var settings: Configuration
+        var ignored: [String] = []
         do {
             // A worker loads the copy its supervisor checked, so that it runs what the supervisor accepted.
             let file = worker == nil ? config : (environment[Self.snapshotVariable] ?? config)
             let (loaded, warnings) = try load(file: file, environment: environment)
             settings = loaded
-            // The supervisor has said them once already.
-            if worker == nil { warnings.forEach { Log.warn($0) } }
+            ignored = warnings
         } catch {
             Berth.printError(error)
             throw ExitCode(2)
         }
         Log.level = LogLevel(name: settings.logLevel) ?? .info
+        Log.format = LogFormat(name: settings.logFormatter) ?? .text
+        // In the configured format; the supervisor has said them once already.
+        if worker == nil { ignored.forEach { Log.warn($0) } }
         if settings.workers > 1 && worker == nil {
             try supervise(settings, environment: environment)
         } else {
@@ -136,6 +139,7 @@ struct Serve: ParsableCommand {
         // Blocking sendfile to slow clients and uploads share the pool; libuv's default of 4 is too few.
         setenv("UV_THREADPOOL_SIZE", "16", 0)
         berth_limit_malloc_arenas(2)
+        Log.worker = worker ?? 0
         let store = try openStore(settings)
         var options = RegistryOptions()
         options.deleteEnabled = settings.deleteEnabled

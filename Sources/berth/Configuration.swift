@@ -14,6 +14,8 @@ struct Configuration {
     var directWrites = true
     var deleteEnabled = false
     var logLevel = "info"
+    /// `text` or `json` (registry:2's `log.formatter`; its `logstash` is not offered).
+    var logFormatter = "text"
     /// Kraken namespaces: patterns (matched anywhere, as Kraken's `backends` do) and their backend.
     /// Empty means every namespace is local.
     var krakenNamespaces: [KrakenNamespaceOptions] = []
@@ -130,6 +132,13 @@ struct Configuration {
                 throw Invalid(description: "\(origin): log.level: \(level) is not debug, info, warn or error")
             }
             config.logLevel = level
+        },
+        Key(path: "log.formatter") { config, value, origin in
+            let formatter = try text(value, "log.formatter", origin)
+            guard LogFormat(name: formatter) != nil else {
+                throw Invalid(description: "\(origin): log.formatter: \(formatter) is not text or json")
+            }
+            config.logFormatter = formatter
         },
     ]
 

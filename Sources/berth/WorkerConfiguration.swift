@@ -47,6 +47,7 @@ extension Serve {
             return nil
         }
         Log.level = LogLevel(name: settings.logLevel) ?? .info
+        Log.format = LogFormat(name: settings.logFormatter) ?? .text
         return WorkerGeneration(environment: copy.map { [(Self.snapshotVariable, $0)] } ?? [],
                                 files: copy.map { [$0] } ?? [])
     }

@@ -322,7 +322,8 @@ reporting:
   bugsnag:
     apikey: x
 log:
-  formatter: json
+  fields:
+    service: registry
 """)
     proc = _serve(["--config", str(config), "--root", str(tmp_path / "data")], tmp_path=tmp_path)
     try:
@@ -330,7 +331,7 @@ log:
     finally:
         _stop(proc)
     log = (tmp_path / "berth.log").read_text()
-    for key in ("notifications", "redis", "reporting", "log.formatter", "http.secret"):
+    for key in ("notifications", "redis", "reporting", "log.fields", "http.secret"):
         assert f"ignoring {key}" in log, log
 
 
