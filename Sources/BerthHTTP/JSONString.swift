@@ -1,9 +1,9 @@
-/// JSON string literals for log lines, from any bytes: a hostile path or user agent may carry quotes,
+/// JSON string literals for log lines and response bodies, from any bytes: a hostile path or user agent may carry quotes,
 /// control characters or bytes that are not UTF-8, and each line must still parse on its own.
-enum JSONString {
+public enum JSONString {
     /// `"…"` with `"`, `\`, control characters (and DEL, U+2028, U+2029, which some JSON readers take for
     /// line ends) escaped; invalid UTF-8 becomes U+FFFD, as String(decoding:) repairs it.
-    static func quoted(_ text: String) -> String {
+    public static func quoted(_ text: String) -> String {
         var out = "\""
         out.reserveCapacity(text.utf8.count + 2)
         for scalar in text.unicodeScalars {
@@ -23,6 +23,11 @@ enum JSONString {
         }
         out += "\""
         return out
+    }
+
+    /// `["…",…]`.
+    public static func array(_ items: [String]) -> String {
+        "[" + items.map { quoted($0) }.joined(separator: ",") + "]"
     }
 
     static func quoted<Bytes: Sequence>(bytes: Bytes) -> String where Bytes.Element == UInt8 {

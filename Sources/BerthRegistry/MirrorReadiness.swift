@@ -53,9 +53,9 @@ extension Mirror {
             case .failing(let why): state = "failing"; reason = why; ready = false
             }
             let lastFailure = health.lastFailure.map {
-                "{\"at\":\(JSON.quote(Self.rfc3339($0.seconds))),\"reason\":\(JSON.quote($0.reason))}"
+                "{\"at\":\(JSONString.quoted(Self.rfc3339($0.seconds))),\"reason\":\(JSONString.quoted($0.reason))}"
             } ?? "null"
-            return "{\"name\":\(JSON.quote(upstream.host)),\"state\":\"\(state)\",\"reason\":\(reason.map(JSON.quote) ?? "null"),\"lastFailure\":\(lastFailure)}"
+            return "{\"name\":\(JSONString.quoted(upstream.host)),\"state\":\"\(state)\",\"reason\":\(reason.map(JSONString.quoted) ?? "null"),\"lastFailure\":\(lastFailure)}"
         }
         let body = "{\"status\":\"\(ready ? "ready" : "unready")\",\"upstreams\":[\(entries.joined(separator: ","))]}\n"
         return HTTPResponse(status: ready ? 200 : 503, headers: [("Content-Type", "application/json; charset=utf-8")], text: body)

@@ -47,7 +47,7 @@ extension Registry {
         }
         do {
             let page = try Page(sorted: tags, query: QueryParameters(exchange.request.query), path: exchange.request.path)
-            let body = "{\"name\":\(JSON.quote(name.value)),\"tags\":\(JSON.stringArray(Array(page.items)))}\n"
+            let body = "{\"name\":\(JSONString.quoted(name.value)),\"tags\":\(JSONString.array(Array(page.items)))}\n"
             exchange.respond(HTTPResponse(status: 200, headers: page.headers, text: body))
         } catch {
             exchange.fail(error)
@@ -58,7 +58,7 @@ extension Registry {
         catalog.names(loop: loop, store: store) { repositories in
             do {
                 let page = try Page(sorted: repositories, query: QueryParameters(exchange.request.query), path: exchange.request.path)
-                let body = "{\"repositories\":\(JSON.stringArray(Array(page.items)))}\n"
+                let body = "{\"repositories\":\(JSONString.array(Array(page.items)))}\n"
                 exchange.respond(HTTPResponse(status: 200, headers: page.headers, text: body))
             } catch {
                 exchange.fail(error)

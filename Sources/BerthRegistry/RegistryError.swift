@@ -96,37 +96,10 @@ public struct RegistryError: Error {
 
     /// The spec's error body: `{"errors":[{"code","message","detail"}]}`.
     public func response(headers: [(name: String, value: String)] = []) -> HTTPResponse {
-        var body = "{\"errors\":[{\"code\":\"\(code.rawValue)\",\"message\":\(JSON.quote(message))"
-        body += ",\"detail\":" + (detail.map(JSON.quote) ?? "null") + "}]}\n"
+        var body = "{\"errors\":[{\"code\":\"\(code.rawValue)\",\"message\":\(JSONString.quoted(message))"
+        body += ",\"detail\":" + (detail.map(JSONString.quoted) ?? "null") + "}]}\n"
         return HTTPResponse(status: status,
                             headers: [("Content-Type", "application/json; charset=utf-8")] + headers,
                             text: body)
-    }
-}
-
-enum JSON {
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
-
-    static func stringArray(_ items: [String]) -> String {
-        "[" + items.map(quote).joined(separator: ",") + "]"
     }
 }

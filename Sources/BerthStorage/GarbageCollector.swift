@@ -63,8 +63,7 @@ public struct GarbageCollector {
             try mark(name, into: &marked, layerLinks: &layerLinks, now: now, report: &report, log: log)
             purgeUploads(in: store.path(.uploads(.repository(name))), of: name.value, now: now, report: &report, log: log)
         }
-        for directory in FileSystem.list(store.path(.namespaces)) {
-            guard let namespace = Namespace(directoryName: directory) else { continue }
+        for namespace in store.namespaces() {
             purgeUploads(in: store.path(.uploads(.namespace(namespace))), of: "kraken/\(namespace)", now: now, report: &report, log: log)
         }
         for key in options.dryRun ? [] : store.removeAbandonedDownloads() { log("abandoned download removed: \(key)") }

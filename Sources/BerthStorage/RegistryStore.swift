@@ -293,6 +293,11 @@ extension RegistryStore {
     }
 
     /// Every blob linked by any namespace (garbage collection keeps them).
+    /// Every Kraken namespace that has a directory (blobs linked, or uploads).
+    func namespaces() -> [Namespace] {
+        FileSystem.list(path(.namespaces)).compactMap { Namespace(directoryName: $0) }
+    }
+
     public func namespaceBlobs() -> [Digest] {
         let root = path(.namespaces)
         return FileSystem.list(root).flatMap { namespace in

@@ -48,10 +48,7 @@ public struct StorageCheck {
             pass.checkLayers(name)
             pass.checkUploads(store.path(.uploads(.repository(name))))
         }
-        for directory in FileSystem.list(store.path(.namespaces)) {
-            guard let namespace = Namespace(directoryName: directory) else { continue }
-            pass.checkUploads(store.path(.uploads(.namespace(namespace))))
-        }
+        for namespace in store.namespaces() { pass.checkUploads(store.path(.uploads(.namespace(namespace)))) }
         pass.checkNamespaces()
         pass.checkManifests()
         pass.checkBlobs()
