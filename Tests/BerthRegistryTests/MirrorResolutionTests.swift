@@ -70,6 +70,18 @@ final class MirrorResolutionTests: XCTestCase {
         }
     }
 
+    func test_a_hostile_ns_is_unknown_or_the_default_never_a_trap() throws {
+        let two = try mirror([("127.0.0.1", "http://127.0.0.1:5101"), ("127.0.0.1:5102", "http://127.0.0.1:5102")])
+        for ns in ["127.0.0.1:99999999999999999999999", "127.0.0.1:-1", "127.0.0.1:", ":5102", "%ZZ%", "127.0.0.1%00:5102",
+                   String(repeating: "a", count: 16_000), "127.0.0.1_5102", "../127.0.0.1:5102"] {
+            XCTAssertThrowsError(try resolve(two, "org/tool", "ns=" + ns), ns) { error in
+                XCTAssertEqual((error as? RegistryError)?.code, .nameUnknown, ns)
+            }
+        }
+        XCTAssertEqual(try resolve(two, "org/tool", "ns=").host, "127.0.0.1:5101", "an empty ns is no ns")
+        XCTAssertEqual(try resolve(two, "org/tool", "ns=127.0.0.1:5102&ns=quay.io").host, "127.0.0.1:5102", "the first ns counts")
+    }
+
     func test_cache_prefixes_stay_inside_the_repository_grammar_and_cannot_collide() {
         XCTAssertEqual(MirrorUpstream.cachePrefix(for: "ghcr.io"), "ghcr.io")
         XCTAssertEqual(MirrorUpstream.cachePrefix(for: "Registry.Corp:5000"), "registry.corp_5000")
