@@ -17,11 +17,13 @@ let package = Package(
         .target(name: "CBerthShims", dependencies: ["COpenSSL", "CLibUV"], linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "BerthHTTP", dependencies: ["CLibUV", "CHTTPParser", "CBerthShims"]),
         .target(name: "BerthStorage", dependencies: ["CBerthShims"]),
-        .target(name: "BerthRegistry", dependencies: ["BerthHTTP", "BerthStorage", "BerthMirror"]),
-        .target(name: "BerthMirror", dependencies: ["BerthHTTP", "CLibUV", "COpenSSL", "CHTTPParser", "CBerthShims"]),
+        .target(name: "BerthSupervisor", dependencies: ["BerthHTTP", "CLibUV", "CBerthShims"]),
+        .target(name: "BerthRegistry", dependencies: ["BerthHTTP", "BerthStorage", "BerthUpstream"]),
+        .target(name: "BerthUpstream", dependencies: ["BerthHTTP", "CLibUV", "COpenSSL", "CHTTPParser", "CBerthShims"]),
         .executableTarget(name: "berth", dependencies: [
             "BerthRegistry",
-            "BerthMirror",
+            "BerthUpstream",
+            "BerthSupervisor",
             "CBerthShims",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
@@ -29,7 +31,8 @@ let package = Package(
         .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "CBerthShims"]),
         .testTarget(name: "BerthStorageTests", dependencies: ["BerthStorage"]),
         .testTarget(name: "BerthRegistryTests", dependencies: ["BerthRegistry"]),
-        .testTarget(name: "BerthMirrorTests", dependencies: ["BerthMirror"]),
+        .testTarget(name: "BerthUpstreamTests", dependencies: ["BerthUpstream"]),
+        .testTarget(name: "BerthSupervisorTests", dependencies: ["BerthSupervisor"]),
     ],
     swiftLanguageModes: [.v5]
 )
@@ -40,7 +43,7 @@ let package = Package(
 // compiles berth's own configuration files, linked into Tests/fuzz/Sources.
 if Context.environment["BERTH_FUZZ"] != nil {
     package.targets.append(.executableTarget(
-        name: "berth-fuzz", dependencies: ["BerthHTTP", "BerthStorage", "BerthRegistry", "BerthMirror",
+        name: "berth-fuzz", dependencies: ["BerthHTTP", "BerthStorage", "BerthRegistry", "BerthUpstream",
                                            .product(name: "Yams", package: "Yams")],
         path: "Tests/fuzz/Sources", swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BerthHTTP
+import BerthSupervisor
 import BerthRegistry
 import BerthStorage
 import CBerthShims

@@ -1,6 +1,6 @@
 import Foundation
 import BerthHTTP
-import BerthMirror
+import BerthUpstream
 import BerthRegistry
 import BerthStorage
 import Yams

@@ -1,4 +1,5 @@
 import BerthHTTP
+import BerthSupervisor
 import Foundation
 
 /// What each generation of workers runs with (generation 0 at start, one more per SIGHUP): the file named by

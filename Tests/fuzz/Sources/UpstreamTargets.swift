@@ -1,4 +1,4 @@
-@testable import BerthMirror
+@testable import BerthUpstream
 
 /// Targets for what an upstream registry sends the mirror: responses and authentication challenges.
 extension FuzzTarget {

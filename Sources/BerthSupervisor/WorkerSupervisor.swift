@@ -1,3 +1,4 @@
+import BerthHTTP
 import CBerthShims
 import CLibUV
 import Glibc

@@ -1,4 +1,4 @@
-@testable import BerthMirror
+@testable import BerthUpstream
 import COpenSSL
 import Foundation
 import XCTest

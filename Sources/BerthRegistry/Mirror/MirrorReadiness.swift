@@ -1,5 +1,5 @@
 import BerthHTTP
-import BerthMirror
+import BerthUpstream
 import Glibc
 
 /// Whether the mirror's upstreams answer: `GET /v2/` of each (with its credentials) at start, then again

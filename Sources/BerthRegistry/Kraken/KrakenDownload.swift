@@ -1,5 +1,5 @@
 import BerthHTTP
-import BerthMirror
+import BerthUpstream
 import BerthStorage
 
 /// Kraken's `GET`/`HEAD /namespace/<ns>/blobs/<digest>`: from the store when the namespace links the blob,

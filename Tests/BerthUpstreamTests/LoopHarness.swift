@@ -1,5 +1,5 @@
 @testable import BerthHTTP
-@testable import BerthMirror
+@testable import BerthUpstream
 import CLibUV
 import Foundation
 import XCTest

@@ -1,5 +1,5 @@
 import BerthHTTP
-import BerthMirror
+import BerthUpstream
 import BerthStorage
 
 /// One upstream registry as the mirror uses it: the `ns=` values that choose it, where its repositories

@@ -1,4 +1,4 @@
-@testable import BerthHTTP
+@testable import BerthSupervisor
 import XCTest
 
 final class WorkerRestartPolicyTests: XCTestCase {

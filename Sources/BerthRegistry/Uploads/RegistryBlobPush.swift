@@ -1,5 +1,5 @@
 import BerthHTTP
-import BerthMirror
+import BerthUpstream
 import BerthStorage
 
 /// Pushes one stored blob to a repository of an upstream registry (Kraken's `through=true`): nothing when

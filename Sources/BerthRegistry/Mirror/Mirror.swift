@@ -1,5 +1,5 @@
 import BerthHTTP
-import BerthMirror
+import BerthUpstream
 import BerthStorage
 
 /// The pull-through mirror's state in one process: its upstreams and the manifest fetches clients are

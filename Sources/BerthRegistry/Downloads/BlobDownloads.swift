@@ -1,5 +1,5 @@
 import BerthHTTP
-import BerthMirror
+import BerthUpstream
 import BerthStorage
 
 /// The blob downloads this process knows of, by digest: whoever asks for a blob already coming joins its
