@@ -7,7 +7,7 @@ TEST_APT := skopeo podman docker-registry apache2-utils openssl curl strace cont
 TEST_PIP := pytest requests oras python-dxf prometheus_client
 BERTH := .build/release/berth
 
-.PHONY: run build deps test-deps test unit-test integration-test fuzz-build fuzz-short fuzz bench soak clean
+.PHONY: run build deps test-deps test unit-test integration-test fuzz-build fuzz-short fuzz bench bench-compare soak clean
 
 # Installs the named Debian packages that are not installed yet (one apt-get update first).
 define apt_install
@@ -55,6 +55,11 @@ test: fuzz-short unit-test integration-test
 
 bench: build
 	bash bench/run.sh
+
+# The hot-path loads of `make bench` for two Berth binaries side by side: BEFORE=path/to/old/berth.
+bench-compare: build
+	@test -n "$(BEFORE)" || { echo "usage: make bench-compare BEFORE=path/to/old/berth"; exit 2; }
+	$(PYTHON) bench/compare.py $(BEFORE) $(BERTH)
 
 # Ten minutes of mixed pushes, pulls, deletes and online GC (2 workers, gc every 5 s, no delay), then
 # `berth fsck`; not part of `make test`. SOAK_ARGS changes it (see Tests/soak/soak.py --help).
