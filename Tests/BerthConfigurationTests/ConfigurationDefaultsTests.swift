@@ -13,10 +13,12 @@ final class ConfigurationDefaultsTests: XCTestCase {
     private let unset: Set<String> = ["workers", "kraken.namespaces", "mirrors", "proxy.remoteurl", "proxy.username",
                                       "proxy.password", "proxy.cafile", "proxy.timeout", "proxy.cache.maxsize"]
 
-    private var shippedFile: String {
+    private func repositoryFile(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("conf/berth.yml").path
+            .deletingLastPathComponent().appendingPathComponent(name).path
     }
+
+    private var shippedFile: String { repositoryFile("conf/berth.yml") }
 
     func test_the_configuration_starts_from_the_option_types_defaults() {
         let defaults = Configuration()
@@ -62,6 +64,41 @@ final class ConfigurationDefaultsTests: XCTestCase {
         XCTAssertEqual(written.subtracting(defaulted), ["version"])
         for path in unset {
             XCTAssertTrue(text.contains(" \(path.split(separator: ".").last!):"), "conf/berth.yml shows \(path) in a comment")
+        }
+    }
+
+    /// README's table of keys: a row per key (registry:2's alias included) with its `BERTH_` variable, its
+    /// flag, and its default as the key reads it.
+    func test_the_readme_table_gives_each_key_its_default_variable_and_flag() throws {
+        let readme = try String(contentsOfFile: repositoryFile("README.md"), encoding: .utf8)
+        var rows: [String: [String]] = [:]
+        for line in readme.split(separator: "\n") where line.hasPrefix("| `") {
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).dropFirst().map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            guard cells.count >= 5 else { continue } // another table
+            for name in cells[0].split(separator: ",") {
+                rows[name.trimmingCharacters(in: CharacterSet(charactersIn: "` "))] = Array(cells)
+            }
+        }
+        func backticked(_ cell: String) -> String? {
+            let parts = cell.split(separator: "`", omittingEmptySubsequences: false)
+            return parts.count >= 3 ? String(parts[1]) : nil
+        }
+        for key in ConfigurationKey.all {
+            for path in [key.path] + key.aliases {
+                let row = try XCTUnwrap(rows[path], "README has no row for \(path)")
+                XCTAssertEqual(row[3].isEmpty ? nil : backticked(row[3]), key.flag, "README: the flag of \(path)")
+                if !["kraken.namespaces", "mirrors"].contains(path) {
+                    let prefix = path == key.path ? "BERTH_" : "REGISTRY_"
+                    XCTAssertTrue(row[2].contains(prefix + path.uppercased().replacingOccurrences(of: ".", with: "_")),
+                                  "README: the variable of \(path)")
+                }
+                guard !unset.contains(key.path) else { continue }
+                var shown = Configuration()
+                try key.apply(&shown, try XCTUnwrap(backticked(row[1]), "README: the default of \(path)"), path, "README")
+                XCTAssertEqual(key.describe(shown), key.describe(Configuration()), "README: the default of \(path)")
+            }
         }
     }
 }
