@@ -20,30 +20,31 @@ let package = Package(
         .target(name: "BerthSupervisor", dependencies: ["BerthHTTP", "CLibUV", "CBerthShims"]),
         .target(name: "BerthRegistry", dependencies: ["BerthHTTP", "BerthStorage", "BerthUpstream"]),
         .target(name: "BerthUpstream", dependencies: ["BerthHTTP", "CLibUV", "COpenSSL", "CHTTPParser", "CBerthShims"]),
+        .target(name: "BerthConfiguration", dependencies: [
+            "BerthHTTP", "BerthRegistry", "BerthStorage", "BerthUpstream", .product(name: "Yams", package: "Yams"),
+        ]),
         .executableTarget(name: "berth", dependencies: [
+            "BerthConfiguration",
             "BerthRegistry",
-            "BerthUpstream",
             "BerthSupervisor",
             "CBerthShims",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Yams", package: "Yams"),
         ]),
         .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "CBerthShims"]),
         .testTarget(name: "BerthStorageTests", dependencies: ["BerthStorage"]),
         .testTarget(name: "BerthRegistryTests", dependencies: ["BerthRegistry"]),
         .testTarget(name: "BerthUpstreamTests", dependencies: ["BerthUpstream"]),
         .testTarget(name: "BerthSupervisorTests", dependencies: ["BerthSupervisor"]),
+        .testTarget(name: "BerthConfigurationTests", dependencies: ["BerthConfiguration"]),
     ],
     swiftLanguageModes: [.v5]
 )
 
 // `make fuzz` (and a short run in `make test`) builds the libFuzzer targets of Tests/fuzz: with
 // BERTH_FUZZ set (`make fuzz-build`). Outside that
-// build the target does not exist, since its entry point is libFuzzer's main. Its configuration target
-// compiles berth's own configuration files, linked into Tests/fuzz/Sources.
+// build the target does not exist, since its entry point is libFuzzer's main.
 if Context.environment["BERTH_FUZZ"] != nil {
     package.targets.append(.executableTarget(
-        name: "berth-fuzz", dependencies: ["BerthHTTP", "BerthStorage", "BerthRegistry", "BerthUpstream",
-                                           .product(name: "Yams", package: "Yams")],
+        name: "berth-fuzz", dependencies: ["BerthHTTP", "BerthStorage", "BerthRegistry", "BerthUpstream", "BerthConfiguration"],
         path: "Tests/fuzz/Sources", swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
 }

@@ -8,12 +8,18 @@ import Glibc
 /// less than `delay` ago. Stale uploads and repositories left empty go too.
 public struct GarbageCollector {
     public struct Options {
+        /// registry:2's upload purging age (one week): the default of `uploads.maxage`, for GC and fsck alike.
+        public static let defaultUploadMaxAgeSeconds: Double = 7 * 24 * 3600
+        /// The default of `gc.delay` for online runs (and fsck's view of an orphan); an offline run, with
+        /// nothing pushing, spares nothing by age.
+        public static let defaultOnlineDelaySeconds: Double = 3600
+
         public var dryRun = false
         public var deleteUntagged = false
         /// Blobs written, linked or referenced more recently than this are kept (a push in flight).
         public var delaySeconds: Double = 0
         /// Uploads started longer ago than this are removed (registry:2's upload purging: one week).
-        public var uploadMaxAgeSeconds: Double = 7 * 24 * 3600
+        public var uploadMaxAgeSeconds = Options.defaultUploadMaxAgeSeconds
         /// A mirror's cache bound: past it, blobs are evicted least recently used first, those that no tag
         /// needs before those that one does (a mirror fetches an evicted blob again when it is asked for).
         public var maxBlobBytes: Int64?

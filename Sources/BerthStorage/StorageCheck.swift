@@ -10,9 +10,9 @@ public struct StorageCheck {
     public struct Options {
         /// Hash every manifest and a sixteenth of the other blobs, chosen at random, instead of every blob.
         public var quick = false
-        public var uploadMaxAgeSeconds: Double = 7 * 24 * 3600
+        public var uploadMaxAgeSeconds = GarbageCollector.Options.defaultUploadMaxAgeSeconds
         /// gc.delay: an unreferenced blob written or linked more recently may belong to a push in flight.
-        public var blobDelaySeconds: Double = 3600
+        public var blobDelaySeconds = GarbageCollector.Options.defaultOnlineDelaySeconds
         /// Berth's `.tmp-*` files hold a link, a hash state or a manifest (at most a few MiB) for the time of
         /// one write and rename, and a retired directory lives until the answer is sent: an hour is far
         /// longer than any live writer keeps one.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthConfiguration
 import BerthHTTP
 import BerthSupervisor
 import BerthRegistry
@@ -33,6 +34,13 @@ extension Berth {
     static func printError(_ error: Any) {
         let lines = "\(error)".split(separator: "\n").map { "berth: \($0)\n" }
         FileHandle.standardError.write(Data(lines.joined().utf8))
+    }
+
+    /// A command that cannot go on says why and exits with `status`: on stderr, or once `serve` has set up its
+    /// log (`logged`), as a log line in the configured format.
+    static func failure(_ reason: Any, status: Int32, logged: Bool = false) -> ExitCode {
+        if logged { Log.error("\(reason)") } else { printError(reason) }
+        return ExitCode(status)
     }
 }
 
@@ -75,8 +83,7 @@ struct Serve: ParsableCommand {
             settings = loaded
             ignored = warnings
         } catch {
-            Berth.printError(error)
-            throw ExitCode(2)
+            throw Berth.failure(error, status: 2)
         }
         Log.level = LogLevel(name: settings.logLevel) ?? .info
         Log.format = LogFormat(name: settings.logFormatter) ?? .text
@@ -91,17 +98,8 @@ struct Serve: ParsableCommand {
 
     /// The configuration from `file`, then the environment, then the flags, which always win.
     func load(file: String?, environment: [String: String]) throws -> (Configuration, [String]) {
-        var (settings, warnings) = try Configuration.load(file: file, environment: environment)
-        if let addr { settings.httpAddr = addr }
-        if let root { settings.rootDirectory = root }
-        if let logLevel {
-            guard LogLevel(name: logLevel) != nil else {
-                throw Configuration.Invalid(description: "--log-level: \(logLevel) is not debug, info, warn or error")
-            }
-            settings.logLevel = logLevel
-        }
-        if let workers { settings.workers = try Configuration.count(workers, "--workers", "command line") }
-        return (settings, warnings)
+        let flags = ["--addr": addr, "--root": root, "--log-level": logLevel, "--workers": workers].compactMapValues { $0 }
+        return try Configuration.load(file: file, environment: environment, flags: flags)
     }
 
     /// Checks the storage once, so a bad root fails here with one message, and binds the port (a busy one
@@ -110,8 +108,7 @@ struct Serve: ParsableCommand {
         _ = try openStore(settings)
         let sockets: [ListeningSocket]
         do { sockets = try ListeningSocket.open(settings.httpAddr, count: settings.workers) } catch {
-            Log.error("\(error)")
-            throw ExitCode(1)
+            throw Berth.failure(error, status: 1, logged: true)
         }
         let supervisor = WorkerSupervisor(loop: EventLoop(), sockets: sockets, arguments: CommandLine.arguments) { number, directory in
             self.generation(number, directory: directory, environment: environment, running: settings)
@@ -131,8 +128,7 @@ struct Serve: ParsableCommand {
             }
             return store
         } catch {
-            Log.error("storage.filesystem.rootdirectory \(settings.rootDirectory) is not usable: \(error)")
-            throw ExitCode(1)
+            throw Berth.failure("storage.filesystem.rootdirectory \(settings.rootDirectory) is not usable: \(error)", status: 1, logged: true)
         }
     }
 
@@ -142,14 +138,7 @@ struct Serve: ParsableCommand {
         berth_limit_malloc_arenas(2)
         Log.worker = worker ?? 0
         let store = try openStore(settings)
-        var options = RegistryOptions()
-        options.deleteEnabled = settings.deleteEnabled
-        options.gcIntervalSeconds = settings.gcInterval
-        options.gcDelaySeconds = settings.gcDelay
-        options.uploadMaxAgeSeconds = settings.uploadMaxAgeSeconds
-        if !settings.krakenNamespaces.isEmpty { options.krakenNamespaces = settings.krakenNamespaces }
-        options.krakenFetchTimeoutSeconds = settings.krakenFetchTimeout
-        options.mirror = settings.mirrorOptions
+        var options = settings.registryOptions
         if let worker {
             options.workerIndex = worker
             options.metricsDirectory = getenv(WorkerSupervisor.metricsVariable).map { String(cString: $0) }
@@ -159,8 +148,7 @@ struct Serve: ParsableCommand {
         do {
             registry = try Registry(store: store, options: options, loop: loop)
         } catch {
-            Log.error("upstream registries: \(error)")
-            throw ExitCode(1)
+            throw Berth.failure("upstream registries: \(error)", status: 1, logged: true)
         }
         let server = HTTPServer(loop: loop, handler: registry, limits: settings.httpLimits)
         server.defaultHeaders = Registry.defaultHeaders
@@ -171,8 +159,7 @@ struct Serve: ParsableCommand {
         do {
             try server.listen(on: (worker != nil ? ListeningSocket.inherited() : nil) ?? ListeningSocket.open(settings.httpAddr)[0])
         } catch {
-            Log.error("\(error)")
-            throw ExitCode(1)
+            throw Berth.failure(error, status: 1, logged: true)
         }
         if worker == nil {
             server.onHangUp = { Log.warn("SIGHUP: a configuration is reloaded by the supervisor of workers: 2 or more; restart to apply one here") }

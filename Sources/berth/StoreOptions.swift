@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthConfiguration
 import BerthStorage
 import Foundation
 
@@ -14,25 +15,22 @@ struct StoreOptions: ParsableArguments {
     /// The configuration (a bad one exits 2) and its store (an unusable root exits `unusableRoot`). A command
     /// that only checks asks for an existing root: opening a store creates its directories.
     func open(unusableRoot: Int32, existing: Bool = false) throws -> (Configuration, RegistryStore) {
-        var settings: Configuration
+        let settings: Configuration
         do {
-            settings = try Configuration.load(file: config, environment: ProcessInfo.processInfo.environment).0
+            let flags = ["--root": root].compactMapValues { $0 }
+            settings = try Configuration.load(file: config, environment: ProcessInfo.processInfo.environment, flags: flags).0
         } catch {
-            Berth.printError(error)
-            throw ExitCode(2)
+            throw Berth.failure(error, status: 2)
         }
-        if let root { settings.rootDirectory = root }
         var isDirectory: ObjCBool = false
         if existing && !(FileManager.default.fileExists(atPath: settings.rootDirectory, isDirectory: &isDirectory) && isDirectory.boolValue) {
-            Berth.printError("storage.filesystem.rootdirectory \(settings.rootDirectory): no such directory")
-            throw ExitCode(unusableRoot)
+            throw Berth.failure("storage.filesystem.rootdirectory \(settings.rootDirectory): no such directory", status: unusableRoot)
         }
         do {
             let store = try RegistryStore(rootDirectory: settings.rootDirectory, fsync: settings.fsync, directWrites: settings.directWrites)
             return (settings, store)
         } catch {
-            Berth.printError("storage.filesystem.rootdirectory \(settings.rootDirectory): \(error)")
-            throw ExitCode(unusableRoot)
+            throw Berth.failure("storage.filesystem.rootdirectory \(settings.rootDirectory): \(error)", status: unusableRoot)
         }
     }
 }

@@ -1,3 +1,4 @@
+import BerthConfiguration
 import BerthHTTP
 import BerthSupervisor
 import Foundation
@@ -38,13 +39,10 @@ extension Serve {
             return nil
         }
         // The sockets (one per worker) and the storage checked at start are the supervisor's for its whole life.
-        let fixed = [("http.addr", running.httpAddr, settings.httpAddr),
-                     ("storage.filesystem.rootdirectory", running.rootDirectory, settings.rootDirectory),
-                     ("workers", String(running.workers), String(settings.workers))]
-        let changed = fixed.filter { $0.1 != $0.2 }
+        let changed = settings.changesNeedingRestart(from: running)
         guard changed.isEmpty else {
             copy.map { _ = unlink($0) }
-            Log.error("\(what): " + changed.map { "\($0.0) changed from \($0.1) to \($0.2), which needs a restart" }.joined(separator: "; "))
+            Log.error("\(what): " + changed.map { "\($0), which needs a restart" }.joined(separator: "; "))
             return nil
         }
         Log.level = LogLevel(name: settings.logLevel) ?? .info

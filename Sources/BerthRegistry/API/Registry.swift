@@ -4,19 +4,22 @@ import Foundation
 
 /// What the registry API needs to know from the configuration.
 public struct RegistryOptions {
+    /// The default of `kraken.fetchtimeout`.
+    public static let defaultKrakenFetchTimeoutSeconds: Double = 300
+
     public var deleteEnabled = false
     public var maxManifestBytes = 4 * 1024 * 1024
     /// Kraken namespaces served and their backends, first match wins; nil serves every namespace locally.
     public var krakenNamespaces: [KrakenNamespaceOptions]?
     /// How long a Kraken GET waits for a backend to start sending a blob.
-    public var krakenFetchTimeoutSeconds: Double = 300
+    public var krakenFetchTimeoutSeconds = RegistryOptions.defaultKrakenFetchTimeoutSeconds
     /// With several worker processes: where each publishes its metrics, and which one this is.
     public var metricsDirectory: String?
     public var workerIndex = 0
     /// Online garbage collection every this many seconds; 0 turns it off.
     public var gcIntervalSeconds: Double = 0
-    public var gcDelaySeconds: Double = 3600
-    public var uploadMaxAgeSeconds: Double = 7 * 24 * 3600
+    public var gcDelaySeconds = GarbageCollector.Options.defaultOnlineDelaySeconds
+    public var uploadMaxAgeSeconds = GarbageCollector.Options.defaultUploadMaxAgeSeconds
     /// Set, the registry is a pull-through mirror of these upstreams, and takes no pushes.
     public var mirror: MirrorOptions?
 

@@ -19,8 +19,11 @@ public struct MirrorOptions {
     public var upstreams: [Upstream] = []
     /// Only `proxy.remoteurl`, no `mirrors:` map: every `ns=` is served from it, as registry:2 ignores `ns`.
     public var proxyOnly = false
+    /// The default of `proxy.ttl`.
+    public static let defaultTagTTLSeconds: Double = 300
+
     /// A cached tag is served without asking the upstream for this long after it was fetched or re-validated.
-    public var tagTTLSeconds: Double = 300
+    public var tagTTLSeconds = MirrorOptions.defaultTagTTLSeconds
     /// CA bundle for the upstreams' certificates; nil uses the system store.
     public var caFile: String?
     public var connectTimeoutSeconds: Double = 10

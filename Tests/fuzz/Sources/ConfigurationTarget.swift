@@ -1,4 +1,6 @@
-/// The configuration as `berth serve` reads it (Sources/berth's own files, linked here): YAML from the input,
+import BerthConfiguration
+
+/// The configuration as `berth serve` reads it (BerthConfiguration): YAML from the input,
 /// and `REGISTRY_`/`BERTH_` variables from its lines after a NUL. Loaded or refused with a message, never a
 /// trap, and what loads keeps its numbers inside what the loop's timers and Int64 offsets hold.
 extension FuzzTarget {

@@ -1,0 +1,56 @@
+@testable import BerthConfiguration
+import XCTest
+
+/// registry:2 keys asking for what Berth lacks stop it, named with their file or variable; keys that only
+/// tune registry:2 are warned about; a key that asks for nothing starts.
+final class RefusedKeyTests: XCTestCase {
+    func test_security_and_routing_keys_in_the_file_are_refused_each_on_its_own_line() {
+        let message = refusal("""
+            http:
+              tls: {certificate: /c.crt, key: /c.key}
+            auth:
+              htpasswd: {realm: r, path: /auth/htpasswd}
+            """)
+        let lines = message.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2, message)
+        XCTAssertTrue(lines[0].hasPrefix("test.yml: auth.htpasswd: Berth has no authentication"), message)
+        XCTAssertTrue(lines[1].hasPrefix("test.yml: http.tls: Berth serves plain HTTP only"), message)
+        for (text, key) in [("storage: {s3: {bucket: b}}", "storage.s3"), ("middleware: {storage: [{name: cloudfront}]}", "middleware.storage"),
+                            ("http: {prefix: /registry/}", "http.prefix"), ("http: {net: unix}", "http.net"),
+                            ("storage: {redirect: {disable: false}}", "storage.redirect"),
+                            ("storage: {maintenance: {readonly: {enabled: true}}}", "storage.maintenance.readonly"),
+                            ("proxy: {exec: {command: helper}}", "proxy.exec")] {
+            XCTAssertTrue(refusal(text).hasPrefix("test.yml: \(key): Berth"), text)
+        }
+    }
+
+    func test_variables_asking_for_what_berth_lacks_are_refused_at_the_key_of_the_rule() {
+        XCTAssertTrue(refusal(environment: ["REGISTRY_AUTH_TOKEN_REALM": "https://x"])
+                        .hasPrefix("environment REGISTRY_AUTH_TOKEN_REALM: auth.token: "))
+        XCTAssertTrue(refusal(environment: ["BERTH_AUTH_HTPASSWD_PATH": "/p"]).hasPrefix("environment BERTH_AUTH_HTPASSWD_PATH: auth.htpasswd: "))
+        XCTAssertTrue(refusal(environment: ["REGISTRY_STORAGE": "s3"]).hasPrefix("environment REGISTRY_STORAGE: storage: "))
+        XCTAssertTrue(refusal(environment: ["REGISTRY_STORAGE_S3_BUCKET": "b"]).hasPrefix("environment REGISTRY_STORAGE_S3_BUCKET: storage.s3: "))
+    }
+
+    func test_what_asks_for_nothing_loads() throws {
+        for text in ["auth:\n", "storage: {redirect: {disable: true}}", "http: {tls: {certificate: '', key: ''}}",
+                     "storage: {maintenance: {readonly: {enabled: false}}}", "http: {net: tcp, prefix: /}"] {
+            XCTAssertNoThrow(try load(text), text)
+        }
+        // podman's and skopeo's credentials file, not an authentication method.
+        XCTAssertNoThrow(try load(environment: ["REGISTRY_AUTH_FILE": "/run/auth.json", "REGISTRY_STORAGE": "filesystem"]))
+    }
+
+    func test_tuning_keys_are_warned_about_and_ignored() throws {
+        let (_, warnings) = try Configuration.load(text: """
+            version: 0.1
+            http: {secret: s, headers: {X-Content-Type-Options: [nosniff]}}
+            notifications: {endpoints: []}
+            storage: {cache: {blobdescriptor: inmemory}}
+            """, named: "c.yml", environment: ["REGISTRY_NOTIFICATIONS_X": "y"])
+        XCTAssertEqual(warnings, ["c.yml: ignoring http.headers: not used by Berth",
+                                  "c.yml: ignoring http.secret: Berth keeps upload state in storage, not in signed tokens",
+                                  "c.yml: ignoring notifications: not used by Berth",
+                                  "c.yml: ignoring storage.cache: not used by Berth"])
+    }
+}

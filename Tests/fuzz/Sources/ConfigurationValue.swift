@@ -1,1 +1,0 @@
-../../../Sources/berth/ConfigurationValue.swift
