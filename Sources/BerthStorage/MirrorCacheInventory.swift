@@ -30,7 +30,7 @@ public struct MirrorCacheInventory {
     public struct Repository {
         public let name: String
         public let tags: [TaggedImage]
-        /// Manifests pulled by digest alone (or an index's children), that no tag points at.
+        /// Manifests pulled by digest alone: no tag's image (an index's children included) holds them.
         public let untagged: [Image]
         /// Everything the repository keeps (its manifests and layer links), each blob once.
         public let bytes: Int64
