@@ -8,6 +8,7 @@ import subprocess
 import pytest
 import requests
 
+from containerdutil import containerd  # noqa: F401 (a fixture)
 from imagebuild import Layout, copy_to_registry
 from mirrorutil import (TIMEOUT, assert_same_image, blob_path, build_image, count_requests, pull_through,
                         push_to_upstream, settle_log, start_mirror, write_mirror_config)
@@ -194,6 +195,23 @@ def test_cache_warm_with_a_platform_warms_only_that_platform_of_an_index(mirrore
         assert r.status_code == 200 and r.content == blob, describe(r)
     r = requests.get(berth.url(f"/v2/team/multi/manifests/{amd64['digest']}"), headers=accept, timeout=TIMEOUT)
     assert r.status_code == 503, describe(r)
+
+
+def test_cache_warm_of_every_platform_makes_a_containerd_pull_a_hit_with_the_upstream_stopped(mirrored, tmp_path,
+                                                                                             containerd):
+    upstream, berth, root, config, _ = mirrored
+    index = _multi_platform(tmp_path, upstream, "team/multi:v1")
+    # As containerd names it: the registry's host and port, which the mirror gets as ns=.
+    ref = f"{upstream.host}/team/multi:v1"
+    code, out, err = berth_cache("warm", "--url", berth.base_url, ref)
+    assert code == 0, out + err
+    assert "3 manifests (linux/amd64, linux/arm64), 6 blobs" in out, out
+    upstream.stop()  # by PID
+    containerd.mirror(upstream.host, upstream.base_url, berth.base_url)
+    containerd.pull(ref)
+    assert ref in containerd.ctr("image", "ls", "-q").stdout.split()
+    tag = repository(cache_list(config, root), "team/multi")["tags"][0]
+    assert tag["digest"] == index["digest"] and tag["missingBlobs"] == 0, tag
 
 
 def test_cache_warm_through_a_mirrors_entry_with_a_port_is_listed_under_its_cache_name(start_registry, start_berth,
