@@ -100,23 +100,22 @@ public struct MirrorCacheInventory {
             return Image(digest: digest, bytes: stored.reduce(0, +), blobs: stored.count,
                          missingBlobs: closure.count - stored.count, lastPull: used[digest])
         }
-        var kept = Set<Digest>()
         var tagged: [TaggedImage] = []
-        var tagRoots = Set<Digest>()
+        var inTaggedImages = Set<Digest>()
         for tag in (store.tags(in: name) ?? []).compactMap(Tag.init) {
             guard let digest = store.resolveTag(tag, in: name) else { continue }
             let validated = store.modificationTime(of: .tagCurrentLink(name, tag))
-            var entry = image(digest)
-            entry = Image(digest: digest, bytes: entry.bytes, blobs: entry.blobs, missingBlobs: entry.missingBlobs,
-                          lastPull: latest(entry.lastPull, validated))
+            let stored = image(digest)
+            let entry = Image(digest: digest, bytes: stored.bytes, blobs: stored.blobs, missingBlobs: stored.missingBlobs,
+                              lastPull: latest(stored.lastPull, validated))
             tagged.append(TaggedImage(tag: tag.value, image: entry, validated: validated))
-            tagRoots.formUnion(closures[digest])
+            inTaggedImages.formUnion(closures[digest])
         }
-        kept.formUnion(tagRoots)
+        var kept = inTaggedImages
         var untagged: [Image] = []
         for digest in store.manifestRevisions(in: name) {
             kept.formUnion(closures[digest])
-            if !tagRoots.contains(digest) { untagged.append(image(digest)) }
+            if !inTaggedImages.contains(digest) { untagged.append(image(digest)) }
         }
         kept.formUnion(store.layerLinks(in: name))
         let stored = kept.compactMap { sizes[$0] }
