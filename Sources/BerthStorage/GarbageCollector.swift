@@ -147,7 +147,7 @@ public struct GarbageCollector {
         }
     }
 
-    private func markManifest(_ digest: Digest, into marked: inout Set<Digest>) {
+    func markManifest(_ digest: Digest, into marked: inout Set<Digest>) {
         guard marked.insert(digest).inserted else { return }
         guard let bytes = try? store.readBlob(digest, limit: 16 << 20) else { return }
         for reference in ManifestReferences.digests(in: bytes) where !marked.contains(reference) {
@@ -166,18 +166,7 @@ public struct GarbageCollector {
     private func evict(down limit: Int64, among blobs: [(Digest, Int64, Double)], report: inout Report, log: (String) -> Void) {
         var total = blobs.reduce(0) { $0 + $1.1 }
         guard total > limit else { return }
-        var needed = Set<Digest>()
-        for repository in store.repositories() {
-            guard let name = RepositoryName(repository) else { continue }
-            for tag in (store.tags(in: name) ?? []).compactMap(Tag.init) {
-                if let digest = store.resolveTag(tag, in: name) { markManifest(digest, into: &needed) }
-            }
-        }
-        let order = blobs.sorted { first, second in
-            let (firstNeeded, secondNeeded) = (needed.contains(first.0), needed.contains(second.0))
-            return firstNeeded != secondNeeded ? !firstNeeded : first.2 < second.2
-        }
-        for (digest, size, _) in order where total > limit {
+        for (digest, size, _) in evictionOrder(blobs, needed: taggedBlobs()) where total > limit {
             log("blob evicted from the cache: \(digest) (\(size) bytes)")
             if !options.dryRun { store.removeBlob(digest) }
             report.evictedBlobs.append((digest, size))
@@ -185,9 +174,30 @@ public struct GarbageCollector {
         }
     }
 
+    /// Every blob a tag of some repository needs: its manifest and what that references.
+    func taggedBlobs() -> Set<Digest> {
+        var needed = Set<Digest>()
+        for repository in store.repositories() {
+            guard let name = RepositoryName(repository) else { continue }
+            for tag in (store.tags(in: name) ?? []).compactMap(Tag.init) {
+                if let digest = store.resolveTag(tag, in: name) { markManifest(digest, into: &needed) }
+            }
+        }
+        return needed
+    }
+
+    /// The cache bound's order (`berth cache list` shows it): blobs no tag needs first, then the others, each
+    /// least recently used first.
+    func evictionOrder(_ blobs: [(Digest, Int64, Double)], needed: Set<Digest>) -> [(Digest, Int64, Double)] {
+        blobs.sorted { first, second in
+            let (firstNeeded, secondNeeded) = (needed.contains(first.0), needed.contains(second.0))
+            return firstNeeded != secondNeeded ? !firstNeeded : first.2 < second.2
+        }
+    }
+
     // MARK: Sweep helpers
 
-    private func allBlobs() -> [(Digest, Int64, Double)] {
+    func allBlobs() -> [(Digest, Int64, Double)] {
         let root = store.base + "/blobs/sha256"
         var blobs: [(Digest, Int64, Double)] = []
         for prefix in FileSystem.list(root) {
