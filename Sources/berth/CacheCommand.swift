@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthConfiguration
 import BerthStorage
 import Foundation
 
@@ -21,8 +22,7 @@ extension StoreOptions {
     func openMirror() throws -> (Configuration, RegistryStore) {
         let (settings, store) = try open(unusableRoot: 1, existing: true)
         guard settings.mirrorOptions != nil else {
-            Berth.printError("the configuration has no proxy.remoteurl nor mirrors: this root holds no mirror cache")
-            throw ExitCode(2)
+            throw Berth.failure("the configuration has no proxy.remoteurl nor mirrors: this root holds no mirror cache", status: 2)
         }
         return (settings, store)
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthConfiguration
 import BerthStorage
 import Foundation
 
@@ -32,8 +33,7 @@ struct CacheEvict: ParsableCommand {
         do {
             report = try MirrorCacheEviction(store: store).evict(entry)
         } catch let error as MirrorCacheEviction.NotCached {
-            Berth.printError(error)
-            throw ExitCode(1)
+            throw Berth.failure(error, status: 1)
         }
         var line = "evicted \(entry): \(report.removedTags.count) tags, \(report.removedManifests.count) manifests, "
             + "\(report.unlinkedLayers) layer links"

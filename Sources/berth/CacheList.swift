@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthConfiguration
 import BerthStorage
 import Foundation
 
@@ -36,8 +37,7 @@ struct CacheList: ParsableCommand {
         let (settings, store) = try storage.openMirror()
         let name = repo.flatMap { RepositoryName($0) }
         if let name, !store.repositoryExists(name) {
-            Berth.printError("--repo \(name): no such repository in the cache")
-            throw ExitCode(1)
+            throw Berth.failure("--repo \(name): no such repository in the cache", status: 1)
         }
         let inventory = MirrorCacheInventory(store: store, repository: name, evictionPreview: next)
         let limit = settings.mirrorOptions?.cacheMaxBytes

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthConfiguration
 import BerthHTTP
 import BerthUpstream
 import Foundation
@@ -49,8 +50,7 @@ struct CacheWarm: ParsableCommand {
         configuration.readTimeoutMilliseconds = 300_000
         let client: UpstreamClient
         do { client = try UpstreamClient(loop: loop, configuration: configuration) } catch {
-            Berth.printError(error)
-            throw ExitCode(1)
+            throw Berth.failure(error, status: 1)
         }
         let mirror = RegistryUpstream(client: client, baseURL: base, name: base.hostHeader)
         var failed = false
@@ -80,8 +80,7 @@ struct CacheWarm: ParsableCommand {
         if let url { return url }
         let settings: Configuration
         do { settings = try Configuration.load(file: config, environment: ProcessInfo.processInfo.environment).0 } catch {
-            Berth.printError(error)
-            throw ExitCode(2)
+            throw Berth.failure(error, status: 2)
         }
         let address = settings.httpAddr
         guard let colon = address.lastIndex(of: ":") else { return "http://\(address)" }
