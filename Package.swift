@@ -28,10 +28,13 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ]),
-        .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "CBerthShims"]),
-        .testTarget(name: "BerthStorageTests", dependencies: ["BerthStorage"]),
-        .testTarget(name: "BerthRegistryTests", dependencies: ["BerthRegistry"]),
-        .testTarget(name: "BerthUpstreamTests", dependencies: ["BerthUpstream"]),
+        // Shared by the test targets: temporary directories, free ports, loop harnesses, a raw test client, peer processes.
+        .target(name: "BerthTestSupport", dependencies: ["BerthHTTP", "CLibUV"], path: "Tests/BerthTestSupport"),
+        .testTarget(name: "BerthHTTPTests", dependencies: ["BerthHTTP", "CBerthShims", "BerthTestSupport"]),
+        .testTarget(name: "BerthStorageTests", dependencies: ["BerthStorage", "BerthTestSupport"]),
+        .testTarget(name: "BerthRegistryTests", dependencies: ["BerthRegistry", "BerthTestSupport"]),
+        .testTarget(name: "BerthUpstreamTests", dependencies: ["BerthUpstream", "BerthTestSupport"],
+                    resources: [.copy("Resources/peer.py")]),
         .testTarget(name: "BerthSupervisorTests", dependencies: ["BerthSupervisor"]),
     ],
     swiftLanguageModes: [.v5]
