@@ -1,4 +1,5 @@
 @testable import BerthHTTP
+import BerthTestSupport
 import XCTest
 
 /// Heads whose framing Berth and http-parser could read differently are refused with 400 and a close

@@ -1,4 +1,5 @@
 @testable import BerthHTTP
+import BerthTestSupport
 import CBerthShims
 import Foundation
 import Glibc
@@ -104,7 +105,8 @@ final class HTTPServerTests: XCTestCase {
     func test_medium_file_is_sent_whole_from_the_loop_as_the_socket_drains() throws {
         let client = try TestClient(port: server.port)
         client.send("GET /medium HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        Thread.sleep(forTimeInterval: 0.2)  // let the socket fill so sendfile meets EAGAIN
+        // Not read until the server's first sendfile has run (to EAGAIN once the socket is full).
+        XCTAssertTrue(server.waitUntilAnswerStarted(client), "no byte of the answer arrived")
         let bytes = client.receiveAllBytes()
         let head = try XCTUnwrap(bytes.firstRange(of: Array("\r\n\r\n".utf8)))
         XCTAssertEqual(Array(bytes[head.upperBound...]), Array(server.largeFile.prefix(768 * 1024)))
@@ -133,7 +135,8 @@ final class HTTPServerTests: XCTestCase {
         server = try TestServer(limits: limits)
         let client = try TestClient(port: server.port, receiveBuffer: 4096)
         client.send("GET /large HTTP/1.1\r\nHost: x\r\n\r\n")
-        Thread.sleep(forTimeInterval: 3.5)  // the deadline is checked every second
+        XCTAssertTrue(server.waitUntilAnswerStarted(client), "no byte of the answer arrived")
+        XCTAssertTrue(server.waitUntil(openConnections: 0), "the stalled connection is still open")
         let (bytes, closedByServer) = client.receiveUntilClosed()
         XCTAssertTrue(closedByServer, "the stalled connection is still open")
         XCTAssertLessThan(bytes.count, server.largeFile.count, "the transfer was cut, not finished")
@@ -154,12 +157,13 @@ final class HTTPServerTests: XCTestCase {
             started.append(body)
         }
         server.beginShutdown(signal: SIGQUIT) // a reload retiring this worker
-        Thread.sleep(forTimeInterval: 3.5)  // past the drain timeout; the deadline is checked every second
+        // A wait for something *not* to happen: past the drain timeout, checked every second, the transfer goes on.
+        Thread.sleep(forTimeInterval: 3.5)
         let (rest, closed) = retired.receiveUntilClosed()
         XCTAssertTrue(closed, "the connection stays open after its answer while draining")
         XCTAssertEqual(started[0] + rest.count, server.largeFile.count, "the transfer was cut")
         server.beginShutdown(signal: SIGTERM) // the supervisor stopping: now the deadline holds
-        Thread.sleep(forTimeInterval: 3.5)
+        XCTAssertTrue(server.waitUntil(openConnections: 0), "the stalled connection is still open after SIGTERM")
         let (bytes, cut) = stopped.receiveUntilClosed()
         XCTAssertTrue(cut, "the stalled connection is still open after SIGTERM")
         XCTAssertLessThan(started[1] + bytes.count, server.largeFile.count, "the transfer was cut, not finished")
@@ -177,233 +181,5 @@ final class HTTPServerTests: XCTestCase {
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else { throw POSIXError(.ENOENT) }
         return descriptor
-    }
-}
-
-/// Answers `<method> <target> <body length>`; `/file` is a 10-byte file, `/medium` 768 KiB, `/large` 8 MiB;
-/// `/now` answers `seen` as soon as the head is in, without waiting for a body; `/memory` is 4 MiB from memory;
-/// `/paused` holds the body back for 2.5 s after its first bytes, as a disk that is behind does.
-final class EchoHandler: HTTPHandler {
-    let smallPath: String
-    let mediumPath: String
-    let largePath: String
-
-    init(smallPath: String, mediumPath: String, largePath: String) {
-        self.smallPath = smallPath
-        self.mediumPath = mediumPath
-        self.largePath = largePath
-    }
-
-    func handle(_ exchange: HTTPExchange) {
-        let request = exchange.request
-        if request.path == "/file" || request.path == "/large" || request.path == "/medium" {
-            let fd = open(request.path == "/file" ? smallPath : request.path == "/medium" ? mediumPath : largePath, O_RDONLY)
-            var info = stat()
-            fstat(fd, &info)
-            exchange.respond(HTTPResponse(status: 200, body: .file(OpenFile(descriptor: fd), size: Int64(info.st_size))))
-            return
-        }
-        if request.path == "/memory" {
-            exchange.respond(HTTPResponse(status: 200, body: .bytes(Array(TestServer.largeContent.prefix(4 << 20)))))
-            return
-        }
-        if request.path == "/paused" {
-            exchange.receiveBody(into: PausingReceiver())
-            return
-        }
-        if request.path == "/now" {
-            exchange.respond(HTTPResponse(status: 200, text: "seen"))
-            return
-        }
-        exchange.collectBody(limit: 1 << 20) { body in
-            exchange.respond(HTTPResponse(status: 200, text: "\(request.method.name) \(request.target) \(body?.count ?? -1)"))
-        }
-    }
-
-    func protocolError(status: Int, message: String) -> HTTPResponse {
-        HTTPResponse(status: status, text: message)
-    }
-}
-
-/// Pauses the body after its first bytes and resumes it 2.5 s later; answers the body's length.
-final class PausingReceiver: HTTPBodyReceiver {
-    private var count = 0
-    private var timer: RepeatingTimer?
-
-    func receive(_ bytes: UnsafeRawBufferPointer, exchange: HTTPExchange) {
-        count += bytes.count
-        guard timer == nil else { return }
-        exchange.pauseBody()
-        timer = exchange.loop.repeating(every: 2500) { [unowned self] in
-            timer?.stop()
-            exchange.resumeBody()
-        }
-    }
-
-    func finish(exchange: HTTPExchange) {
-        exchange.respond(HTTPResponse(status: 200, text: "received \(count)"))
-    }
-
-    func abort(exchange: HTTPExchange) {}
-}
-
-final class TestServer {
-    let loop = EventLoop()
-    let server: HTTPServer
-    let port: Int
-    let largeFile: [UInt8]
-    private var wakeup: LoopWakeup!
-    private let finished = DispatchSemaphore(value: 0)
-    private let directory: String
-    /// Larger than a loopback socket buffer, so sendfile meets EAGAIN and goes on as the socket drains.
-    static let largeContent: [UInt8] = {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<(8 << 20) / 8).flatMap { _ in withUnsafeBytes(of: generator.next()) { Array($0) } }
-    }()
-
-    var largePath: String { directory + "/large" }
-
-    init(limits: HTTPLimits = HTTPLimits()) throws {
-        // Inside the package (on the disk that holds the checkout), not /tmp, which may be a tmpfs: a test
-        // drops a file from the page cache, which a tmpfs cannot do.
-        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        directory = package.path + "/.build/berth-http-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: directory + "/small", contents: Data("0123456789".utf8))
-        largeFile = TestServer.largeContent
-        _ = FileManager.default.createFile(atPath: directory + "/large", contents: Data(largeFile))
-        _ = FileManager.default.createFile(atPath: directory + "/medium", contents: Data(largeFile.prefix(768 * 1024)))
-        let handler = EchoHandler(smallPath: directory + "/small", mediumPath: directory + "/medium", largePath: directory + "/large")
-        server = HTTPServer(loop: loop, handler: handler, limits: limits)
-        try server.listen(on: "127.0.0.1:0")
-        port = server.boundPort
-        wakeup = LoopWakeup(loop: loop) { [unowned self] in
-            server.shutdown(signal: shutdownSignal)
-            if stopping { wakeup.close() }
-        }
-        let thread = Thread { [loop, finished] in
-            loop.run()
-            finished.signal()
-        }
-        thread.start()
-    }
-
-    /// The signal the next `beginShutdown` or `stop` hands the server.
-    private var shutdownSignal = SIGTERM
-    private var stopping = false
-
-    /// Starts the server's drain as `signal` would, without waiting for the loop to end.
-    func beginShutdown(signal: Int32) {
-        shutdownSignal = signal
-        wakeup.send()
-    }
-
-    func stop() {
-        shutdownSignal = SIGTERM
-        stopping = true
-        wakeup.send()
-        XCTAssertEqual(finished.wait(timeout: .now() + 10), .success, "the loop did not end after shutdown")
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-}
-
-/// A blocking loopback client with a receive timeout, so a broken server fails a test instead of hanging it.
-final class TestClient {
-    let fd: Int32
-
-    init(port: Int, receiveBuffer: Int32? = nil) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        if var size = receiveBuffer {
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let status = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard status == 0 else { throw POSIXError(.ECONNREFUSED) }
-    }
-
-    deinit {
-        close(fd)
-    }
-
-    func send(_ text: String) {
-        send(Array(text.utf8))
-    }
-
-    func send(_ bytes: [UInt8]) {
-        var sent = 0
-        while sent < bytes.count {
-            let count = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
-            guard count > 0 else { return }
-            sent += count
-        }
-    }
-
-    /// Reads until `marker` appears, the peer closes, or the timeout passes.
-    func receive(until marker: String) -> String {
-        var bytes: [UInt8] = []
-        while !String(decoding: bytes, as: UTF8.self).contains(marker) {
-            guard let chunk = readChunk() else { break }
-            bytes += chunk
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// Reads until `marker` appears, the peer closes, or `seconds` pass without a byte.
-    func receive(until marker: String, waiting seconds: Double) -> String {
-        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&entry, 1, Int32(seconds * 1000)) == 1 else { return "" }
-        return receive(until: marker)
-    }
-
-    /// Reads a response head; returns it and how many bytes of the body came with it.
-    func receiveHead() -> (head: String, bodyBytes: Int) {
-        let end = Array("\r\n\r\n".utf8)
-        var bytes: [UInt8] = []
-        while bytes.firstRange(of: end) == nil {
-            guard let chunk = readChunk() else { return (String(decoding: bytes, as: UTF8.self), 0) }
-            bytes += chunk
-        }
-        let head = bytes.firstRange(of: end)!
-        return (String(decoding: bytes[..<head.lowerBound], as: UTF8.self), bytes.count - head.upperBound)
-    }
-
-    func receiveAll() -> String {
-        String(decoding: receiveAllBytes(), as: UTF8.self)
-    }
-
-    func receiveAllBytes() -> [UInt8] {
-        var bytes: [UInt8] = []
-        while let chunk = readChunk() { bytes += chunk }
-        return bytes
-    }
-
-    /// Reads until the peer closes (true) or the receive timeout passes (false).
-    func receiveUntilClosed() -> ([UInt8], Bool) {
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count > 0 { bytes += buffer[..<count]; continue }
-            return (bytes, count == 0 || errno == ECONNRESET)
-        }
-    }
-
-    /// Waits, without reading, until the peer resets the connection (true) or `seconds` pass (false).
-    func waitUntilReset(seconds: Int32) -> Bool {
-        var entry = pollfd(fd: fd, events: 0, revents: 0)
-        return poll(&entry, 1, seconds * 1000) == 1 && entry.revents & Int16(POLLERR | POLLHUP) != 0
-    }
-
-    private func readChunk() -> [UInt8]? {
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        return count > 0 ? Array(buffer[..<count]) : nil
     }
 }

@@ -1,6 +1,7 @@
 import BerthHTTP
 @testable import BerthRegistry
 import BerthStorage
+import BerthTestSupport
 import Glibc
 import XCTest
 
@@ -9,12 +10,12 @@ final class OpenBlobCacheTests: XCTestCase {
     private var store: RegistryStore!
 
     override func setUpWithError() throws {
-        root = NSTemporaryDirectory() + "berth-open-blobs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        root = try TemporaryDirectory.make("berth-open-blobs")
         store = try RegistryStore(rootDirectory: root, fsync: false)
     }
 
     override func tearDown() {
-        _ = try? FileManager.default.removeItem(atPath: root)
+        TemporaryDirectory.remove(root)
     }
 
     private func contents(_ file: OpenFile, _ size: Int64) -> [UInt8] {

@@ -31,12 +31,4 @@ final class RouteTests: XCTestCase {
         XCTAssertEqual(Route.parse("/v2/a/things/x"), .failure(.noRoute))
         XCTAssertEqual(Route.parse("/v2/a/manifests/"), .failure(.noRoute))
     }
-
-    func test_content_range_accepts_the_registry_forms() {
-        XCTAssertEqual(ContentRange.chunk("0-99"), 0...99)
-        XCTAssertEqual(ContentRange.chunk("bytes 100-199/*"), 100...199)
-        XCTAssertNil(ContentRange.chunk("5-1"))
-        XCTAssertNil(ContentRange.chunk("x-y"))
-        XCTAssertNil(ContentRange.chunk("10"))
-    }
 }

@@ -1,4 +1,5 @@
 @testable import BerthStorage
+import BerthTestSupport
 import Foundation
 import Glibc
 import XCTest
@@ -9,12 +10,12 @@ final class BlobReferenceTests: XCTestCase {
     private var root = ""
     private let repository = RepositoryName("refs/test")!
 
-    override func setUp() {
-        root = NSTemporaryDirectory() + "berth-reference-tests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    override func setUpWithError() throws {
+        root = try TemporaryDirectory.make("berth-reference-tests")
     }
 
     override func tearDown() {
-        FileSystem.removeTree(root)
+        TemporaryDirectory.remove(root)
     }
 
     /// A blob stored and linked, last written two hours ago.

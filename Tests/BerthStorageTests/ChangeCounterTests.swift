@@ -1,4 +1,5 @@
 @testable import BerthStorage
+import BerthTestSupport
 import Glibc
 import XCTest
 
@@ -7,12 +8,12 @@ import XCTest
 final class ChangeCounterTests: XCTestCase {
     private var root = ""
 
-    override func setUp() {
-        root = NSTemporaryDirectory() + "berth-changes-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    override func setUpWithError() throws {
+        root = try TemporaryDirectory.make("berth-changes")
     }
 
     override func tearDown() {
-        FileSystem.removeTree(root)
+        TemporaryDirectory.remove(root)
     }
 
     func test_a_change_through_one_store_moves_the_counter_another_store_reads() throws {

@@ -1,4 +1,5 @@
 @testable import BerthStorage
+import BerthTestSupport
 import Glibc
 import XCTest
 
@@ -8,14 +9,13 @@ final class DirectWriteTests: XCTestCase {
     private var root = ""
     private let repository = RepositoryName("direct/test")!
 
-    override func setUp() {
-        // Inside the package (on the disk that holds the checkout), not /tmp, which may be a tmpfs.
-        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        root = package.path + "/.build/direct-write-tests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    override func setUpWithError() throws {
+        // On the disk that holds the checkout, not /tmp, which may be a tmpfs: O_DIRECT needs a real disk.
+        root = try TemporaryDirectory.make("direct-write-tests", onDisk: true)
     }
 
     override func tearDown() {
-        FileSystem.removeTree(root)
+        TemporaryDirectory.remove(root)
     }
 
     func test_the_buffer_keeps_its_alignment_and_bytes_when_it_grows_and_moves_a_tail() {

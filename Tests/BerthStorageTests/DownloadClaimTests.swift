@@ -1,4 +1,5 @@
 @testable import BerthStorage
+import BerthTestSupport
 import Glibc
 import XCTest
 
@@ -7,12 +8,12 @@ final class DownloadClaimTests: XCTestCase {
     private var store: RegistryStore!
 
     override func setUpWithError() throws {
-        root = NSTemporaryDirectory() + "berth-claim-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        root = try TemporaryDirectory.make("berth-claim")
         store = try RegistryStore(rootDirectory: root, fsync: false)
     }
 
     override func tearDown() {
-        FileSystem.removeTree(root)
+        TemporaryDirectory.remove(root)
     }
 
     private func write(_ claim: DownloadClaim, _ bytes: [UInt8], at offset: Int64) throws {

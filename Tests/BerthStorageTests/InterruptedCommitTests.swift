@@ -1,4 +1,5 @@
 @testable import BerthStorage
+import BerthTestSupport
 import Glibc
 import XCTest
 
@@ -8,12 +9,12 @@ final class InterruptedCommitTests: XCTestCase {
     private var root = ""
     private let repository = RepositoryName("crash/commit")!
 
-    override func setUp() {
-        root = NSTemporaryDirectory() + "berth-interrupted-commit-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    override func setUpWithError() throws {
+        root = try TemporaryDirectory.make("berth-interrupted-commit")
     }
 
     override func tearDown() {
-        FileSystem.removeTree(root)
+        TemporaryDirectory.remove(root)
     }
 
     func test_an_upload_whose_data_was_moved_into_the_blob_store_is_unknown() throws {

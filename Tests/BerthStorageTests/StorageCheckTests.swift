@@ -1,4 +1,5 @@
 @testable import BerthStorage
+import BerthTestSupport
 import Glibc
 import XCTest
 
@@ -10,12 +11,12 @@ final class StorageCheckTests: XCTestCase {
     private var store: RegistryStore!
 
     override func setUpWithError() throws {
-        root = NSTemporaryDirectory() + "berth-check-tests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        root = try TemporaryDirectory.make("berth-check-tests")
         store = try RegistryStore(rootDirectory: root, fsync: false)
     }
 
     override func tearDown() {
-        FileSystem.removeTree(root)
+        TemporaryDirectory.remove(root)
     }
 
     func test_a_tagged_image_and_an_index_of_it_have_no_findings() throws {

@@ -1,4 +1,5 @@
 @testable import BerthStorage
+import BerthTestSupport
 import Glibc
 import XCTest
 
@@ -8,12 +9,12 @@ final class UploadRetireTests: XCTestCase {
     private var root = ""
     private let repository = RepositoryName("retire/test")!
 
-    override func setUp() {
-        root = NSTemporaryDirectory() + "berth-retire-tests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    override func setUpWithError() throws {
+        root = try TemporaryDirectory.make("berth-retire-tests")
     }
 
     override func tearDown() {
-        FileSystem.removeTree(root)
+        TemporaryDirectory.remove(root)
     }
 
     func test_a_duplicate_upload_is_retired_whole_and_removed_later() throws {

@@ -1,4 +1,5 @@
 @testable import BerthUpstream
+import BerthTestSupport
 import COpenSSL
 import Foundation
 import XCTest
@@ -17,7 +18,7 @@ final class DistributionUpstreamTests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
             throw NSError(domain: "docker-registry is not installed (apt-get install docker-registry)", code: 1)
         }
-        directory = try makeTemporaryDirectory("berth-mirror-distribution")
+        directory = try TemporaryDirectory.make("berth-mirror-distribution")
         port = unusedLoopbackPort()
         try """
         version: 0.1
@@ -31,7 +32,9 @@ final class DistributionUpstreamTests: XCTestCase {
           secret: berth-test
         """.write(toFile: directory + "/config.yml", atomically: true, encoding: .utf8)
         registry = try PeerProcess(Self.binary, ["serve", "config.yml"], directory: directory, name: "registry")
-        try waitUntilListening(port: port)
+        guard TestClient.waitUntilListening(port: port, while: { registry.process.isRunning }) else {
+            throw NSError(domain: "registry", code: 1, userInfo: [NSLocalizedDescriptionKey: "docker-registry did not listen: \(registry.log)"])
+        }
         harness = LoopHarness()
         client = try UpstreamClient(loop: harness.loop)
     }
@@ -40,26 +43,7 @@ final class DistributionUpstreamTests: XCTestCase {
         client?.shutdown()
         harness?.drain()
         registry?.stop()
-        if let directory { try? FileManager.default.removeItem(atPath: directory) }
-    }
-
-    private func waitUntilListening(port: Int) throws {
-        let deadline = Date().addingTimeInterval(15)
-        while Date() < deadline {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = UInt16(port).bigEndian
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let status = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            close(fd)
-            if status == 0 { return }
-            guard registry.process.isRunning else { break }
-            usleep(20_000)
-        }
-        throw NSError(domain: "registry", code: 1, userInfo: [NSLocalizedDescriptionKey: "docker-registry did not listen: \(registry.log)"])
+        if let directory { TemporaryDirectory.remove(directory) }
     }
 
     private func sha256(_ bytes: [UInt8]) -> String {

@@ -1,4 +1,5 @@
 @testable import BerthUpstream
+import BerthTestSupport
 import Foundation
 import XCTest
 
@@ -10,7 +11,7 @@ final class UpstreamClientTests: XCTestCase {
     var client: UpstreamClient!
 
     override func setUpWithError() throws {
-        directory = try makeTemporaryDirectory("berth-mirror")
+        directory = try TemporaryDirectory.make("berth-mirror")
         peer = try PythonPeer(directory: directory)
         harness = LoopHarness()
         client = try makeClient()
@@ -20,7 +21,7 @@ final class UpstreamClientTests: XCTestCase {
         client.shutdown()
         harness.drain()
         peer.stop()
-        try? FileManager.default.removeItem(atPath: directory)
+        TemporaryDirectory.remove(directory)
     }
 
     func makeClient(readTimeout: UInt64 = 10_000, connectTimeout: UInt64 = 10_000, idleTimeout: UInt64 = 30_000) throws -> UpstreamClient {

@@ -1,4 +1,5 @@
 @testable import BerthUpstream
+import BerthTestSupport
 import Foundation
 import XCTest
 
@@ -11,7 +12,7 @@ final class UpstreamTLSTests: XCTestCase {
     var clients: [UpstreamClient] = []
 
     override func setUpWithError() throws {
-        directory = try makeTemporaryDirectory("berth-mirror-tls")
+        directory = try TemporaryDirectory.make("berth-mirror-tls")
         certificates = try TestCertificates(directory: directory)
         peer = try PythonPeer(directory: directory, tls: (certificates.cert, certificates.key,
                                                           certificates.wrongNameCert, certificates.wrongNameKey))
@@ -22,7 +23,7 @@ final class UpstreamTLSTests: XCTestCase {
         for client in clients { client.shutdown() }
         harness.drain()
         peer.stop()
-        try? FileManager.default.removeItem(atPath: directory)
+        TemporaryDirectory.remove(directory)
     }
 
     func makeClient(verify: Bool = true, caFile: String? = nil, connectTimeout: UInt64 = 10_000) throws -> UpstreamClient {

@@ -18,12 +18,13 @@ goes to a log file in the test's tmp dir and is attached to a failing test's rep
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 
 import pytest
 import requests
+
+from regutil import free_port
 
 REGISTRY_UNDER_TEST = os.environ.get("REGISTRY_UNDER_TEST", "berth").strip() or "berth"
 if REGISTRY_UNDER_TEST not in ("berth", "reference"):
@@ -64,12 +65,6 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_report_header(config):
     return f"registry under test: {REGISTRY_UNDER_TEST} (BERTH_BIN={os.environ.get('BERTH_BIN', '<unset>')})"
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def berth_binary():

@@ -11,7 +11,6 @@ at by its ordinal in the thread that makes it instead. Nothing here asserts on t
 against hangs.
 """
 
-import hashlib
 import os
 import re
 import signal
@@ -311,8 +310,8 @@ def scan_disk(root):
                 assert HEX64.fullmatch(text.strip()), f"half-written link {os.path.relpath(path, base)}: {text!r}"
             elif name == "data" and rel.startswith("blobs/"):
                 with open(path, "rb") as f:
-                    got = hashlib.sha256(f.read()).hexdigest()
-                assert got == os.path.basename(directory), f"blob {rel} holds bytes hashing to {got}"
+                    got = digest_of(f.read())
+                assert got == "sha256:" + os.path.basename(directory), f"blob {rel} holds bytes hashing to {got}"
         if rel.startswith("blobs/sha256/") and rel.count("/") == 3 and "data" not in files:
             found["empty_blob_dirs"].append(rel)
         if os.path.basename(os.path.dirname(directory)) == "_uploads" and "data" not in files:

@@ -285,28 +285,6 @@ def wait_for_metrics(berth, condition, wait=10.0, settle=1.5):
     return metric_samples(berth)
 
 
-# --- errors ------------------------------------------------------------------------------------------
-def assert_json_error(r, statuses, *codes):
-    """An error answer: status among `statuses` and (not for HEAD) the spec's JSON body, with one of `codes`."""
-    assert r.status_code in statuses, describe(r)
-    if r.request.method == "HEAD":
-        return None
-    try:
-        body = r.json()
-    except ValueError:
-        raise AssertionError(f"error body is not JSON\n{describe(r)}")
-    errors = body.get("errors") if isinstance(body, dict) else None
-    assert isinstance(errors, list) and errors, describe(r)
-    for e in errors:
-        assert isinstance(e, dict) and isinstance(e.get("code"), str) and e["code"], describe(r)
-        assert isinstance(e.get("message"), str), describe(r)
-        assert "detail" in e, f"no detail in the error\n{describe(r)}"
-    if codes:
-        got = [e["code"] for e in errors]
-        assert any(c in codes for c in got), f"expected one of {codes}, got {got}\n{describe(r)}"
-    return errors
-
-
 # --- TLS and token auth for an upstream --------------------------------------------------------------
 def openssl(*args, cwd):
     p = subprocess.run(["openssl", *args], cwd=str(cwd), capture_output=True, timeout=60)

@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import socket
+import time
 import urllib.parse
 import weakref
 
@@ -24,6 +25,22 @@ TIMEOUT = 30  # seconds, only to avoid hangs
 
 def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def wait_for(condition, what, timeout=60, interval=0.05):
+    """Polls `condition` until it holds; fails naming `what` after `timeout` seconds. The wait for a state,
+    instead of a sleep that guesses how long reaching it takes."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"still not true after {timeout} s: {what}"
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on: bound, then released."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def random_bytes(n: int) -> bytes:
@@ -71,15 +88,22 @@ def assert_error_shape(resp):
     return body
 
 
-def assert_error(resp, status, *codes):
-    """status (int or tuple) and, for non-HEAD responses, an error body with one of codes."""
-    statuses = status if isinstance(status, tuple) else (status,)
+def assert_error(resp, status, *codes, detail=False):
+    """An error answer (OCI dist-spec "Error codes"): its status is `status` (an int or a collection of them)
+    and, except for HEAD, its body is JSON of the spec's shape with every code among `codes` (when given) and,
+    with `detail`, a detail member in each error. The errors, or None for HEAD."""
+    statuses = (status,) if isinstance(status, int) else tuple(status)
     assert resp.status_code in statuses, describe(resp)
-    if resp.request.method != "HEAD":
-        assert_error_shape(resp)
-        if codes:
-            got = error_codes(resp)
-            assert any(c in codes for c in got), f"expected one of {codes}, got {got}\n{describe(resp)}"
+    if resp.request.method == "HEAD":
+        return None
+    assert resp.headers.get("Content-Type", "").startswith("application/json"), describe(resp)
+    errors = assert_error_shape(resp)["errors"]
+    if detail:
+        assert all("detail" in e for e in errors), f"no detail in the error\n{describe(resp)}"
+    if codes:
+        got = [e["code"] for e in errors]
+        assert all(c in codes for c in got), f"expected codes among {codes}, got {got}\n{describe(resp)}"
+    return errors
 
 
 # --- registry API -------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Configuration and CLI of the real binary: registry:2 configs start Berth, errors name the key and file,
 environment variables and flags override the file."""
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -8,6 +9,8 @@ import time
 
 import pytest
 import requests
+
+from regutil import digest_of, free_port, wait_for
 
 pytestmark = pytest.mark.berth_only  # Berth's own CLI and configuration
 
@@ -17,12 +20,6 @@ def _binary():
     if not path:
         pytest.fail("BERTH_BIN must name the berth binary (make test sets it)", pytrace=False)
     return path
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _serve(args, env=None, tmp_path=None):
@@ -50,7 +47,7 @@ def _stop(proc):
 
 
 def test_registry2_config_starts_berth_with_a_warning_per_ignored_key(tmp_path):
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "config.yml"
     config.write_text(f"""version: 0.1
 log:
@@ -83,7 +80,7 @@ health:
 
 
 def test_environment_overrides_the_file_and_flags_override_the_environment(tmp_path):
-    file_port, env_port, flag_port = _free_port(), _free_port(), _free_port()
+    file_port, env_port, flag_port = free_port(), free_port(), free_port()
     config = tmp_path / "berth.yml"
     config.write_text(f"http:\n  addr: 127.0.0.1:{file_port}\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'a'}\n")
     proc = _serve(["--config", str(config)], env={"BERTH_HTTP_ADDR": f"127.0.0.1:{env_port}"}, tmp_path=tmp_path)
@@ -137,7 +134,7 @@ def test_unwritable_storage_root_fails_at_start_with_a_clear_message(tmp_path):
     root.mkdir()
     blocker = root / "docker"
     blocker.write_text("a file where a directory must be")
-    result = subprocess.run([_binary(), "serve", "--addr", f"127.0.0.1:{_free_port()}", "--root", str(root)],
+    result = subprocess.run([_binary(), "serve", "--addr", f"127.0.0.1:{free_port()}", "--root", str(root)],
                             capture_output=True, text=True, timeout=20)
     assert result.returncode != 0
     assert "storage.filesystem.rootdirectory" in result.stderr
@@ -152,19 +149,22 @@ def test_version_and_help():
 
 def test_sigterm_lets_an_in_flight_upload_finish(tmp_path):
     """A request that is mid-body when SIGTERM arrives still gets its answer; then the process exits 0."""
-    port = _free_port()
+    port = free_port()
     proc = _serve(["--addr", f"127.0.0.1:{port}", "--root", str(tmp_path / "data")], tmp_path=tmp_path)
     _wait_ready(proc, f"http://127.0.0.1:{port}/v2/", tmp_path / "berth.log")
-    import hashlib
     body = os.urandom(4 << 20)
-    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    digest = digest_of(body)
     sock = socket.create_connection(("127.0.0.1", port))
     head = (f"POST /v2/drain/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: x\r\n"
             f"Content-Type: application/octet-stream\r\nContent-Length: {len(body)}\r\n\r\n").encode()
     sock.sendall(head + body[: len(body) // 2])
-    time.sleep(0.3)
+    uploads = tmp_path / "data" / "docker" / "registry" / "v2" / "repositories" / "drain" / "_uploads"
+    wait_for(lambda: any(f.name == "data" and f.stat().st_size > 0 for f in uploads.glob("*/data")),
+             "the upload's first bytes on disk")
     proc.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
+    log = tmp_path / "berth.log"
+    wait_for(lambda: re.search(r"no longer accepting; [1-9]\d* connection\(s\) finishing", log.read_text()),
+             "the worker holding the upload draining")
     sock.sendall(body[len(body) // 2:])
     sock.settimeout(10)
     answer = b""
@@ -180,7 +180,7 @@ def test_sigterm_lets_an_in_flight_upload_finish(tmp_path):
 
 def _refused(tmp_path, args, env=None):
     """Runs `berth serve` on a free port that must stay closed; returns (exit status, output)."""
-    port = _free_port()
+    port = free_port()
     result = subprocess.run([_binary(), "serve", "--addr", f"127.0.0.1:{port}", "--root", str(tmp_path / "data"), *args],
                             capture_output=True, text=True, timeout=20, env={**os.environ, **(env or {})})
     with socket.socket() as probe:
@@ -266,7 +266,7 @@ def test_an_environment_variable_asking_for_what_berth_lacks_is_refused(tmp_path
 def test_registry2_environment_names_are_read_and_berth_names_win(tmp_path):
     """REGISTRY_HTTP_ADDR is honoured as registry:2 does; BERTH_HTTP_ADDR overrides it; REGISTRY_AUTH_FILE
     (podman's and skopeo's credentials file) is not taken as an authentication method."""
-    registry_port, berth_port = _free_port(), _free_port()
+    registry_port, berth_port = free_port(), free_port()
     root = tmp_path / "data"
     env = {"REGISTRY_HTTP_ADDR": f"127.0.0.1:{registry_port}", "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": str(root),
            "REGISTRY_STORAGE_DELETE_ENABLED": "true", "REGISTRY_AUTH_FILE": str(tmp_path / "auth.json")}
@@ -293,7 +293,7 @@ def test_registry2_environment_names_are_read_and_berth_names_win(tmp_path):
     "storage:\n  maintenance:\n    readonly:\n      enabled: false\n",
 ])
 def test_a_key_that_asks_for_nothing_berth_lacks_starts(tmp_path, section):
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "config.yml"
     config.write_text(f"version: 0.1\nhttp:\n  addr: 127.0.0.1:{port}\n" + section.replace("http:\n", ""))
     if section.startswith("http:"):
@@ -306,7 +306,7 @@ def test_a_key_that_asks_for_nothing_berth_lacks_starts(tmp_path, section):
 
 
 def test_tuning_keys_start_with_one_warning_each(tmp_path):
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "config.yml"
     config.write_text(f"""version: 0.1
 http:

@@ -1,5 +1,4 @@
 """Content discovery: tags and catalog, sorted, walked page by page through Link headers."""
-import hashlib
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -7,23 +6,21 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from regutil import assert_error, digest_of
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 CONFIG = b'{"architecture":"amd64","os":"linux"}'
-
-
-def _digest(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _manifest():
     return json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                                  "digest": _digest(CONFIG), "size": len(CONFIG)}, "layers": []}).encode()
+                                  "digest": digest_of(CONFIG), "size": len(CONFIG)}, "layers": []}).encode()
 
 
 def _push(base, name, tags):
     session = requests.Session()
-    r = session.post(f"{base}/v2/{name}/blobs/uploads/?digest={_digest(CONFIG)}", data=CONFIG)
+    r = session.post(f"{base}/v2/{name}/blobs/uploads/?digest={digest_of(CONFIG)}", data=CONFIG)
     assert r.status_code == 201, r.text
     for tag in tags:
         r = session.put(f"{base}/v2/{name}/manifests/{tag}", data=_manifest(), headers={"Content-Type": OCI_MANIFEST})
@@ -71,5 +68,4 @@ def test_120_repositories_walked_page_by_page_equal_the_sorted_catalog(registry)
 
 def test_unknown_repository_tags_is_404_name_unknown(registry):
     r = requests.get(f"{registry.base_url}/v2/nobody/here/tags/list")
-    assert r.status_code == 404
-    assert r.json()["errors"][0]["code"] == "NAME_UNKNOWN"
+    assert_error(r, 404, "NAME_UNKNOWN")

@@ -1,7 +1,6 @@
 """`berth fsck`: a clean push leaves nothing to report; each kind of damage made by hand on disk is found with
 its kind, `--repair` puts it right (a corrupt blob is moved to berth-quarantine/, never served), a second check is
 clean, and every intact image is still served. fsck runs here while Berth serves the root, as it may in production."""
-import hashlib
 import json
 import os
 import subprocess
@@ -178,7 +177,7 @@ def test_an_upload_older_than_maxage_is_removed(pushed):
 
 def test_a_revision_link_and_a_tag_to_a_missing_blob_are_removed(pushed):
     berth, root, damaged, intact = pushed
-    ghost = "sha256:" + hashlib.sha256(b"a manifest that was never stored").hexdigest()
+    ghost = digest_of(b"a manifest that was never stored")
     revision = v2(root, "repositories", damaged.repo, "_manifests/revisions/sha256", ghost.split(":")[1], "link")
     tag = v2(root, "repositories", damaged.repo, "_manifests/tags/ghost/current/link")
     for path in (revision, tag):

@@ -2,7 +2,6 @@
 an upload in progress stays at its last good offset, and the server keeps serving: it starts on a full disk,
 serves reads, says so on /healthz, and a worker that dies there is replaced."""
 import errno
-import hashlib
 import os
 import signal
 import subprocess
@@ -12,7 +11,7 @@ import pytest
 import requests
 
 from processes import children, identity, wait_until_serving, worker_index
-from regutil import MANIFEST_ACCEPT, TIMEOUT, push_image
+from regutil import MANIFEST_ACCEPT, TIMEOUT, assert_error, digest_of, push_image, wait_for
 
 pytestmark = pytest.mark.berth_only  # registry:2 answers 500 here; 507 and the clean-up are Berth's promise
 
@@ -40,10 +39,8 @@ def berth_on_small_disk(small_disk, start_berth):
     berth.stop_cleanly()
 
 
-def _assert_json_error(response, status):
-    assert response.status_code == status, (response.status_code, response.text)
-    errors = response.json()["errors"]
-    assert errors and {"code", "message"} <= set(errors[0])
+def _assert_error_without_path(response, status):
+    assert_error(response, status)
     _assert_no_path(response)
 
 
@@ -73,30 +70,30 @@ def _fill(root):
 
 
 def _assert_storage_full(response, root):
-    _assert_json_error(response, 507)
+    _assert_error_without_path(response, 507)
     assert str(root) not in response.text and "/docker/registry" not in response.text, response.text
 
 
 def _assert_reads(base, image, repository="full/app"):
     r = requests.get(f"{base}/v2/{repository}/manifests/v1", headers={"Accept": MANIFEST_ACCEPT}, timeout=TIMEOUT)
     assert r.status_code == 200 and r.content == image["manifest"], (r.status_code, r.text)
-    r = requests.get(f"{base}/v2/{repository}/blobs/sha256:{hashlib.sha256(image['layers'][0]).hexdigest()}", timeout=TIMEOUT)
+    r = requests.get(f"{base}/v2/{repository}/blobs/{digest_of(image['layers'][0])}", timeout=TIMEOUT)
     assert r.status_code == 200 and r.content == image["layers"][0], r.status_code
 
 
 def test_monolithic_push_larger_than_the_disk_fails_cleanly(berth_on_small_disk):
     base, root = berth_on_small_disk
     body = os.urandom(16 * MiB)
-    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    digest = digest_of(body)
     r = requests.post(f"{base}/v2/full/blobs/uploads/?digest={digest}", data=body,
                       headers={"Content-Type": "application/octet-stream"})
-    _assert_json_error(r, 507)
+    _assert_error_without_path(r, 507)
     assert requests.head(f"{base}/v2/full/blobs/{digest}").status_code == 404
-    time.sleep(0.5)  # the removal of the failed upload runs on the pool after the answer
-    assert _used_bytes(root) < MiB, "the failed upload still takes space"
+    # The removal of the failed upload runs on the pool after the answer.
+    wait_for(lambda: _used_bytes(root) < MiB, "the failed upload still takes space")
 
     small = os.urandom(64 * 1024)
-    small_digest = "sha256:" + hashlib.sha256(small).hexdigest()
+    small_digest = digest_of(small)
     r = requests.post(f"{base}/v2/full/blobs/uploads/?digest={small_digest}", data=small,
                       headers={"Content-Type": "application/octet-stream"})
     assert r.status_code == 201, r.text
@@ -116,7 +113,7 @@ def test_chunk_that_does_not_fit_leaves_the_upload_at_its_last_good_offset(berth
     second = os.urandom(8 * MiB)
     r = requests.patch(location, data=second, headers={"Content-Type": "application/octet-stream",
                                                       "Content-Range": f"{len(first)}-{len(first) + len(second) - 1}"})
-    _assert_json_error(r, 507)
+    _assert_error_without_path(r, 507)
     # The answer says where to resume: what the last 202 acknowledged, not what this request wrote.
     assert r.headers["Range"] == f"0-{len(first) - 1}", r.headers
     assert r.headers["Docker-Upload-UUID"] and r.headers["Location"]
@@ -125,7 +122,7 @@ def test_chunk_that_does_not_fit_leaves_the_upload_at_its_last_good_offset(berth
     assert status.headers["Range"] == f"0-{len(first) - 1}"
     # A chunk that fits completes the upload: the bytes kept are exactly the first chunk's.
     third = os.urandom(1 * MiB)
-    digest = "sha256:" + hashlib.sha256(first + third).hexdigest()
+    digest = digest_of(first + third)
     r = requests.put(f"{location}{'&' if '?' in location else '?'}digest={digest}", data=third,
                      headers={"Content-Type": "application/octet-stream"})
     assert r.status_code == 201, r.text
@@ -151,11 +148,11 @@ def test_a_full_disk_at_start_serves_reads_refuses_writes_with_507_and_reports_d
 
     _assert_storage_full(requests.post(f"{base}/v2/full/app/blobs/uploads/", timeout=TIMEOUT), small_disk)
     body = os.urandom(64 * 1024)
-    _assert_storage_full(requests.post(f"{base}/v2/full/app/blobs/uploads/?digest=sha256:{hashlib.sha256(body).hexdigest()}",
+    _assert_storage_full(requests.post(f"{base}/v2/full/app/blobs/uploads/?digest={digest_of(body)}",
                                        data=body, timeout=TIMEOUT), small_disk)
     _assert_storage_full(requests.put(f"{base}/v2/full/app/manifests/v2", data=image["manifest"], timeout=TIMEOUT,
                                       headers={"Content-Type": image["media_type"]}), small_disk)
-    r = requests.post(f"{base}/namespace/full/blobs/sha256:{hashlib.sha256(body).hexdigest()}/uploads", timeout=TIMEOUT)
+    r = requests.post(f"{base}/namespace/full/blobs/{digest_of(body)}/uploads", timeout=TIMEOUT)
     assert r.status_code == 507 and str(small_disk) not in r.text, (r.status_code, r.text)
     # A delete needs no room, and must not kill the worker that raises the change counter.
     assert requests.delete(f"{base}/v2/full/app/manifests/v1", timeout=TIMEOUT).status_code == 202
@@ -165,7 +162,7 @@ def test_a_full_disk_at_start_serves_reads_refuses_writes_with_507_and_reports_d
     os.unlink(filler)
     health = requests.get(f"{base}/healthz", timeout=TIMEOUT)
     assert health.status_code == 200 and health.json()["status"] == "ok", health.text
-    assert requests.post(f"{base}/v2/full/app/blobs/uploads/?digest=sha256:{hashlib.sha256(body).hexdigest()}",
+    assert requests.post(f"{base}/v2/full/app/blobs/uploads/?digest={digest_of(body)}",
                          data=body, timeout=TIMEOUT).status_code == 201
 
 
@@ -191,7 +188,7 @@ def test_a_worker_that_dies_on_a_full_disk_is_replaced_and_reads_go_on(small_dis
 def test_kraken_chunk_that_does_not_fit_is_507_without_paths(berth_on_small_disk):
     base, root = berth_on_small_disk
     body = os.urandom(16 * MiB)
-    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    digest = digest_of(body)
     r = requests.post(f"{base}/namespace/ns/blobs/{digest}/uploads")
     assert r.status_code == 200, r.text
     uid = r.headers["Location"]
@@ -207,7 +204,7 @@ def test_a_disk_full_before_the_first_blob_request_does_not_kill_the_server(bert
     base, root = berth_on_small_disk
     filler = _fill(root)
     try:
-        digest = "sha256:" + hashlib.sha256(b"never pushed").hexdigest()
+        digest = digest_of(b"never pushed")
         assert requests.get(f"{base}/v2/full/blobs/{digest}").status_code == 404
         assert requests.get(f"{base}/v2/").status_code == 200
     finally:
@@ -223,8 +220,8 @@ def test_a_full_root_is_degraded_on_health_and_refuses_upload_starts_without_pat
         assert r.status_code == 200 and r.json()["status"] == "degraded", r.text  # reads are still served
         _assert_no_path(r)
         r = requests.post(f"{base}/v2/full/blobs/uploads/")
-        _assert_json_error(r, 507)
-        digest = "sha256:" + hashlib.sha256(b"x").hexdigest()
+        _assert_error_without_path(r, 507)
+        digest = digest_of(b"x")
         r = requests.post(f"{base}/namespace/ns/blobs/{digest}/uploads")
         assert r.status_code == 507, r.text
         _assert_no_path(r)
@@ -239,4 +236,4 @@ def test_a_storage_failure_other_than_a_full_disk_is_500_without_paths(berth_on_
     (root / "docker/registry/v2/repositories").mkdir(parents=True, exist_ok=True)
     (root / "docker/registry/v2/repositories/blocked").write_bytes(b"")
     r = requests.post(f"{base}/v2/blocked/app/blobs/uploads/")
-    _assert_json_error(r, 500)
+    _assert_error_without_path(r, 500)

@@ -1,6 +1,5 @@
 """Garbage collection: offline `berth garbage-collect` removes what Debian's `docker-registry garbage-collect`
 removes on a copy of the same data; online collection while a client keeps pushing never breaks an image."""
-import hashlib
 import json
 import os
 import shutil
@@ -12,21 +11,19 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
+from regutil import digest_of
+
 pytestmark = pytest.mark.berth_only  # Berth's own GC, compared with the reference inside the tests
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
-def _digest(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 def push_blob(base, name, data):
-    r = requests.post(f"{base}/v2/{name}/blobs/uploads/?digest={_digest(data)}", data=data,
+    r = requests.post(f"{base}/v2/{name}/blobs/uploads/?digest={digest_of(data)}", data=data,
                       headers={"Content-Type": "application/octet-stream"})
     assert r.status_code == 201, r.text
-    return {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": _digest(data), "size": len(data)}
+    return {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest_of(data), "size": len(data)}
 
 
 def push_image(base, name, ref, layers):
@@ -35,10 +32,10 @@ def push_image(base, name, ref, layers):
     config_descriptor["mediaType"] = "application/vnd.oci.image.config.v1+json"
     manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_descriptor,
                            "layers": [push_blob(base, name, layer) for layer in layers]}).encode()
-    r = requests.put(f"{base}/v2/{name}/manifests/{ref if ref else _digest(manifest)}", data=manifest,
+    r = requests.put(f"{base}/v2/{name}/manifests/{ref if ref else digest_of(manifest)}", data=manifest,
                      headers={"Content-Type": OCI_MANIFEST})
     assert r.status_code == 201, r.text
-    return _digest(manifest), manifest
+    return digest_of(manifest), manifest
 
 
 def blobs_on_disk(root):
@@ -177,7 +174,7 @@ def test_every_remaining_tag_pulls_bit_for_bit_after_gc(populated, tmp_path, sta
                             f"docker://{berth.host}/{name}:{tag}", f"oci:{out}:{tag}"],
                            check=True, capture_output=True, timeout=120)
             for blob in (out / "blobs" / "sha256").iterdir():
-                assert "sha256:" + hashlib.sha256(blob.read_bytes()).hexdigest() == "sha256:" + blob.name
+                assert digest_of(blob.read_bytes()) == "sha256:" + blob.name
         assert requests.get(f"{berth.base_url}/v2/gc/app/manifests/v2").status_code == 404
     finally:
         berth.stop_cleanly()

@@ -1,7 +1,6 @@
 """Online garbage collection never loses an acknowledged image: a manifest PUT is refused (400
 MANIFEST_BLOB_UNKNOWN) while a blob it references is gone, is never 201 while a sweep removes one of its blobs,
 and a sweep leaves no layer link to a blob it removed."""
-import hashlib
 import json
 import os
 import random
@@ -11,7 +10,7 @@ import time
 import pytest
 import requests
 
-from regutil import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, assert_error, descriptor, push_blob
+from regutil import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, assert_error, descriptor, digest_of, push_blob, wait_for
 
 pytestmark = pytest.mark.berth_only  # online GC is Berth's own (registry:2 has none)
 
@@ -21,13 +20,6 @@ SWEEPING = {"BERTH_GC_INTERVAL": "1s", "BERTH_GC_DELAY": "0s"}
 def manifest_of(config, layers):
     return json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": descriptor(OCI_CONFIG, config),
                        "layers": [descriptor(OCI_LAYER_GZIP, layer) for layer in layers]}).encode()
-
-
-def wait_for(condition, what, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"still not true after {timeout} s: {what}"
-        time.sleep(0.2)
 
 
 def link_file(root, name, digest):
@@ -102,7 +94,8 @@ def test_every_manifest_acknowledged_while_sweeps_run_pulls_whole(start_berth):
     assert acknowledged, "no manifest was acknowledged at all"
     print(f"{len(acknowledged)} acknowledged, {len(refused)} refused")
     # Sweeps go on meanwhile: what an acknowledged manifest references is kept for good.
-    time.sleep(2)
+    sweeps = berth.logs().count("gc: ")
+    wait_for(lambda: berth.logs().count("gc: ") >= sweeps + 2, "two more sweeps")
     broken = []
     for tag, body in acknowledged:
         r = requests.get(f"{base}/v2/stress/app/manifests/{tag}", headers={"Accept": OCI_MANIFEST})
@@ -112,7 +105,7 @@ def test_every_manifest_acknowledged_while_sweeps_run_pulls_whole(start_berth):
         manifest = json.loads(body)
         for blob in [manifest["config"], *manifest["layers"]]:
             got = requests.get(f"{base}/v2/stress/app/blobs/{blob['digest']}")
-            if got.status_code != 200 or "sha256:" + hashlib.sha256(got.content).hexdigest() != blob["digest"]:
+            if got.status_code != 200 or digest_of(got.content) != blob["digest"]:
                 broken.append(f"{tag}: blob {blob['digest']} {got.status_code}")
     images = {entry.split(":")[0] for entry in broken}
     assert not broken, f"{len(images)} of {len(acknowledged)} acknowledged images do not pull: {broken[:5]}"
@@ -123,7 +116,7 @@ def test_a_layer_link_left_without_its_blob_is_unknown_to_reads_pushes_and_mount
     """A link whose blob is gone, as a sweep of an older Berth or a copy of a half-collected root leaves it."""
     berth = start_berth()
     base = berth.base_url
-    missing = "sha256:" + hashlib.sha256(os.urandom(16)).hexdigest()
+    missing = digest_of(os.urandom(16))
     link = link_file(berth.root, "dangling/app", missing)
     os.makedirs(os.path.dirname(link))
     with open(link, "w") as f:

@@ -2,7 +2,6 @@
 offsets and page sizes at Int64.max, past it, negative or signed. Each gets an answer, and afterwards the
 very same processes serve: a request must not kill a worker (one such PATCH used to trap the worker, and
 four in a row stopped the server)."""
-import hashlib
 import os
 import socket
 
@@ -10,7 +9,7 @@ import pytest
 import requests
 
 from processes import identity
-from regutil import TIMEOUT, push_image
+from regutil import TIMEOUT, assert_error, digest_of, push_image
 
 pytestmark = pytest.mark.berth_only  # the same processes afterwards, and Kraken, are Berth's own
 
@@ -34,18 +33,13 @@ def _upload(base, name="hostile/numbers"):
     return requests.compat.urljoin(base + "/", r.headers["Location"])
 
 
-def _assert_json_error(r, status, code):
-    assert r.status_code == status, (r.status_code, r.headers, r.text)
-    assert r.json()["errors"][0]["code"] == code, r.text
-
-
 @pytest.mark.parametrize("content_range", [f"0-{INT64_MAX}", f"0-{HUGE}", f"{HUGE}-{HUGE}", "-1-5", "0--1", "+0-0", "0-+1"])
 def test_an_upload_chunk_with_an_impossible_content_range_is_416_with_the_current_range(berth, content_range):
     location = _upload(berth.base_url)
     for body in (b"x", iter([b"x"])):  # with Content-Length, and chunked
         r = requests.patch(location, data=body, timeout=TIMEOUT,
                            headers={"Content-Range": content_range, "Content-Type": "application/octet-stream"})
-        _assert_json_error(r, 416, "RANGE_INVALID")
+        assert_error(r, 416, "RANGE_INVALID")
         assert r.headers["Range"] == "0-0"
     assert requests.get(location, timeout=TIMEOUT).headers["Range"] == "0-0"
 
@@ -65,7 +59,7 @@ def test_a_content_length_past_int64_max_is_413_before_any_handler(berth):
 def test_blob_ranges_with_huge_numbers_are_bounded_by_the_blob(berth):
     base = berth.base_url
     blob = os.urandom(1000)
-    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    digest = digest_of(blob)
     r = requests.post(f"{base}/v2/hostile/ranges/blobs/uploads/?digest={digest}", data=blob, timeout=TIMEOUT)
     assert r.status_code == 201, r.text
     url = f"{base}/v2/hostile/ranges/blobs/{digest}"
@@ -86,7 +80,7 @@ def test_blob_ranges_with_huge_numbers_are_bounded_by_the_blob(berth):
     (f"{INT64_MAX}-{INT64_MAX}", 400), (f"{INT64_MAX - 1}-{INT64_MAX}", 416), (f"{HUGE}-{HUGE}", 400)])
 def test_kraken_chunks_with_impossible_offsets_are_refused(berth, content_range, status):
     base = berth.base_url
-    digest = "sha256:" + hashlib.sha256(b"kraken").hexdigest()
+    digest = digest_of(b"kraken")
     r = requests.post(f"{base}/namespace/hostile/blobs/{digest}/uploads", timeout=TIMEOUT)
     assert r.status_code == 200, r.text
     upload = f"{base}/namespace/hostile/blobs/{digest}/uploads/{r.headers['Location']}"

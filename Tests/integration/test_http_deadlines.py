@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from regutil import (OCI_CONFIG, OCI_MANIFEST, TIMEOUT, canonical, connect, describe, descriptor, location,
-                     push_blob, random_bytes, read_response, start_upload)
+                     push_blob, read_response, start_upload)
 
 pytestmark = pytest.mark.berth_only  # Berth's own limits and settings
 WINDOW = {"BERTH_HTTP_PROGRESSWINDOW": "2"}

@@ -1,19 +1,16 @@
 """Kraken's generic blob API driven as a Kraken user's script would: chunked uploads by Content-Range,
 commit by digest, download by digest; the status codes of Kraken's origin."""
-import hashlib
 import os
 import subprocess
 
 import pytest
 import requests
 
+from regutil import digest_of
+
 pytestmark = pytest.mark.berth_only  # Kraken's API is Berth's own addition
 
 MiB = 1 << 20
-
-
-def _digest(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _start(base, namespace, digest):
@@ -30,7 +27,7 @@ def _patch(base, namespace, digest, uid, data, start, separator="-"):
 def test_chunked_upload_commit_and_download(registry):
     base = registry.base_url
     blob = os.urandom(3 * 8 * MiB + 12345)
-    digest = _digest(blob)
+    digest = digest_of(blob)
     namespace = "team%2Fmodels"
     r, uid = _start(base, namespace, digest)
     assert r.status_code == 200 and uid and "/" not in uid
@@ -53,7 +50,7 @@ def test_chunked_upload_commit_and_download(registry):
 def test_wrong_range_is_refused_and_nothing_written_is_lost(registry):
     base = registry.base_url
     blob = os.urandom(3 * MiB)
-    digest = _digest(blob)
+    digest = digest_of(blob)
     _, uid = _start(base, "ns", digest)
     assert _patch(base, "ns", digest, uid, blob[:MiB], 0).status_code == 200
     r = _patch(base, "ns", digest, uid, blob[2 * MiB:], 2 * MiB)  # skips a chunk
@@ -70,7 +67,7 @@ def test_wrong_range_is_refused_and_nothing_written_is_lost(registry):
 def test_wrong_digest_on_commit_is_400_and_discards_the_upload(registry):
     base = registry.base_url
     blob = os.urandom(MiB)
-    claimed = _digest(b"something else")
+    claimed = digest_of(b"something else")
     _, uid = _start(base, "ns", claimed)
     assert _patch(base, "ns", claimed, uid, blob, 0).status_code == 200
     r = requests.put(f"{base}/namespace/ns/blobs/{claimed}/uploads/{uid}")
@@ -81,7 +78,7 @@ def test_wrong_digest_on_commit_is_400_and_discards_the_upload(registry):
 
 def test_unknown_upload_unknown_blob_and_bad_digest(registry):
     base = registry.base_url
-    digest = _digest(b"never uploaded")
+    digest = digest_of(b"never uploaded")
     assert _patch(base, "ns", digest, "no-such-upload", b"abc", 0).status_code == 404
     assert requests.get(f"{base}/namespace/ns/blobs/{digest}").status_code == 404
     r = requests.get(f"{base}/namespace/ns/blobs/md5:abc")
@@ -92,7 +89,7 @@ def test_unknown_upload_unknown_blob_and_bad_digest(registry):
 def test_upload_resumes_after_berth_is_killed_and_restarted(registry):
     base = registry.base_url
     blob = os.urandom(4 * MiB)
-    digest = _digest(blob)
+    digest = digest_of(blob)
     _, uid = _start(base, "ns", digest)
     assert _patch(base, "ns", digest, uid, blob[:2 * MiB], 0).status_code == 200
     registry.kill()
@@ -106,7 +103,7 @@ def test_upload_resumes_after_berth_is_killed_and_restarted(registry):
 def test_garbage_collection_keeps_blobs_stored_through_kraken(registry):
     base = registry.base_url
     blob = os.urandom(MiB)
-    digest = _digest(blob)
+    digest = digest_of(blob)
     _, uid = _start(base, "keep", digest)
     assert _patch(base, "keep", digest, uid, blob, 0).status_code == 200
     assert requests.put(f"{base}/namespace/keep/blobs/{digest}/uploads/{uid}").status_code == 200
@@ -123,7 +120,7 @@ def test_configured_namespaces_serve_matches_and_refuse_the_rest(start_berth, tm
     berth = start_berth("--config", str(config), "--addr", "127.0.0.1:PORT", "--root", str(tmp_path / "k"))
     base = berth.base_url
     blob = os.urandom(1000)
-    digest = _digest(blob)
+    digest = digest_of(blob)
     r, uid = _start(base, "team%2Fmodels", digest)
     assert r.status_code == 200
     r, _ = _start(base, "other", digest)

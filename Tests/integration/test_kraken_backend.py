@@ -8,7 +8,6 @@ once on disk whatever the namespace or API.
 
 Times are printed (pytest -s shows them), never asserted: the requests' timeouts only guard against hangs.
 """
-import hashlib
 import os
 import re
 import socket
@@ -20,7 +19,7 @@ import pytest
 import requests
 
 from mirrorutil import HtpasswdReference, bcrypt_entry, start_registry_object
-from regutil import describe, push_blob
+from regutil import describe, digest_of, push_blob
 
 pytestmark = pytest.mark.berth_only  # Kraken's API is Berth's own addition
 
@@ -30,10 +29,6 @@ CHUNK = 8 * MiB
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def _digest(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 def _ns(namespace):
     """A namespace as Kraken's clients put it in the path: URL-encoded, `/` included."""
     return urllib.parse.quote(namespace, safe="")
@@ -74,7 +69,7 @@ def _start_kraken_berth(start_berth, tmp_path, config, name, workers=None):
 def _kraken_upload(base, namespace, data, comma_chunk=1):
     """Start an upload and send `data` in 8 MiB PATCHes (`Content-Range: start-end`, chunk number
     `comma_chunk` as `start,end`). Returns the upload id; the commit is left to the caller."""
-    digest = _digest(data)
+    digest = digest_of(data)
     r = requests.post(f"{_blob_url(base, namespace, digest)}/uploads", timeout=TIMEOUT)
     assert r.status_code == 200, describe(r)
     uid = r.headers.get("Location")
@@ -117,7 +112,7 @@ def _push_through(berth, namespace, upstream, repository, size, auth=None):
     """Upload `size` random bytes to `namespace` and commit them with through=true; the upstream must then
     serve them from `repository` (asked with `auth`). Returns (blob, digest)."""
     blob = os.urandom(size)
-    digest = _digest(blob)
+    digest = digest_of(blob)
     uid = _kraken_upload(berth.base_url, namespace, blob)
     r = _commit(berth.base_url, namespace, digest, uid, through=True)
     assert r.status_code == 200, describe(r)
@@ -156,7 +151,7 @@ def _blob_path(root, digest):
 
 def _copies_on_disk(root, data):
     """Distinct files (by inode: hard links are one copy) anywhere under root that hold exactly `data`."""
-    wanted = hashlib.sha256(data).digest()
+    wanted = digest_of(data)
     found = {}
     for directory, _, files in os.walk(str(root)):
         for name in files:
@@ -168,7 +163,7 @@ def _copies_on_disk(root, data):
             if not os.path.isfile(path) or os.path.islink(path) or st.st_size != len(data):
                 continue
             with open(path, "rb") as f:
-                if hashlib.sha256(f.read()).digest() == wanted:
+                if digest_of(f.read()) == wanted:
                     found.setdefault((st.st_dev, st.st_ino), path)
     return sorted(found.values())
 
@@ -188,7 +183,7 @@ def test_through_true_pushes_the_blob_to_the_registry_backend(start_registry, st
     base = berth.base_url
 
     blob = os.urandom(20 * MiB)
-    digest = _digest(blob)
+    digest = digest_of(blob)
     uid = _kraken_upload(base, "models/resnet", blob)  # 8 + 8 + 4 MiB, the second as `start,end`
     # Nothing is pushed before the commit.
     r = requests.head(_upstream_blob_url(upstream, "kraken/blobs", digest), timeout=TIMEOUT)
@@ -211,7 +206,7 @@ def test_through_true_pushes_the_blob_to_the_registry_backend(start_registry, st
     # through=false, and no through at all, commit locally only.
     for through in (False, None):
         small = os.urandom(MiB + 17)
-        small_digest = _digest(small)
+        small_digest = digest_of(small)
         uid = _kraken_upload(base, "models/resnet", small)
         r = _commit(base, "models/resnet", small_digest, uid, through=through)
         assert r.status_code == 200, describe(r)
@@ -243,7 +238,7 @@ def test_concurrent_gets_of_a_remote_blob_share_one_upstream_fetch(start_registr
             barrier.wait(timeout=TIMEOUT)
             started = time.monotonic()
             r = requests.get(url, timeout=TIMEOUT)
-            results[i] = (r.status_code, hashlib.sha256(r.content).hexdigest(), len(r.content),
+            results[i] = (r.status_code, digest_of(r.content), len(r.content),
                           r.headers.get("Content-Type"), time.monotonic() - started,
                           r.text[:300] if r.status_code != 200 else "")
         except Exception as e:  # reported below with the others
@@ -256,7 +251,7 @@ def test_concurrent_gets_of_a_remote_blob_share_one_upstream_fetch(start_registr
         t.join(2 * TIMEOUT)
     for i, result in enumerate(results):
         print(f"client {i}: {result[0]} {result[2]} bytes in {result[4]:.2f}s" if result else f"client {i}: no result")
-    expected = (200, digest.split(":")[1], len(blob))
+    expected = (200, digest, len(blob))
     assert all(result and result[:3] == expected for result in results), results
 
     gets = _settled_upstream_gets(upstream, "kraken/blobs", digest)
@@ -267,7 +262,7 @@ def test_concurrent_gets_of_a_remote_blob_share_one_upstream_fetch(start_registr
     path = _blob_path(root, digest)
     assert os.path.isfile(path), f"{path} missing; blob files: {_data_files_for(root, digest)}"
     with open(path, "rb") as f:
-        assert hashlib.sha256(f.read()).hexdigest() == digest.split(":")[1]
+        assert digest_of(f.read()) == digest
     copies = _copies_on_disk(root, blob)
     assert copies == [path], f"the fetched blob is on disk {len(copies)} times: {copies}"
     upstream.stop()
@@ -284,7 +279,7 @@ def test_blob_missing_upstream_is_404_and_an_unreachable_backend_is_502_or_503(s
     berth, _ = _start_kraken_berth(start_berth, tmp_path, config, "berth")
     base = berth.base_url
 
-    missing = _digest(b"no registry has this blob " + os.urandom(16))
+    missing = digest_of(b"no registry has this blob " + os.urandom(16))
     for method in ("GET", "HEAD"):
         started = time.monotonic()
         r = requests.request(method, _blob_url(base, "models/resnet", missing), timeout=TIMEOUT)
@@ -325,7 +320,7 @@ def test_a_backend_that_never_answers_is_504_after_fetchtimeout(start_berth, tmp
                                                                    "kraken/blobs"), fetchtimeout="2s")
         berth, _ = _start_kraken_berth(start_berth, tmp_path, config, "berth")
         started = time.monotonic()
-        r = requests.get(_blob_url(berth.base_url, "models/resnet", _digest(b"never sent")), timeout=TIMEOUT)
+        r = requests.get(_blob_url(berth.base_url, "models/resnet", digest_of(b"never sent")), timeout=TIMEOUT)
         print(f"GET with a silent upstream -> {r.status_code} in {time.monotonic() - started:.2f}s: {r.text!r}")
         _assert_plain_text_error(r, (504,))
     finally:
@@ -344,7 +339,7 @@ def test_through_true_with_the_backend_down_is_5xx_and_the_blob_stays_committed(
     base = berth.base_url
 
     blob = os.urandom(10 * MiB + 3)
-    digest = _digest(blob)
+    digest = digest_of(blob)
     uid = _kraken_upload(base, "models/resnet", blob)
     upstream.stop()  # by PID
     r = _commit(base, "models/resnet", digest, uid, through=True)
@@ -367,7 +362,7 @@ def test_a_blob_pushed_through_v2_and_kraken_is_stored_once(start_berth, tmp_pat
     berth, root = _start_kraken_berth(start_berth, tmp_path, config, "berth")
     base = berth.base_url
     blob = os.urandom(5 * MiB + 1)
-    digest = _digest(blob)
+    digest = digest_of(blob)
     namespace, repository = "shared/blobs", "team/app"
 
     if first == "v2":

@@ -1,7 +1,6 @@
 """Kraken namespaces are isolated as registry repositories are: a namespace serves only the blobs put
 through it (or, with a registry backend, those its backend has), an upload answers only in the namespace
 that started it, and a namespace that cannot be stored is refused before anything is written."""
-import hashlib
 import os
 import time
 import urllib.parse
@@ -10,15 +9,11 @@ import pytest
 import requests
 
 from mirrorutil import upstream_requests
-from regutil import describe, push_blob
+from regutil import assert_error, describe, digest_of, push_blob
 
 pytestmark = pytest.mark.berth_only  # Kraken's API is Berth's own addition
 
 TIMEOUT = 60  # seconds, only to avoid hangs
-
-
-def _digest(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _blob(base, namespace, digest):
@@ -40,7 +35,7 @@ def _commit(base, namespace, digest, uid):
 
 
 def _upload(base, namespace, data):
-    digest = _digest(data)
+    digest = digest_of(data)
     r = _start(base, namespace, digest)
     assert r.status_code == 200, describe(r)
     uid = r.headers["Location"]
@@ -48,11 +43,6 @@ def _upload(base, namespace, data):
     r = _commit(base, namespace, digest, uid)
     assert r.status_code == 200, describe(r)
     return digest
-
-
-def _error_code(r):
-    assert r.headers.get("Content-Type", "").startswith("application/json"), describe(r)
-    return r.json()["errors"][0]["code"]
 
 
 def _files_under(root):
@@ -84,17 +74,17 @@ def test_a_namespace_serves_only_the_blobs_put_through_it(registry):
 def test_an_upload_answers_only_in_the_namespace_that_started_it(registry):
     base = registry.base_url
     blob = os.urandom(300_000)
-    digest = _digest(blob)
+    digest = digest_of(blob)
     r = _start(base, "ns-a", digest)
     assert r.status_code == 200, describe(r)
     uid = r.headers["Location"]
     r = _patch(base, "ns-b", digest, uid, blob)
-    assert r.status_code == 404 and _error_code(r) == "BLOB_UPLOAD_UNKNOWN", describe(r)
+    assert_error(r, 404, "BLOB_UPLOAD_UNKNOWN")
     r = _commit(base, "ns-b", digest, uid)
-    assert r.status_code == 404 and _error_code(r) == "BLOB_UPLOAD_UNKNOWN", describe(r)
+    assert_error(r, 404, "BLOB_UPLOAD_UNKNOWN")
     # As an upload nobody started.
     r = _patch(base, "ns-b", digest, "no-such-upload", blob)
-    assert r.status_code == 404 and _error_code(r) == "BLOB_UPLOAD_UNKNOWN", describe(r)
+    assert_error(r, 404, "BLOB_UPLOAD_UNKNOWN")
     assert requests.get(_blob(base, "ns-b", digest), timeout=TIMEOUT).status_code == 404
     # The upload itself is untouched: it still starts at 0 in its own namespace.
     assert _patch(base, "ns-a", digest, uid, blob).status_code == 200
@@ -108,25 +98,25 @@ def test_an_upload_answers_only_in_the_namespace_that_started_it(registry):
 def test_a_namespace_that_cannot_be_stored_is_400_before_anything_is_written(registry, namespace):
     base = registry.base_url
     blob = os.urandom(10_000)
-    digest = _digest(blob)
+    digest = digest_of(blob)
     before = _files_under(registry.root)
     r = _start(base, namespace, digest)
     if r.status_code == 200:  # what a store that takes it does next
         uid = r.headers["Location"]
         _patch(base, namespace, digest, uid, blob)
         _commit(base, namespace, digest, uid)
-    assert r.status_code == 400 and _error_code(r) == "NAME_INVALID", describe(r)
+    assert_error(r, 400, "NAME_INVALID")
     r = requests.get(_blob(base, namespace, digest), timeout=TIMEOUT)
-    assert r.status_code == 400 and _error_code(r) == "NAME_INVALID", describe(r)
+    assert_error(r, 400, "NAME_INVALID")
     assert _files_under(registry.root) == before
 
 
 def test_namespaces_of_bytes_that_are_not_utf8_are_400_not_one_namespace(registry):
     # Both would decode to U+FFFD, and so share one directory.
-    digest = _digest(b"x")
+    digest = digest_of(b"x")
     for escaped in ("%FF", "%FE"):
         r = requests.post(f"{registry.base_url}/namespace/{escaped}/blobs/{digest}/uploads", timeout=TIMEOUT)
-        assert r.status_code == 400 and _error_code(r) == "NAME_INVALID", describe(r)
+        assert_error(r, 400, "NAME_INVALID")
 
 
 @pytest.mark.parametrize("namespace", ["!" * 85, "é" * 42 + "a" * 3, "a" * 255])

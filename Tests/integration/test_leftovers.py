@@ -9,18 +9,11 @@ import time
 import pytest
 import requests
 
-from regutil import digest_of, location
+from regutil import digest_of, location, wait_for
 
 pytestmark = pytest.mark.berth_only  # Berth's own maintenance (registry:2 purges uploads on its own schedule)
 
 V2 = "docker/registry/v2"
-
-
-def wait_for(condition, what, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"still not true after {timeout} s: {what}"
-        time.sleep(0.2)
 
 
 def test_uploads_without_a_manifest_in_their_repository_and_kraken_uploads_are_purged(start_berth):

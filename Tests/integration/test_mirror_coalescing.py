@@ -4,7 +4,6 @@ Range requests on a blob that is still downloading.
 The cold/warm figures are printed on lines starting with `MIRROR-FIGURES:` (pytest -s shows them); they are
 never asserted on. Timeouts only guard against hangs.
 """
-import hashlib
 import os
 import socket
 import threading
@@ -15,7 +14,7 @@ import requests
 
 from mirrorutil import (MiB, TIMEOUT, blob_path, build_image, count_requests, push_to_upstream, settled_count,
                         sha256_stream, start_mirror, write_mirror_config)
-from regutil import OCI_MANIFEST, describe, push_blob
+from regutil import OCI_MANIFEST, describe, digest_of, push_blob
 
 pytestmark = pytest.mark.berth_only  # the mirror is Berth's; docker-registry is the upstream here
 
@@ -47,7 +46,7 @@ def test_twenty_clients_of_a_cold_256mib_blob_share_one_upstream_get_across_two_
                                                                                        tmp_path):
     upstream = start_registry("reference", label="upstream")
     blob = os.urandom(BIG)
-    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    digest = digest_of(blob)
     started = time.monotonic()
     assert push_blob(upstream.base_url, "bench/blob", blob) == digest
     print(f"seeded the upstream with {BIG >> 20} MiB in {time.monotonic() - started:.2f}s")

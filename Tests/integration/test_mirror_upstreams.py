@@ -15,10 +15,10 @@ import pytest
 import requests
 
 from containerdutil import containerd  # noqa: F401 (a fixture)
-from mirrorutil import (TIMEOUT, HtpasswdReference, assert_json_error, bcrypt_entry, build_image, push_to_upstream,
+from mirrorutil import (TIMEOUT, HtpasswdReference, bcrypt_entry, build_image, push_to_upstream,
                         repositories_on_disk, settle_log, start_mirror, start_registry_object, tag_link,
                         write_mirror_config)
-from regutil import OCI_MANIFEST, describe
+from regutil import OCI_MANIFEST, assert_error, describe
 
 pytestmark = pytest.mark.berth_only  # the mirror is Berth's; docker-registry is the upstream here
 
@@ -116,7 +116,7 @@ def test_with_proxy_remoteurl_alone_any_ns_is_served_from_it_and_with_mirrors_an
     for method in ("GET", "HEAD"):
         assert _manifest(berth, "team/app", "v1", upstream.host, method).status_code == 200
         # With a mirrors: map, an ns no upstream answers to is 404, so containerd falls back to the registry.
-        assert_json_error(_manifest(berth, "team/app", "v1", "quay.io", method), (404,), "NAME_UNKNOWN")
+        assert_error(_manifest(berth, "team/app", "v1", "quay.io", method), (404,), "NAME_UNKNOWN", detail=True)
 
 
 def test_docker_io_in_mirrors_and_proxy_remoteurl_caches_an_image_once(start_registry, start_berth, tmp_path):
@@ -157,7 +157,7 @@ def test_a_miss_with_the_upstream_down_names_the_upstream_and_the_reason_and_log
     for method, target in checks:
         r = requests.request(method, berth.url(target), headers={"Accept": OCI_MANIFEST}, timeout=30)
         print(f"{method} {target} -> {r.status_code} {r.text.strip()}")
-        errors = assert_json_error(r, (503,), "UNAVAILABLE")
+        errors = assert_error(r, (503,), "UNAVAILABLE", detail=True)
         detail = errors[0]["detail"]
         # The reason, as a client prints it: the upstream by its registry host, and the kind of failure.
         assert "the upstream docker.io could not be reached: connection refused" in detail, describe(r)

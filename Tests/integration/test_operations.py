@@ -1,12 +1,13 @@
 """Operations endpoints: /healthz checks the storage, /metrics is Prometheus text that a real parser reads
 and whose counters move with requests."""
-import hashlib
 import os
 import time
 
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+
+from regutil import digest_of
 
 pytestmark = pytest.mark.berth_only  # registry:2 serves these on a separate debug port, differently
 
@@ -44,7 +45,7 @@ def test_metrics_parse_and_counters_move_with_requests(registry):
     base = registry.base_url
     before = _samples(base)
     body = os.urandom(50_000)
-    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    digest = digest_of(body)
     assert requests.post(f"{base}/v2/m/blobs/uploads/?digest={digest}", data=body).status_code == 201
     for _ in range(3):
         assert requests.get(f"{base}/v2/m/blobs/{digest}").status_code == 200

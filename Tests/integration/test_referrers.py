@@ -1,32 +1,29 @@
 """OCI 1.1 referrers: manifests with a subject are accepted (OCI-Subject), listed by the referrers API with
 artifactType filtering, and leave the list when deleted."""
-import hashlib
 import json
 import os
 
 import pytest
 import requests
 
+from regutil import assert_error, digest_of
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 EMPTY = b"{}"
 EMPTY_DESCRIPTOR = {"mediaType": "application/vnd.oci.empty.v1+json",
-                    "digest": "sha256:" + hashlib.sha256(EMPTY).hexdigest(), "size": 2}
-
-
-def _digest(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+                    "digest": digest_of(EMPTY), "size": 2}
 
 
 def _push_blob(base, name, data):
-    r = requests.post(f"{base}/v2/{name}/blobs/uploads/?digest={_digest(data)}", data=data,
+    r = requests.post(f"{base}/v2/{name}/blobs/uploads/?digest={digest_of(data)}", data=data,
                       headers={"Content-Type": "application/octet-stream"})
     if r.status_code == 202:  # a registry may ignore ?digest= on POST and expect the PUT (the reference does)
         location = requests.compat.urljoin(base + "/", r.headers["Location"])
-        r = requests.put(f"{location}{'&' if '?' in location else '?'}digest={_digest(data)}", data=data,
+        r = requests.put(f"{location}{'&' if '?' in location else '?'}digest={digest_of(data)}", data=data,
                          headers={"Content-Type": "application/octet-stream"})
     assert r.status_code == 201, r.text
-    return {"mediaType": "application/octet-stream", "digest": _digest(data), "size": len(data)}
+    return {"mediaType": "application/octet-stream", "digest": digest_of(data), "size": len(data)}
 
 
 def _push_manifest(base, name, ref, manifest):
@@ -46,15 +43,15 @@ def image(registry):
     _, body = _push_manifest(base, "ref/app", "v1", {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                                                       "config": config, "layers": [layer]})
     _push_blob(base, "ref/app", EMPTY)
-    return base, {"mediaType": OCI_MANIFEST, "digest": _digest(body), "size": len(body)}
+    return base, {"mediaType": OCI_MANIFEST, "digest": digest_of(body), "size": len(body)}
 
 
 def _artifact(base, subject, artifact_type, payload, annotations):
     layer = _push_blob(base, "ref/app", payload)
     manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": artifact_type,
                 "config": EMPTY_DESCRIPTOR, "layers": [layer], "subject": subject, "annotations": annotations}
-    r, body = _push_manifest(base, "ref/app", _digest(json.dumps(manifest, separators=(",", ":")).encode()), manifest)
-    return r, _digest(body)
+    r, body = _push_manifest(base, "ref/app", digest_of(json.dumps(manifest, separators=(",", ":")).encode()), manifest)
+    return r, digest_of(body)
 
 
 @pytest.mark.berth_only  # Distribution 2.8 predates OCI 1.1 and has no referrers API
@@ -88,15 +85,15 @@ def test_referrers_are_listed_filtered_and_removed_on_delete(image):
 @pytest.mark.berth_only
 def test_referrers_of_an_unknown_subject_is_an_empty_index_and_a_bad_digest_is_400(image):
     base, _ = image
-    r = requests.get(f"{base}/v2/ref/app/referrers/{_digest(b'nothing refers to me')}")
+    r = requests.get(f"{base}/v2/ref/app/referrers/{digest_of(b'nothing refers to me')}")
     assert r.status_code == 200 and r.json()["manifests"] == []
     r = requests.get(f"{base}/v2/ref/app/referrers/sha256:xyz")
-    assert r.status_code == 400 and r.json()["errors"][0]["code"] == "DIGEST_INVALID"
+    assert_error(r, 400, "DIGEST_INVALID")
 
 
 def test_manifest_whose_subject_is_missing_is_still_accepted(image):
     base, _ = image
-    missing = {"mediaType": OCI_MANIFEST, "digest": _digest(b"not pushed"), "size": 10}
+    missing = {"mediaType": OCI_MANIFEST, "digest": digest_of(b"not pushed"), "size": 10}
     r, _ = _artifact(base, missing, "application/vnd.example.signature", b"early sig", {"n": "0"})
     assert r.status_code == 201
 

@@ -1,9 +1,10 @@
 """Memory stays bounded: a request's buffers go when the request does (no per-request leak)."""
-import hashlib
 import os
 
 import pytest
 import requests
+
+from regutil import digest_of
 
 pytestmark = pytest.mark.berth_only  # reads Berth's own process memory
 
@@ -30,7 +31,7 @@ def test_many_chunked_uploads_do_not_grow_memory(start_berth):
             location = requests.compat.urljoin(base + "/", r.headers["Location"])
             offset += len(chunk)
             whole += chunk
-        digest = "sha256:" + hashlib.sha256(whole).hexdigest()
+        digest = digest_of(whole)
         assert session.put(f"{location}{'&' if '?' in location else '?'}digest={digest}").status_code == 201
 
     upload([os.urandom(2 * MiB) for _ in range(5)])  # warm up: buffers, pool threads, arenas

@@ -1,24 +1,18 @@
 """The real binary answers the base endpoint and a monolithic blob round trip on a free loopback port."""
-import hashlib
 import os
 import signal
-import socket
 import subprocess
 import time
 
 import requests
 
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from regutil import digest_of, free_port
 
 
 def test_base_endpoint_and_blob_round_trip(tmp_path):
     binary = os.environ.get("BERTH_BIN")
     assert binary, "BERTH_BIN must name the berth binary (make test sets it)"
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "berth.log", "wb")
     proc = subprocess.Popen([binary, "serve", "--addr", f"127.0.0.1:{port}", "--root", str(tmp_path / "data")],
                             stdout=log, stderr=subprocess.STDOUT)
@@ -35,7 +29,7 @@ def test_base_endpoint_and_blob_round_trip(tmp_path):
         assert r.json() == {}
 
         body = os.urandom(100_000)
-        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        digest = digest_of(body)
         r = requests.post(f"{base}/v2/smoke/blobs/uploads/?digest={digest}", data=body,
                           headers={"Content-Type": "application/octet-stream"})
         assert r.status_code == 201, r.text

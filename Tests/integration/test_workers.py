@@ -1,5 +1,4 @@
 """Worker processes share one port and one storage root: any request may land on any worker."""
-import hashlib
 import json
 import os
 import signal
@@ -12,22 +11,18 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from regutil import assert_error, digest_of, free_port
+
 pytestmark = pytest.mark.berth_only  # worker processes are Berth's own
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def two_workers(tmp_path):
     binary = os.environ.get("BERTH_BIN")
     assert binary, "BERTH_BIN must name the berth binary (make test sets it)"
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "berth.log", "wb")
     proc = subprocess.Popen([binary, "serve", "--addr", f"127.0.0.1:{port}", "--root", str(tmp_path / "data"),
                              "--workers", "2", "--log-level", "debug"], stdout=log, stderr=subprocess.STDOUT,
@@ -56,22 +51,18 @@ def _on(session, worker, response):
     return response
 
 
-def _digest(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 def _push_image(session, base, name, tag, seed):
     config = json.dumps({"seed": seed}).encode()
     layer = os.urandom(4096)
     for blob in (config, layer):
-        r = session.post(f"{base}/v2/{name}/blobs/uploads/?digest={_digest(blob)}", data=blob,
+        r = session.post(f"{base}/v2/{name}/blobs/uploads/?digest={digest_of(blob)}", data=blob,
                          headers={"Content-Type": "application/octet-stream"})
         assert r.status_code == 201, r.text
     manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                                      "digest": _digest(config), "size": len(config)},
+                                      "digest": digest_of(config), "size": len(config)},
                            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                                       "digest": _digest(layer), "size": len(layer)}]}).encode()
+                                       "digest": digest_of(layer), "size": len(layer)}]}).encode()
     r = session.put(f"{base}/v2/{name}/manifests/{tag}", data=manifest, headers={"Content-Type": OCI_MANIFEST})
     assert r.status_code == 201, r.text
     return manifest
@@ -87,7 +78,7 @@ def test_a_tag_pushed_on_one_worker_and_moved_on_the_other_reads_the_same_on_bot
     for session, worker in ((w0, "0"), (w1, "1")):
         r = _on(session, worker, session.get(f"{base}/v2/shared/app/manifests/latest", headers={"Accept": OCI_MANIFEST}))
         assert r.content == second
-        assert r.headers["Docker-Content-Digest"] == _digest(second)
+        assert r.headers["Docker-Content-Digest"] == digest_of(second)
 
 
 def test_what_one_worker_deletes_is_gone_on_the_other_at_once_though_it_had_it_cached(two_workers):
@@ -96,7 +87,7 @@ def test_what_one_worker_deletes_is_gone_on_the_other_at_once_though_it_had_it_c
     base, w0, w1, _ = two_workers
     manifest = _push_image(w0, base, "shared/gone", "v1", 3)
     layer = json.loads(manifest)["layers"][0]["digest"]
-    by_digest = f"{base}/v2/shared/gone/manifests/{_digest(manifest)}"
+    by_digest = f"{base}/v2/shared/gone/manifests/{digest_of(manifest)}"
     for _ in range(3):  # cached on worker 1, by tag, by digest, and the layer's link
         assert _on(w1, "1", w1.get(f"{base}/v2/shared/gone/manifests/v1", headers={"Accept": OCI_MANIFEST})).status_code == 200
         assert _on(w1, "1", w1.get(by_digest, headers={"Accept": OCI_MANIFEST})).status_code == 200
@@ -126,9 +117,9 @@ def test_a_chunked_upload_whose_patches_alternate_between_workers_completes(two_
         assert r.headers["Range"] == f"0-{offset - 1}"
         location = requests.compat.urljoin(base + "/", r.headers["Location"])
     whole = b"".join(chunks)
-    r = _on(w1, "1", w1.put(f"{location}{'&' if '?' in location else '?'}digest={_digest(whole)}"))
+    r = _on(w1, "1", w1.put(f"{location}{'&' if '?' in location else '?'}digest={digest_of(whole)}"))
     assert r.status_code == 201, r.text
-    assert _on(w0, "0", w0.get(f"{base}/v2/shared/blob/blobs/{_digest(whole)}")).content == whole
+    assert _on(w0, "0", w0.get(f"{base}/v2/shared/blob/blobs/{digest_of(whole)}")).content == whole
 
 
 def test_a_worker_that_dies_is_replaced_and_the_supervisor_dying_takes_the_workers_along(two_workers, tmp_path):
@@ -205,15 +196,14 @@ def test_a_second_writer_on_an_upload_in_use_gets_409_and_a_status_read_does_not
         if second.status_code == 409 or time.monotonic() > deadline:
             break
         time.sleep(0.05)
-    assert second.status_code == 409, second.text
-    assert second.json()["errors"][0]["code"] == "BLOB_UPLOAD_INVALID"
+    assert_error(second, 409, "BLOB_UPLOAD_INVALID")
     assert _on(w1, "1", w1.get(f"{base}{target}")).status_code == 204
     slow.sendall(body[1_000_000:])
     slow.settimeout(10)
     answer = slow.recv(65536)
     slow.close()
     assert answer.startswith(b"HTTP/1.1 202"), answer
-    digest = _digest(body)
+    digest = digest_of(body)
     r = _on(w1, "1", w1.put(f"{base}{target}{'&' if '?' in target else '?'}digest={digest}"))
     assert r.status_code == 201, r.text
 

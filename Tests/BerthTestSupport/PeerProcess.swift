@@ -1,13 +1,12 @@
 import Foundation
-import XCTest
 
 /// A real process the tests talk to, stopped by its PID (SIGTERM, then SIGKILL) and awaited.
-final class PeerProcess {
-    let process = Process()
+public final class PeerProcess {
+    public let process = Process()
     private let output = Pipe()
-    let logPath: String
+    public let logPath: String
 
-    init(_ executable: String, _ arguments: [String], directory: String, name: String) throws {
+    public init(_ executable: String, _ arguments: [String], directory: String, name: String) throws {
         logPath = directory + "/\(name).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
@@ -18,10 +17,10 @@ final class PeerProcess {
         try process.run()
     }
 
-    var pid: Int32 { process.processIdentifier }
+    public var pid: Int32 { process.processIdentifier }
 
     /// The first line the process prints (peers print their ports once listening); nil if it exits first.
-    func firstLine() -> String? {
+    public func firstLine() -> String? {
         var bytes: [UInt8] = []
         while true {
             let chunk = output.fileHandleForReading.availableData
@@ -31,7 +30,7 @@ final class PeerProcess {
         }
     }
 
-    func stop() {
+    public func stop() {
         guard process.isRunning else { return }
         kill(pid, SIGTERM)
         let deadline = Date().addingTimeInterval(5)
@@ -40,12 +39,12 @@ final class PeerProcess {
         process.waitUntilExit()
     }
 
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 }
 
 /// Runs a tool to completion (openssl, sha256sum); its standard output, or a thrown failure.
 @discardableResult
-func runTool(_ executable: String, _ arguments: [String], directory: String) throws -> String {
+public func runTool(_ executable: String, _ arguments: [String], directory: String) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -63,14 +62,8 @@ func runTool(_ executable: String, _ arguments: [String], directory: String) thr
     return String(decoding: data, as: UTF8.self)
 }
 
-func makeTemporaryDirectory(_ prefix: String) throws -> String {
-    let path = NSTemporaryDirectory() + "\(prefix)-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
-
 /// Where python3 is: PATH first (pyenv shims), then Debian's.
-func pythonPath() -> String {
+public func pythonPath() -> String {
     for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") + ["/usr/bin"] {
         let candidate = "\(directory)/python3"
         if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
