@@ -19,7 +19,7 @@ let package = Package(
         .target(name: "BerthStorage", dependencies: ["CBerthShims"]),
         .target(name: "BerthSupervisor", dependencies: ["BerthHTTP", "CLibUV", "CBerthShims"]),
         .target(name: "BerthRegistry", dependencies: ["BerthHTTP", "BerthStorage", "BerthUpstream"]),
-        .target(name: "BerthUpstream", dependencies: ["BerthHTTP", "CLibUV", "COpenSSL", "CHTTPParser", "CBerthShims"]),
+        .target(name: "BerthUpstream", dependencies: ["BerthHTTP", "CLibUV", "COpenSSL", "CHTTPParser"]),
         .executableTarget(name: "berth", dependencies: [
             "BerthRegistry",
             "BerthUpstream",

@@ -167,11 +167,7 @@ public struct GarbageCollector {
                 if let digest = store.resolveTag(tag, in: name) { markManifest(digest, into: &needed) }
             }
         }
-        let order = blobs.sorted { first, second in
-            let (firstNeeded, secondNeeded) = (needed.contains(first.0), needed.contains(second.0))
-            return firstNeeded != secondNeeded ? !firstNeeded : first.2 < second.2
-        }
-        for (digest, size, _) in order where total > limit {
+        for (digest, size, _) in EvictionOrder.sorted(blobs, needed: needed) where total > limit {
             log("blob evicted from the cache: \(digest) (\(size) bytes)")
             if !options.dryRun { store.removeBlob(digest) }
             report.evictedBlobs.append((digest, size))

@@ -23,8 +23,8 @@ final class RegistryUpstreamTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    func upstream(username: String? = nil, password: String? = nil) -> RegistryUpstream {
-        RegistryUpstream(client: client, baseURL: UpstreamURL(peer.url("main", "/"))!, username: username, password: password)
+    func upstream(username: String? = nil, password: String? = nil) -> RegistryClient {
+        RegistryClient(client: client, baseURL: UpstreamURL(peer.url("main", "/"))!, username: username, password: password)
     }
 
     func stats() -> [String: Any] {
@@ -114,7 +114,7 @@ final class RegistryUpstreamTests: XCTestCase {
 
     func test_userinfo_of_the_base_url_is_sent_as_basic_credentials_and_kept_out_of_it() {
         let address = peer.url("main", "/").replacingOccurrences(of: "http://", with: "http://alice:s%65cret@")
-        let registry = RegistryUpstream(client: client, baseURL: UpstreamURL(address)!)
+        let registry = RegistryClient(client: client, baseURL: UpstreamURL(address)!)
         XCTAssertNil(registry.baseURL.username)
         XCTAssertFalse(registry.baseURL.description.contains("alice"))
         let response = harness.fetch(registry, "/v2/basic/echo")
@@ -192,13 +192,13 @@ final class RegistryAuthParsingTests: XCTestCase {
     }
 
     func test_scope_is_read_from_repository_paths() {
-        XCTAssertEqual(RegistryUpstream.scope(method: "GET", target: "/v2/library/alpine/manifests/3.20"), "repository:library/alpine:pull")
-        XCTAssertEqual(RegistryUpstream.scope(method: "HEAD", target: "/v2/a/blobs/sha256:00?x=1"), "repository:a:pull")
-        XCTAssertEqual(RegistryUpstream.scope(method: "POST", target: "/v2/team/app/blobs/uploads/"), "repository:team/app:pull,push")
-        XCTAssertEqual(RegistryUpstream.scope(method: "PATCH", target: "/v2/team/app/blobs/uploads/abc"), "repository:team/app:pull,push")
-        XCTAssertEqual(RegistryUpstream.scope(method: "GET", target: "/v2/x/tags/list?n=10"), "repository:x:pull")
-        XCTAssertNil(RegistryUpstream.scope(method: "GET", target: "/v2/"))
-        XCTAssertNil(RegistryUpstream.scope(method: "GET", target: "/v2/_catalog"))
+        XCTAssertEqual(RegistryClient.scope(method: "GET", target: "/v2/library/alpine/manifests/3.20"), "repository:library/alpine:pull")
+        XCTAssertEqual(RegistryClient.scope(method: "HEAD", target: "/v2/a/blobs/sha256:00?x=1"), "repository:a:pull")
+        XCTAssertEqual(RegistryClient.scope(method: "POST", target: "/v2/team/app/blobs/uploads/"), "repository:team/app:pull,push")
+        XCTAssertEqual(RegistryClient.scope(method: "PATCH", target: "/v2/team/app/blobs/uploads/abc"), "repository:team/app:pull,push")
+        XCTAssertEqual(RegistryClient.scope(method: "GET", target: "/v2/x/tags/list?n=10"), "repository:x:pull")
+        XCTAssertNil(RegistryClient.scope(method: "GET", target: "/v2/"))
+        XCTAssertNil(RegistryClient.scope(method: "GET", target: "/v2/_catalog"))
     }
 
     func test_token_response_reads_token_or_access_token_and_defaults_the_lifetime() {
