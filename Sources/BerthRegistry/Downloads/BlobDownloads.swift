@@ -51,7 +51,7 @@ final class BlobDownloads {
         case notStarted(seconds: Double)
     }
 
-    /// Serves `digest` from its one download (`download`): a 200 with `headers` once the size is known, the
+    /// Serves `digest` from its one download (see `download`): a 200 with `headers` once the size is known, the
     /// body the partial file as it grows (the last byte held back until the digest is verified), or the
     /// stored blob once complete. A download another worker led that ended without the blob is joined
     /// again, `retries` times. `joined` hears of each download joined (for the access log).
