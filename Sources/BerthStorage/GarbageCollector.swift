@@ -166,7 +166,7 @@ public struct GarbageCollector {
     private func evict(down limit: Int64, among blobs: [(Digest, Int64, Double)], report: inout Report, log: (String) -> Void) {
         var total = blobs.reduce(0) { $0 + $1.1 }
         guard total > limit else { return }
-        for (digest, size, _) in evictionOrder(blobs, needed: taggedBlobs()) where total > limit {
+        for (digest, size, _) in EvictionOrder.sorted(blobs, needed: taggedBlobs()) where total > limit {
             log("blob evicted from the cache: \(digest) (\(size) bytes)")
             if !options.dryRun { store.removeBlob(digest) }
             report.evictedBlobs.append((digest, size))
@@ -188,13 +188,6 @@ public struct GarbageCollector {
 
     /// The cache bound's order (`berth cache list` shows it): blobs no tag needs first, then the others, each
     /// least recently used first.
-    func evictionOrder(_ blobs: [(Digest, Int64, Double)], needed: Set<Digest>) -> [(Digest, Int64, Double)] {
-        blobs.sorted { first, second in
-            let (firstNeeded, secondNeeded) = (needed.contains(first.0), needed.contains(second.0))
-            return firstNeeded != secondNeeded ? !firstNeeded : first.2 < second.2
-        }
-    }
-
     // MARK: Sweep helpers
 
     func allBlobs() -> [(Digest, Int64, Double)] {

@@ -87,7 +87,7 @@ public struct MirrorCacheInventory {
 
         let candidates = repository == nil ? all : all.filter { users[$0.0] != nil }
         let needed = collector.taggedBlobs()
-        evictionOrder = collector.evictionOrder(candidates, needed: needed).prefix(max(0, evictionPreview)).map { digest, size, modified in
+        evictionOrder = EvictionOrder.sorted(candidates, needed: needed).prefix(max(0, evictionPreview)).map { digest, size, modified in
             Blob(digest: digest, size: size, lastUsed: modified, neededByTag: needed.contains(digest), usedBy: users[digest] ?? [])
         }
     }

@@ -42,16 +42,34 @@ public struct UploadStateMachine: Equatable {
 
     /// A chunk arrives, with `Content-Range: first-last` (inclusive) when the client sent one.
     public func chunk(range: ClosedRange<Int64>?, declaredLength: Int64?) -> Action {
+        guard let range else {
+            guard case .receiving(let offset) = state else { return .reject(.notReceiving) }
+            return .append(at: offset)
+        }
+        // 0-9223372036854775807 is 2^63 bytes, one more than an Int64 holds: no body can be that long.
+        let (span, spanOverflow) = range.upperBound.subtractingReportingOverflow(range.lowerBound)
+        let (length, overflow) = span.addingReportingOverflow(1)
+        return chunk(at: range.lowerBound, length: spanOverflow || overflow ? nil : length, declaredLength: declaredLength)
+    }
+
+    /// A chunk of bytes `start..<end` arrives (Kraken's `Content-Range: start-end`), which may be empty.
+    /// The body's length is held against the range before the range against the upload, as Berth's Kraken
+    /// API has always answered a request wrong in both ways (400, not 416).
+    public func chunk(from start: Int64, to end: Int64, declaredLength: Int64?) -> Action {
+        let (length, overflow) = end.subtractingReportingOverflow(start)
+        guard !overflow, length >= 0 else { return chunk(at: start, length: nil, declaredLength: declaredLength) }
+        if case .receiving = state, let declaredLength, declaredLength != length {
+            return .reject(.lengthMismatch(range: length, declared: declaredLength))
+        }
+        return chunk(at: start, length: length, declaredLength: declaredLength)
+    }
+
+    /// `length` nil: a range no body can fill.
+    private func chunk(at start: Int64, length: Int64?, declaredLength: Int64?) -> Action {
         guard case .receiving(let offset) = state else { return .reject(.notReceiving) }
-        if let range {
-            guard range.lowerBound == offset else { return .reject(.rangeNotSatisfiable(current: offset)) }
-            // 0-9223372036854775807 is 2^63 bytes, one more than an Int64 holds: no body can be that long.
-            let (span, spanOverflow) = range.upperBound.subtractingReportingOverflow(range.lowerBound)
-            let (length, overflow) = span.addingReportingOverflow(1)
-            guard !spanOverflow && !overflow else { return .reject(.rangeNotSatisfiable(current: offset)) }
-            if let declaredLength, declaredLength != length {
-                return .reject(.lengthMismatch(range: length, declared: declaredLength))
-            }
+        guard start == offset, let length else { return .reject(.rangeNotSatisfiable(current: offset)) }
+        if let declaredLength, declaredLength != length {
+            return .reject(.lengthMismatch(range: length, declared: declaredLength))
         }
         return .append(at: offset)
     }

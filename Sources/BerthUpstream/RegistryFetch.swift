@@ -1,4 +1,4 @@
-/// One `RegistryUpstream.fetch`: the requests it takes to reach the final response (a challenge answered
+/// One `RegistryClient.fetch`: the requests it takes to reach the final response (a challenge answered
 /// once, up to five redirects). Loop-confined; kept alive by whatever of it is in flight.
 public final class RegistryFetch {
     enum Next {
@@ -19,7 +19,7 @@ public final class RegistryFetch {
     /// A 401 or redirect body larger than this is not worth reading to keep the connection.
     private static let discardLimit = 64 * 1024
 
-    private let upstream: RegistryUpstream
+    private let upstream: RegistryClient
     private var method: String
     private var url: UpstreamURL
     private let headers: [(name: String, value: String)]
@@ -36,7 +36,7 @@ public final class RegistryFetch {
     private var sentAuthorization: String?
     private var sentToken: String?
 
-    init(upstream: RegistryUpstream, method: String, url: UpstreamURL, headers: [(name: String, value: String)],
+    init(upstream: RegistryClient, method: String, url: UpstreamURL, headers: [(name: String, value: String)],
          body: [UInt8]?, handler: UpstreamResponseHandler) {
         self.upstream = upstream
         self.method = method
@@ -157,8 +157,8 @@ public final class RegistryFetch {
                 }
             }
         case .redirect(let target, let method, let keepsBody):
-            guard redirects < RegistryUpstream.maxRedirects else {
-                finish(.tooManyRedirects(RegistryUpstream.maxRedirects))
+            guard redirects < RegistryClient.maxRedirects else {
+                finish(.tooManyRedirects(RegistryClient.maxRedirects))
                 return
             }
             redirects += 1

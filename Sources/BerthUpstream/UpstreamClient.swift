@@ -1,6 +1,7 @@
 import BerthHTTP
 
-/// HTTP/1.1 client for the mirror's upstreams, plain or TLS, with a keep-alive pool per origin.
+/// The HTTP layer under `RegistryClient`: an HTTP/1.1 client, plain or TLS, with a keep-alive pool per
+/// origin; it knows nothing of registries.
 /// Loop-confined: `send` and every handler call happen on the loop's thread.
 public final class UpstreamClient {
     public struct Configuration {

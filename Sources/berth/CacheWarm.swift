@@ -52,7 +52,7 @@ struct CacheWarm: ParsableCommand {
         do { client = try UpstreamClient(loop: loop, configuration: configuration) } catch {
             throw Berth.failure(error, status: 1)
         }
-        let mirror = RegistryUpstream(client: client, baseURL: base, name: base.hostHeader)
+        let mirror = RegistryClient(client: client, baseURL: base, name: base.hostHeader)
         var failed = false
         var remaining = references[...]
         func next() {

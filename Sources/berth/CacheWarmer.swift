@@ -24,7 +24,7 @@ final class CacheWarmer {
     /// Blob GETs in flight at once, per image.
     static let parallelBlobs = 4
 
-    private let upstream: RegistryUpstream
+    private let upstream: RegistryClient
     private let platforms: [WarmPlatform]
     private let image: WarmReference
     private var outcome = Outcome()
@@ -34,7 +34,7 @@ final class CacheWarmer {
     private var blobsInFlight = 0
     private var done: ((Outcome) -> Void)?
 
-    init(_ image: WarmReference, through upstream: RegistryUpstream, platforms: [WarmPlatform]) {
+    init(_ image: WarmReference, through upstream: RegistryClient, platforms: [WarmPlatform]) {
         self.image = image
         self.upstream = upstream
         self.platforms = platforms

@@ -83,16 +83,16 @@ final class MirrorResolutionTests: XCTestCase {
     }
 
     func test_cache_prefixes_stay_inside_the_repository_grammar_and_cannot_collide() {
-        XCTAssertEqual(MirrorUpstream.cachePrefix(for: "ghcr.io"), "ghcr.io")
-        XCTAssertEqual(MirrorUpstream.cachePrefix(for: "Registry.Corp:5000"), "registry.corp_5000")
-        XCTAssertEqual(MirrorUpstream.cachePrefix(for: "localhost:5000"), "localhost_5000")
+        XCTAssertEqual(ConfiguredUpstream.cachePrefix(for: "ghcr.io"), "ghcr.io")
+        XCTAssertEqual(ConfiguredUpstream.cachePrefix(for: "Registry.Corp:5000"), "registry.corp_5000")
+        XCTAssertEqual(ConfiguredUpstream.cachePrefix(for: "localhost:5000"), "localhost_5000")
         // A key with its own `_` would share a prefix with host:port; an IPv6 literal has no name component.
-        XCTAssertNil(MirrorUpstream.cachePrefix(for: "registry_5000"))
-        XCTAssertNil(MirrorUpstream.cachePrefix(for: "[::1]:5000"))
-        XCTAssertNil(MirrorUpstream.cachePrefix(for: "host:50x"))
-        XCTAssertNil(MirrorUpstream.cachePrefix(for: "host:"))
-        XCTAssertNil(MirrorUpstream.cachePrefix(for: "host:123456"))
-        XCTAssertNil(MirrorUpstream.cachePrefix(for: "a/b"))
+        XCTAssertNil(ConfiguredUpstream.cachePrefix(for: "registry_5000"))
+        XCTAssertNil(ConfiguredUpstream.cachePrefix(for: "[::1]:5000"))
+        XCTAssertNil(ConfiguredUpstream.cachePrefix(for: "host:50x"))
+        XCTAssertNil(ConfiguredUpstream.cachePrefix(for: "host:"))
+        XCTAssertNil(ConfiguredUpstream.cachePrefix(for: "host:123456"))
+        XCTAssertNil(ConfiguredUpstream.cachePrefix(for: "a/b"))
         XCTAssertThrowsError(try mirror([("docker.io", "https://registry-1.docker.io"), ("[::1]:5000", "http://[::1]:5000")]),
                              "a mirrors: key that cannot name a cache directory stops the start")
     }

@@ -54,7 +54,7 @@ final class DistributionUpstreamTests: XCTestCase {
     }
 
     func test_version_check_blob_push_and_streamed_blob_pull() throws {
-        let upstream = RegistryUpstream(client: client, baseURL: UpstreamURL("http://127.0.0.1:\(port)")!)
+        let upstream = RegistryClient(client: client, baseURL: UpstreamURL("http://127.0.0.1:\(port)")!)
         let base = harness.fetch(upstream, "/v2/")
         XCTAssertNil(base.error)
         XCTAssertEqual(base.status, 200)

@@ -22,7 +22,7 @@ extension LoopHarness {
     }
 
     @discardableResult
-    func fetch(_ upstream: RegistryUpstream, _ path: String, method: String = "GET", headers: [(name: String, value: String)] = [],
+    func fetch(_ upstream: RegistryClient, _ path: String, method: String = "GET", headers: [(name: String, value: String)] = [],
                body: [UInt8]? = nil, handler: RecordingHandler = RecordingHandler(),
                file: StaticString = #filePath, line: UInt = #line) -> RecordingHandler {
         upstream.fetch(method, path, headers: headers, body: body, handler: handler)

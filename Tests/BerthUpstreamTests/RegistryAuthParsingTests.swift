@@ -20,13 +20,13 @@ final class RegistryAuthParsingTests: XCTestCase {
     }
 
     func test_scope_is_read_from_repository_paths() {
-        XCTAssertEqual(RegistryUpstream.scope(method: "GET", target: "/v2/library/alpine/manifests/3.20"), "repository:library/alpine:pull")
-        XCTAssertEqual(RegistryUpstream.scope(method: "HEAD", target: "/v2/a/blobs/sha256:00?x=1"), "repository:a:pull")
-        XCTAssertEqual(RegistryUpstream.scope(method: "POST", target: "/v2/team/app/blobs/uploads/"), "repository:team/app:pull,push")
-        XCTAssertEqual(RegistryUpstream.scope(method: "PATCH", target: "/v2/team/app/blobs/uploads/abc"), "repository:team/app:pull,push")
-        XCTAssertEqual(RegistryUpstream.scope(method: "GET", target: "/v2/x/tags/list?n=10"), "repository:x:pull")
-        XCTAssertNil(RegistryUpstream.scope(method: "GET", target: "/v2/"))
-        XCTAssertNil(RegistryUpstream.scope(method: "GET", target: "/v2/_catalog"))
+        XCTAssertEqual(RegistryClient.scope(method: "GET", target: "/v2/library/alpine/manifests/3.20"), "repository:library/alpine:pull")
+        XCTAssertEqual(RegistryClient.scope(method: "HEAD", target: "/v2/a/blobs/sha256:00?x=1"), "repository:a:pull")
+        XCTAssertEqual(RegistryClient.scope(method: "POST", target: "/v2/team/app/blobs/uploads/"), "repository:team/app:pull,push")
+        XCTAssertEqual(RegistryClient.scope(method: "PATCH", target: "/v2/team/app/blobs/uploads/abc"), "repository:team/app:pull,push")
+        XCTAssertEqual(RegistryClient.scope(method: "GET", target: "/v2/x/tags/list?n=10"), "repository:x:pull")
+        XCTAssertNil(RegistryClient.scope(method: "GET", target: "/v2/"))
+        XCTAssertNil(RegistryClient.scope(method: "GET", target: "/v2/_catalog"))
     }
 
     func test_token_response_reads_token_or_access_token_and_defaults_the_lifetime() {

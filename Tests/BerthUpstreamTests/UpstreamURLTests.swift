@@ -48,9 +48,9 @@ final class UpstreamURLUserinfoTests: XCTestCase {
 
     func test_credentials_go_to_a_token_realm_over_tls_or_on_the_upstreams_host_only() {
         let upstream = UpstreamURL("https://registry.internal:5000")!
-        XCTAssertTrue(RegistryUpstream.mayReceiveCredentials(UpstreamURL("https://auth.example/token")!, upstream: upstream))
-        XCTAssertTrue(RegistryUpstream.mayReceiveCredentials(UpstreamURL("http://Registry.Internal:8080/token")!, upstream: upstream))
-        XCTAssertFalse(RegistryUpstream.mayReceiveCredentials(UpstreamURL("http://auth.example/token")!, upstream: upstream))
-        XCTAssertFalse(RegistryUpstream.mayReceiveCredentials(UpstreamURL("http://registry.internal.evil/token")!, upstream: upstream))
+        XCTAssertTrue(RegistryClient.mayReceiveCredentials(UpstreamURL("https://auth.example/token")!, upstream: upstream))
+        XCTAssertTrue(RegistryClient.mayReceiveCredentials(UpstreamURL("http://Registry.Internal:8080/token")!, upstream: upstream))
+        XCTAssertFalse(RegistryClient.mayReceiveCredentials(UpstreamURL("http://auth.example/token")!, upstream: upstream))
+        XCTAssertFalse(RegistryClient.mayReceiveCredentials(UpstreamURL("http://registry.internal.evil/token")!, upstream: upstream))
     }
 }

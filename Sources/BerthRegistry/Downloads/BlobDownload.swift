@@ -38,7 +38,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     var onEnd: (() -> Void)?
     /// Where a led download comes from, to name it in a failure: set in every led download, the only ones
     /// the upstream's events reach.
-    private var upstream: RegistryUpstream!
+    private var upstream: RegistryClient!
     /// Requests of this process that asked for this download: the first of one led here is the cache's miss,
     /// every other one a coalesced request (for the access log).
     var clients = 0
@@ -145,7 +145,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
 
     /// Starts downloading `digest` from `repository` of `upstream` in this process, holding `claim`; once
     /// verified, the blob is linked to `owner` (the repository or Kraken namespace that asked for it).
-    static func lead(_ digest: Digest, claim: DownloadClaim, from upstream: RegistryUpstream, repository: String,
+    static func lead(_ digest: Digest, claim: DownloadClaim, from upstream: RegistryClient, repository: String,
                      linkTo owner: UploadOwner, loop: EventLoop, store: RegistryStore, metrics: Metrics) -> BlobDownload {
         let download = BlobDownload(digest: digest, loop: loop, store: store)
         download.claim = claim

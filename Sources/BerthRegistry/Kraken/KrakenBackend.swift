@@ -27,7 +27,7 @@ public struct KrakenNamespaceOptions {
 struct KrakenNamespace {
     enum Backend {
         case local
-        case registry(RegistryUpstream, repository: String?)
+        case registry(RegistryClient, repository: String?)
     }
 
     let matcher: NSRegularExpression
@@ -44,7 +44,7 @@ struct KrakenNamespace {
             configuration.tls.caFile = caFile
             configuration.userAgent = "berth-kraken"
             let client = try UpstreamClient(loop: loop, configuration: configuration)
-            backend = .registry(RegistryUpstream(client: client, baseURL: address, username: username, password: password),
+            backend = .registry(RegistryClient(client: client, baseURL: address, username: username, password: password),
                                 repository: repository)
         }
     }

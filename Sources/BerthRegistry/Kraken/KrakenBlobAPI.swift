@@ -119,11 +119,15 @@ extension Registry {
             throw KrakenFailure(status: 400, message: "Content-Range \(header) is not <start>-<end>")
         }
         let declared = exchange.request.contentLength ?? (exchange.request.isChunked ? nil : 0)
-        if let declared, declared != end - start {
-            throw KrakenFailure(status: 400, message: "body has \(declared) bytes, Content-Range \(header) needs \(end - start)")
-        }
-        guard start == session.offset else {
-            throw KrakenFailure(status: 416, message: "chunk starts at \(start), the upload is at \(session.offset)")
+        switch session.machine.chunk(from: start, to: end, declaredLength: declared) {
+        case .append:
+            break
+        case .reject(.rangeNotSatisfiable(let current)):
+            throw KrakenFailure(status: 416, message: "chunk starts at \(start), the upload is at \(current)")
+        case .reject(.lengthMismatch(let length, let declared)):
+            throw KrakenFailure(status: 400, message: "body has \(declared) bytes, Content-Range \(header) needs \(length)")
+        case .reject(.notReceiving), .commit, .discard:
+            throw KrakenFailure(status: 409, message: "upload \(id) is not receiving")
         }
         guard end > start else {
             exchange.respond(HTTPResponse(status: 200))

@@ -20,7 +20,7 @@ extension Registry {
         if store.blobSize(digest) != nil {
             return confirmAtBackend(digest, upstream, repository, namespace, exchange)
         }
-        fetchFromBackend(digest, upstream, repository, namespace, exchange, retries: 1)
+        fetchFromBackend(digest, upstream, repository, namespace, exchange)
     }
 
     private func serveStored(_ file: OpenFile, _ size: Int64, _ exchange: HTTPExchange) {
@@ -29,7 +29,7 @@ extension Registry {
     }
 
     /// A `HEAD` of the blob at the backend stands for the download the stored bytes make needless.
-    private func confirmAtBackend(_ digest: Digest, _ upstream: RegistryUpstream, _ repository: String, _ namespace: Namespace,
+    private func confirmAtBackend(_ digest: Digest, _ upstream: RegistryClient, _ repository: String, _ namespace: Namespace,
                                   _ exchange: HTTPExchange) {
         upstream.fetch("HEAD", "/v2/\(repository)/blobs/\(digest)", handler: UpstreamBodyCollector(limit: 1 << 20) { [self] result in
             guard exchange.isOpen else { return }
@@ -55,41 +55,22 @@ extension Registry {
         })
     }
 
-    private func fetchFromBackend(_ digest: Digest, _ upstream: RegistryUpstream, _ repository: String, _ namespace: Namespace,
-                                  _ exchange: HTTPExchange, retries: Int) {
-        let download: BlobDownload
-        do {
-            download = try downloads.download(digest, from: upstream, repository: repository, linkTo: .namespace(namespace),
-                                              store: store, metrics: metrics)
-        } catch {
-            return exchange.krakenFail(error)
-        }
-        let limit = options.krakenFetchTimeoutSeconds
-        var timer: RepeatingTimer?
-        timer = loop.repeating(every: UInt64(limit * 1000)) {
-            timer?.stop()
-            timer = nil
-            exchange.krakenFail(KrakenFailure(status: 504, message: "the backend did not start sending \(digest) within \(Int(limit)) s"))
-        }
-        download.whenSized { [self] readiness in
-            timer?.stop()
-            timer = nil
-            guard exchange.isOpen else { return }
-            switch readiness {
-            case .failed(let error):
+    private func fetchFromBackend(_ digest: Digest, _ upstream: RegistryClient, _ repository: String, _ namespace: Namespace,
+                                  _ exchange: HTTPExchange) {
+        downloads.serve(digest, from: upstream, repository: repository, linkTo: .namespace(namespace),
+                        headers: [("Content-Type", "application/octet-stream")], sizeDeadlineSeconds: options.krakenFetchTimeoutSeconds,
+                        store: store, metrics: metrics, to: exchange) { failure in
+            switch failure {
+            case .unavailable(let error):
+                exchange.krakenFail(error)
+            case .upstream(let error):
                 exchange.krakenFail(KrakenFailure(status: error.status, message: error.detail ?? error.message))
-            case .retry where retries > 0:
-                fetchFromBackend(digest, upstream, repository, namespace, exchange, retries: retries - 1)
-            case .retry:
+            case .failedElsewhere:
                 exchange.krakenFail(KrakenFailure(status: 503, message: "the download of \(digest) failed in another worker"))
-            case .ready:
-                guard let size = download.size, let file = download.openForReading() else {
-                    return exchange.krakenFail(KrakenFailure(status: 503, message: "blob \(digest) vanished while it was served"))
-                }
-                let body: HTTPResponse.Body = download.isComplete
-                    ? .file(file, size: size)
-                    : .growingFile(file, size: size, progress: download)
-                exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "application/octet-stream")], body: body))
+            case .vanished:
+                exchange.krakenFail(KrakenFailure(status: 503, message: "blob \(digest) vanished while it was served"))
+            case .notStarted(let seconds):
+                exchange.krakenFail(KrakenFailure(status: 504, message: "the backend did not start sending \(digest) within \(Int(seconds)) s"))
             }
         }
     }

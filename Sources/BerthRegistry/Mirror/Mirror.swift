@@ -6,7 +6,8 @@ import BerthStorage
 /// waiting on. Loop-confined.
 final class Mirror {
     let options: MirrorOptions
-    let upstreams: [MirrorUpstream]
+    let policy: MirrorCachePolicy
+    let upstreams: [ConfiguredUpstream]
     /// Clients waiting on one manifest fetch, by cache name and reference.
     var manifestWaiters: [String: [(ManifestRefresh) -> Void]] = [:]
     /// When this process last recorded a blob's use on disk (for eviction): at most once a few seconds each.
@@ -22,16 +23,17 @@ final class Mirror {
 
     init(options: MirrorOptions, loop: EventLoop) throws {
         self.options = options
+        policy = MirrorCachePolicy(options)
         var configuration = UpstreamClient.Configuration()
         configuration.tls.caFile = options.caFile
         configuration.connectTimeoutMilliseconds = UInt64(options.connectTimeoutSeconds * 1000)
         configuration.readTimeoutMilliseconds = UInt64(options.readTimeoutSeconds * 1000)
         configuration.userAgent = "berth-mirror"
         let client = try UpstreamClient(loop: loop, configuration: configuration)
-        var upstreams: [MirrorUpstream] = []
+        var upstreams: [ConfiguredUpstream] = []
         for upstream in options.upstreams {
             guard let url = UpstreamURL(upstream.url) else { throw UpstreamError.invalidURL(upstream.url) }
-            upstreams.append(try MirrorUpstream(configured: upstream.host, url: url, username: upstream.username,
+            upstreams.append(try ConfiguredUpstream(configured: upstream.host, url: url, username: upstream.username,
                                                 password: upstream.password, client: client,
                                                 isDefault: upstreams.isEmpty, sameCacheAs: upstreams.first))
         }
@@ -40,10 +42,9 @@ final class Mirror {
         lastChecked = Array(repeating: 0, count: upstreams.count)
     }
 
-    /// Records a cache hit on disk for least-recently-used eviction, unless it was recorded just now.
+    /// Records a cache hit on disk for least-recently-used eviction, when the policy says it is due.
     func recordUse(_ digest: Digest, store: RegistryStore, now: UInt64) {
-        guard options.cacheMaxBytes != nil else { return }
-        if let last = usesRecorded[digest], now - last < 5_000 { return }
+        guard policy.recordsUse(lastRecorded: usesRecorded[digest], now: now) else { return }
         if usesRecorded.count >= 100_000 { usesRecorded.removeAll(keepingCapacity: true) }
         usesRecorded[digest] = now
         store.markBlobUsed(digest)
@@ -52,8 +53,8 @@ final class Mirror {
     /// The upstream a request means: containerd names it with `ns=<host>` or `ns=<host>:<port>`; without it,
     /// the default one. An `ns` that no upstream answers to is 404, so that containerd falls back to the
     /// registry itself, unless this is a plain `proxy.remoteurl` mirror (`answersEveryNamespace`).
-    func resolve(_ name: RepositoryName, query: Substring) throws -> MirroredRepository {
-        let upstream: MirrorUpstream
+    func resolve(_ name: RepositoryName, query: Substring) throws -> MirrorTarget {
+        let upstream: ConfiguredUpstream
         if let host = QueryParameters(query)["ns"], !host.isEmpty {
             let key = host.lowercased()
             guard let named = upstreams.first(where: { $0.namespaces.contains(key) }) ?? Self.dockerHubAlias(key, in: upstreams)
@@ -65,41 +66,45 @@ final class Mirror {
             upstream = upstreams[0]
         }
         guard let names = upstream.names(for: name) else { throw RegistryError(.nameInvalid, "invalid repository name: \(name)") }
-        return MirroredRepository(upstream: upstream, remote: names.remote, local: names.local)
+        return MirrorTarget(upstream: upstream, remote: names.remote, local: names.local)
     }
 
     /// containerd says `docker.io`; a mirror configured with `registry-1.docker.io` means the same registry.
-    private static func dockerHubAlias(_ host: String, in upstreams: [MirrorUpstream]) -> MirrorUpstream? {
-        guard MirrorUpstream.dockerHubHosts.contains(host) else { return nil }
+    private static func dockerHubAlias(_ host: String, in upstreams: [ConfiguredUpstream]) -> ConfiguredUpstream? {
+        guard ConfiguredUpstream.dockerHubHosts.contains(host) else { return nil }
         return upstreams.first { $0.isDockerHub }
     }
 
-    /// The answer for a failed exchange with an upstream: 503 when it cannot be reached, 502 otherwise. The
-    /// body names the upstream by its registry host and the kind of failure ("connection refused"); the
-    /// error's description names its address, its token realm or a reason from its TLS library: that is the
-    /// `cause`, which the request's log line carries (`failMirrored`).
-    static func registryError(_ error: UpstreamError, from upstream: RegistryUpstream, what: String) -> RegistryError {
+    /// The answer for a failed exchange with an upstream (`MirrorCachePolicy.answer`): 503 when it cannot be
+    /// reached, 502 otherwise. The body names the upstream by its registry host and the kind of failure
+    /// ("connection refused"); the error's description names its address, its token realm or a reason from
+    /// its TLS library: that is the `cause`, which the request's log line carries (`failMirrored`).
+    static func registryError(_ error: UpstreamError, from upstream: RegistryClient, what: String) -> RegistryError {
         let cause = "fetching \(what) from \(upstream.baseURL): \(error)"
-        var answer = error.isUnreachable
-            ? RegistryError(.unavailable, "fetching \(what): the upstream \(upstream.name) could not be reached: \(error.reason)",
-                            message: "upstream registry unreachable")
-            : RegistryError(.unknown, "fetching \(what): the exchange with the upstream \(upstream.name) failed: \(error.reason)",
-                            message: "upstream registry failed", status: 502)
+        var answer: RegistryError
+        switch MirrorCachePolicy.answer(for: .init(error)) {
+        case .unreachable:
+            answer = RegistryError(.unavailable, "fetching \(what): the upstream \(upstream.name) could not be reached: \(error.reason)",
+                                   message: "upstream registry unreachable")
+        case .badAnswer, .unknown, .refused, .rateLimited:
+            answer = RegistryError(.unknown, "fetching \(what): the exchange with the upstream \(upstream.name) failed: \(error.reason)",
+                                   message: "upstream registry failed", status: 502)
+        }
         answer.cause = cause
         return answer
     }
 
-    /// The answer for an upstream's non-success status.
-    static func registryError(status: Int, from upstream: RegistryUpstream, what: String, unknown: RegistryError.Code) -> RegistryError {
+    /// The answer for an upstream's non-success status (`MirrorCachePolicy.answer`).
+    static func registryError(status: Int, from upstream: RegistryClient, what: String, unknown: RegistryError.Code) -> RegistryError {
         var answer: RegistryError
-        switch status {
-        case 404:
+        switch MirrorCachePolicy.answer(for: .status(status)) {
+        case .unknown:
             answer = RegistryError(unknown, "\(what) unknown to the upstream \(upstream.name)")
-        case 401, 403:
+        case .refused:
             answer = RegistryError(unknown, "the upstream \(upstream.name) refused access to \(what) (\(status))", status: 404)
-        case 429:
+        case .rateLimited:
             answer = RegistryError(.tooManyRequests, "the upstream \(upstream.name) is rate-limiting (\(what))")
-        default:
+        case .unreachable, .badAnswer:
             answer = RegistryError(.unknown, "the upstream \(upstream.name) answered \(status) for \(what)", message: "upstream registry failed", status: 502)
         }
         answer.cause = "\(upstream.baseURL) answered \(status) for \(what)"

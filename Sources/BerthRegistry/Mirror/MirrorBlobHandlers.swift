@@ -9,56 +9,43 @@ extension Registry {
         guard let digest = Digest(reference) else {
             return exchange.fail(RegistryError(.digestInvalid, "invalid digest: \(reference)"))
         }
-        let repository: MirroredRepository
-        do { repository = try mirror.resolve(name, query: exchange.request.query) } catch { return exchange.fail(error) }
-        if store.blobSize(digest) != nil {
+        let target: MirrorTarget
+        do { target = try mirror.resolve(name, query: exchange.request.query) } catch { return exchange.fail(error) }
+        switch mirror.policy.blob(stored: store.blobSize(digest) != nil) {
+        case .serve:
             metrics.mirrorHits["blob", default: 0] += 1
             exchange.logNote = ("cache", "hit")
             mirror.recordUse(digest, store: store, now: loop.now)
-            if isLinked(digest, in: repository.local) { return getBlob(repository.local, reference, exchange) }
+            if isLinked(digest, in: target.local) { return getBlob(target.local, reference, exchange) }
             // Another repository brought the blob in: link it here too, then serve it.
-            return onPool(exchange, { [store] in try store.linkLayer(digest, in: repository.local) }) { [self] in
-                getBlob(repository.local, reference, exchange)
+            return onPool(exchange, { [store] in try store.linkLayer(digest, in: target.local) }) { [self] in
+                getBlob(target.local, reference, exchange)
             }
-        }
-        metrics.mirrorMisses["blob", default: 0] += 1
-        serveDownload(mirror, digest, repository, exchange, retries: 1)
-    }
-
-    private func serveDownload(_ mirror: Mirror, _ digest: Digest, _ repository: MirroredRepository, _ exchange: HTTPExchange, retries: Int) {
-        let download: BlobDownload
-        do { download = try self.download(mirror, digest, repository) } catch { return exchange.fail(error) }
-        exchange.logNote = ("cache", download.isLed && download.clients == 1 ? "miss" : "coalesced")
-        download.whenSized { [self] readiness in
-            guard exchange.isOpen else { return }
-            switch readiness {
-            case .failed(let error):
-                exchange.failMirrored(error)
-            case .retry where retries > 0:
-                serveDownload(mirror, digest, repository, exchange, retries: retries - 1)
-            case .retry:
-                exchange.fail(RegistryError(.unavailable, "the download of \(digest) failed in another worker"))
-            case .ready:
-                guard let size = download.size, let file = download.openForReading() else {
-                    return exchange.fail(RegistryError(.unavailable, "blob \(digest) vanished from the cache while it was served"))
+        case .download:
+            metrics.mirrorMisses["blob", default: 0] += 1
+            let headers: [(name: String, value: String)] = [
+                ("Content-Type", "application/octet-stream"),
+                ("Docker-Content-Digest", digest.description),
+                ("ETag", "\"\(digest)\""),
+            ]
+            downloads.serve(digest, from: target.upstream.registry, repository: target.remote, linkTo: .repository(target.local),
+                            headers: headers, store: store, metrics: metrics, to: exchange, joined: { download in
+                exchange.logNote = ("cache", download.isLed && download.clients == 1 ? "miss" : "coalesced")
+            }, failed: { failure in
+                switch failure {
+                case .unavailable(let error):
+                    exchange.fail(error)
+                case .upstream(let error):
+                    exchange.failMirrored(error)
+                case .failedElsewhere:
+                    exchange.fail(RegistryError(.unavailable, "the download of \(digest) failed in another worker"))
+                case .vanished:
+                    exchange.fail(RegistryError(.unavailable, "blob \(digest) vanished from the cache while it was served"))
+                case .notStarted:
+                    // No deadline is asked for: the upstream's read timeout bounds the wait.
+                    exchange.fail(RegistryError(.unavailable, "the upstream did not start sending \(digest)"))
                 }
-                let headers: [(name: String, value: String)] = [
-                    ("Content-Type", "application/octet-stream"),
-                    ("Docker-Content-Digest", digest.description),
-                    ("ETag", "\"\(digest)\""),
-                ]
-                let body: HTTPResponse.Body = download.isComplete
-                    ? .file(file, size: size)
-                    : .growingFile(file, size: size, progress: download)
-                exchange.respond(HTTPResponse(status: 200, headers: headers, body: body))
-            }
+            })
         }
-    }
-
-    /// The download of `digest` this process already knows of, else a new one: led here when the claim
-    /// on disk is free, followed when another worker process holds it.
-    private func download(_ mirror: Mirror, _ digest: Digest, _ repository: MirroredRepository) throws -> BlobDownload {
-        try downloads.download(digest, from: repository.upstream.registry, repository: repository.remote,
-                               linkTo: .repository(repository.local), store: store, metrics: metrics)
     }
 }

@@ -9,44 +9,36 @@ extension Registry {
         ManifestMediaType.dockerList, ManifestMediaType.dockerSchema2,
     ].joined(separator: ", ")
 
-    /// `GET`/`HEAD /v2/<name>/manifests/<reference>` on a mirror. Digests are served from the cache for
-    /// good; a tag is served from the cache until its TTL has passed, then re-validated by a `HEAD` to the
-    /// upstream (re-fetched only when its digest moved). When the upstream fails, the cached copy is
-    /// served anyway; without one, the failure is the answer.
+    /// `GET`/`HEAD /v2/<name>/manifests/<reference>` on a mirror: served, re-validated or fetched as
+    /// `MirrorCachePolicy` decides from what the cache holds.
     func mirrorGetManifest(_ mirror: Mirror, _ name: RepositoryName, _ text: String, _ exchange: HTTPExchange,
                            waitForOthers: Bool = true) {
-        let repository: MirroredRepository
+        let target: MirrorTarget
         let reference: ManifestReference
         do {
-            repository = try mirror.resolve(name, query: exchange.request.query)
+            target = try mirror.resolve(name, query: exchange.request.query)
             reference = try parseReference(text)
         } catch {
             return exchange.fail(error)
         }
-        let local = repository.local
-        var cached: Digest?
-        var fresh = false
-        switch reference {
-        case .digest(let digest):
-            if store.isManifestLinked(digest, in: local), store.blobSize(digest) != nil { cached = digest; fresh = true }
-        case .tag(let tag):
-            if let digest = store.resolveTag(tag, in: local), store.blobSize(digest) != nil,
-               let age = store.secondsSinceTagValidated(tag, in: local) {
-                cached = digest
-                fresh = age < mirror.options.tagTTLSeconds
-            }
-        }
-        if fresh, let cached {
+        let local = target.local
+        let cached: Digest?
+        switch mirror.policy.manifest(cachedManifest(reference, in: local)) {
+        case .serve(let digest):
             metrics.mirrorHits["manifest", default: 0] += 1
             exchange.logNote = ("cache", waitForOthers ? "hit" : "coalesced")
-            mirror.recordUse(cached, store: store, now: loop.now)
+            mirror.recordUse(digest, store: store, now: loop.now)
             return getManifest(local, text, exchange)
+        case .revalidate(let digest):
+            cached = digest
+        case .fetch:
+            cached = nil
+            metrics.mirrorMisses["manifest", default: 0] += 1
         }
-        if cached == nil { metrics.mirrorMisses["manifest", default: 0] += 1 }
         let accept = exchange.request.headers.filter { $0.name.lowercased() == "accept" }.map(\.value).joined(separator: ", ")
         // A second round (another process fetched it) or a fetch already running here: this request is coalesced.
-        let joins = !waitForOthers || mirror.manifestWaiters[Self.manifestFetchKey(repository, text)] != nil
-        refreshManifest(mirror, repository, reference, text: text, cached: cached, accept: accept,
+        let joins = !waitForOthers || mirror.manifestWaiters[Self.manifestFetchKey(target, text)] != nil
+        refreshManifest(mirror, target, reference, text: text, cached: cached, accept: accept,
                         waitForOthers: waitForOthers) { [self] outcome in
             guard exchange.isOpen else { return }
             switch outcome {
@@ -59,12 +51,13 @@ extension Registry {
             case .elsewhere:
                 mirrorGetManifest(mirror, name, text, exchange, waitForOthers: false)
             case .failed(let error):
-                if cached != nil {
+                switch mirror.policy.afterFailedRefresh(cachedCopy: cached != nil) {
+                case .serveStale:
                     Log.warn("mirror: serving \(local):\(text) from the cache: \(error.detail ?? error.message)")
                     metrics.mirrorStale += 1
                     exchange.logNote = ("cache", "stale")
                     getManifest(local, text, exchange)
-                } else {
+                case .fail:
                     exchange.logNote = ("cache", "miss")
                     exchange.failMirrored(error)
                 }
@@ -72,12 +65,25 @@ extension Registry {
         }
     }
 
+    /// What the cache holds for `reference`: a manifest counts only with its bytes stored.
+    private func cachedManifest(_ reference: ManifestReference, in local: RepositoryName) -> MirrorCachePolicy.CachedManifest {
+        switch reference {
+        case .digest(let digest):
+            guard store.isManifestLinked(digest, in: local), store.blobSize(digest) != nil else { return .absent }
+            return .digest(digest)
+        case .tag(let tag):
+            guard let digest = store.resolveTag(tag, in: local), store.blobSize(digest) != nil,
+                  let age = store.secondsSinceTagValidated(tag, in: local) else { return .absent }
+            return .tag(digest, secondsSinceValidated: age)
+        }
+    }
+
     /// Brings the cached manifest for `reference` up to date with the upstream, once however many clients
     /// ask at the same time (in this process by a list of waiters, across processes by a claim on disk).
-    private func refreshManifest(_ mirror: Mirror, _ repository: MirroredRepository, _ reference: ManifestReference,
+    private func refreshManifest(_ mirror: Mirror, _ target: MirrorTarget, _ reference: ManifestReference,
                                  text: String, cached: Digest?, accept: String, waitForOthers: Bool,
                                  completion: @escaping (ManifestRefresh) -> Void) {
-        let key = Self.manifestFetchKey(repository, text)
+        let key = Self.manifestFetchKey(target, text)
         if mirror.manifestWaiters[key] != nil {
             mirror.manifestWaiters[key]!.append(completion)
             return
@@ -101,51 +107,53 @@ extension Registry {
             let waiters = mirror?.manifestWaiters.removeValue(forKey: key) ?? []
             waiters.forEach { $0(outcome) }
         }
-        let upstream = repository.upstream.registry
-        let path = "/v2/\(repository.remote)/manifests/\(text)"
+        let upstream = target.upstream.registry
+        let policy = mirror.policy
+        let path = "/v2/\(target.remote)/manifests/\(text)"
         guard let cached, case .tag(let tag) = reference else {
-            return fetchManifest(repository, reference, text: text, accept: accept, finish)
+            return fetchManifest(target, reference, text: text, accept: accept, finish)
         }
         // The client's Accept, as when the tag was fetched: a client that takes no index was given one platform's
         // manifest, and asking with every type would answer the index's digest and look like a moved tag.
         upstream.fetch("HEAD", path, headers: [("Accept", accept.isEmpty ? Self.manifestAccept : accept)], handler: UpstreamBodyCollector(limit: options.maxManifestBytes) { [self] result in
             switch result {
             case .success(let response) where response.status == 200:
-                if response.headers["Docker-Content-Digest"] == cached.description {
+                switch policy.revalidation(of: cached, announced: response.headers["Docker-Content-Digest"]) {
+                case .unchanged:
                     metrics.mirrorRevalidations += 1
-                    loop.offload({ [store] in store.markTagValidated(tag, in: repository.local) }, then: { finish(.revalidated) })
-                } else {
-                    fetchManifest(repository, reference, text: text, accept: accept, finish)
+                    loop.offload({ [store] in store.markTagValidated(tag, in: target.local) }, then: { finish(.revalidated) })
+                case .moved:
+                    fetchManifest(target, reference, text: text, accept: accept, finish)
                 }
             case .success(let response):
-                finish(.failed(Mirror.registryError(status: response.status, from: upstream, what: "manifest \(repository.remote):\(text)", unknown: .manifestUnknown)))
+                finish(.failed(Mirror.registryError(status: response.status, from: upstream, what: "manifest \(target.remote):\(text)", unknown: .manifestUnknown)))
             case .failure(let error):
-                finish(.failed(Mirror.registryError(error, from: upstream, what: "manifest \(repository.remote):\(text)")))
+                finish(.failed(Mirror.registryError(error, from: upstream, what: "manifest \(target.remote):\(text)")))
             }
         })
     }
 
     /// By cache name: two upstreams that share one (docker.io in `mirrors` and `proxy.remoteurl`) share the fetch.
-    private static func manifestFetchKey(_ repository: MirroredRepository, _ text: String) -> String {
-        "\(repository.local) \(text)"
+    private static func manifestFetchKey(_ target: MirrorTarget, _ text: String) -> String {
+        "\(target.local) \(text)"
     }
 
     /// GETs the manifest, checks its digest and stores it (blob, revision link, tag).
-    private func fetchManifest(_ repository: MirroredRepository, _ reference: ManifestReference, text: String,
+    private func fetchManifest(_ target: MirrorTarget, _ reference: ManifestReference, text: String,
                                accept: String, _ finish: @escaping (ManifestRefresh) -> Void) {
-        let what = "manifest \(repository.remote):\(text)"
-        let path = "/v2/\(repository.remote)/manifests/\(text)"
+        let what = "manifest \(target.remote):\(text)"
+        let path = "/v2/\(target.remote)/manifests/\(text)"
         let limit = options.maxManifestBytes
         let headers = [("Accept", accept.isEmpty ? Self.manifestAccept : accept)]
-        repository.upstream.registry.fetch("GET", path, headers: headers, handler: UpstreamBodyCollector(limit: limit) { [self] result in
+        target.upstream.registry.fetch("GET", path, headers: headers, handler: UpstreamBodyCollector(limit: limit) { [self] result in
             let response: UpstreamBodyCollector.Response
             switch result {
             case .success(let answer) where answer.status == 200:
                 response = answer
             case .success(let answer):
-                return finish(.failed(Mirror.registryError(status: answer.status, from: repository.upstream.registry, what: what, unknown: .manifestUnknown)))
+                return finish(.failed(Mirror.registryError(status: answer.status, from: target.upstream.registry, what: what, unknown: .manifestUnknown)))
             case .failure(let error):
-                return finish(.failed(Mirror.registryError(error, from: repository.upstream.registry, what: what)))
+                return finish(.failed(Mirror.registryError(error, from: target.upstream.registry, what: what)))
             }
             metrics.mirrorUpstreamBytes += Int64(response.body.count)
             let body = response.body
@@ -156,7 +164,7 @@ extension Registry {
             if let announced = response.headers["Docker-Content-Digest"], announced.hasPrefix("sha256:"), announced != digest.description {
                 return finish(.failed(RegistryError(.unknown, "the upstream announced \(announced) but sent \(digest)", message: "upstream registry failed", status: 502)))
             }
-            let local = repository.local
+            let local = target.local
             loop.offload({ [store] () -> Error? in
                 do {
                     try store.storeBlob(body, digest: digest)

@@ -4,7 +4,7 @@ import Glibc
 
 /// Whether the mirror's upstreams answer: `GET /v2/` of each (with its credentials) at start, then again
 /// every `recheckSeconds`, or every `retrySeconds` while one fails; every exchange with an upstream updates
-/// its health too (`RegistryUpstream.health`). `/readyz` reports it; `/healthz` stays about this node's
+/// its health too (`RegistryClient.health`). `/readyz` reports it; `/healthz` stays about this node's
 /// storage. Each worker process checks and answers for itself.
 extension Mirror {
     static let recheckSeconds: UInt64 = 30

@@ -9,7 +9,7 @@ struct RegistryBlobPush {
     /// A through-push holds the blob in memory once; larger blobs are refused rather than exhaust it.
     static let maxBytes: Int64 = 2 << 30
 
-    let upstream: RegistryUpstream
+    let upstream: RegistryClient
     let repository: String
     let digest: Digest
     let store: RegistryStore

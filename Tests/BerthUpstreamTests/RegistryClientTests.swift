@@ -4,7 +4,7 @@ import Foundation
 import XCTest
 
 /// The registry auth flow and redirects against the Python peer's token endpoint and challenges.
-final class RegistryUpstreamTests: XCTestCase {
+final class RegistryClientTests: XCTestCase {
     var directory: String!
     var peer: PythonPeer!
     var harness: LoopHarness!
@@ -24,8 +24,8 @@ final class RegistryUpstreamTests: XCTestCase {
         TemporaryDirectory.remove(directory)
     }
 
-    func upstream(username: String? = nil, password: String? = nil) -> RegistryUpstream {
-        RegistryUpstream(client: client, baseURL: UpstreamURL(peer.url("main", "/"))!, username: username, password: password)
+    func upstream(username: String? = nil, password: String? = nil) -> RegistryClient {
+        RegistryClient(client: client, baseURL: UpstreamURL(peer.url("main", "/"))!, username: username, password: password)
     }
 
     func stats() -> [String: Any] {
@@ -115,7 +115,7 @@ final class RegistryUpstreamTests: XCTestCase {
 
     func test_userinfo_of_the_base_url_is_sent_as_basic_credentials_and_kept_out_of_it() {
         let address = peer.url("main", "/").replacingOccurrences(of: "http://", with: "http://alice:s%65cret@")
-        let registry = RegistryUpstream(client: client, baseURL: UpstreamURL(address)!)
+        let registry = RegistryClient(client: client, baseURL: UpstreamURL(address)!)
         XCTAssertNil(registry.baseURL.username)
         XCTAssertFalse(registry.baseURL.description.contains("alice"))
         let response = harness.fetch(registry, "/v2/basic/echo")

@@ -2,10 +2,11 @@ import BerthHTTP
 import Foundation
 import Glibc
 
-/// A remote registry as the mirror sees it: a base URL, optional credentials, and the registry
-/// authentication flow (Bearer tokens, Basic) and redirects handled, so callers see only final
-/// responses. Loop-confined. Foundation only for base64 and token JSON, never per body byte.
-public final class RegistryUpstream {
+/// The registry protocol's client for one remote registry, over `UpstreamClient` (the HTTP layer): a base
+/// URL, optional credentials, and the registry authentication flow (Bearer tokens, Basic) and redirects
+/// handled, so callers (the mirror, a Kraken backend) see only final responses. Loop-confined. Foundation
+/// only for base64 and token JSON, never per body byte.
+public final class RegistryClient {
     public let client: UpstreamClient
     public let baseURL: UpstreamURL
     /// The registry host it is configured as (`docker.io`, `127.0.0.1:5102`): how logs, error bodies and

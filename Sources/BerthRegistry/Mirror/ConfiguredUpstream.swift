@@ -2,12 +2,13 @@ import BerthHTTP
 import BerthUpstream
 import BerthStorage
 
-/// One upstream registry as the mirror uses it: the `ns=` values that choose it, where its repositories
-/// live in the local store, and the client that fetches from it.
-final class MirrorUpstream {
+/// One upstream of the mirror's configuration (`proxy.remoteurl` or a `mirrors:` entry): the `ns=` values
+/// that choose it, where its repositories live in the local store, and the `RegistryClient` that fetches
+/// from it.
+final class ConfiguredUpstream {
     /// The registry host it is configured as: the `mirrors:` key, or `proxy.remoteurl`'s host and port.
     let host: String
-    let registry: RegistryUpstream
+    let registry: RegistryClient
     /// containerd's `ns=` values (lowercased) that choose it.
     let namespaces: Set<String>
     /// Local repositories of a non-default upstream are kept under `<host>/` (`host_port/` for a host with a
@@ -20,10 +21,10 @@ final class MirrorUpstream {
     /// its URL's host alone there, so it is chosen by its host and port too, as an image reference names it.
     /// An upstream that is the same registry as the default one shares its cache names (`sameCacheAs`).
     init(configured: String, url: UpstreamURL, username: String?, password: String?, client: UpstreamClient,
-         isDefault: Bool, sameCacheAs defaultUpstream: MirrorUpstream?) throws {
+         isDefault: Bool, sameCacheAs defaultUpstream: ConfiguredUpstream?) throws {
         let named = configured == url.host ? url.hostHeader : configured
         host = named
-        registry = RegistryUpstream(client: client, baseURL: url, name: named, username: username, password: password)
+        registry = RegistryClient(client: client, baseURL: url, name: named, username: username, password: password)
         isDockerHub = Self.dockerHubHosts.contains(url.host.lowercased()) || Self.dockerHubHosts.contains(configured.lowercased())
         var namespaces: Set<String> = [configured.lowercased(), named.lowercased()]
         if isDefault { namespaces.insert("\(url.host):\(url.port)".lowercased()) }
@@ -82,11 +83,4 @@ final class MirrorUpstream {
 /// A `mirrors:` key that cannot be a registry host; found at start.
 struct MirrorNameError: Error, CustomStringConvertible {
     let description: String
-}
-
-/// A request's repository resolved against the mirror's upstreams.
-struct MirroredRepository {
-    let upstream: MirrorUpstream
-    let remote: String
-    let local: RepositoryName
 }
