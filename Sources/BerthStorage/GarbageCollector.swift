@@ -140,10 +140,9 @@ public struct GarbageCollector {
     }
 
     private func markManifest(_ digest: Digest, into marked: inout Set<Digest>) {
-        guard marked.insert(digest).inserted else { return }
-        guard let bytes = try? store.readBlob(digest, limit: 16 << 20) else { return }
-        for reference in ManifestReferences.digests(in: bytes) where !marked.contains(reference) {
-            if ManifestReferences.isManifest(reference, store: store) {
+        guard marked.insert(digest).inserted, let references = store.manifestReferences(digest) else { return }
+        for reference in references.referenced where !marked.contains(reference) {
+            if store.isStoredManifest(reference) {
                 markManifest(reference, into: &marked)
             } else {
                 marked.insert(reference)
@@ -249,34 +248,5 @@ public struct GarbageCollector {
         if let date = formatter.date(from: trimmed) { return date.timeIntervalSince1970 }
         formatter.formatOptions = [.withInternetDateTime]
         return formatter.date(from: trimmed)?.timeIntervalSince1970
-    }
-}
-
-/// What a stored manifest references: config, layers, and an index's children.
-enum ManifestReferences {
-    static func digests(in bytes: [UInt8]) -> [Digest] {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return [] }
-        var found: [Digest] = []
-        if let config = object["config"] as? [String: Any], let text = config["digest"] as? String, let digest = Digest(text) {
-            found.append(digest)
-        }
-        for key in ["layers", "manifests", "blobs"] {
-            for descriptor in object[key] as? [[String: Any]] ?? [] {
-                if let text = descriptor["digest"] as? String, let digest = Digest(text) { found.append(digest) }
-            }
-        }
-        // Schema1 manifests list their layers as fsLayers.
-        for layer in object["fsLayers"] as? [[String: Any]] ?? [] {
-            if let text = layer["blobSum"] as? String, let digest = Digest(text) { found.append(digest) }
-        }
-        return found
-    }
-
-    /// True when a referenced digest is itself a manifest (an index's child), so its references count too.
-    static func isManifest(_ digest: Digest, store: RegistryStore) -> Bool {
-        guard let size = store.blobSize(digest), size < 16 << 20,
-              let bytes = try? store.readBlob(digest, limit: 16 << 20), bytes.first == UInt8(ascii: "{") else { return false }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return false }
-        return object["schemaVersion"] != nil && (object["layers"] != nil || object["manifests"] != nil || object["fsLayers"] != nil)
     }
 }

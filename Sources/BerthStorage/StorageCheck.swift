@@ -244,7 +244,7 @@ private struct Pass {
     private mutating func mark(_ digest: Digest) -> [Digest] {
         if let known = absent[digest] { return known }
         absent[digest] = []
-        guard let bytes = try? store.readBlob(digest, limit: 16 << 20) else {
+        guard let bytes = try? store.readBlob(digest, limit: ManifestReferences.storedLimit) else {
             marksIncomplete = true
             return []
         }
@@ -256,13 +256,13 @@ private struct Pass {
             return []
         }
         var missing: [Digest] = []
-        for reference in ManifestReferences.digests(in: bytes) {
+        for reference in (try? ManifestReferences(bytes))?.referenced ?? [] {
             guard hasBlob(reference) else {
                 missing.append(reference)
                 continue
             }
             reachable.insert(reference)
-            if absent[reference] == nil, ManifestReferences.isManifest(reference, store: store) { _ = mark(reference) }
+            if absent[reference] == nil, store.isStoredManifest(reference) { _ = mark(reference) }
         }
         absent[digest] = missing
         return missing
