@@ -81,10 +81,8 @@ final class Mirror {
     static func registryError(_ error: UpstreamError, from upstream: RegistryUpstream, what: String) -> RegistryError {
         let cause = "fetching \(what) from \(upstream.baseURL): \(error)"
         var answer = error.isUnreachable
-            ? RegistryError(.unavailable, "fetching \(what): the upstream \(upstream.name) could not be reached: \(error.reason)",
-                            message: "upstream registry unreachable")
-            : RegistryError(.unknown, "fetching \(what): the exchange with the upstream \(upstream.name) failed: \(error.reason)",
-                            message: "upstream registry failed", status: 502)
+            ? RegistryError(.upstreamUnreachable, "fetching \(what): the upstream \(upstream.name) could not be reached: \(error.reason)")
+            : RegistryError(.upstreamFailed, "fetching \(what): the exchange with the upstream \(upstream.name) failed: \(error.reason)")
         answer.cause = cause
         return answer
     }
@@ -96,11 +94,11 @@ final class Mirror {
         case 404:
             answer = RegistryError(unknown, "\(what) unknown to the upstream \(upstream.name)")
         case 401, 403:
-            answer = RegistryError(unknown, "the upstream \(upstream.name) refused access to \(what) (\(status))", status: 404)
+            answer = RegistryError(unknown, "the upstream \(upstream.name) refused access to \(what) (\(status))")
         case 429:
             answer = RegistryError(.tooManyRequests, "the upstream \(upstream.name) is rate-limiting (\(what))")
         default:
-            answer = RegistryError(.unknown, "the upstream \(upstream.name) answered \(status) for \(what)", message: "upstream registry failed", status: 502)
+            answer = RegistryError(.upstreamFailed, "the upstream \(upstream.name) answered \(status) for \(what)")
         }
         answer.cause = "\(upstream.baseURL) answered \(status) for \(what)"
         return answer
@@ -112,7 +110,7 @@ extension HTTPExchange {
     /// full cause (the body has only its kind). A 404 is a normal answer and is not logged here.
     func failMirrored(_ error: RegistryError) {
         if error.status >= 500 || error.status == 429 {
-            Log.warn("mirror: \(request.method.name) \(request.target): \(error.status) \(error.code.rawValue): \(error.detail ?? error.message)"
+            Log.warn("mirror: \(request.method.name) \(request.target): \(error.status) \(error.code.value): \(error.detail ?? error.message)"
                      + (error.cause.map { " (\($0))" } ?? ""))
         }
         fail(error)
