@@ -120,13 +120,14 @@ public enum StoragePath {
         name.hasSuffix(lockSuffix) ? String(name.dropLast(lockSuffix.count)) : nil
     }
 
-    /// The path relative to `<root>/docker/registry/v2`.
+    /// The path relative to `<root>/docker/registry/v2`. The links and the blob data that requests look at
+    /// are written out in one interpolation each: one string built, not one per level of the tree.
     public var relative: String {
         switch self {
         case .blobDirectory(let digest):
             return "blobs/\(digest.algorithm)/\(digest.encoded.prefix(2))/\(digest.encoded)"
         case .blobData(let digest):
-            return StoragePath.blobDirectory(digest).relative + "/data"
+            return "blobs/\(digest.algorithm)/\(digest.encoded.prefix(2))/\(digest.encoded)/data"
         case .repositories:
             return "repositories"
         case .repository(let name):
@@ -138,17 +139,17 @@ public enum StoragePath {
         case .layers(let name):
             return StoragePath.layerDirectory(name).relative + "/sha256"
         case .layerLink(let name, let digest):
-            return StoragePath.layerDirectory(name).relative + "/\(digest.algorithm)/\(digest.encoded)/link"
+            return "repositories/\(name.value)/\(Self.layersDirectoryName)/\(digest.algorithm)/\(digest.encoded)/link"
         case .manifestRevisions(let name):
             return StoragePath.manifests(name).relative + "/revisions/sha256"
         case .manifestRevisionLink(let name, let digest):
-            return StoragePath.manifests(name).relative + "/revisions/\(digest.algorithm)/\(digest.encoded)/link"
+            return "repositories/\(name.value)/\(Self.manifestsDirectoryName)/revisions/\(digest.algorithm)/\(digest.encoded)/link"
         case .tags(let name):
             return StoragePath.manifests(name).relative + "/tags"
         case .tag(let name, let tag):
             return StoragePath.tags(name).relative + "/\(tag.value)"
         case .tagCurrentLink(let name, let tag):
-            return StoragePath.tag(name, tag).relative + "/current/link"
+            return "repositories/\(name.value)/\(Self.manifestsDirectoryName)/tags/\(tag.value)/current/link"
         case .tagIndexLink(let name, let tag, let digest):
             return StoragePath.tag(name, tag).relative + "/index/\(digest.algorithm)/\(digest.encoded)/link"
         case .uploads(.repository(let name)):
@@ -160,7 +161,7 @@ public enum StoragePath {
         case .namespace(let namespace):
             return StoragePath.namespaces.relative + "/\(namespace.directoryName)"
         case .namespaceLink(let namespace, let digest):
-            return StoragePath.namespace(namespace).relative + "/\(digest.algorithm)/\(digest.encoded)/link"
+            return "kraken/namespaces/\(namespace.directoryName)/\(digest.algorithm)/\(digest.encoded)/link"
         case .namespaceLinks(let directoryName):
             return StoragePath.namespaces.relative + "/\(directoryName)/sha256"
         case .listedNamespaceLink(let directoryName, let digest):
