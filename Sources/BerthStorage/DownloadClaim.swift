@@ -124,8 +124,7 @@ extension RegistryStore {
     @discardableResult
     public func removeAbandonedDownloads() -> [String] {
         var removed: [String] = []
-        for name in FileSystem.list(path(.downloads)) where name.hasSuffix(".lock") {
-            let key = String(name.dropLast(5))
+        for key in FileSystem.list(path(.downloads)).compactMap(StoragePath.downloadKey) {
             guard observeDownload(key) == .idle else { continue }
             unlink(path(.downloadData(key: key)))
             unlink(path(.downloadLock(key: key)))

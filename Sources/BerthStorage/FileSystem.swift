@@ -108,7 +108,7 @@ enum FileSystem {
 
     /// A unique sibling name; safe from any thread and any process.
     static func temporaryName(for path: String) -> String {
-        "\(parent(path))/.tmp-\(randomIdentifier())"
+        "\(parent(path))/\(StoragePath.temporaryPrefix)\(randomIdentifier())"
     }
 
     /// Removes the files `temporaryName` named under `root` that were last written longer than `age` seconds
@@ -127,7 +127,7 @@ enum FileSystem {
                     continue
                 }
                 var info = stat()
-                guard name.hasPrefix(".tmp-"), lstat(file, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
+                guard name.hasPrefix(StoragePath.temporaryPrefix), lstat(file, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
                       Double(now.tv_sec - info.st_mtim.tv_sec) > age, unlink(file) == 0 else { continue }
                 removed.append(file)
             }

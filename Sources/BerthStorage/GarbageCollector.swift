@@ -67,10 +67,10 @@ public struct GarbageCollector {
         for repository in store.repositoryDirectories() {
             guard let name = RepositoryName(repository) else { continue }
             try mark(name, into: &marked, layerLinks: &layerLinks, now: now, report: &report, log: log)
-            purgeUploads(in: store.path(.uploads(.repository(name))), of: name.value, now: now, report: &report, log: log)
+            purgeUploads(of: .repository(name), label: name.value, now: now, report: &report, log: log)
         }
         for namespace in store.namespaces() {
-            purgeUploads(in: store.path(.uploads(.namespace(namespace))), of: "kraken/\(namespace)", now: now, report: &report, log: log)
+            purgeUploads(of: .namespace(namespace), label: "kraken/\(namespace)", now: now, report: &report, log: log)
         }
         for key in options.dryRun ? [] : store.removeAbandonedDownloads() { log("abandoned download removed: \(key)") }
         // Blobs stored through Kraken's API are referenced by their namespaces, not by manifests.
@@ -121,7 +121,7 @@ public struct GarbageCollector {
         // repository alone, as registry:2 does: the same digest tagged elsewhere keeps the blob, not this link.
         var kept = Set<Digest>()
         var untagged: [Digest] = []
-        for digest in linkedDigests(store.path(.repository(name)) + "/_manifests/revisions") {
+        for digest in linkedDigests(.manifestRevisions(name)) {
             if options.deleteUntagged && !tagged.contains(digest) {
                 untagged.append(digest)
                 continue
@@ -140,18 +140,15 @@ public struct GarbageCollector {
         }
         marked.formUnion(kept)
         // Spared for the delay when recent, removed with their blob otherwise.
-        let layers = store.path(.repository(name)) + "/_layers/sha256"
-        for hex in FileSystem.list(layers) {
-            guard let digest = Digest("sha256:" + hex) else { continue }
-            layerLinks[digest, default: []].append(layers + "/\(hex)/link")
+        for digest in linkedDigests(.layers(name)) {
+            layerLinks[digest, default: []].append(store.path(.layerLink(name, digest)))
         }
     }
 
     func markManifest(_ digest: Digest, into marked: inout Set<Digest>) {
-        guard marked.insert(digest).inserted else { return }
-        guard let bytes = try? store.readBlob(digest, limit: 16 << 20) else { return }
-        for reference in ManifestReferences.digests(in: bytes) where !marked.contains(reference) {
-            if ManifestReferences.isManifest(reference, store: store) {
+        guard marked.insert(digest).inserted, let references = store.manifestReferences(digest) else { return }
+        for reference in references.referenced where !marked.contains(reference) {
+            if store.isStoredManifest(reference) {
                 markManifest(reference, into: &marked)
             } else {
                 marked.insert(reference)
@@ -186,19 +183,16 @@ public struct GarbageCollector {
         return needed
     }
 
-    /// The cache bound's order (`berth cache list` shows it): blobs no tag needs first, then the others, each
-    /// least recently used first.
     // MARK: Sweep helpers
 
     func allBlobs() -> [(Digest, Int64, Double)] {
-        let root = store.base + "/blobs/sha256"
         var blobs: [(Digest, Int64, Double)] = []
-        for prefix in FileSystem.list(root) {
-            for hex in FileSystem.list(root + "/" + prefix) {
-                guard let digest = Digest("sha256:" + hex) else { continue }
+        for prefix in FileSystem.list(store.path(.blobs)) {
+            for hex in FileSystem.list(store.path(.blobShard(prefix: prefix))) {
+                // A directory in the wrong shard is no blob of the store's (fsck skips it too).
+                guard let digest = Digest("sha256:" + hex), hex.hasPrefix(prefix) else { continue }
                 var info = stat()
-                let data = root + "/\(prefix)/\(hex)/data"
-                guard stat(data, &info) == 0 else { continue }
+                guard stat(store.path(.blobData(digest)), &info) == 0 else { continue }
                 blobs.append((digest, Int64(info.st_size), Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9))
             }
         }
@@ -206,34 +200,33 @@ public struct GarbageCollector {
     }
 
     /// Uploads of a repository (with a manifest or not) or of Kraken's namespaces, started longer ago than the maximum age.
-    private func purgeUploads(in directory: String, of owner: String, now: Double, report: inout Report, log: (String) -> Void) {
-        for id in FileSystem.list(directory) {
-            let started = (try? FileSystem.readText(directory + "/\(id)/startedat")).flatMap(Self.parseRFC3339)
-                ?? linkAge(directory + "/\(id)")
+    private func purgeUploads(of owner: UploadOwner, label: String, now: Double, report: inout Report, log: (String) -> Void) {
+        for id in FileSystem.list(store.path(.uploads(owner))) {
+            let started = (try? FileSystem.readText(store.path(.uploadStartedAt(owner, id: id)))).flatMap(Self.parseRFC3339)
+                ?? linkAge(store.path(.upload(owner, id: id)))
             guard now - started > options.uploadMaxAgeSeconds else { continue }
-            log("upload purged: \(owner)/\(id)")
-            report.removedUploads.append("\(owner)/\(id)")
-            if !options.dryRun { FileSystem.removeTree(directory + "/\(id)") }
+            log("upload purged: \(label)/\(id)")
+            report.removedUploads.append("\(label)/\(id)")
+            if !options.dryRun { FileSystem.removeTree(store.path(.upload(owner, id: id))) }
         }
     }
 
     private func isEmpty(_ name: RepositoryName) -> Bool {
-        let base = store.path(.repository(name))
-        return linkedDigests(base + "/_manifests/revisions").isEmpty
+        linkedDigests(.manifestRevisions(name)).isEmpty
             && (store.tags(in: name) ?? []).isEmpty
-            && FileSystem.list(base + "/_layers/sha256").isEmpty
-            && FileSystem.list(base + "/_uploads").isEmpty
+            && FileSystem.list(store.path(.layers(name))).isEmpty
+            && FileSystem.list(store.path(.uploads(.repository(name)))).isEmpty
     }
 
     /// True when it was one of the catalog's (it had held a manifest).
     private func removeEmptyRepository(_ name: RepositoryName) -> Bool {
-        let base = store.path(.repository(name))
-        let listed = FileSystem.isDirectory(base + "/_manifests")
+        let listed = FileSystem.isDirectory(store.path(.manifests(name)))
         if listed {
             store.removeRepository(name)
         } else {
             // Never more than empty directories: an upload started meanwhile makes them fail, and stays.
-            for directory in ["/_layers/sha256", "/_layers", "/_uploads", ""] { rmdir(base + directory) }
+            let directories: [StoragePath] = [.layers(name), .layerDirectory(name), .uploads(.repository(name)), .repository(name)]
+            for directory in directories { rmdir(store.path(directory)) }
         }
         // Parents that held nothing else (a/b/c leaves a/b and a behind).
         var parent = FileSystem.parent(store.path(.repository(name)))
@@ -243,8 +236,9 @@ public struct GarbageCollector {
         return listed
     }
 
-    private func linkedDigests(_ directory: String) -> [Digest] {
-        FileSystem.list(directory + "/sha256").compactMap { Digest("sha256:" + $0) }
+    /// The sha256 digests named in a directory of `<hex>/link` entries.
+    private func linkedDigests(_ directory: StoragePath) -> [Digest] {
+        FileSystem.list(store.path(directory)).compactMap { Digest("sha256:" + $0) }
     }
 
     /// Modification time in seconds since the epoch, 0 when missing.
@@ -261,34 +255,5 @@ public struct GarbageCollector {
         if let date = formatter.date(from: trimmed) { return date.timeIntervalSince1970 }
         formatter.formatOptions = [.withInternetDateTime]
         return formatter.date(from: trimmed)?.timeIntervalSince1970
-    }
-}
-
-/// What a stored manifest references: config, layers, and an index's children.
-enum ManifestReferences {
-    static func digests(in bytes: [UInt8]) -> [Digest] {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return [] }
-        var found: [Digest] = []
-        if let config = object["config"] as? [String: Any], let text = config["digest"] as? String, let digest = Digest(text) {
-            found.append(digest)
-        }
-        for key in ["layers", "manifests", "blobs"] {
-            for descriptor in object[key] as? [[String: Any]] ?? [] {
-                if let text = descriptor["digest"] as? String, let digest = Digest(text) { found.append(digest) }
-            }
-        }
-        // Schema1 manifests list their layers as fsLayers.
-        for layer in object["fsLayers"] as? [[String: Any]] ?? [] {
-            if let text = layer["blobSum"] as? String, let digest = Digest(text) { found.append(digest) }
-        }
-        return found
-    }
-
-    /// True when a referenced digest is itself a manifest (an index's child), so its references count too.
-    static func isManifest(_ digest: Digest, store: RegistryStore) -> Bool {
-        guard let size = store.blobSize(digest), size < 16 << 20,
-              let bytes = try? store.readBlob(digest, limit: 16 << 20), bytes.first == UInt8(ascii: "{") else { return false }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return false }
-        return object["schemaVersion"] != nil && (object["layers"] != nil || object["manifests"] != nil || object["fsLayers"] != nil)
     }
 }

@@ -15,11 +15,11 @@ public final class RegistryStore {
     public init(rootDirectory: String, fsync: Bool, directWrites: Bool = true) throws {
         var root = rootDirectory
         while root.count > 1 && root.hasSuffix("/") { root.removeLast() }
-        base = root + "/docker/registry/v2"
+        base = root + "/" + StoragePath.root
         self.fsync = fsync
         self.directWrites = directWrites
         try FileSystem.makeDirectories(base)
-        changes = ChangeCounter(path: base + "/.berth-changes")
+        changes = ChangeCounter(path: base + "/" + StoragePath.changeCounter.relative)
         guard access(base, R_OK | W_OK | X_OK) == 0 else {
             throw StorageError.system(operation: "open for writing", path: base, errno: errno)
         }
@@ -28,7 +28,7 @@ public final class RegistryStore {
     /// Writes, reads back and removes a small file under the root: the storage health check. A full disk
     /// throws an error that `isOutOfSpace`: the store still serves what it holds.
     public func checkReadWrite() throws {
-        let probe = base + "/.berth-health-\(getpid())"
+        let probe = path(.healthProbe(pid: getpid()))
         let token = Array(FileSystem.randomIdentifier().utf8)
         try FileSystem.writeAtomically(probe, token, sync: false)
         defer { unlink(probe) }
@@ -38,7 +38,12 @@ public final class RegistryStore {
     }
 
     public func path(_ location: StoragePath) -> String {
-        base + "/" + location.relative
+        path(relative: location.relative)
+    }
+
+    /// A path relative to the root as a finding names it (one `path(_:)` gave, less `base`).
+    public func path(relative: String) -> String {
+        base + "/" + relative
     }
 
     // MARK: Blobs
@@ -101,7 +106,7 @@ public final class RegistryStore {
     /// and no component of a repository name starts with `_`.
     func removeRepository(_ name: RepositoryName) {
         let directory = path(.repository(name))
-        for entry in FileSystem.list(directory) where entry.hasPrefix("_") { FileSystem.removeTree(directory + "/" + entry) }
+        for entry in FileSystem.list(directory) where StoragePath.isRepositoryPart(entry) { FileSystem.removeTree(directory + "/" + entry) }
         rmdir(directory)
         changes.advance()
     }
@@ -110,17 +115,15 @@ public final class RegistryStore {
     /// on the disk (a 512 MiB file takes 70 ms to unlink on ext4 mounted with `discard`), so that is left to
     /// `removeRetired()`, which callers run after their answer.
     func retire(_ directory: String) {
-        let retired = path(.retired)
-        let target = retired + "/" + FileSystem.randomIdentifier()
+        let target = path(.retiredEntry(name: FileSystem.randomIdentifier()))
         if rename(directory, target) == 0 { return }
-        if errno == ENOENT && (try? FileSystem.makeDirectories(retired)) != nil && rename(directory, target) == 0 { return }
+        if errno == ENOENT && (try? FileSystem.makeDirectories(path(.retired))) != nil && rename(directory, target) == 0 { return }
         FileSystem.removeTree(directory)
     }
 
     /// Removes what `retire` moved aside, in this process or in one that died before it got to it.
     public func removeRetired() {
-        let retired = path(.retired)
-        for name in FileSystem.list(retired) { FileSystem.removeTree(retired + "/" + name) }
+        for name in FileSystem.list(path(.retired)) { FileSystem.removeTree(path(.retiredEntry(name: name))) }
     }
 
     /// Removes temporary files that processes killed in the middle of a write left behind (garbage collection
@@ -145,18 +148,18 @@ public final class RegistryStore {
     }
 
     public func linkManifest(_ digest: Digest, in repository: RepositoryName) throws {
-        let isNew = !FileSystem.isDirectory(path(.repository(repository)) + "/_manifests")
+        let isNew = !FileSystem.isDirectory(path(.manifests(repository)))
         try writeLink(.manifestRevisionLink(repository, digest), to: digest)
         if isNew { try touchCatalogMarker() }
     }
 
     /// Replaced whenever a repository appears or goes, so every process's catalog cache sees it with one stat.
     public func touchCatalogMarker() throws {
-        try FileSystem.writeAtomically(base + "/.berth-catalog", [], sync: false)
+        try FileSystem.writeAtomically(path(.catalogMarker), [], sync: false)
     }
 
     public var catalogMarker: FileIdentity? {
-        identity(atPath: base + "/.berth-catalog")
+        identity(of: .catalogMarker)
     }
 
     public func resolveTag(_ tag: Tag, in repository: RepositoryName) -> Digest? {
@@ -173,7 +176,7 @@ public final class RegistryStore {
     public func tags(in repository: RepositoryName) -> [String]? {
         guard FileSystem.isDirectory(path(.repository(repository))) else { return nil }
         return FileSystem.list(path(.tags(repository)))
-            .filter { FileSystem.exists(path(.tags(repository)) + "/\($0)/current/link") }
+            .filter { Tag($0).map { FileSystem.exists(path(.tagCurrentLink(repository, $0))) } ?? false }
             .sorted()
     }
 
@@ -183,13 +186,13 @@ public final class RegistryStore {
 
     /// Every repository name, sorted: directories that hold `_manifests` (as registry:2's catalog).
     public func repositories() -> [String] {
-        repositories(holding: ["_manifests"])
+        repositories(holding: [StoragePath.manifestsDirectoryName])
     }
 
     /// Every directory that holds anything of a repository, a manifest or not (garbage collection's view: a
     /// repository that only ever received uploads has uploads to purge too).
     func repositoryDirectories() -> [String] {
-        repositories(holding: ["_manifests", "_layers", "_uploads"])
+        repositories(holding: StoragePath.repositoryMarkers)
     }
 
     private func repositories(holding markers: Set<String>) -> [String] {
@@ -197,7 +200,7 @@ public final class RegistryStore {
         func walk(_ directory: String, _ prefix: String) {
             var holds = false
             for (name, isDirectory) in FileSystem.entries(directory) where isDirectory && !name.hasPrefix(".") {
-                if name.hasPrefix("_") {
+                if StoragePath.isRepositoryPart(name) {
                     holds = holds || markers.contains(name)
                     continue
                 }
@@ -239,7 +242,7 @@ extension RegistryStore {
     }
 
     public func deleteTag(_ tag: Tag, in repository: RepositoryName) throws {
-        FileSystem.removeTree(FileSystem.parent(FileSystem.parent(path(.tagCurrentLink(repository, tag)))))
+        FileSystem.removeTree(path(.tag(repository, tag)))
         changes.advance()
     }
 
@@ -276,9 +279,9 @@ extension RegistryStore {
 
     /// Manifests that name `subject` and still exist in the repository.
     public func referrers(of subject: Digest, in repository: RepositoryName) -> [Digest] {
-        let directory = path(.referrers(repository, subject: subject))
-        return FileSystem.list(directory).flatMap { algorithm in
-            FileSystem.list(directory + "/" + algorithm).compactMap { Digest("\(algorithm):\($0)") }
+        FileSystem.list(path(.referrers(repository, subject: subject))).flatMap { algorithm in
+            FileSystem.list(path(.referrersByAlgorithm(repository, subject: subject, algorithm: algorithm)))
+                .compactMap { Digest("\(algorithm):\($0)") }
         }
         .filter { isManifestLinked($0, in: repository) }
         .sorted { $0.description < $1.description }
@@ -299,9 +302,8 @@ extension RegistryStore {
     }
 
     public func namespaceBlobs() -> [Digest] {
-        let root = path(.namespaces)
-        return FileSystem.list(root).flatMap { namespace in
-            FileSystem.list(root + "/\(namespace)/sha256").compactMap { Digest("sha256:" + $0) }
+        FileSystem.list(path(.namespaces)).flatMap { directoryName in
+            FileSystem.list(path(.namespaceLinks(directoryName: directoryName))).compactMap { Digest("sha256:" + $0) }
         }
     }
 }

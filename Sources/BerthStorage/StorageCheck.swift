@@ -46,9 +46,9 @@ public struct StorageCheck {
             pass.checkRevisions(name)
             pass.checkTags(name)
             pass.checkLayers(name)
-            pass.checkUploads(store.path(.uploads(.repository(name))))
+            pass.checkUploads(.repository(name))
         }
-        for namespace in store.namespaces() { pass.checkUploads(store.path(.uploads(.namespace(namespace)))) }
+        for namespace in store.namespaces() { pass.checkUploads(.namespace(namespace)) }
         pass.checkNamespaces()
         pass.checkManifests()
         pass.checkBlobs()
@@ -64,11 +64,11 @@ public struct StorageCheck {
         var found: [RepositoryName] = []
         func walk(_ directory: String, _ prefix: String) {
             let entries = FileSystem.entries(directory).filter(\.isDirectory).map(\.name)
-            if !prefix.isEmpty, entries.contains(where: { ["_manifests", "_layers", "_uploads"].contains($0) }),
+            if !prefix.isEmpty, entries.contains(where: StoragePath.repositoryMarkers.contains),
                let name = RepositoryName(prefix) {
                 found.append(name)
             }
-            for name in entries.sorted() where !name.hasPrefix("_") && !name.hasPrefix(".") {
+            for name in entries.sorted() where !StoragePath.isRepositoryPart(name) && !name.hasPrefix(".") {
                 walk(directory + "/" + name, prefix.isEmpty ? name : prefix + "/" + name)
             }
         }
@@ -199,23 +199,23 @@ private struct Pass {
         }
     }
 
-    mutating func checkUploads(_ directory: String) {
-        for id in FileSystem.list(directory).sorted() {
-            let upload = directory + "/" + id
-            let started = (try? FileSystem.readText(upload + "/startedat")).flatMap(GarbageCollector.parseRFC3339)
+    mutating func checkUploads(_ owner: UploadOwner) {
+        for id in FileSystem.list(store.path(.uploads(owner))).sorted() {
+            let upload = store.path(.upload(owner, id: id))
+            let started = (try? FileSystem.readText(store.path(.uploadStartedAt(owner, id: id)))).flatMap(GarbageCollector.parseRFC3339)
                 ?? StorageCheck.changed(upload)
             let age = options.now - started
             guard age > options.uploadMaxAgeSeconds else { continue }
             add(.staleUpload, upload, "started \(Int(age)) s ago, more than uploads.maxage (\(Int(options.uploadMaxAgeSeconds)) s)",
-                fix: .removeUpload(relative: relative(upload)))
+                fix: .removeUpload(owner, id: id))
         }
     }
 
     mutating func checkNamespaces() {
-        let root = store.path(.namespaces)
-        for namespace in FileSystem.list(root).sorted() {
-            let directory = root + "/" + namespace + "/sha256"
-            for (digest, file) in linkedDigests(directory, link: { directory + "/\($0.encoded)/link" }) {
+        let store = store
+        for directoryName in FileSystem.list(store.path(.namespaces)).sorted() {
+            let directory = store.path(.namespaceLinks(directoryName: directoryName))
+            for (digest, file) in linkedDigests(directory, link: { store.path(.listedNamespaceLink(directoryName: directoryName, $0)) }) {
                 guard hasBlob(digest) else {
                     add(.danglingLink, file, "namespace link \(digest): its blob is not stored",
                         fix: .removeNamespaceLink(relative: relative(file), digest))
@@ -244,7 +244,7 @@ private struct Pass {
     private mutating func mark(_ digest: Digest) -> [Digest] {
         if let known = absent[digest] { return known }
         absent[digest] = []
-        guard let bytes = try? store.readBlob(digest, limit: 16 << 20) else {
+        guard let bytes = try? store.readBlob(digest, limit: ManifestReferences.storedLimit) else {
             marksIncomplete = true
             return []
         }
@@ -256,22 +256,21 @@ private struct Pass {
             return []
         }
         var missing: [Digest] = []
-        for reference in ManifestReferences.digests(in: bytes) {
+        for reference in (try? ManifestReferences(bytes))?.referenced ?? [] {
             guard hasBlob(reference) else {
                 missing.append(reference)
                 continue
             }
             reachable.insert(reference)
-            if absent[reference] == nil, ManifestReferences.isManifest(reference, store: store) { _ = mark(reference) }
+            if absent[reference] == nil, store.isStoredManifest(reference) { _ = mark(reference) }
         }
         absent[digest] = missing
         return missing
     }
 
     mutating func checkBlobs() {
-        let root = store.path(.blobs)
-        for prefix in FileSystem.list(root).sorted() {
-            for hex in FileSystem.list(root + "/" + prefix).sorted() {
+        for prefix in FileSystem.list(store.path(.blobs)).sorted() {
+            for hex in FileSystem.list(store.path(.blobShard(prefix: prefix))).sorted() {
                 guard let digest = Digest("sha256:" + hex), hex.hasPrefix(prefix) else { continue }
                 checkBlob(digest)
             }
@@ -311,7 +310,7 @@ private struct Pass {
                 if file != store.path(.quarantine) && file != store.path(.retired) { checkTemporaries(file) }
                 continue
             }
-            guard name.hasPrefix(".tmp-") else { continue }
+            guard name.hasPrefix(StoragePath.temporaryPrefix) else { continue }
             let age = options.now - StorageCheck.changed(file)
             guard age > options.temporaryMaxAgeSeconds else { continue }
             add(.staleTemporary, file, "a temporary file last written \(Int(age)) s ago", fix: .removeFile(relative: relative(file)))
@@ -320,9 +319,8 @@ private struct Pass {
 
     /// What a process that died left in `berth-retired/` (a live one removes its own after the answer).
     mutating func checkRetired() {
-        let retired = store.path(.retired)
-        for name in FileSystem.list(retired).sorted() {
-            let directory = retired + "/" + name
+        for name in FileSystem.list(store.path(.retired)).sorted() {
+            let directory = store.path(.retiredEntry(name: name))
             let age = options.now - StorageCheck.changed(directory, renamed: true)
             guard age > options.temporaryMaxAgeSeconds else { continue }
             add(.staleTemporary, directory, "a committed upload retired \(Int(age)) s ago and not removed",
@@ -331,8 +329,7 @@ private struct Pass {
     }
 
     mutating func checkDownloads() {
-        for name in FileSystem.list(store.path(.downloads)).sorted() where name.hasSuffix(".lock") {
-            let key = String(name.dropLast(5))
+        for key in FileSystem.list(store.path(.downloads)).sorted().compactMap(StoragePath.downloadKey) {
             guard store.observeDownload(key) == .idle else { continue }
             add(.abandonedDownload, store.path(.downloadLock(key: key)), "a mirror download nobody holds",
                 fix: .removeDownload(key: key))

@@ -48,7 +48,7 @@ public struct StorageFinding {
         case deleteTag(RepositoryName, Tag)
         case removeFile(relative: String)
         case removeTree(relative: String)
-        case removeUpload(relative: String)
+        case removeUpload(UploadOwner, id: String)
         case removeDownload(key: String)
         /// No repair is safe; the text says what would put it right.
         case none(String)
@@ -76,7 +76,7 @@ public struct StorageFinding {
     public var repair: String {
         switch fix {
         case .quarantine(_, let links):
-            return "move the blob to berth-quarantine/ and remove its \(links.count) link\(links.count == 1 ? "" : "s")"
+            return "move the blob to \(StoragePath.quarantine.relative)/ and remove its \(links.count) link\(links.count == 1 ? "" : "s")"
         case .removeUnreferencedBlob(_, let links):
             return "remove the blob and its \(links.count) layer link\(links.count == 1 ? "" : "s")"
         case .removeLayerLink, .removeNamespaceLink, .removeFile: return "remove the \(kind == .staleTemporary ? "file" : "link")"

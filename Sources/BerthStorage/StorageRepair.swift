@@ -46,12 +46,12 @@ public struct StorageRepair {
         case .removeFile(let relative):
             return removeFile(relative)
         case .removeTree(let relative):
-            let directory = store.base + "/" + relative
+            let directory = store.path(relative: relative)
             guard FileSystem.exists(directory) else { return .gone }
             FileSystem.removeTree(directory)
             return outcome(!FileSystem.exists(directory), "removed the directory")
-        case .removeUpload(let relative):
-            return removeUpload(store.base + "/" + relative)
+        case .removeUpload(let owner, let id):
+            return removeUpload(owner, id: id)
         case .removeDownload(let key):
             guard FileSystem.exists(store.path(.downloadLock(key: key))) else { return .gone }
             guard store.observeDownload(key) == .idle else { return .notRepaired("a download holds it now") }
@@ -104,10 +104,10 @@ public struct StorageRepair {
     }
 
     /// An upload that a request is writing holds a lock on its data file: that one is left alone.
-    private func removeUpload(_ directory: String) -> Outcome {
+    private func removeUpload(_ owner: UploadOwner, id: String) -> Outcome {
+        let directory = store.path(.upload(owner, id: id))
         guard FileSystem.isDirectory(directory) else { return .gone }
-        let data = directory + "/data"
-        let fd = open(data, O_RDONLY | O_CLOEXEC)
+        let fd = open(store.path(.uploadData(owner, id: id)), O_RDONLY | O_CLOEXEC)
         if fd >= 0 {
             defer { close(fd) }
             guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return .notRepaired("a request is writing to it") }
@@ -119,7 +119,7 @@ public struct StorageRepair {
     }
 
     private func removeFile(_ relative: String) -> Outcome {
-        let file = store.base + "/" + relative
+        let file = store.path(relative: relative)
         guard unlink(file) == 0 else { return errno == ENOENT ? .gone : .notRepaired(String(cString: strerror(errno))) }
         store.changes.advance()
         return .repaired("removed the file")

@@ -231,10 +231,9 @@ extension RegistryStore {
 
     /// The newest saved state that the data file covers; bytes past it are written again by the client.
     private func restoreHasher(_ owner: UploadOwner, id: String, dataSize: Int64) -> SHA256Hasher {
-        let directory = path(.uploadHashStates(owner, id: id))
-        let offsets = FileSystem.list(directory).compactMap { Int64($0) }.filter { $0 <= dataSize }.sorted(by: >)
+        let offsets = FileSystem.list(path(.uploadHashStates(owner, id: id))).compactMap { Int64($0) }.filter { $0 <= dataSize }.sorted(by: >)
         for offset in offsets {
-            if let bytes = try? FileSystem.read(directory + "/\(offset)", limit: 4096),
+            if let bytes = try? FileSystem.read(path(.uploadHashState(owner, id: id, offset: offset)), limit: 4096),
                let hasher = SHA256Hasher(exported: bytes), hasher.count == offset {
                 return hasher
             }

@@ -26,8 +26,9 @@ final class RegistryErrorTests: XCTestCase {
         XCTAssertFalse(body(error).contains("/srv/berth"), body(error))
     }
 
-    func test_status_override_is_the_status() {
-        XCTAssertEqual(RegistryError(.unknown, "x", status: 502).status, 502)
+    /// Was `test_status_override_is_the_status`: the table owns each status, and an upstream's failure has its entry.
+    func test_the_status_is_the_entrys() {
+        XCTAssertEqual(RegistryError(.upstreamFailed, "x").status, 502)
         XCTAssertEqual(RegistryError(.blobUnknown).status, 404)
     }
 }

@@ -21,7 +21,7 @@ struct Page {
         case .value(let value)?: limit = Int(value)
         // More than any list holds: all of it.
         case .tooLarge?: limit = .max
-        case nil: throw RegistryError(.unsupported, "n must be a non-negative integer", message: "invalid pagination", status: 400)
+        case nil: throw RegistryError(.paginationInvalid, "n must be a non-negative integer")
         }
         let end = all.index(start, offsetBy: limit, limitedBy: all.endIndex) ?? all.endIndex
         items = all[start..<end]

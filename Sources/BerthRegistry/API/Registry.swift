@@ -83,7 +83,7 @@ public final class Registry: HTTPHandler {
         case .failure(.invalidName(let name)):
             exchange.fail(RegistryError(.nameInvalid, "invalid repository name: \(name)"))
         case .failure(.noRoute):
-            exchange.fail(RegistryError(.unsupported, "no endpoint for \(request.method.name) \(request.path)", message: "not found", status: 404))
+            exchange.fail(RegistryError(.routeUnknown, "no endpoint for \(request.method.name) \(request.path)"))
         case .success(let route):
             exchange.label = route.label
             dispatch(route, exchange)
@@ -147,8 +147,7 @@ public final class Registry: HTTPHandler {
         default:
             // The configured URL may carry credentials: the base URL the upstream keeps does not.
             let upstream = mirror.upstreams.first.map { "\($0.registry.baseURL)" } ?? "its upstream"
-            exchange.fail(RegistryError(.unsupported, "\(method.name) \(exchange.request.path): this registry is a pull-through mirror of \(upstream); push to the upstream registry instead",
-                                        message: "this registry is a pull-through mirror and takes no pushes"))
+            exchange.fail(RegistryError(.mirrorTakesNoPushes, "\(method.name) \(exchange.request.path): this registry is a pull-through mirror of \(upstream); push to the upstream registry instead"))
         }
     }
 
@@ -239,13 +238,7 @@ public final class Registry: HTTPHandler {
     static let storageFullHealth = "{\"status\":\"degraded\",\"storage\":\"full\",\"reads\":true,\"writes\":false}\n"
 
     public func protocolError(status: Int, message: String) -> HTTPResponse {
-        let code: RegistryError.Code
-        switch status {
-        case 413: code = .sizeInvalid
-        case 416: code = .rangeInvalid
-        default: code = .unsupported
-        }
-        return RegistryError(code, message, message: message, status: status).response()
+        RegistryError.refusal(status: status, message).response()
     }
 
     /// Runs blocking store work on the pool and answers on the loop; a thrown error becomes the answer.

@@ -177,7 +177,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         upstreamBytes += Int64(bytes.count)
         onUpstreamBytes?(bytes.count)
         if let size, upstreamBytes > size {
-            fail(RegistryError(.unknown, "the upstream sent more than \(size) bytes for \(digest)", status: 502))
+            fail(RegistryError(.upstreamBlobInvalid, "the upstream sent more than \(size) bytes for \(digest)"))
             exchange?.cancel()
             return
         }
@@ -238,10 +238,10 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         guard let claim else { return }
         let computed = hasher.digest
         if let size, written != size {
-            return fail(RegistryError(.unknown, "the upstream sent \(written) of \(size) bytes for \(digest)", status: 502))
+            return fail(RegistryError(.upstreamBlobInvalid, "the upstream sent \(written) of \(size) bytes for \(digest)"))
         }
         guard computed == digest else {
-            return fail(RegistryError(.unknown, "the upstream sent content with digest \(computed) for \(digest)", status: 502))
+            return fail(RegistryError(.upstreamBlobInvalid, "the upstream sent content with digest \(computed) for \(digest)"))
         }
         let digest = self.digest
         let owner = self.owner

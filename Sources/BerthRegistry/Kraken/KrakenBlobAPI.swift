@@ -37,8 +37,7 @@ extension Registry {
         // Checked before anything is written: a name that cannot be a directory would fail only at the link,
         // once the blob is stored.
         guard let namespace = Namespace(percentDecode(parts[2])) else {
-            throw RegistryError(.nameInvalid, "a namespace is 1 to 255 bytes once escaped (85 when every byte is punctuation), without control characters or bytes that are not UTF-8",
-                                message: "invalid namespace")
+            throw RegistryError(.namespaceInvalid, "a namespace is 1 to 255 bytes once escaped (85 when every byte is punctuation), without control characters or bytes that are not UTF-8")
         }
         let digest = try krakenDigest(percentDecode(parts[4]))
         switch parts.count {

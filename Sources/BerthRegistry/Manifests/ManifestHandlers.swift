@@ -12,7 +12,7 @@ extension Registry {
             guard let digest = Digest(text) else { throw RegistryError(.digestInvalid, "invalid digest: \(text)") }
             return .digest(digest)
         }
-        guard let tag = Tag(text) else { throw RegistryError(.manifestUnknown, "invalid tag: \(text)", status: 404) }
+        guard let tag = Tag(text) else { throw RegistryError(.manifestUnknown, "invalid tag: \(text)") }
         return .tag(tag)
     }
 
@@ -81,7 +81,7 @@ extension Registry {
         let limit = options.maxManifestBytes
         exchange.collectBody(limit: limit) { [self] body in
             guard let body else {
-                exchange.fail(RegistryError(.manifestInvalid, "manifest larger than \(limit) bytes", status: 413))
+                exchange.fail(RegistryError(.manifestTooLarge, "manifest larger than \(limit) bytes"))
                 return
             }
             do {

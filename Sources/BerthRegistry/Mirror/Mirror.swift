@@ -84,11 +84,9 @@ final class Mirror {
         var answer: RegistryError
         switch MirrorCachePolicy.answer(for: .init(error)) {
         case .unreachable:
-            answer = RegistryError(.unavailable, "fetching \(what): the upstream \(upstream.name) could not be reached: \(error.reason)",
-                                   message: "upstream registry unreachable")
+            answer = RegistryError(.upstreamUnreachable, "fetching \(what): the upstream \(upstream.name) could not be reached: \(error.reason)")
         case .badAnswer, .unknown, .refused, .rateLimited:
-            answer = RegistryError(.unknown, "fetching \(what): the exchange with the upstream \(upstream.name) failed: \(error.reason)",
-                                   message: "upstream registry failed", status: 502)
+            answer = RegistryError(.upstreamFailed, "fetching \(what): the exchange with the upstream \(upstream.name) failed: \(error.reason)")
         }
         answer.cause = cause
         return answer
@@ -101,11 +99,11 @@ final class Mirror {
         case .unknown:
             answer = RegistryError(unknown, "\(what) unknown to the upstream \(upstream.name)")
         case .refused:
-            answer = RegistryError(unknown, "the upstream \(upstream.name) refused access to \(what) (\(status))", status: 404)
+            answer = RegistryError(unknown, "the upstream \(upstream.name) refused access to \(what) (\(status))")
         case .rateLimited:
             answer = RegistryError(.tooManyRequests, "the upstream \(upstream.name) is rate-limiting (\(what))")
         case .unreachable, .badAnswer:
-            answer = RegistryError(.unknown, "the upstream \(upstream.name) answered \(status) for \(what)", message: "upstream registry failed", status: 502)
+            answer = RegistryError(.upstreamFailed, "the upstream \(upstream.name) answered \(status) for \(what)")
         }
         answer.cause = "\(upstream.baseURL) answered \(status) for \(what)"
         return answer
@@ -117,7 +115,7 @@ extension HTTPExchange {
     /// full cause (the body has only its kind). A 404 is a normal answer and is not logged here.
     func failMirrored(_ error: RegistryError) {
         if error.status >= 500 || error.status == 429 {
-            Log.warn("mirror: \(request.method.name) \(request.target): \(error.status) \(error.code.rawValue): \(error.detail ?? error.message)"
+            Log.warn("mirror: \(request.method.name) \(request.target): \(error.status) \(error.code.value): \(error.detail ?? error.message)"
                      + (error.cause.map { " (\($0))" } ?? ""))
         }
         fail(error)

@@ -159,10 +159,10 @@ extension Registry {
             let body = response.body
             let digest = Digest.sha256(of: body)
             if case .digest(let requested) = reference, requested != digest {
-                return finish(.failed(RegistryError(.unknown, "the upstream sent \(digest) for \(requested)", message: "upstream registry failed", status: 502)))
+                return finish(.failed(RegistryError(.upstreamFailed, "the upstream sent \(digest) for \(requested)")))
             }
             if let announced = response.headers["Docker-Content-Digest"], announced.hasPrefix("sha256:"), announced != digest.description {
-                return finish(.failed(RegistryError(.unknown, "the upstream announced \(announced) but sent \(digest)", message: "upstream registry failed", status: 502)))
+                return finish(.failed(RegistryError(.upstreamFailed, "the upstream announced \(announced) but sent \(digest)")))
             }
             let local = target.local
             loop.offload({ [store] () -> Error? in

@@ -101,7 +101,7 @@ extension Registry {
         } catch StorageError.notFound {
             exchange.fail(RegistryError(.blobUploadUnknown, "upload \(id) unknown to repository \(name)"))
         } catch StorageError.busy {
-            exchange.fail(RegistryError(.blobUploadInvalid, "upload \(id) is in use by another request; retry when it is done", status: 409))
+            exchange.fail(RegistryError(.blobUploadInUse, "upload \(id) is in use by another request; retry when it is done"))
         } catch {
             exchange.fail(error)
         }
