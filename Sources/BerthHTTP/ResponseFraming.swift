@@ -1,7 +1,7 @@
 /// How a response goes on the wire for the request it answers, decided before a byte is written: Range on
 /// a file body (RFC 9110 §14.2: 206 with Content-Range, or 416), no body after a HEAD (§9.3.2) though its
 /// Content-Length is the GET's, and no Content-Length on 204 and 304 (§8.6). Pure: no I/O; the connection
-/// writes what it says, and the rules are tested on their own (HTTPConnectionStateMachineTests).
+/// writes what it says, and the rules are tested on their own (ResponseFramingTests).
 struct ResponseFraming: Equatable {
     /// Content-Length to announce; nil for the statuses that have none.
     var contentLength: Int64?
