@@ -45,20 +45,14 @@ struct ResponseFraming: Equatable {
         }
     }
 
-    private init(status: Int, length: Int64, start: Int64 = 0, count: Int64 = 0) {
-        contentLength = Self.hasContentLength(status) ? length : nil
-        bodyStart = start
-        bodyCount = count
-    }
-
-    init(contentLength: Int64?, bodyStart: Int64, bodyCount: Int64) {
-        self.contentLength = contentLength
-        self.bodyStart = bodyStart
-        self.bodyCount = bodyCount
-    }
-
     /// RFC 9110 §8.6: no Content-Length in a 204; a 304 would announce the length of what it does not send.
     static func hasContentLength(_ status: Int) -> Bool {
         status != 204 && status != 304
+    }
+}
+
+extension ResponseFraming {
+    private init(status: Int, length: Int64, start: Int64 = 0, count: Int64 = 0) {
+        self.init(contentLength: Self.hasContentLength(status) ? length : nil, bodyStart: start, bodyCount: count)
     }
 }
