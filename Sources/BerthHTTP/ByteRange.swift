@@ -8,12 +8,12 @@ public enum ByteRange: Equatable {
     case ignored
 
     public static func resolve(_ header: String, size: Int64) -> ByteRange {
-        let spec = header.trimmingASCIISpaces()
+        let spec = header.trimmingOWS()
         guard spec.hasPrefix("bytes=") else { return .ignored }
         let set = spec.dropFirst(6)
         guard !set.contains(","), let dash = set.firstIndex(of: "-") else { return .ignored }
-        let start = set[..<dash].trimmingCharacters()
-        let end = set[set.index(after: dash)...].trimmingCharacters()
+        let start = set[..<dash].trimmingOWS()
+        let end = set[set.index(after: dash)...].trimmingOWS()
         if start.isEmpty {
             // Suffix range: the last n bytes.
             guard let count = position(end) else { return .ignored }
@@ -37,14 +37,5 @@ public enum ByteRange: Equatable {
         case .tooLarge?: return .max
         case nil: return nil
         }
-    }
-}
-
-private extension Substring {
-    func trimmingCharacters() -> Substring {
-        var view = self
-        while view.first == " " { view = view.dropFirst() }
-        while view.last == " " { view = view.dropLast() }
-        return view
     }
 }

@@ -5,14 +5,26 @@ import CLibUV
 public final class EventLoop {
     public let raw: UnsafeMutablePointer<uv_loop_t>
 
+    /// One read buffer for every stream on the loop (see StreamTransport): each read is consumed (parsed, or
+    /// copied into OpenSSL) before the next one arrives. The loop's `data` points at it.
+    static let readBufferSize = 256 * 1024
+    private let readBuffer = UnsafeMutableRawPointer.allocate(byteCount: EventLoop.readBufferSize, alignment: 16)
+
     public init() {
         raw = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
         uv_loop_init(raw)
+        raw.pointee.data = readBuffer
     }
 
     deinit {
         uv_loop_close(raw)
         raw.deallocate()
+        readBuffer.deallocate()
+    }
+
+    /// The first `count` bytes of the read buffer, as the last read left them.
+    public func readBytes(_ count: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: readBuffer, count: count)
     }
 
     public func run() {

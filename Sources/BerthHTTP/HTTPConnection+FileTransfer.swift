@@ -4,6 +4,7 @@ import Glibc
 
 /// How a file body goes out: sendfile(2) on the loop while the socket takes it, then as it drains, or from a
 /// pool thread when the bytes must come from the disk; a file still being written is followed as it grows.
+/// All three paths use the one sendfile loop (`SendfileRun`).
 extension HTTPConnection {
     /// Up to this much left when the socket is full, the rest goes out from the loop as the socket drains,
     /// without asking whether it is in the page cache.
@@ -12,60 +13,56 @@ extension HTTPConnection {
     /// socket buffer takes at once.
     private static let cacheProbeDistance: Int64 = 4 << 20
 
+    /// Sends `count` bytes of the body from `first`: a complete file (`transfer`) or one still growing (`follow`).
+    func sendBody(_ file: OpenFile, growing progress: GrowingFile?, from first: Int64, count: Int64, exchange: HTTPExchange) {
+        if let progress {
+            follow(file, progress, from: first, to: first + count, exchange: exchange)
+        } else {
+            transfer(file, from: first, to: first + count, exchange: exchange)
+        }
+    }
+
     /// Sends a file with sendfile(2): on the loop while the socket takes it. When it is full, the rest goes out
     /// from the loop as the socket drains while it is in the page cache (as nginx sends; 5 to 10 % faster here
     /// than a blocking sendfile on a pool thread), and from a pool thread when it must come from the disk,
     /// so that no disk read stalls the loop.
-    func transfer(_ file: OpenFile, from first: Int64, count: Int64, exchange: HTTPExchange) {
-        let socket = socketDescriptor
-        var offset = first
-        var remaining = count
-        while remaining > 0 {
-            let sent = berth_sendfile(socket, file.descriptor, offset, Int(min(remaining, 1 << 30)))
-            if sent > 0 {
-                offset += Int64(sent)
-                remaining -= Int64(sent)
-            } else if sent == -Int(EINTR) {
-                continue
-            } else if sent == -Int(EAGAIN) {
-                break
-            } else {
-                close()
-                return
-            }
-        }
-        exchange.bytesSent += count - remaining
-        if remaining == 0 {
+    private func transfer(_ file: OpenFile, from first: Int64, to end: Int64, exchange: HTTPExchange) {
+        let socket = transport.descriptor
+        var run = SendfileRun(socket: socket, file: file.descriptor, offset: first, end: end)
+        switch run.send() {
+        case .done:
+            exchange.bytesSent += run.offset - first
             responseFinished()
             return
+        case .failed:
+            close()
+            return
+        case .socketFull:
+            exchange.bytesSent += run.offset - first
         }
+        let remaining = end - run.offset
         if remaining <= Self.loopTransferLimit
-            || berth_is_cached(file.descriptor, offset + min(remaining, Self.cacheProbeDistance) - 1) == 1 {
-            resumeWhenWritable(file, at: offset, count: remaining, exchange: exchange)
+            || berth_is_cached(file.descriptor, run.offset + min(remaining, Self.cacheProbeDistance) - 1) == 1 {
+            let offset = run.offset
+            sendByteWhenWritable(file, at: offset, exchange: exchange) { [unowned self] in
+                transfer(file, from: offset + 1, to: end, exchange: exchange)
+            }
             return
         }
-        transferInPool = true
+        machine.transferInPool(true)
         stopReading()
         berth_set_blocking(socket, 1)
         // A backstop for a peer that takes nothing at all; the progress deadline applies the rest of the rule.
         berth_set_send_timeout(socket, Int32(clamping: max(1, server.limits.progress.windowMilliseconds / 1000)))
-        let start = offset
+        let start = run.offset
         server.loop.offload({ () -> Int64 in
-            var position = start
-            var left = remaining
-            while left > 0 {
-                let sent = berth_sendfile(socket, file.descriptor, position, Int(min(left, 1 << 30)))
-                if sent > 0 {
-                    position += Int64(sent)
-                    left -= Int64(sent)
-                } else if sent != -Int(EINTR) {
-                    break
-                }
-            }
-            return remaining - left
+            // Blocking: a full socket (the send timeout) ends the run like any other failure.
+            var blocking = run
+            _ = blocking.send()
+            return blocking.offset - start
         }, then: { [self] sent in
             berth_set_blocking(socket, 0)
-            transferInPool = false
+            machine.transferInPool(false)
             exchange.bytesSent += sent
             if sent == remaining {
                 responseFinished()
@@ -77,12 +74,6 @@ extension HTTPConnection {
         })
     }
 
-    private func resumeWhenWritable(_ file: OpenFile, at offset: Int64, count: Int64, exchange: HTTPExchange) {
-        sendByteWhenWritable(file, at: offset, exchange: exchange) { [unowned self] in
-            transfer(file, from: offset + 1, count: count - 1, exchange: exchange)
-        }
-    }
-
     /// libuv has no "tell me when writable" for a stream it owns, but a queued write waits for exactly that:
     /// the file's byte at `offset` goes out through uv_write, then `next` continues after it.
     private func sendByteWhenWritable(_ file: OpenFile, at offset: Int64, exchange: HTTPExchange, next: @escaping () -> Void) {
@@ -92,7 +83,7 @@ extension HTTPConnection {
             return
         }
         write([byte]) { [weak self] ok in
-            guard let self, ok, !self.closed else { self?.close(); return }
+            guard let self, ok, !self.machine.isClosed else { self?.close(); return }
             exchange.bytesSent += 1
             next()
         }
@@ -101,35 +92,68 @@ extension HTTPConnection {
     /// Sends `[offset, end)` of a file still being written: what is final goes out by sendfile on the loop,
     /// then the connection waits for the writer. A writer that fails cuts the body short (the connection
     /// closes), so a client never takes a partial body for a whole one.
-    func follow(_ file: OpenFile, _ progress: GrowingFile, from start: Int64, to end: Int64, exchange: HTTPExchange) {
-        let socket = socketDescriptor
-        var offset = start
-        while offset < end {
-            let available = min(progress.availableBytes, end)
-            if available <= offset {
-                progress.whenAvailable(beyond: offset) { [weak self] ok in
-                    guard let self, ok, !self.closed else { self?.close(); return }
-                    self.follow(file, progress, from: offset, to: end, exchange: exchange)
-                }
-                return
+    private func follow(_ file: OpenFile, _ progress: GrowingFile, from start: Int64, to end: Int64, exchange: HTTPExchange) {
+        let available = min(progress.availableBytes, end)
+        if available <= start {
+            progress.whenAvailable(beyond: start) { [weak self] ok in
+                guard let self, ok, !self.machine.isClosed else { self?.close(); return }
+                self.follow(file, progress, from: start, to: end, exchange: exchange)
             }
-            let sent = berth_sendfile(socket, file.descriptor, offset, Int(min(available - offset, 1 << 30)))
+            return
+        }
+        var run = SendfileRun(socket: transport.descriptor, file: file.descriptor, offset: start, end: available)
+        let stop = run.send()
+        exchange.bytesSent += run.offset - start
+        switch stop {
+        case .done where run.offset == end:
+            responseFinished()
+        case .done:
+            follow(file, progress, from: run.offset, to: end, exchange: exchange)
+        case .socketFull:
+            let position = run.offset
+            sendByteWhenWritable(file, at: position, exchange: exchange) { [unowned self] in
+                follow(file, progress, from: position + 1, to: end, exchange: exchange)
+            }
+        case .failed:
+            close()
+        }
+    }
+}
+
+/// The one sendfile(2) loop: `[offset, end)` of a file to a socket, until it is out, the socket is full
+/// (EAGAIN on a non-blocking socket) or it fails. A value, so that a run can move to a pool thread.
+struct SendfileRun: Sendable {
+    enum Stop {
+        case done
+        case socketFull
+        case failed
+    }
+
+    let socket: Int32
+    let file: Int32
+    private(set) var offset: Int64
+    let end: Int64
+
+    init(socket: Int32, file: Int32, offset: Int64, end: Int64) {
+        self.socket = socket
+        self.file = file
+        self.offset = offset
+        self.end = end
+    }
+
+    mutating func send() -> Stop {
+        while offset < end {
+            let sent = berth_sendfile(socket, file, offset, Int(min(end - offset, 1 << 30)))
             if sent > 0 {
                 offset += Int64(sent)
-                exchange.bytesSent += Int64(sent)
             } else if sent == -Int(EINTR) {
                 continue
             } else if sent == -Int(EAGAIN) {
-                let position = offset
-                sendByteWhenWritable(file, at: position, exchange: exchange) { [unowned self] in
-                    follow(file, progress, from: position + 1, to: end, exchange: exchange)
-                }
-                return
+                return .socketFull
             } else {
-                close()
-                return
+                return .failed
             }
         }
-        responseFinished()
+        return .done
     }
 }

@@ -6,52 +6,32 @@ import Glibc
 /// One client connection: reads, parses, hands exchanges to the handler, writes answers in order.
 /// Loop-confined. Keeps itself alive (passRetained) while its handle is open; the close callback releases it.
 final class HTTPConnection: HTTPParserEvents {
-    enum Phase {
-        /// Between requests: waiting for the first byte of the next one.
-        case idle
-        case readingHead
-        case readingBody
-        /// The request is complete; its answer is being produced or written.
-        case answering
-    }
-
     let server: HTTPServer
     let tcp = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
+    let transport: StreamTransport
     private let parser = UnsafeMutablePointer<http_parser>.allocate(capacity: 1)
     private lazy var parserTarget = HTTPParserTarget(self)
-    private(set) var phase = Phase.idle
-    private(set) var lastActivity: UInt64
-    private(set) var headStartedAt: UInt64 = 0
+    /// What is true of the connection (HTTPConnectionStateMachine); this class performs its actions.
+    var machine: HTTPConnectionStateMachine
 
     private var headReader: RequestHeadReader
     /// Why the head being parsed is refused: found in a callback, answered when the parser stops.
     private var refusal: RequestHeadReader.Refusal?
 
     private(set) var exchange: HTTPExchange?
-    private var requestComplete = false
-    private var responseWritten = false
-    private var closeAfterResponse = false
 
     /// Input read past a paused parser (pipelined requests waiting for the current answer).
     private var stash: [UInt8] = []
-    private var parserPaused = false
-    private(set) var bodyPaused = false
-    private(set) var reading = false
-    /// True while a blocking sendfile on the pool owns the socket (HTTPConnection+FileTransfer).
-    var transferInPool = false
-    /// The body being received must keep arriving, and the peer must keep taking what was written to it
-    /// (HTTPConnection+Deadlines).
-    var bodyProgress = ProgressDeadline()
-    var outputProgress = ProgressDeadline()
-    private(set) var closed = false
+    /// Whether libuv is reading: follows `machine.readsInput`, applied by `updateReading`.
+    private var reading = false
     /// Set when the server counts this connection against its client's limit.
     var client: ClientAddress?
-    private var inParse = false
 
     init(server: HTTPServer) {
         self.server = server
+        transport = StreamTransport(tcp)
         headReader = RequestHeadReader(limits: server.limits)
-        lastActivity = server.loop.now
+        machine = HTTPConnectionStateMachine(now: server.loop.now)
         uv_tcp_init(server.loop.raw, tcp)
         tcp.pointee.data = Unmanaged.passRetained(self).toOpaque()
         http_parser_init(parser, HTTP_REQUEST)
@@ -63,15 +43,7 @@ final class HTTPConnection: HTTPParserEvents {
         parser.deallocate()
     }
 
-    var stream: UnsafeMutablePointer<uv_stream_t> {
-        UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_stream_t.self)
-    }
-
-    var socketDescriptor: Int32 {
-        var fd = uv_os_fd_t(-1)
-        uv_fileno(UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_handle_t.self), &fd)
-        return fd
-    }
+    var stream: UnsafeMutablePointer<uv_stream_t> { transport.stream }
 
     /// Set on accept, while the peer is surely there.
     var peer: PeerAddress?
@@ -80,20 +52,17 @@ final class HTTPConnection: HTTPParserEvents {
     // MARK: Reading
 
     func startReading() {
-        guard !reading, !closed, !parserPaused, !bodyPaused, !transferInPool else { return }
+        guard !reading, machine.readsInput else { return }
         reading = true
-        uv_read_start(stream, { _, _, buffer in
-            buffer!.pointee = uv_buf_t(base: sharedReadBuffer, len: sharedReadBufferSize)
-        }, { stream, count, _ in
-            let connection = Unmanaged<HTTPConnection>.fromOpaque(stream!.pointee.data).takeUnretainedValue()
-            connection.didRead(count)
-        })
+        transport.startReading { stream, count, _ in
+            Unmanaged<HTTPConnection>.fromOpaque(stream!.pointee.data).takeUnretainedValue().didRead(count)
+        }
     }
 
     func stopReading() {
         guard reading else { return }
         reading = false
-        uv_read_stop(stream)
+        transport.stopReading()
     }
 
     private func didRead(_ count: Int) {
@@ -102,18 +71,16 @@ final class HTTPConnection: HTTPParserEvents {
             return
         }
         guard count > 0 else { return }
-        lastActivity = server.loop.now
-        feed(UnsafeRawBufferPointer(start: sharedReadBuffer, count: count))
+        machine.bytesArrived(now: server.loop.now)
+        feed(server.loop.readBytes(count))
     }
 
     private func feed(_ bytes: UnsafeRawBufferPointer) {
-        guard !bytes.isEmpty, !closed else { return }
-        inParse = true
+        guard !bytes.isEmpty, !machine.isClosed else { return }
         let parsed = bytes.withMemoryRebound(to: CChar.self) { chars in
             http_parser_execute(parser, &httpParserSettings, chars.baseAddress, chars.count)
         }
-        inParse = false
-        if closed { return }
+        if machine.isClosed { return }
         let error = http_errno(rawValue: parser.pointee.http_errno)
         if error == HPE_PAUSED {
             stash = Array(bytes[parsed...])
@@ -126,15 +93,15 @@ final class HTTPConnection: HTTPParserEvents {
     }
 
     func setBodyPaused(_ paused: Bool) {
-        bodyPaused = paused
-        // The time Berth holds the body back is not the peer's: its window starts again after a pause.
-        bodyProgress.disarm()
+        machine.bodyHeld(paused)
         if paused { stopReading() } else { startReading() }
     }
 
-    /// Continues with pipelined input once the current answer is out.
+    /// Continues with pipelined input once the current answer is out. The parser is paused only when the
+    /// answer came after the request's end had been parsed; an answer sent inside a parser callback lets
+    /// the parser run on by itself.
     private func resumeParsing() {
-        parserPaused = false
+        guard http_errno(rawValue: parser.pointee.http_errno) == HPE_PAUSED else { return }
         http_parser_pause(parser, 0)
         if !stash.isEmpty {
             let pending = stash
@@ -164,25 +131,20 @@ final class HTTPConnection: HTTPParserEvents {
     func answerAndClose(status: Int, message: String) {
         exchange?.connectionLost()
         exchange?.connection = nil
-        closeAfterResponse = true
+        machine.refuse()
         let response = server.handler.protocolError(status: status, message: message)
         let orphan = HTTPExchange(request: HTTPRequestHead(method: .other("-"), target: "-", headers: [], keepAlive: false),
                                   loop: server.loop, connection: self)
         exchange = orphan
-        requestComplete = true
         stopReading()
-        parserPaused = true
         orphan.respond(response)
     }
 
     // MARK: Parser callbacks
 
     func messageBegin() -> Int32 {
-        phase = .readingHead
-        headStartedAt = server.loop.now
+        machine.messageBegins(now: server.loop.now)
         headReader.reset()
-        requestComplete = false
-        responseWritten = false
         return 0
     }
 
@@ -206,8 +168,6 @@ final class HTTPConnection: HTTPParserEvents {
     }
 
     func headersComplete() -> Int32 {
-        phase = .readingBody
-        lastActivity = server.loop.now
         // Any value other than 0, 1 and 2 makes http-parser stop with an error (1 and 2 mean "no body").
         let head: HTTPRequestHead
         switch headReader.complete(method: HTTPMethod(parserMethod: parser.pointee.method), keepAlive: http_should_keep_alive(parser) != 0) {
@@ -216,9 +176,9 @@ final class HTTPConnection: HTTPParserEvents {
             self.refusal = refusal
             return -1
         }
+        machine.headComplete(now: server.loop.now, draining: server.draining)
         let exchange = HTTPExchange(request: head, loop: server.loop, connection: self)
         self.exchange = exchange
-        if server.draining { closeAfterResponse = true }
         server.handler.handle(exchange)
         return 0
     }
@@ -227,7 +187,6 @@ final class HTTPConnection: HTTPParserEvents {
         guard let exchange else { return 0 }
         exchange.deliver(bytes)
         if exchange.responded, exchange.discarded > server.limits.discardBudget {
-            closeAfterResponse = true
             close()
             return 1
         }
@@ -235,17 +194,18 @@ final class HTTPConnection: HTTPParserEvents {
     }
 
     func messageComplete() -> Int32 {
-        phase = .answering
-        requestComplete = true
+        machine.requestEnds(now: server.loop.now)
         exchange?.bodyComplete()
-        if closed { return 1 }
-        if responseWritten {
+        switch machine.requestEnded() {
+        case .stop:
+            return 1
+        case .next:
             finishExchange()
+            return machine.isClosed ? 1 : 0
+        case .pauseParser:
+            http_parser_pause(parser, 1)
             return 0
         }
-        parserPaused = true
-        http_parser_pause(parser, 1)
-        return 0
     }
 
     // MARK: Answering
@@ -258,60 +218,39 @@ final class HTTPConnection: HTTPParserEvents {
     }
 
     func send(_ response: HTTPResponse, for exchange: HTTPExchange) {
-        if !requestComplete, exchange.request.expectsContinue, !exchange.continueSent {
-            // The client holds its body back; the only way to end the request is to close.
-            closeAfterResponse = true
-        }
-        if !exchange.request.keepAlive || server.draining { closeAfterResponse = true }
+        let close = machine.answerStarts(keepAlive: exchange.request.keepAlive, draining: server.draining,
+                                         withheldBody: exchange.request.expectsContinue && !exchange.continueSent)
         var response = response
-        var range: (first: Int64, count: Int64)?
-        switch response.body {
-        case .file(_, let size), .growingFile(_, let size, _):
-            response.headers.append(("Accept-Ranges", "bytes"))
-            if response.status == 200, let header = exchange.request.header("Range") {
-                switch ByteRange.resolve(header, size: size) {
-                case .satisfiable(let first, let last):
-                    response.status = 206
-                    response.headers.append(("Content-Range", "bytes \(first)-\(last)/\(size)"))
-                    range = (first, last - first + 1)
-                case .unsatisfiable:
-                    var refusal = server.handler.protocolError(status: 416, message: "range \(header) not satisfiable for \(size) bytes")
-                    refusal.headers.append(("Content-Range", "bytes */\(size)"))
-                    response = refusal
-                case .ignored:
-                    break
-                }
-            }
-        default:
-            break
+        var framing: ResponseFraming
+        switch ResponseFraming.decide(&response, for: exchange.request) {
+        case .send(let decided):
+            framing = decided
+        case .rangeNotSatisfiable(let header, let size):
+            response = server.handler.protocolError(status: 416, message: "range \(header) not satisfiable for \(size) bytes")
+            response.headers.append(("Content-Range", "bytes */\(size)"))
+            guard case .send(let refusal) = ResponseFraming.decide(&response, for: exchange.request) else { return }
+            framing = refusal
         }
         exchange.status = response.status
-        let isHead = exchange.request.method == .head
-        let length = range?.count ?? response.bodyLength
         var bodyCapacity = 0
-        if case .bytes(let bytes) = response.body, !isHead { bodyCapacity = bytes.count }
-        var head = response.serializedHead(contentLength: length, bodyCapacity: bodyCapacity, defaultHeaders: server.defaultHeaders,
-                                           dateHeader: server.dateHeader, close: closeAfterResponse)
+        if case .bytes = response.body { bodyCapacity = Int(framing.bodyCount) }
+        var head = response.serializedHead(contentLength: framing.contentLength, bodyCapacity: bodyCapacity,
+                                           defaultHeaders: server.defaultHeaders, dateHeader: server.dateHeader, close: close)
         switch response.body {
         case .empty:
             write(head, completion: headWritten)
         case .bytes(let bytes):
-            if !isHead { head.append(contentsOf: bytes); exchange.bytesSent = Int64(bytes.count) }
+            if framing.bodyCount > 0 { head.append(contentsOf: bytes); exchange.bytesSent = Int64(bytes.count) }
             write(head, completion: headWritten)
         case .file(let file, _), .growingFile(let file, _, _):
-            if isHead || length == 0 {
+            guard framing.bodyCount > 0 else {
                 write(head, completion: headWritten)
                 return
             }
-            let first = range?.first ?? 0
             let progress: GrowingFile? = if case .growingFile(_, _, let progress) = response.body { progress } else { nil }
             write(head) { [weak self] ok in
                 guard let self, ok else { self?.close(); return }
-                if let progress {
-                    self.follow(file, progress, from: first, to: first + length, exchange: exchange)
-                } else {
-                    self.transfer(file, from: first, count: length, exchange: exchange)
-                }
+                self.sendBody(file, growing: progress, from: framing.bodyStart, count: framing.bodyCount, exchange: exchange)
             }
         }
     }
@@ -321,24 +260,22 @@ final class HTTPConnection: HTTPParserEvents {
     }
 
     func responseFinished() {
-        responseWritten = true
-        if closeAfterResponse {
+        switch machine.answerSent(now: server.loop.now) {
+        case .close:
             logExchange()
             close()
-            return
-        }
-        if requestComplete {
+        case .finishExchange:
             finishExchange()
-            if !inParse && !closed { resumeParsing() }
+            resumeParsing()
+        case .awaitRequestEnd, .none:
+            break
         }
     }
 
     private func finishExchange() {
         logExchange()
         exchange = nil
-        phase = .idle
-        lastActivity = server.loop.now
-        if closeAfterResponse { close() }
+        if machine.closesAfterAnswer { close() }
     }
 
     /// The access-log line and the handler's metrics, once per exchange.
@@ -348,44 +285,27 @@ final class HTTPConnection: HTTPParserEvents {
         logAccess(exchange, status: exchange.status)
     }
 
-    // MARK: Writing
-
     func write(_ bytes: [UInt8], completion: @escaping (Bool) -> Void) {
-        guard !closed else { completion(false); return }
-        var written = 0
-        bytes.withUnsafeBytes { raw in
-            var buffer = uv_buf_t(base: UnsafeMutablePointer(mutating: raw.baseAddress!.assumingMemoryBound(to: CChar.self)), len: raw.count)
-            let result = uv_try_write(stream, &buffer, 1)
-            written = result > 0 ? Int(result) : 0
-            if result < 0 && result != Int32(UV_EAGAIN.rawValue) { written = -1 }
-        }
-        if written == bytes.count { completion(true); return }
-        if written < 0 { completion(false); return }
-        SocketWrite(bytes: bytes[written...], completion: completion).start(on: stream)
+        guard !machine.isClosed else { completion(false); return }
+        transport.write(bytes, completion: completion)
     }
 
     // MARK: Closing
 
     /// Closes now when idle, or after the current answer.
     func drain() {
-        closeAfterResponse = true
-        if phase == .idle { close() }
+        if machine.drain() { close() }
     }
 
     /// Closes even during a pool transfer: the blocking sendfile ends with an error when the socket goes.
     func forceClose() {
-        if transferInPool { shutdown(socketDescriptor, Int32(SHUT_RDWR)) } else { close() }
+        if machine.isTransferringInPool { transport.shutdownNow() } else { close() }
     }
 
     func close() {
-        guard !closed else { return }
-        if transferInPool {
-            closeAfterResponse = true
-            return
-        }
-        closed = true
+        guard case .closeNow(let aborts) = machine.close() else { return }
         // A request whose client left before its answer was written (an upload cut mid-body) is logged as aborted.
-        if let exchange, !responseWritten, exchange.request.target != "-" { logAccess(exchange, status: nil) }
+        if aborts, let exchange, exchange.request.target != "-" { logAccess(exchange, status: nil) }
         exchange?.connectionLost()
         exchange?.connection = nil
         exchange = nil
@@ -396,7 +316,3 @@ final class HTTPConnection: HTTPParserEvents {
         }
     }
 }
-
-private let sharedReadBufferSize = 256 * 1024
-/// One read buffer for the whole loop: reads are parsed before the next one arrives.
-nonisolated(unsafe) private let sharedReadBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: sharedReadBufferSize)

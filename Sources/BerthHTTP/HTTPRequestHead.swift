@@ -28,18 +28,18 @@ public struct HTTPRequestHead {
         var length: Int64?
         var finalCoding: String?
         for header in headers {
-            if asciiCaseInsensitiveEqual(header.name, "Content-Length") {
+            if asciiEqualIgnoringCase(header.name, "Content-Length") {
                 // nil past Int64.max, which http-parser lets through: the connection refuses that head (413).
-                length = DecimalDigits.int64(header.value.trimmingASCIISpaces())
-            } else if asciiCaseInsensitiveEqual(header.name, "Transfer-Encoding") {
+                length = DecimalDigits.int64(header.value.trimmingOWS())
+            } else if asciiEqualIgnoringCase(header.name, "Transfer-Encoding") {
                 let last = header.value.utf8.lastIndex(of: UInt8(ascii: ",")).map { header.value.utf8.index(after: $0) }
-                finalCoding = String(header.value[(last ?? header.value.startIndex)...]).trimmingASCIISpaces()
+                finalCoding = String(header.value[(last ?? header.value.startIndex)...].trimmingOWS())
             }
         }
         contentLength = length
         transferEncoded = finalCoding != nil
         // RFC 9112 §6.3: a body is chunked when chunked is the final transfer coding.
-        isChunked = finalCoding.map { asciiCaseInsensitiveEqual($0, "chunked") } ?? false
+        isChunked = finalCoding.map { asciiEqualIgnoringCase($0, "chunked") } ?? false
     }
 
     private let transferEncoded: Bool
@@ -54,7 +54,7 @@ public struct HTTPRequestHead {
 
     /// The first value of a header, matched case-insensitively.
     public func header(_ name: String) -> String? {
-        for header in headers where asciiCaseInsensitiveEqual(header.name, name) { return header.value }
+        for header in headers where asciiEqualIgnoringCase(header.name, name) { return header.value }
         return nil
     }
 
@@ -63,7 +63,7 @@ public struct HTTPRequestHead {
     public var hasBody: Bool { isChunked || (contentLength ?? 0) > 0 }
 
     public var expectsContinue: Bool {
-        header("Expect").map { asciiCaseInsensitiveEqual($0.trimmingASCIISpaces(), "100-continue") } ?? false
+        header("Expect").map { asciiEqualIgnoringCase(String($0.trimmingOWS()), "100-continue") } ?? false
     }
 
     /// RFC 9110 §5.1: a field name is a token, one or more tchar (§5.6.2): no whitespace, no delimiters.
@@ -82,25 +82,5 @@ public struct HTTPRequestHead {
             }
         }
         return true
-    }
-}
-
-func asciiCaseInsensitiveEqual(_ a: String, _ b: String) -> Bool {
-    let x = a.utf8, y = b.utf8
-    guard x.count == y.count else { return false }
-    for (p, q) in zip(x, y) where asciiLower(p) != asciiLower(q) { return false }
-    return true
-}
-
-@inline(__always) func asciiLower(_ byte: UInt8) -> UInt8 {
-    byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte
-}
-
-extension String {
-    func trimmingASCIISpaces() -> String {
-        let bytes = utf8
-        guard let first = bytes.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }),
-              let last = bytes.lastIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return "" }
-        return String(self[first...last])
     }
 }

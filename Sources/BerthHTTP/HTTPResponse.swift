@@ -34,8 +34,8 @@ public struct HTTPResponse {
 
 extension HTTPResponse {
     /// The status line and headers as bytes, built in one buffer (no intermediate strings), with room for
-    /// `bodyCapacity` bytes of body after them.
-    func serializedHead(contentLength: Int64, bodyCapacity: Int, defaultHeaders: [(name: String, value: String)],
+    /// `bodyCapacity` bytes of body after them. `contentLength` nil: the status has none (ResponseFraming).
+    func serializedHead(contentLength: Int64?, bodyCapacity: Int, defaultHeaders: [(name: String, value: String)],
                         dateHeader: String, close: Bool) -> [UInt8] {
         var head: [UInt8] = []
         head.reserveCapacity(512 + bodyCapacity)
@@ -46,7 +46,7 @@ extension HTTPResponse {
         head.append(contentsOf: "\r\n".utf8)
         for (name, value) in defaultHeaders { appendHeader(name, value, to: &head) }
         for (name, value) in headers { appendHeader(name, value, to: &head) }
-        if status != 204 && status != 304 {
+        if let contentLength {
             head.append(contentsOf: "Content-Length: ".utf8)
             appendDecimal(contentLength, to: &head)
             head.append(contentsOf: "\r\n".utf8)

@@ -10,10 +10,7 @@ public struct RequestHeadReader {
 
     private let limits: HTTPLimits
     private var target: [UInt8] = []
-    private var headers: [(name: String, value: String)] = []
-    private var fieldBytes: [UInt8] = []
-    private var valueBytes: [UInt8] = []
-    private var lastWasValue = false
+    private var headers = HeaderAccumulator(requiresTokenNames: true)
     private var headerBytes = 0
 
     public init(limits: HTTPLimits) {
@@ -23,10 +20,7 @@ public struct RequestHeadReader {
     /// A new message begins; buffers keep their capacity for the next head on the connection.
     public mutating func reset() {
         target.removeAll(keepingCapacity: true)
-        headers.removeAll(keepingCapacity: true)
-        fieldBytes.removeAll(keepingCapacity: true)
-        valueBytes.removeAll(keepingCapacity: true)
-        lastWasValue = false
+        headers.reset()
         headerBytes = 0
     }
 
@@ -39,24 +33,19 @@ public struct RequestHeadReader {
     }
 
     public mutating func field(_ bytes: UnsafeRawBufferPointer) -> Refusal? {
-        if lastWasValue {
-            if let refusal = completeField() { return refusal }
-            lastWasValue = false
-        }
-        fieldBytes.append(contentsOf: bytes)
+        guard headers.appendName(bytes) else { return Self.badFieldName }
         return count(bytes.count)
     }
 
     public mutating func value(_ bytes: UnsafeRawBufferPointer) -> Refusal? {
-        lastWasValue = true
-        valueBytes.append(contentsOf: bytes)
+        headers.appendValue(bytes)
         return count(bytes.count)
     }
 
     /// The head is complete: the request, or why it is refused before any handler sees it.
     public mutating func complete(method: HTTPMethod, keepAlive: Bool) -> Result<HTTPRequestHead, Refusal> {
-        if lastWasValue || !fieldBytes.isEmpty, let refusal = completeField() { return .failure(refusal) }
-        let head = HTTPRequestHead(method: method, target: String(decoding: target, as: UTF8.self), headers: headers,
+        guard headers.finish() else { return .failure(Self.badFieldName) }
+        let head = HTTPRequestHead(method: method, target: String(decoding: target, as: UTF8.self), headers: headers.fields,
                                    keepAlive: keepAlive)
         if let problem = head.framingProblem { return .failure(Refusal(status: 400, message: problem)) }
         // http-parser takes lengths up to 2^64 - 11; a body whose length a signed 64-bit offset cannot hold is
@@ -69,24 +58,16 @@ public struct RequestHeadReader {
 
     private mutating func count(_ bytes: Int) -> Refusal? {
         headerBytes += bytes
-        guard headerBytes <= limits.maxHeaderBytes, headers.count < limits.maxHeaderCount else {
+        guard headerBytes <= limits.maxHeaderBytes, headers.fields.count < limits.maxHeaderCount else {
             return Refusal(status: 431, message: "request headers exceed \(limits.maxHeaderBytes) bytes or \(limits.maxHeaderCount) fields")
         }
         return nil
     }
 
-    /// Refuses a field whose name is not a token: http-parser takes `Content-Length : 5` (space before the
-    /// colon) as a Content-Length and frames the body by it, while the head would not show it, so the two
-    /// would disagree on where the message ends. RFC 9112 §5.1: "A server MUST reject, with a response status
-    /// code of 400 (Bad Request), any received request message that contains whitespace between a header
-    /// field name and colon."
-    private mutating func completeField() -> Refusal? {
-        guard HTTPRequestHead.isFieldName(fieldBytes) else {
-            return Refusal(status: 400, message: "malformed HTTP request: a header field name holds whitespace or a character that is not a token (RFC 9112 section 5.1)")
-        }
-        headers.append((String(decoding: fieldBytes, as: UTF8.self), String(decoding: valueBytes, as: UTF8.self)))
-        fieldBytes.removeAll(keepingCapacity: true)
-        valueBytes.removeAll(keepingCapacity: true)
-        return nil
-    }
+    /// A field whose name is not a token: http-parser takes `Content-Length : 5` (space before the colon) as
+    /// a Content-Length and frames the body by it, while the head would not show it, so the two would disagree
+    /// on where the message ends. RFC 9112 §5.1: "A server MUST reject, with a response status code of 400
+    /// (Bad Request), any received request message that contains whitespace between a header field name and
+    /// colon."
+    private static let badFieldName = Refusal(status: 400, message: "malformed HTTP request: a header field name holds whitespace or a character that is not a token (RFC 9112 section 5.1)")
 }

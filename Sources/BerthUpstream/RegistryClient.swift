@@ -160,7 +160,7 @@ public final class RegistryClient {
     /// credentials go only over TLS or to the upstream's own host, never in clear text to another (as Docker's
     /// clients do). Elsewhere the token is asked for anonymously.
     static func mayReceiveCredentials(_ realm: UpstreamURL, upstream: UpstreamURL) -> Bool {
-        realm.isTLS || realm.host.lowercased() == upstream.host.lowercased()
+        realm.isTLS || asciiEqualIgnoringCase(realm.host, upstream.host)
     }
 
     private func tokenArrived(_ result: Result<String, UpstreamError>, for key: String) {

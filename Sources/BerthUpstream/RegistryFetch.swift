@@ -1,3 +1,5 @@
+import BerthHTTP
+
 /// One `RegistryClient.fetch`: the requests it takes to reach the final response (a challenge answered
 /// once, up to five redirects). Loop-confined; kept alive by whatever of it is in flight.
 public final class RegistryFetch {

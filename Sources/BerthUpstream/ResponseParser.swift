@@ -23,10 +23,7 @@ final class ResponseParser: HTTPParserEvents {
     /// Set only while `parse` runs: the callbacks' target.
     private var exchange: UpstreamExchange?
     private var requestWasHead = false
-    private var headers: [(name: String, value: String)] = []
-    private var fieldBytes: [UInt8] = []
-    private var valueBytes: [UInt8] = []
-    private var lastCallbackWasValue = false
+    private var headers = HeaderAccumulator(requiresTokenNames: false)
     /// A 1xx answer: its head is not the response's, and the real one follows.
     private var interim = false
     private var completed = false
@@ -86,38 +83,24 @@ final class ResponseParser: HTTPParserEvents {
     // MARK: Callbacks
 
     func messageBegin() -> Int32 {
-        headers.removeAll(keepingCapacity: true)
-        fieldBytes.removeAll(keepingCapacity: true)
-        valueBytes.removeAll(keepingCapacity: true)
-        lastCallbackWasValue = false
+        headers.reset()
         interim = false
         return 0
     }
 
     func headerField(_ bytes: UnsafeRawBufferPointer) -> Int32 {
-        if lastCallbackWasValue {
-            completeHeader()
-            lastCallbackWasValue = false
-        }
-        fieldBytes.append(contentsOf: bytes)
+        _ = headers.appendName(bytes)  // a client takes any name: always true
         return 0
     }
 
     func headerValue(_ bytes: UnsafeRawBufferPointer) -> Int32 {
-        lastCallbackWasValue = true
-        valueBytes.append(contentsOf: bytes)
+        headers.appendValue(bytes)
         return 0
-    }
-
-    private func completeHeader() {
-        headers.append((String(decoding: fieldBytes, as: UTF8.self), String(decoding: valueBytes, as: UTF8.self)))
-        fieldBytes.removeAll(keepingCapacity: true)
-        valueBytes.removeAll(keepingCapacity: true)
     }
 
     /// Returns 1 when the response has no body whatever its headers say (the answer to a HEAD).
     func headersComplete() -> Int32 {
-        if lastCallbackWasValue || !fieldBytes.isEmpty { completeHeader() }
+        _ = headers.finish()
         let status = Int(parser.pointee.status_code)
         if status == 101 { return -1 }
         if status < 200 {
@@ -126,8 +109,7 @@ final class ResponseParser: HTTPParserEvents {
             return 0
         }
         guard let exchange else { return -1 }
-        exchange.deliverHead(status: status, headers: UpstreamHeaders(headers))
-        headers = []
+        exchange.deliverHead(status: status, headers: UpstreamHeaders(headers.takeFields()))
         if exchange.hasEnded { return -1 }
         if exchange.isPaused { http_parser_pause(parser, 1) }
         return requestWasHead ? 1 : 0

@@ -5,46 +5,41 @@ import Glibc
 /// One connection to an upstream origin, plain or TLS: one exchange at a time, parked in the client's
 /// pool between them. Loop-confined. It retains itself once per open libuv handle and per request in
 /// flight, and each callback releases its share, so it lives exactly as long as libuv needs it.
+/// What is true of it is UpstreamConnectionStateMachine's; this class performs the I/O (opening in
+/// UpstreamConnection+Opening).
 final class UpstreamConnection {
-    enum State {
-        case resolving
-        case connecting
-        case handshaking
-        /// Ready and in the pool; still reading, to notice the peer closing.
-        case idle
-        case exchanging
-        case closed
-    }
-
     let origin: UpstreamOrigin
-    private let client: UpstreamClient
-    private(set) var state = State.resolving
-    /// Exchanges completed: a connection that has served one is a reused one for the next.
-    private(set) var exchangesCompleted = 0
-    private var exchange: UpstreamExchange?
+    let client: UpstreamClient
+    var machine: UpstreamConnectionStateMachine
+    var exchange: UpstreamExchange?
     var currentExchange: UpstreamExchange? { exchange }
 
     /// One per connect attempt (a failed attempt's socket cannot be reused for the next address).
-    private var tcp: UnsafeMutablePointer<uv_tcp_t>?
+    var tcp: UnsafeMutablePointer<uv_tcp_t>?
     private let timer = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
-    private var addresses: [sockaddr_storage] = []
-    private var connectError: UpstreamError?
-    private var tls: TLSSession?
+    var addresses: [sockaddr_storage] = []
+    var connectError: UpstreamError?
+    /// TLS sits above the transport: ciphertext goes through the socket, plaintext to the parser.
+    var tls: TLSSession?
     /// Decrypted bytes; per connection because a handler's `resume` of another exchange may run while
     /// this one's bytes are being delivered.
-    private var plaintext: UnsafeMutableRawBufferPointer?
+    var plaintext: UnsafeMutableRawBufferPointer?
     private let parser = ResponseParser()
     /// Response bytes read past a pause, delivered on resume.
     private var stash: [UInt8] = []
+    /// Whether libuv is reading the socket.
     private var reading = false
+    /// Set while the parser delivers bytes to the handler: a `resume` from inside it waits for the return.
     private var delivering = false
-    private var requestWritten = false
-    private var lastActivity: UInt64
 
     init(client: UpstreamClient, origin: UpstreamOrigin) {
         self.client = client
         self.origin = origin
-        lastActivity = client.loop.now
+        let configuration = client.configuration
+        machine = UpstreamConnectionStateMachine(now: client.loop.now, timeouts: .init(
+            connectMilliseconds: configuration.connectTimeoutMilliseconds,
+            readMilliseconds: configuration.readTimeoutMilliseconds,
+            idleMilliseconds: configuration.idleTimeoutMilliseconds))
         uv_timer_init(client.loop.raw, timer)
         timer.pointee.data = Unmanaged.passRetained(self).toOpaque()
     }
@@ -54,139 +49,7 @@ final class UpstreamConnection {
         plaintext?.deallocate()
     }
 
-    private var configuration: UpstreamClient.Configuration { client.configuration }
-
-    // MARK: Opening
-
-    /// Resolves, connects and (for https) completes the handshake, then sends `exchange`'s request.
-    func open(for exchange: UpstreamExchange) {
-        self.exchange = exchange
-        exchange.connection = self
-        arm(configuration.connectTimeoutMilliseconds)
-        resolve()
-    }
-
-    private func resolve() {
-        state = .resolving
-        let request = UnsafeMutablePointer<uv_getaddrinfo_t>.allocate(capacity: 1)
-        request.pointee.data = Unmanaged.passRetained(self).toOpaque()
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        // No AI_ADDRCONFIG: glibc does not count loopback, so a loopback-only host would resolve nothing.
-        hints.ai_flags = AI_NUMERICSERV
-        let status = uv_getaddrinfo(client.loop.raw, request, { request, status, result in
-            let connection = Unmanaged<UpstreamConnection>.fromOpaque(request!.pointee.data).takeRetainedValue()
-            request!.deallocate()
-            connection.resolved(status: status, result)
-            if let result { uv_freeaddrinfo(result) }
-        }, origin.host, String(origin.port), &hints)
-        if status != 0 {
-            Unmanaged<UpstreamConnection>.fromOpaque(request.pointee.data).release()
-            request.deallocate()
-            fail(.dnsFailure(host: origin.host, reason: uvErrorName(status)))
-        }
-    }
-
-    private func resolved(status: Int32, _ result: UnsafeMutablePointer<addrinfo>?) {
-        guard state == .resolving else { return }
-        guard status == 0 else {
-            fail(.dnsFailure(host: origin.host, reason: uvErrorName(status)))
-            return
-        }
-        var entry = result
-        while let info = entry {
-            if let address = info.pointee.ai_addr {
-                var storage = sockaddr_storage()
-                withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: address, count: Int(info.pointee.ai_addrlen))) }
-                addresses.append(storage)
-            }
-            entry = info.pointee.ai_next
-        }
-        connectNext()
-    }
-
-    /// Tries the resolved addresses in order: `localhost` may name ::1 where only 127.0.0.1 listens.
-    private func connectNext() {
-        guard !addresses.isEmpty else {
-            fail(connectError ?? .dnsFailure(host: origin.host, reason: "no address"))
-            return
-        }
-        state = .connecting
-        var address = addresses.removeFirst()
-        let tcp = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
-        uv_tcp_init(client.loop.raw, tcp)
-        tcp.pointee.data = Unmanaged.passRetained(self).toOpaque()
-        self.tcp = tcp
-        uv_tcp_nodelay(tcp, 1)
-        let request = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
-        request.pointee.data = Unmanaged.passRetained(self).toOpaque()
-        let status = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                uv_tcp_connect(request, tcp, address) { request, status in
-                    let connection = Unmanaged<UpstreamConnection>.fromOpaque(request!.pointee.data).takeRetainedValue()
-                    let stream = request!.pointee.handle
-                    request!.deallocate()
-                    connection.connected(status: status, stream: stream)
-                }
-            }
-        }
-        if status != 0 {
-            Unmanaged<UpstreamConnection>.fromOpaque(request.pointee.data).release()
-            request.deallocate()
-            connectFailed(status)
-        }
-    }
-
-    private func connected(status: Int32, stream: UnsafeMutablePointer<uv_stream_t>?) {
-        guard state == .connecting, let tcp, stream == self.stream(of: tcp) else { return }
-        guard status == 0 else {
-            connectFailed(status)
-            return
-        }
-        guard origin.isTLS else {
-            ready()
-            return
-        }
-        do {
-            tls = try TLSSession(context: client.tlsContext, host: origin.host)
-        } catch {
-            fail(error as? UpstreamError ?? .tlsHandshakeFailed(host: origin.host, reason: "\(error)"))
-            return
-        }
-        plaintext = UnsafeMutableRawBufferPointer.allocate(byteCount: 32 * 1024, alignment: 16)
-        state = .handshaking
-        startReading()
-        continueHandshake()
-    }
-
-    private func connectFailed(_ status: Int32) {
-        connectError = status == Int32(UV_ECONNREFUSED.rawValue)
-            ? .connectionRefused(host: origin.host, port: origin.port)
-            : .connectFailed(host: origin.host, port: origin.port, reason: uvErrorName(status))
-        closeSocket()
-        connectNext()
-    }
-
-    private func continueHandshake() {
-        guard let tls else { return }
-        let step = tls.handshake()
-        flushTLS()
-        switch step {
-        case .done: ready()
-        case .wantMore: break
-        case .failed(let error): fail(error)
-        }
-    }
-
-    private func ready() {
-        guard let exchange else {
-            close()
-            return
-        }
-        begin(exchange)
-        if tls != nil { pumpTLS() }
-    }
+    var transport: StreamTransport? { tcp.map(StreamTransport.init) }
 
     // MARK: Exchanges
 
@@ -194,13 +57,10 @@ final class UpstreamConnection {
     func begin(_ exchange: UpstreamExchange) {
         self.exchange = exchange
         exchange.attached(to: self)
-        state = .exchanging
         parser.reset(requestWasHead: exchange.request.isHead)
         stash.removeAll()
-        requestWritten = false
-        lastActivity = client.loop.now
-        arm(configuration.readTimeoutMilliseconds)
-        let request = exchange.request.serialized(userAgent: configuration.userAgent)
+        arm(machine.begin(now: client.loop.now))
+        let request = exchange.request.serialized(userAgent: client.configuration.userAgent)
         let sent: (Bool) -> Void = { [self] ok in requestSent(ok, for: exchange) }
         if let tls {
             guard tls.write(request) else {
@@ -215,13 +75,9 @@ final class UpstreamConnection {
     }
 
     private func requestSent(_ ok: Bool, for sentExchange: UpstreamExchange) {
-        guard state == .exchanging, exchange === sentExchange else { return }
-        lastActivity = client.loop.now
-        if ok {
-            requestWritten = true
-        } else if !sentExchange.responseStarted {
-            // An answer already on its way (an early 413, say) is still read to its end.
-            fail(.peerClosed("while the request was being sent"))
+        guard exchange === sentExchange else { return }
+        if case .fail(let reason) = machine.requestSent(ok: ok, responseStarted: sentExchange.responseStarted, now: client.loop.now) {
+            fail(.peerClosed(reason))
         }
     }
 
@@ -230,8 +86,8 @@ final class UpstreamConnection {
     }
 
     func exchangeResumed() {
-        guard state == .exchanging, !delivering else { return }
-        lastActivity = client.loop.now
+        guard machine.isExchanging, !delivering else { return }
+        machine.bytesMoved(now: client.loop.now)
         if !stash.isEmpty {
             let pending = stash
             stash = []
@@ -240,9 +96,9 @@ final class UpstreamConnection {
         } else {
             parser.unpause()
         }
-        guard state == .exchanging, let exchange, !exchange.isPaused, stash.isEmpty else { return }
+        guard machine.isExchanging, let exchange, !exchange.isPaused, stash.isEmpty else { return }
         if tls != nil { pumpTLS() }
-        if state == .exchanging { startReading() }
+        if machine.isExchanging { startReading() }
     }
 
     /// The handler gave up mid-exchange: what is left of the response makes the connection unusable.
@@ -252,17 +108,16 @@ final class UpstreamConnection {
         close()
     }
 
-    private func completeExchange(reusable: Bool) {
+    private func completeExchange(keepAlive: Bool, bytesLeftOver: Bool) {
         guard let exchange else { return }
+        let reusable = machine.responseComplete(keepAlive: keepAlive, bytesLeftOver: bytesLeftOver)
         self.exchange = nil
-        exchangesCompleted += 1
         stash.removeAll()
         // Back in the pool before the handler hears of it, so a request the handler sends next reuses it.
         if reusable {
-            state = .idle
-            lastActivity = client.loop.now
+            let idleTimeout = machine.parked(now: client.loop.now)
             if client.park(self) {
-                arm(configuration.idleTimeoutMilliseconds)
+                arm(idleTimeout)
                 startReading()
             } else {
                 close()
@@ -274,38 +129,28 @@ final class UpstreamConnection {
     }
 
     /// Ends the current exchange with `error` (the client may send it again elsewhere) and closes.
-    private func fail(_ error: UpstreamError) {
+    func fail(_ error: UpstreamError) {
         let exchange = self.exchange
         self.exchange = nil
-        let reused = exchangesCompleted > 0
+        let reused = machine.exchangesCompleted > 0
         close()
         if let exchange { client.exchange(exchange, failed: error, onReusedConnection: reused) }
     }
 
     // MARK: Reading
 
-    private var socketStream: UnsafeMutablePointer<uv_stream_t>? {
-        tcp.map { stream(of: $0) }
-    }
-
-    private func stream(of tcp: UnsafeMutablePointer<uv_tcp_t>) -> UnsafeMutablePointer<uv_stream_t> {
-        UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_stream_t.self)
-    }
-
-    private func startReading() {
-        guard !reading, let stream = socketStream, state != .closed else { return }
+    func startReading() {
+        guard !reading, let transport, !machine.isClosed else { return }
         reading = true
-        uv_read_start(stream, { _, _, buffer in
-            buffer!.pointee = uv_buf_t(base: sharedReadBuffer, len: sharedReadBufferSize)
-        }, { stream, count, _ in
+        transport.startReading { stream, count, _ in
             Unmanaged<UpstreamConnection>.fromOpaque(stream!.pointee.data).takeUnretainedValue().didRead(count)
-        })
+        }
     }
 
     private func stopReading() {
-        guard reading, let stream = socketStream else { return }
+        guard reading, let transport else { return }
         reading = false
-        uv_read_stop(stream)
+        transport.stopReading()
     }
 
     private func didRead(_ count: Int) {
@@ -314,8 +159,8 @@ final class UpstreamConnection {
             return
         }
         guard count > 0 else { return }
-        lastActivity = client.loop.now
-        let bytes = UnsafeRawBufferPointer(start: sharedReadBuffer, count: count)
+        machine.bytesMoved(now: client.loop.now)
+        let bytes = client.loop.readBytes(count)
         if let tls {
             tls.receive(bytes)
             pumpTLS()
@@ -325,13 +170,13 @@ final class UpstreamConnection {
     }
 
     /// Decrypts and delivers until OpenSSL wants more ciphertext, the handler pauses, or the exchange ends.
-    private func pumpTLS() {
+    func pumpTLS() {
         guard let tls else { return }
-        if state == .handshaking {
+        if machine.state == .handshaking {
             continueHandshake()
-            guard state == .exchanging else { return }
+            guard machine.isExchanging else { return }
         }
-        while let plaintext, state == .exchanging || state == .idle, stash.isEmpty, exchange?.isPaused != true {
+        while let plaintext, machine.isExchanging || machine.state == .idle, stash.isEmpty, exchange?.isPaused != true {
             switch tls.read(into: plaintext) {
             case .bytes(let count):
                 received(UnsafeRawBufferPointer(rebasing: plaintext[..<count]))
@@ -343,7 +188,7 @@ final class UpstreamConnection {
                 peerEnded(nil)
                 return
             case .failed(let reason):
-                if state == .exchanging {
+                if machine.isExchanging {
                     fail(.peerClosed("with a TLS error: \(reason)"))
                 } else {
                     close()
@@ -355,14 +200,10 @@ final class UpstreamConnection {
     }
 
     private func received(_ bytes: UnsafeRawBufferPointer) {
-        switch state {
-        case .exchanging:
-            deliver(bytes)
-        case .idle:
-            // Nothing was asked: whatever this is, the connection's framing can no longer be trusted.
-            close()
-        default:
-            break
+        switch machine.bytesArrived() {
+        case .deliver: deliver(bytes)
+        case .close: close()
+        case .ignore: break
         }
     }
 
@@ -372,7 +213,7 @@ final class UpstreamConnection {
         delivering = true
         let outcome = parser.parse(bytes, for: exchange)
         delivering = false
-        guard state == .exchanging, self.exchange === exchange else { return }
+        guard machine.isExchanging, self.exchange === exchange else { return }
         switch outcome {
         case .needMore:
             break
@@ -380,7 +221,7 @@ final class UpstreamConnection {
             stash.append(contentsOf: bytes[consumed...])
             stopReading()
         case .complete(let consumed, let keepAlive):
-            completeExchange(reusable: keepAlive && consumed == bytes.count && requestWritten)
+            completeExchange(keepAlive: keepAlive, bytesLeftOver: consumed != bytes.count)
         case .stopped:
             abandon(exchange)
         case .failed(let reason):
@@ -390,76 +231,55 @@ final class UpstreamConnection {
 
     private func peerEnded(_ reason: String?) {
         let detail = reason.map { " (\($0))" } ?? ""
-        switch state {
-        case .exchanging:
+        switch machine.peerEnded(responseStarted: exchange?.responseStarted ?? false) {
+        case .failBeforeAnswer:
+            fail(.peerClosed("before answering\(detail)"))
+        case .finishResponse:
             guard let exchange else { close(); return }
-            guard exchange.responseStarted else {
-                fail(.peerClosed("before answering\(detail)"))
-                return
-            }
-            switch parser.finish(for: exchange) {
-            case .complete:
-                completeExchange(reusable: false)
-            default:
+            if case .complete = parser.finish(for: exchange) {
+                completeExchange(keepAlive: false, bytesLeftOver: false)
+            } else {
                 fail(.peerClosed("in the middle of the response\(detail)"))
             }
-        case .handshaking:
+        case .failHandshake:
             fail(.tlsHandshakeFailed(host: origin.host, reason: "the peer closed the connection\(detail)"))
-        default:
+        case .close:
             close()
         }
     }
 
     // MARK: Writing
 
-    private func flushTLS() {
-        guard let tls, state != .closed else { return }
+    func flushTLS() {
+        guard let tls, !machine.isClosed else { return }
         let bytes = tls.takeCiphertext()
         if !bytes.isEmpty { writeSocket(bytes) { _ in } }
     }
 
     private func writeSocket(_ bytes: [UInt8], completion: @escaping (Bool) -> Void) {
-        guard let stream = socketStream, state != .closed else { completion(false); return }
-        var written = 0
-        bytes.withUnsafeBytes { raw in
-            var buffer = uv_buf_t(base: UnsafeMutablePointer(mutating: raw.baseAddress?.assumingMemoryBound(to: CChar.self)), len: raw.count)
-            let result = uv_try_write(stream, &buffer, 1)
-            written = result >= 0 ? Int(result) : (result == Int32(UV_EAGAIN.rawValue) ? 0 : -1)
-        }
-        if written == bytes.count { completion(true); return }
-        if written < 0 { completion(false); return }
-        SocketWrite(bytes: bytes[written...], completion: completion).start(on: stream)
+        guard let transport, !machine.isClosed else { completion(false); return }
+        transport.write(bytes, completion: completion)
     }
 
     // MARK: Timer
 
-    private func arm(_ milliseconds: UInt64) {
+    func arm(_ milliseconds: UInt64) {
         uv_timer_start(timer, { timer in
             Unmanaged<UpstreamConnection>.fromOpaque(timer!.pointee.data).takeUnretainedValue().timerFired()
         }, milliseconds, 0)
     }
 
-    /// One timer per connection; what it means depends on the state. Activity only moves a mark, and
-    /// the timer re-arms for the rest when it fires early, so reads cost no timer operations.
     private func timerFired() {
-        let quiet = client.loop.now - lastActivity
-        switch state {
-        case .resolving, .connecting, .handshaking:
-            fail(.timeout(.connect, host: origin.host, milliseconds: configuration.connectTimeoutMilliseconds))
-        case .exchanging:
-            let limit = configuration.readTimeoutMilliseconds
-            if exchange?.isPaused == true {
-                lastActivity = client.loop.now
-                arm(limit)
-            } else if quiet >= limit {
-                fail(.timeout(.read, host: origin.host, milliseconds: limit))
-            } else {
-                arm(limit - quiet)
-            }
-        case .idle:
-            let limit = configuration.idleTimeoutMilliseconds
-            if quiet >= limit { close() } else { arm(limit - quiet) }
-        case .closed:
+        switch machine.timerFired(now: client.loop.now, exchangePaused: exchange?.isPaused == true) {
+        case .rearm(let milliseconds):
+            arm(milliseconds)
+        case .connectTimedOut:
+            fail(.timeout(.connect, host: origin.host, milliseconds: machine.timeouts.connectMilliseconds))
+        case .readTimedOut:
+            fail(.timeout(.read, host: origin.host, milliseconds: machine.timeouts.readMilliseconds))
+        case .close:
+            close()
+        case .none:
             break
         }
     }
@@ -468,8 +288,7 @@ final class UpstreamConnection {
 
     /// Closes the handles; an exchange still attached is the caller's to end (see `fail`, `abandon`).
     func close() {
-        guard state != .closed else { return }
-        state = .closed
+        guard machine.close() else { return }
         client.connectionClosed(self)
         stopReading()
         stash = []
@@ -482,7 +301,7 @@ final class UpstreamConnection {
         }
     }
 
-    private func closeSocket() {
+    func closeSocket() {
         guard let tcp else { return }
         self.tcp = nil
         reading = false
@@ -493,7 +312,3 @@ final class UpstreamConnection {
         }
     }
 }
-
-private let sharedReadBufferSize = 64 * 1024
-/// One socket read buffer for the loop: each read is consumed (parsed, or copied into OpenSSL) before the next.
-nonisolated(unsafe) private let sharedReadBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: sharedReadBufferSize)

@@ -1,3 +1,5 @@
+import BerthHTTP
+
 /// One request to an upstream. The body, when there is one, is in memory: the mirror only sends
 /// small ones (token requests, upload starts); large transfers go the other way.
 public struct UpstreamRequest {
@@ -78,20 +80,4 @@ public struct UpstreamOrigin: Hashable, CustomStringConvertible {
     public var port: Int
 
     public var description: String { "\(isTLS ? "https" : "http")://\(host):\(port)" }
-}
-
-/// ASCII case-insensitive comparison: header names are ASCII (RFC 9110 §5.1), and this allocates nothing.
-func asciiEqualIgnoringCase(_ a: String, _ b: String) -> Bool {
-    var left = a.utf8.makeIterator()
-    var right = b.utf8.makeIterator()
-    while true {
-        switch (left.next(), right.next()) {
-        case (nil, nil): return true
-        case (let x?, let y?):
-            if x | 0x20 != y | 0x20 { return false }
-            // `| 0x20` folds letters; other bytes must match exactly.
-            if x != y, !(x | 0x20 >= 0x61 && x | 0x20 <= 0x7A) { return false }
-        default: return false
-        }
-    }
 }

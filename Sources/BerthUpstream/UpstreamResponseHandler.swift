@@ -1,3 +1,5 @@
+import BerthHTTP
+
 /// Receives one upstream response as it streams in, on the loop thread.
 ///
 /// The order is `head`, any number of `body` calls, then `end` exactly once. `end` may come without

@@ -151,7 +151,7 @@ extension Registry {
     private func krakenCommit(_ namespace: Namespace, _ digest: Digest, _ id: String, _ backend: KrakenNamespace.Backend,
                               _ exchange: HTTPExchange) throws {
         let session = try krakenSession(namespace, id)
-        let through = QueryParameters(exchange.request.query)["through"]?.lowercased() == "true"
+        let through = QueryParameters(exchange.request.query)["through"].map { asciiEqualIgnoringCase($0, "true") } ?? false
         loop.offload({ () -> Error? in
             defer { session.release() }
             do { try session.commit(expected: digest); return nil } catch { return error }

@@ -1,3 +1,4 @@
+import BerthHTTP
 import BerthStorage
 
 /// What a pushed manifest is and what it references, checked before it is stored; the JSON is read by
@@ -21,7 +22,7 @@ struct ManifestDescription {
             throw RegistryError(.manifestInvalid, "manifest is not valid JSON")
         }
         let declared = references.mediaType
-        let header = contentType.map { $0.split(separator: ";").first.map { $0.trimmingSpaces() } ?? "" }.map(String.init)
+        let header = contentType.map { $0.split(separator: ";").first.map { $0.trimmingOWS() } ?? "" }.map(String.init)
         if let declared, let header, ManifestMediaType.isKnown(header), declared != header {
             throw RegistryError(.manifestInvalid, "mediaType \(declared) does not match Content-Type \(header)")
         }

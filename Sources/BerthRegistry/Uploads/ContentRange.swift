@@ -19,24 +19,15 @@ enum ContentRange {
     }
 
     private static func unprefixed(_ header: String) -> Substring {
-        let text = Substring(header).trimmingSpaces()
+        let text = Substring(header).trimmingOWS()
         return text.hasPrefix("bytes ") || text.hasPrefix("bytes=") ? text.dropFirst(6) : text
     }
 
     /// Exactly two numbers around exactly one separator.
     private static func bounds(_ text: Substring, separators: Set<Character>) -> (Int64, Int64)? {
         let parts = text.split(omittingEmptySubsequences: false, whereSeparator: { separators.contains($0) })
-        guard parts.count == 2, let first = DecimalDigits.int64(parts[0].trimmingSpaces()),
-              let second = DecimalDigits.int64(parts[1].trimmingSpaces()) else { return nil }
+        guard parts.count == 2, let first = DecimalDigits.int64(parts[0].trimmingOWS()),
+              let second = DecimalDigits.int64(parts[1].trimmingOWS()) else { return nil }
         return (first, second)
-    }
-}
-
-extension Substring {
-    func trimmingSpaces() -> Substring {
-        var view = self
-        while view.first == " " { view = view.dropFirst() }
-        while view.last == " " { view = view.dropLast() }
-        return view
     }
 }

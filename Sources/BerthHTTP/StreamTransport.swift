@@ -1,0 +1,55 @@
+import CLibUV
+import Glibc
+
+/// The byte stream under a connection's state machine: a libuv TCP stream, read into its loop's one read
+/// buffer and written with try-write-then-queue. Both connections (HTTPConnection, the upstream client's
+/// UpstreamConnection) use it. Plain TCP today; this is the seam where TLS goes: a transport with the same
+/// read, write and shutdown that encrypts on the way out and decrypts before the parser (sendfile then needs
+/// the socket itself, which `descriptor` exposes). Loop-confined, like the stream it wraps.
+public struct StreamTransport {
+    public let stream: UnsafeMutablePointer<uv_stream_t>
+
+    public init(_ tcp: UnsafeMutablePointer<uv_tcp_t>) {
+        stream = UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_stream_t.self)
+    }
+
+    public var descriptor: Int32 {
+        var fd = uv_os_fd_t(-1)
+        uv_fileno(UnsafeMutableRawPointer(stream).assumingMemoryBound(to: uv_handle_t.self), &fd)
+        return fd
+    }
+
+    /// Bytes libuv still holds in queued writes.
+    public var queuedBytes: Int { stream.pointee.write_queue_size }
+
+    /// Starts reading; `didRead` gets the count (negative: an error or EOF), the bytes are the loop's
+    /// `readBytes(count)` and are valid until the callback returns. The stream's `data` is the owner.
+    public func startReading(_ didRead: uv_read_cb) {
+        uv_read_start(stream, { handle, _, buffer in
+            buffer!.pointee = uv_buf_t(base: handle!.pointee.loop.pointee.data.assumingMemoryBound(to: CChar.self),
+                                       len: EventLoop.readBufferSize)
+        }, didRead)
+    }
+
+    public func stopReading() {
+        uv_read_stop(stream)
+    }
+
+    /// Writes what the socket takes at once, and queues the rest (copied) for libuv; `completion` runs once,
+    /// with false when the stream failed.
+    public func write(_ bytes: [UInt8], completion: @escaping (Bool) -> Void) {
+        let written = bytes.withUnsafeBytes { raw -> Int in
+            var buffer = uv_buf_t(base: UnsafeMutablePointer(mutating: raw.baseAddress?.assumingMemoryBound(to: CChar.self)), len: raw.count)
+            let result = uv_try_write(stream, &buffer, 1)
+            return result >= 0 ? Int(result) : (result == Int32(UV_EAGAIN.rawValue) ? 0 : -1)
+        }
+        if written == bytes.count { completion(true); return }
+        if written < 0 { completion(false); return }
+        SocketWrite(bytes: bytes[written...], completion: completion).start(on: stream)
+    }
+
+    /// Ends both directions now, even while another thread is blocked in a send on the socket.
+    public func shutdownNow() {
+        shutdown(descriptor, Int32(SHUT_RDWR))
+    }
+}
