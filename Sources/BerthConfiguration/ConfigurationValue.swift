@@ -79,9 +79,15 @@ extension Configuration {
     }
 
     static func count(_ value: Any, _ key: String, _ origin: String) throws -> Int {
+        try wholeNumber(value, key, origin, in: 1...256, "from 1 to 256")
+    }
+
+    /// An integer (in YAML or as the text of a variable) within `range`, which `expected` says in words.
+    private static func wholeNumber(_ value: Any, _ key: String, _ origin: String, in range: ClosedRange<Int>,
+                                    _ expected: String) throws -> Int {
         let number = (value as? Int) ?? (value as? String).flatMap { Int($0) }
-        guard let number, (1...256).contains(number) else {
-            throw Invalid(description: "\(origin): \(key): expected a whole number from 1 to 256")
+        guard let number, range.contains(number) else {
+            throw Invalid(description: "\(origin): \(key): expected a whole number \(expected)")
         }
         return number
     }
@@ -105,11 +111,7 @@ extension Configuration {
     }
 
     static func connectionLimit(_ value: Any, _ key: String, _ origin: String) throws -> Int {
-        let number = (value as? Int) ?? (value as? String).flatMap { Int($0) }
-        guard let number, (0...1_000_000).contains(number) else {
-            throw Invalid(description: "\(origin): \(key): expected a whole number from 0 (no limit) to 1000000")
-        }
-        return number
+        try wholeNumber(value, key, origin, in: 0...1_000_000, "from 0 (no limit) to 1000000")
     }
 
     static func progressWindow(_ value: Any, _ key: String, _ origin: String) throws -> Double {
