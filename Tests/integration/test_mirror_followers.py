@@ -1,0 +1,208 @@
+"""The clients that follow one cold download (issue 19): a slow one and a fast one both get the right bytes, and a
+download whose upstream dies mid-body cuts every one of them short and leaves nothing cached.
+
+The dying upstream is a small HTTP server in a subprocess (`_HALF_UPSTREAM`): it answers a blob GET with the whole
+Content-Length, sends the first half, then waits to be killed by PID. Timeouts only guard against hangs.
+"""
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+
+from mirrorutil import MiB, TIMEOUT, blob_path, settled_count, sha256_stream, start_mirror, write_mirror_config
+from regutil import describe, digest_of, free_port, push_blob
+
+pytestmark = pytest.mark.berth_only  # the mirror is Berth's
+
+# argv: port, blob file, log file, mode ("half": send half the body, then hang until killed; "full").
+_HALF_UPSTREAM = r'''
+import http.server, sys, time
+port, blob_file, log_file, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+blob = open(blob_file, "rb").read()
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args):
+        pass
+    def _answer(self, body):
+        with open(log_file, "a") as log:
+            log.write(f"{self.command} {self.path}\n")
+        if self.path == "/v2/" or self.path.startswith("/v2/test/blob/blobs/sha256:"):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(blob) if self.path != "/v2/" else 2))
+            self.send_header("Docker-Content-Digest", sys.argv[5])
+            self.end_headers()
+            if not body:
+                return
+            if self.path == "/v2/":
+                self.wfile.write(b"{}")
+            elif mode == "half":
+                self.wfile.write(blob[:len(blob) // 2])
+                self.wfile.flush()
+                time.sleep(3600)
+            else:
+                self.wfile.write(blob)
+        else:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+    def do_GET(self):
+        self._answer(True)
+    def do_HEAD(self):
+        self._answer(False)
+http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+'''
+
+
+def _start_half_upstream(tmp_path, port, blob_file, digest, mode):
+    script = tmp_path / "half_upstream.py"
+    script.write_text(_HALF_UPSTREAM)
+    log = tmp_path / "half_upstream.log"
+    proc = subprocess.Popen([sys.executable, str(script), str(port), str(blob_file), str(log), mode, digest])
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/v2/", timeout=5).status_code == 200:
+                return proc, log
+        except requests.ConnectionError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, "the test upstream did not start"
+        time.sleep(0.05)
+
+
+def _blob_gets(log, digest):
+    if not os.path.exists(log):
+        return 0
+    with open(log) as f:
+        return sum(1 for line in f if line.strip() == f"GET /v2/test/blob/blobs/{digest}")
+
+
+def _kill(proc):
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(TIMEOUT)
+
+
+def _run_together(targets):
+    """Runs each target in a thread, all started together; [result of each]."""
+    barrier = threading.Barrier(len(targets))
+    results = [None] * len(targets)
+
+    def run(i):
+        try:
+            barrier.wait(timeout=TIMEOUT)
+            results[i] = targets[i]()
+        except Exception as e:  # reported with the others
+            results[i] = {"error": repr(e)}
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(targets))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(3 * TIMEOUT)
+    return results
+
+
+def test_a_slow_and_a_fast_follower_of_one_cold_download_both_get_the_right_bytes(start_registry, start_berth,
+                                                                                  tmp_path):
+    upstream = start_registry("reference", label="upstream")
+    size = 64 * MiB
+    blob = os.urandom(size)
+    digest = digest_of(blob)
+    assert push_blob(upstream.base_url, "test/blob", blob) == digest
+    del blob
+    berth, root = start_mirror(start_berth, tmp_path, write_mirror_config(tmp_path, remoteurl=upstream.base_url))
+    url = f"{berth.base_url}/v2/test/blob/blobs/{digest}"
+
+    def fast():
+        with requests.get(url, stream=True, timeout=TIMEOUT) as r:
+            return {"status": r.status_code, "body": sha256_stream(r)}
+
+    def slow():
+        with requests.get(url, stream=True, timeout=TIMEOUT) as r:
+            h, n = hashlib.sha256(), 0
+            for part in r.iter_content(256 * 1024):
+                h.update(part)
+                n += len(part)
+                time.sleep(0.01)  # about 25 MiB/s: far behind the fast one
+            return {"status": r.status_code, "body": (h.hexdigest(), n)}
+
+    results = _run_together([fast, slow])
+    for name, res in zip(["fast", "slow"], results):
+        assert res.get("status") == 200 and res.get("body") == (digest[7:], size), f"{name} follower: {res}"
+    assert settled_count(upstream, "GET", f"/v2/test/blob/blobs/{digest}") == 1
+    assert os.path.getsize(blob_path(root, digest)) == size
+
+
+def test_an_upstream_dying_mid_body_cuts_every_follower_short_and_caches_nothing(start_berth, tmp_path):
+    size = 32 * MiB
+    blob = os.urandom(size)
+    digest = digest_of(blob)
+    blob_file = tmp_path / "blob"
+    blob_file.write_bytes(blob)
+    del blob
+    port = free_port()
+    dying, log = _start_half_upstream(tmp_path, port, blob_file, digest, "half")
+    try:
+        berth, root = start_mirror(start_berth, tmp_path,
+                                   write_mirror_config(tmp_path, remoteurl=f"http://127.0.0.1:{port}"))
+        url = f"{berth.base_url}/v2/test/blob/blobs/{digest}"
+        started = threading.Barrier(3)
+
+        def follower():
+            n, announced = 0, None
+            try:
+                with requests.get(url, stream=True, timeout=TIMEOUT) as r:
+                    if r.status_code != 200:
+                        return {"status": r.status_code, "body": describe(r)}
+                    announced = int(r.headers["Content-Length"])
+                    parts = r.iter_content(64 * 1024)
+                    n += len(next(parts))
+                    started.wait(timeout=TIMEOUT)
+                    for part in parts:
+                        n += len(part)
+            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as e:
+                return {"status": 200, "length": announced, "received": n, "cut": repr(e)}
+            return {"status": 200, "length": announced, "received": n, "cut": None}
+
+        threads_results = [None, None]
+
+        def run(i):
+            threads_results[i] = follower()
+
+        threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(2)]
+        for t in threads:
+            t.start()
+        started.wait(timeout=TIMEOUT)  # both followers have bytes of the download: the upstream dies now
+        _kill(dying)
+        for t in threads:
+            t.join(3 * TIMEOUT)
+        for res in threads_results:
+            assert res and res["status"] == 200 and res["length"] == size, res
+            assert res["received"] < size, f"a follower was sent the whole length of a download that failed: {res}"
+        assert _blob_gets(log, digest) == 1
+        assert not os.path.exists(blob_path(root, digest)), "a blob that was never verified is in the cache"
+        downloads = root / "berth-mirror" / "downloads"
+        deadline = time.monotonic() + TIMEOUT
+        while os.path.isdir(downloads) and os.listdir(downloads) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not (os.path.isdir(downloads) and os.listdir(downloads)), os.listdir(downloads)
+
+        # The upstream is back, whole: the next GET downloads again and is right.
+        back, _ = _start_half_upstream(tmp_path, port, blob_file, digest, "full")
+        try:
+            with requests.get(url, stream=True, timeout=TIMEOUT) as r:
+                assert r.status_code == 200, describe(r)
+                assert sha256_stream(r) == (digest[7:], size)
+            assert _blob_gets(log, digest) == 2
+            assert os.path.getsize(blob_path(root, digest)) == size
+        finally:
+            _kill(back)
+    finally:
+        _kill(dying)
