@@ -122,9 +122,17 @@ final class HTTPServerTests: XCTestCase {
     func test_large_file_that_must_come_from_the_disk_is_sent_whole() throws {
         let descriptor = try openForReading(server.largePath)
         defer { close(descriptor) }
-        XCTAssertEqual(fsync(descriptor), 0)
-        XCTAssertEqual(posix_fadvise(descriptor, 0, 0, POSIX_FADV_DONTNEED), 0)
-        XCTAssertEqual(berth_is_cached(descriptor, 4 << 20), 0, "dropped from the page cache")
+        // The kernel may keep a page that is still being written back or read when the advice comes (seen
+        // on a loaded machine): advise again until the page is gone, within a bound.
+        var attempts = 0
+        repeat {
+            XCTAssertEqual(fsync(descriptor), 0)
+            XCTAssertEqual(posix_fadvise(descriptor, 0, 0, POSIX_FADV_DONTNEED), 0)
+            attempts += 1
+            if berth_is_cached(descriptor, 4 << 20) == 0 { break }
+            usleep(20_000)
+        } while attempts < 100
+        XCTAssertEqual(berth_is_cached(descriptor, 4 << 20), 0, "dropped from the page cache after \(attempts) attempts")
         try assertLargeFileSentWhole()
     }
 
