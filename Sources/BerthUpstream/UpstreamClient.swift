@@ -55,6 +55,7 @@ public final class UpstreamClient {
 
     /// Closes pooled connections and cancels exchanges in progress; later sends end at once with `.cancelled`.
     public func shutdown() {
+        guard !shutDown else { return }
         shutDown = true
         for connection in Array(live.values) {
             if let exchange = connection.currentExchange { exchange.cancel() } else { connection.close() }

@@ -165,7 +165,10 @@ struct Serve: ParsableCommand {
             server.onHangUp = { Log.warn("SIGHUP: a configuration is reloaded by the supervisor of workers: 2 or more; restart to apply one here") }
         }
         let maintenance = registry.startMaintenance()
-        server.onDrained = { maintenance.forEach { $0.stop() } }
+        server.onDrained = {
+            maintenance.forEach { $0.stop() }
+            registry.closeUpstreams()
+        }
         Log.info("berth \(Berth.version)\(worker.map { " worker \($0)" } ?? "") serving \(store.base) on \(settings.httpAddr)")
         WorkerSupervisor.signalReady()
         berth_release_startup_code()

@@ -175,6 +175,16 @@ public final class Registry: HTTPHandler {
         return timers
     }
 
+    /// Closes the upstream connections of the mirror and of Kraken's registry backends, for a server that has
+    /// drained: an idle keep-alive connection in their pools would hold the loop, and so the worker, until it
+    /// timed out (30 s), which a reload or a stop need not wait for.
+    public func closeUpstreams() {
+        mirror?.upstreams.forEach { $0.registry.client.shutdown() }
+        for namespace in krakenNamespaces ?? [] {
+            if case .registry(let registry, _) = namespace.backend { registry.client.shutdown() }
+        }
+    }
+
     /// Removes what committed uploads left behind, on the pool: after the answer, since it can wait on the disk.
     func removeRetired() {
         loop.offload({ [store] in store.removeRetired() }, then: {})
