@@ -527,3 +527,24 @@ def sha256_stream(response, chunk=1 << 20):
         h.update(part)
         n += len(part)
     return h.hexdigest(), n
+
+
+def run_together(n, target):
+    """Starts n threads on target(i) together (a barrier) and waits for them all: [result of each], an
+    exception reported as {"error": repr(e)} with the others."""
+    barrier = threading.Barrier(n)
+    results = [None] * n
+
+    def run(i):
+        try:
+            barrier.wait(timeout=TIMEOUT)
+            results[i] = target(i)
+        except Exception as e:  # reported with the others
+            results[i] = {"error": repr(e)}
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(3 * TIMEOUT)
+    return results

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from mirrorutil import (MiB, TIMEOUT, blob_path, build_image, count_requests, push_to_upstream, settled_count,
-                        sha256_stream, start_mirror, write_mirror_config)
+                        run_together, sha256_stream, start_mirror, write_mirror_config)
 from regutil import OCI_MANIFEST, describe, digest_of, push_blob
 
 pytestmark = pytest.mark.berth_only  # the mirror is Berth's; docker-registry is the upstream here
@@ -22,24 +22,6 @@ BIG = 256 * MiB
 CLIENTS = 20
 
 
-def _run_clients(n, target):
-    """Start n threads on target(i) together (a barrier), wait for them all; [result of each]."""
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait(timeout=TIMEOUT)
-            results[i] = target(i)
-        except Exception as e:  # reported with the others
-            results[i] = {"error": repr(e)}
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(3 * TIMEOUT)
-    return results
 
 
 def test_twenty_clients_of_a_cold_256mib_blob_share_one_upstream_get_across_two_workers(start_registry, start_berth,
@@ -68,7 +50,7 @@ def test_twenty_clients_of_a_cold_256mib_blob_share_one_upstream_get_across_two_
                     "first_byte": first, "seconds": time.monotonic() - t0}
 
     cold_started = time.monotonic()
-    results = _run_clients(CLIENTS, client)
+    results = run_together(CLIENTS, client)
     cold = time.monotonic() - cold_started
     for i, res in enumerate(results):
         print(f"client {i}: {res}")
@@ -121,7 +103,7 @@ def test_concurrent_requests_for_an_uncached_manifest_share_one_upstream_get(sta
             return {"status": r.status_code, "body": r.content, "digest": r.headers.get("Docker-Content-Digest"),
                     "worker": r.headers.get("Berth-Worker")}
 
-        results = _run_clients(10, client)
+        results = run_together(10, client)
         bad = [res for res in results if not res or res.get("status") != 200 or res["body"] != image["manifest"]
                or res["digest"] != image["digest"]]
         assert not bad, bad

@@ -15,7 +15,8 @@ import time
 import pytest
 import requests
 
-from mirrorutil import MiB, TIMEOUT, blob_path, settled_count, sha256_stream, start_mirror, write_mirror_config
+from mirrorutil import (MiB, TIMEOUT, blob_path, run_together, settled_count, sha256_stream, start_mirror,
+                        write_mirror_config)
 from regutil import describe, digest_of, free_port, push_blob
 
 pytestmark = pytest.mark.berth_only  # the mirror is Berth's
@@ -89,24 +90,6 @@ def _kill(proc):
         proc.wait(TIMEOUT)
 
 
-def _run_together(targets):
-    """Runs each target in a thread, all started together; [result of each]."""
-    barrier = threading.Barrier(len(targets))
-    results = [None] * len(targets)
-
-    def run(i):
-        try:
-            barrier.wait(timeout=TIMEOUT)
-            results[i] = targets[i]()
-        except Exception as e:  # reported with the others
-            results[i] = {"error": repr(e)}
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(targets))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(3 * TIMEOUT)
-    return results
 
 
 def test_a_slow_and_a_fast_follower_of_one_cold_download_both_get_the_right_bytes(start_registry, start_berth,
@@ -133,7 +116,7 @@ def test_a_slow_and_a_fast_follower_of_one_cold_download_both_get_the_right_byte
                 time.sleep(0.01)  # about 25 MiB/s: far behind the fast one
             return {"status": r.status_code, "body": (h.hexdigest(), n)}
 
-    results = _run_together([fast, slow])
+    results = run_together(2, lambda i: (fast, slow)[i]())
     for name, res in zip(["fast", "slow"], results):
         assert res.get("status") == 200 and res.get("body") == (digest[7:], size), f"{name} follower: {res}"
     assert settled_count(upstream, "GET", f"/v2/test/blob/blobs/{digest}") == 1

@@ -30,6 +30,13 @@ extension FuzzTarget {
         }
         if let (start, end) = ContentRange.kraken(header) {
             require(start >= 0 && end >= start, "Kraken range \(start)-\(end) accepted")
+            // Kraken's PATCH runs the same machine on its half-open range (an empty one included).
+            let machine = UploadStateMachine(offset: offset)
+            for length in [nil, declared, declared & Int64.max, Int64.max] {
+                if case .append(let at) = machine.chunk(from: start, to: end, declaredLength: length) {
+                    require(at == offset && start == offset, "Kraken append at \(at) for \(start)-\(end) on \(offset)")
+                }
+            }
         }
     }
 
