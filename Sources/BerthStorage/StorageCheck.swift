@@ -17,7 +17,13 @@ public struct StorageCheck {
         /// one write and rename, and a retired directory lives until the answer is sent: an hour is far
         /// longer than any live writer keeps one.
         public var temporaryMaxAgeSeconds: Double = 3600
-        public var now = Double(time(nil))
+        /// The fine clock, not time(2): that one is the kernel's coarse clock, and a file written a moment ago
+        /// can carry an mtime a second ahead of it (seen as a negative age in a fresh-clone CI run).
+        public var now: Double = {
+            var clock = timespec()
+            clock_gettime(CLOCK_REALTIME, &clock)
+            return Double(clock.tv_sec) + Double(clock.tv_nsec) / 1e9
+        }()
 
         public init() {}
     }
