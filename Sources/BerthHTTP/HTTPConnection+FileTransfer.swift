@@ -12,6 +12,8 @@ extension HTTPConnection {
     /// How far ahead a large rest is probed for bytes that are not in the page cache: about what a loopback
     /// socket buffer takes at once.
     private static let cacheProbeDistance: Int64 = 4 << 20
+    /// The most a follower of a growing file sends from the pool before it looks again.
+    private static let followInPoolLimit: Int64 = 16 << 20
 
     /// Sends `count` bytes of the body from `first`: a complete file (`transfer`) or one still growing (`follow`).
     func sendBody(_ file: OpenFile, growing progress: GrowingFile?, from first: Int64, count: Int64, exchange: HTTPExchange) {
@@ -40,21 +42,33 @@ extension HTTPConnection {
         case .socketFull:
             exchange.bytesSent += run.offset - first
         }
-        let remaining = end - run.offset
-        if remaining <= Self.loopTransferLimit
-            || berth_is_cached(file.descriptor, run.offset + min(remaining, Self.cacheProbeDistance) - 1) == 1 {
+        if end - run.offset <= Self.loopTransferLimit || !mustReadDisk(run) {
             let offset = run.offset
             sendByteWhenWritable(file, at: offset, exchange: exchange) { [unowned self] in
                 transfer(file, from: offset + 1, to: end, exchange: exchange)
             }
             return
         }
+        sendInPool(run, exchange: exchange) { [unowned self] in responseFinished() }
+    }
+
+    /// Whether the next bytes of `run` (as far as a socket buffer takes) must come from the disk.
+    private func mustReadDisk(_ run: SendfileRun) -> Bool {
+        berth_is_cached(run.file, run.offset + min(run.end - run.offset, Self.cacheProbeDistance) - 1) != 1
+    }
+
+    /// Sends the rest of `run` from a pool thread, the socket blocking meanwhile, so that a disk read does not
+    /// stall the loop; `next` runs on the loop once all of it is out. A peer that takes nothing for the
+    /// send timeout has its connection reset.
+    private func sendInPool(_ run: SendfileRun, exchange: HTTPExchange, then next: @escaping () -> Void) {
+        let socket = run.socket
         machine.transferInPool(true)
         stopReading()
         berth_set_blocking(socket, 1)
         // A backstop for a peer that takes nothing at all; the progress deadline applies the rest of the rule.
         berth_set_send_timeout(socket, Int32(clamping: max(1, server.limits.progress.windowMilliseconds / 1000)))
         let start = run.offset
+        let remaining = run.end - run.offset
         server.loop.offload({ () -> Int64 in
             // Blocking: a full socket (the send timeout) ends the run like any other failure.
             var blocking = run
@@ -65,7 +79,7 @@ extension HTTPConnection {
             machine.transferInPool(false)
             exchange.bytesSent += sent
             if sent == remaining {
-                responseFinished()
+                next()
             } else {
                 // The peer will not take the rest: let the kernel drop it too instead of retrying for minutes.
                 berth_set_reset_on_close(socket)
@@ -89,7 +103,8 @@ extension HTTPConnection {
         }
     }
 
-    /// Sends `[offset, end)` of a file still being written: what is final goes out by sendfile on the loop,
+    /// Sends `[offset, end)` of a file still being written: what is final goes out by sendfile on the loop
+    /// (a follower that fell so far behind that its next bytes left the page cache reads them on the pool),
     /// then the connection waits for the writer. A writer that fails cuts the body short (the connection
     /// closes), so a client never takes a partial body for a whole one.
     private func follow(_ file: OpenFile, _ progress: GrowingFile, from start: Int64, to end: Int64, exchange: HTTPExchange) {
@@ -109,6 +124,13 @@ extension HTTPConnection {
             responseFinished()
         case .done:
             follow(file, progress, from: run.offset, to: end, exchange: exchange)
+        case .socketFull where mustReadDisk(run):
+            // A bounded piece at a time: a slow follower must not hold a pool thread the download needs for long.
+            let piece = SendfileRun(socket: run.socket, file: run.file, offset: run.offset,
+                                    end: min(run.end, run.offset + Self.followInPoolLimit))
+            sendInPool(piece, exchange: exchange) { [unowned self] in
+                follow(file, progress, from: piece.end, to: end, exchange: exchange)
+            }
         case .socketFull:
             let position = run.offset
             sendByteWhenWritable(file, at: position, exchange: exchange) { [unowned self] in

@@ -26,9 +26,19 @@ public struct StreamTransport {
     /// `readBytes(count)` and are valid until the callback returns. The stream's `data` is the owner.
     public func startReading(_ didRead: uv_read_cb) {
         uv_read_start(stream, { handle, _, buffer in
-            buffer!.pointee = uv_buf_t(base: handle!.pointee.loop.pointee.data.assumingMemoryBound(to: CChar.self),
-                                       len: EventLoop.readBufferSize)
+            buffer!.pointee = StreamTransport.loopReadBuffer(of: handle!)
         }, didRead)
+    }
+
+    /// Starts reading into what `allocate` chooses for each read (`loopReadBuffer` when nothing better);
+    /// `didRead` gets the count and that buffer.
+    public func startReading(allocating allocate: uv_alloc_cb, _ didRead: uv_read_cb) {
+        uv_read_start(stream, allocate, didRead)
+    }
+
+    /// The loop's one read buffer, for the loop of `handle`.
+    public static func loopReadBuffer(of handle: UnsafeMutablePointer<uv_handle_t>) -> uv_buf_t {
+        uv_buf_t(base: handle.pointee.loop.pointee.data.assumingMemoryBound(to: CChar.self), len: EventLoop.readBufferSize)
     }
 
     public func stopReading() {

@@ -24,8 +24,21 @@ public final class DirectIOBuffer {
 
     public var isEmpty: Bool { count == 0 }
 
+    /// The memory past the bytes, where a reader may put more before `append`ing them in place.
+    public var freeSpace: UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: base + count, count: capacity - count)
+    }
+
+    /// Appends `more`; bytes already in `freeSpace` (read there) are taken where they lie, or moved down
+    /// when something else was read before them.
     public func append(_ more: UnsafeRawBufferPointer) {
         guard let source = more.baseAddress, !more.isEmpty else { return }
+        let tail = base + count
+        if source >= UnsafeRawPointer(tail), source + more.count <= UnsafeRawPointer(base + capacity) {
+            if source != UnsafeRawPointer(tail) { memmove(tail, source, more.count) }
+            count += more.count
+            return
+        }
         if count + more.count > capacity { grow(to: count + more.count) }
         (base + count).copyMemory(from: source, byteCount: more.count)
         count += more.count

@@ -106,6 +106,12 @@ public final class RegistryFetch {
         }
     }
 
+    /// Only a forwarded body may be read into the handler's memory; a discarded one goes to the loop's.
+    fileprivate var bodyDestination: UnsafeMutableRawBufferPointer? {
+        guard case .forwarding = state else { return nil }
+        return handler?.bodyDestination()
+    }
+
     fileprivate func end(error: UpstreamError?) {
         current = nil
         switch state {
@@ -205,6 +211,10 @@ private final class Attempt: UpstreamResponseHandler {
 
     func body(_ bytes: UnsafeRawBufferPointer) {
         fetch.body(bytes)
+    }
+
+    func bodyDestination() -> UnsafeMutableRawBufferPointer? {
+        fetch.bodyDestination
     }
 
     func end(error: UpstreamError?) {

@@ -142,9 +142,23 @@ final class UpstreamConnection {
     func startReading() {
         guard !reading, let transport, !machine.isClosed else { return }
         reading = true
-        transport.startReading { stream, count, _ in
-            Unmanaged<UpstreamConnection>.fromOpaque(stream!.pointee.data).takeUnretainedValue().didRead(count)
+        transport.startReading(allocating: { handle, _, buffer in
+            let connection = Unmanaged<UpstreamConnection>.fromOpaque(handle!.pointee.data).takeUnretainedValue()
+            buffer!.pointee = connection.readDestination(handle!)
+        }, { stream, count, buffer in
+            let bytes = UnsafeRawBufferPointer(start: buffer!.pointee.base, count: max(0, count))
+            Unmanaged<UpstreamConnection>.fromOpaque(stream!.pointee.data).takeUnretainedValue().didRead(count, bytes)
+        })
+    }
+
+    /// A plain body is read straight into the handler's memory when it offers some, so a blob's bytes
+    /// are copied once, by the kernel; anything else goes to the loop's buffer. (Ciphertext always does:
+    /// it is decrypted into the handler's memory, see `pumpTLS`.)
+    private func readDestination(_ handle: UnsafeMutablePointer<uv_handle_t>) -> uv_buf_t {
+        if tls == nil, let destination = exchange?.bodyDestination {
+            return uv_buf_t(base: destination.baseAddress?.assumingMemoryBound(to: CChar.self), len: destination.count)
         }
+        return StreamTransport.loopReadBuffer(of: handle)
     }
 
     private func stopReading() {
@@ -153,14 +167,13 @@ final class UpstreamConnection {
         transport.stopReading()
     }
 
-    private func didRead(_ count: Int) {
+    private func didRead(_ count: Int, _ bytes: UnsafeRawBufferPointer) {
         if count < 0 {
             peerEnded(count == Int(UV_EOF.rawValue) ? nil : uvErrorName(Int32(count)))
             return
         }
         guard count > 0 else { return }
         machine.bytesMoved(now: client.loop.now)
-        let bytes = client.loop.readBytes(count)
         if let tls {
             tls.receive(bytes)
             pumpTLS()
@@ -177,9 +190,10 @@ final class UpstreamConnection {
             guard machine.isExchanging else { return }
         }
         while let plaintext, machine.isExchanging || machine.state == .idle, stash.isEmpty, exchange?.isPaused != true {
-            switch tls.read(into: plaintext) {
+            let destination = exchange?.bodyDestination ?? plaintext
+            switch tls.read(into: destination) {
             case .bytes(let count):
-                received(UnsafeRawBufferPointer(rebasing: plaintext[..<count]))
+                received(UnsafeRawBufferPointer(rebasing: destination[..<count]))
             case .wantMore:
                 flushTLS()
                 return

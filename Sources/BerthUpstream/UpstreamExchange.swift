@@ -72,6 +72,16 @@ public final class UpstreamExchange {
         handler?.body(bytes)
     }
 
+    /// Where the connection may read the next bytes to (see `UpstreamResponseHandler.bodyDestination`):
+    /// only inside the body, while it is wanted, and only when large enough to be worth a read of its own.
+    var bodyDestination: UnsafeMutableRawBufferPointer? {
+        guard phase == .receivingBody, !isPaused, let destination = handler?.bodyDestination(),
+              destination.count >= Self.minimumBodyDestination else { return nil }
+        return destination
+    }
+
+    private static let minimumBodyDestination = 64 << 10
+
     /// Exactly once; lets go of the handler, which usually holds this exchange.
     func finish(_ error: UpstreamError?) {
         guard !hasEnded else { return }

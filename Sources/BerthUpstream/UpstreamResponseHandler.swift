@@ -13,6 +13,14 @@ public protocol UpstreamResponseHandler: AnyObject {
     func body(_ bytes: UnsafeRawBufferPointer)
     /// The body is complete (`nil`), or the exchange failed or was cancelled.
     func end(error: UpstreamError?)
+    /// Free memory of the handler's where the next body bytes may be read or decrypted to, so they reach it
+    /// without a copy: the `body` call for them then points into it (at its start, unless framing such as
+    /// chunk sizes came first). nil: the connection's own buffer, and `body` points there.
+    func bodyDestination() -> UnsafeMutableRawBufferPointer?
+}
+
+extension UpstreamResponseHandler {
+    public func bodyDestination() -> UnsafeMutableRawBufferPointer? { nil }
 }
 
 /// Response header fields in the order received; lookups ignore the case of names.

@@ -39,6 +39,23 @@ final class DirectWriteTests: XCTestCase {
         XCTAssertEqual(DirectIOBuffer.overhang(endingAt: 3 * 4096 + 17), 17)
     }
 
+    func test_bytes_read_into_the_free_space_are_appended_where_they_lie_or_moved_down_past_framing() {
+        let buffer = DirectIOBuffer(capacity: 64)
+        buffer.append(UnsafeRawBufferPointer(start: Array("ab".utf8), count: 2))
+        let free = buffer.freeSpace
+        XCTAssertEqual(free.count, buffer.capacity - 2)
+        // Read in place: taken without moving.
+        free.copyBytes(from: Array("cd".utf8))
+        buffer.append(UnsafeRawBufferPointer(rebasing: free[0..<2]))
+        XCTAssertEqual(Array(buffer.bytes), Array("abcd".utf8))
+        // Read after three bytes of framing ("3\r\n" of a chunk): moved down onto the tail.
+        let next = buffer.freeSpace
+        next.copyBytes(from: Array("3\r\nefg".utf8))
+        buffer.append(UnsafeRawBufferPointer(rebasing: next[3..<6]))
+        XCTAssertEqual(Array(buffer.bytes), Array("abcdefg".utf8))
+        XCTAssertEqual(buffer.freeSpace.count, buffer.capacity - 7)
+    }
+
     func test_the_memory_of_a_finished_buffer_serves_the_next_one() {
         var first: DirectIOBuffer? = DirectIOBuffer(capacity: 1 << 20)
         let address = first?.bytes.baseAddress

@@ -16,7 +16,26 @@ final class RecordingHandler: UpstreamResponseHandler {
     /// Set to check the body as it streams instead of keeping it (large transfers).
     var verifier: PatternVerifier?
 
+    /// Set to offer the connection memory to read the body into (`bodyDestination`); the bytes that
+    /// arrive where it was offered are counted in `bytesInPlace`.
+    var destination: UnsafeMutableRawBufferPointer?
+    private var destinationUsed = 0
+    private(set) var bytesInPlace = 0
+
     var ended: Bool { endCount > 0 }
+
+    func bodyDestination() -> UnsafeMutableRawBufferPointer? {
+        guard let destination else { return nil }
+        if destination.count - destinationUsed < 64 << 10 { destinationUsed = 0 }
+        return UnsafeMutableRawBufferPointer(rebasing: destination[destinationUsed...])
+    }
+
+    private func noteDestination(_ bytes: UnsafeRawBufferPointer) {
+        guard let destination, let start = destination.baseAddress, let source = bytes.baseAddress,
+              source >= UnsafeRawPointer(start), source < UnsafeRawPointer(start + destination.count) else { return }
+        if source == UnsafeRawPointer(start + destinationUsed) { bytesInPlace += bytes.count }
+        destinationUsed = source - UnsafeRawPointer(start) + bytes.count
+    }
     var text: String { String(decoding: body, as: UTF8.self) }
 
     func head(status: Int, headers: UpstreamHeaders, exchange: UpstreamExchange) {
@@ -30,6 +49,7 @@ final class RecordingHandler: UpstreamResponseHandler {
     func body(_ bytes: UnsafeRawBufferPointer) {
         if ended { callsAfterEnd += 1 }
         if exchange?.isPaused == true { bodyCallsWhilePaused += 1 }
+        noteDestination(bytes)
         if let verifier { verifier.check(bytes) } else { body.append(contentsOf: bytes) }
         if let exchange { onBody?(self, exchange, bytes) }
     }

@@ -51,6 +51,36 @@ final class UpstreamClientTests: XCTestCase {
         XCTAssertEqual(response.text, "alpha-beta-" + String(repeating: "x", count: 70000) + "-gamma")
     }
 
+    func test_a_body_is_read_straight_into_the_memory_the_handler_offers() {
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { memory.deallocate() }
+        let handler = RecordingHandler()
+        handler.verifier = PatternVerifier()
+        handler.destination = memory
+        let size = 8 << 20
+        client.send(UpstreamRequest(url: UpstreamURL(peer.url("main", "/bytes?n=\(size)"))!), to: handler)
+        harness.run(until: { handler.ended }, "the end of the body")
+        XCTAssertNil(handler.error)
+        XCTAssertEqual(handler.verifier!.count, size)
+        XCTAssertEqual(handler.verifier!.mismatches, 0)
+        // Only what came in the read with the head goes through the connection's buffer.
+        XCTAssertGreaterThan(handler.bytesInPlace, size - (256 << 10))  // the loop's read buffer
+    }
+
+    func test_a_chunked_body_read_into_the_handlers_memory_arrives_whole_between_its_framing() {
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { memory.deallocate() }
+        let handler = RecordingHandler()
+        handler.verifier = PatternVerifier()
+        handler.destination = memory
+        let size = 3_000_000
+        client.send(UpstreamRequest(url: UpstreamURL(peer.url("main", "/many-chunks?n=\(size)"))!), to: handler)
+        harness.run(until: { handler.ended }, "the end of the body")
+        XCTAssertNil(handler.error)
+        XCTAssertEqual(handler.verifier!.count, size)
+        XCTAssertEqual(handler.verifier!.mismatches, 0)
+    }
+
     func test_body_delimited_by_the_close_is_complete_and_not_pooled() {
         let response = harness.send(client, peer.url("main", "/close-delimited"))
         XCTAssertNil(response.error)

@@ -73,6 +73,23 @@ final class UpstreamTLSTests: XCTestCase {
         XCTAssertEqual(handler.verifier!.mismatches, 0)
     }
 
+    func test_a_tls_body_is_decrypted_straight_into_the_memory_the_handler_offers() throws {
+        let client = try makeClient(caFile: certificates.caFile)
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { memory.deallocate() }
+        let handler = RecordingHandler()
+        handler.verifier = PatternVerifier()
+        handler.destination = memory
+        let size = 4 << 20
+        client.send(UpstreamRequest(url: UpstreamURL(peer.url("tls", "/bytes?n=\(size)"))!), to: handler)
+        harness.run(until: { handler.ended }, "the end of the body")
+        XCTAssertNil(handler.error)
+        XCTAssertEqual(handler.verifier!.count, size)
+        XCTAssertEqual(handler.verifier!.mismatches, 0)
+        // Only what came in the record with the head goes through the connection's buffer.
+        XCTAssertGreaterThan(handler.bytesInPlace, size - (1 << 16))
+    }
+
     func test_unknown_ca_is_a_verification_failure_with_openssl_reason() throws {
         let client = try makeClient()
         let response = harness.send(client, peer.url("tls", "/plain", host: "localhost"))

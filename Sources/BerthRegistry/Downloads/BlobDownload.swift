@@ -133,7 +133,8 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     private var claim: DownloadClaim?
     private var fetch: RegistryFetch?
     private var exchange: UpstreamExchange?
-    private var pending = DirectIOBuffer(capacity: 1 << 20)
+    /// Room for a pause's worth of waiting bytes and the reads that come before the pause takes hold.
+    private var pending = DirectIOBuffer(capacity: 2 * BlobDownload.pauseThreshold)
     private var spare: DirectIOBuffer?
     private var writing = false
     private var upstreamDone = false
@@ -187,6 +188,11 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         } else if pending.count >= Self.pauseThreshold {
             exchange?.pause()
         }
+    }
+
+    /// The upstream is read straight into the batch being gathered.
+    func bodyDestination() -> UnsafeMutableRawBufferPointer? {
+        outcome == nil ? pending.freeSpace : nil
     }
 
     func end(error: UpstreamError?) {
