@@ -120,8 +120,13 @@ class Upstreams:
             return sum(1 for line in f if re.search(rf'"GET /v2/{REPO}/blobs/{digest} ', line))
 
 
+SEEDED = {}  # MiB -> digest: one blob per size, shared by the scenarios
+
+
 def seed(work, upstream, mib):
     """A blob of `mib` MiB of random bytes pushed to the upstream, streamed from a file that is then removed."""
+    if mib in SEEDED:
+        return SEEDED[mib]
     path = os.path.join(work, "seed")
     h = hashlib.sha256()
     with open(path, "wb") as f:
@@ -138,6 +143,7 @@ def seed(work, upstream, mib):
                          headers={"Content-Type": "application/octet-stream"})
     assert r.status_code == 201, r.text
     os.remove(path)
+    SEEDED[mib] = digest
     return digest
 
 
@@ -479,14 +485,16 @@ def report(a, res):
 
 
 def check_space(a, work):
-    largest = max([*(a.sizes if "cold" in a.scenarios else []), *([a.many_mib] if "many" in a.scenarios else []),
-                   *([a.slow_mib] if "slow" in a.scenarios else [])], default=0)
-    # The seed file, the upstream's copy, Berth's and the proxy's: the clients' bodies go to /dev/null.
-    needed = (4 * largest + 1024) * MiB
+    sizes = {*(a.sizes if "cold" in a.scenarios else []), *([a.many_mib] if "many" in a.scenarios else []),
+             *([a.slow_mib] if "slow" in a.scenarios else [])}
+    largest = max(sizes, default=0)
+    # The upstream's copy of each blob; at most three more of one: the seed file, Berth's and the proxy's (the
+    # clients' bodies go to /dev/null).
+    needed = (sum(sizes) + 3 * largest + 1024) * MiB
     free = shutil.disk_usage(work).free
     if free < needed:
         sys.exit(f"{work}: {free / 2**30:.1f} GiB free, {needed / 2**30:.1f} GiB needed for {largest} MiB blobs "
-                 f"(4 copies at most + 1 GiB): choose smaller --sizes/--slow-mib or TMPDIR on a larger disk")
+                 f"(each once upstream, 3 more copies of the largest, + 1 GiB): choose smaller --sizes/--slow-mib or TMPDIR on a larger disk")
     return free, needed
 
 
