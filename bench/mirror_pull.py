@@ -457,7 +457,7 @@ def many_table(a, res):
 
 def slow_table(a, res):
     lines = ["| blob | client | time: median (min–max) | worker VmRSS max, median (max) | VmHWM, median | "
-             "fast alone / fast beside the slow one | slow client's share when stopped |", "|---|---|---|---|---|---|---|"]
+             "fast one's speed beside the slow one, × alone | slow client's share when stopped |", "|---|---|---|---|---|---|---|"]
     for group, row in res.rows("slow"):
         rss = res.get("slow-rss", group, row)
         name = row.split(",")[0]
