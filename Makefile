@@ -7,7 +7,7 @@ TEST_APT := skopeo podman docker-registry apache2-utils openssl curl strace cont
 TEST_PIP := pytest requests oras python-dxf prometheus_client
 BERTH := .build/release/berth
 
-.PHONY: run build deps test-deps test unit-test integration-test fuzz-build fuzz-short fuzz bench bench-compare soak clean
+.PHONY: run build deps test-deps test unit-test integration-test fuzz-build fuzz-short fuzz bench bench-compare bench-mirror soak clean
 
 # Installs the named Debian packages that are not installed yet (one apt-get update first).
 define apt_install
@@ -60,6 +60,12 @@ bench: build
 bench-compare: build
 	@test -n "$(BEFORE)" || { echo "usage: make bench-compare BEFORE=path/to/old/berth"; exit 2; }
 	$(PYTHON) bench/compare.py $(BEFORE) $(BERTH)
+
+# Issue 19's mirror pulls (cold, 20 clients, a slow client beside a fast one) beside a direct pull and docker-registry's
+# proxy: BERTH_BIN (default: the release build) and BEFORE=path/to/old/berth side by side; MIRROR_ARGS="--sizes 64,1024,6144
+# --slow-mib 6144 --readme 'Mirror pull ...'" (bench/mirror_pull.py --help).
+bench-mirror: $(if $(BERTH_BIN),,build)
+	BERTH_BIN=$(abspath $(or $(BERTH_BIN),$(BERTH))) BEFORE=$(if $(BEFORE),$(abspath $(BEFORE))) $(PYTHON) bench/mirror_pull.py $(MIRROR_ARGS)
 
 # Ten minutes of mixed pushes, pulls, deletes and online GC (2 workers, gc every 5 s, no delay), then
 # `berth fsck`; not part of `make test`. SOAK_ARGS changes it (see Tests/soak/soak.py --help).

@@ -44,12 +44,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_ready(url, proc, log):
+def wait_ready(url, proc, log, verify=True):
     for _ in range(600):
         if proc.poll() is not None:
             sys.exit(f"server exited: {open(log).read()[-2000:]}")
         try:
-            if requests.get(url, timeout=1).status_code in (200, 404):
+            if requests.get(url, timeout=1, verify=verify).status_code in (200, 404):
                 return
         except requests.ConnectionError:
             time.sleep(0.05)
@@ -60,15 +60,16 @@ STARTED = []  # every server process started, stopped on exit whatever happens
 
 
 class Server:
-    def __init__(self, name, argv, workdir, ready_path="/v2/", env=None, port=None):
+    def __init__(self, name, argv, workdir, ready_path="/v2/", env=None, port=None, cafile=None):
+        """cafile: the server speaks HTTPS with a certificate of this CA."""
         self.name = name
         self.port = port or free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"{'https' if cafile else 'http'}://127.0.0.1:{self.port}"
         self.log = os.path.join(workdir, f"{name}.log")
         self.proc = subprocess.Popen([a.replace("PORT", str(self.port)) for a in argv], stdout=open(self.log, "wb"),
                                      stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
         STARTED.append(self)
-        wait_ready(self.base + ready_path, self.proc, self.log)
+        wait_ready(self.base + ready_path, self.proc, self.log, verify=cafile or True)
 
     def pids(self):
         children = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()

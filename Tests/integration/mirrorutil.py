@@ -479,6 +479,45 @@ class TLSTokenReference(Registry):
         return session
 
 
+class TLSReference(Registry):
+    """docker-registry serving HTTPS (certificate for 127.0.0.1 signed by a test CA), no authentication.
+    Ready when GET https://127.0.0.1:PORT/v2/ answers 200, verified with the CA."""
+
+    def __init__(self, workdir, *, certs, label="upstream"):
+        self.certs = certs
+        super().__init__("reference", workdir, label=label)
+        self.base_url = f"https://{self.host}"
+
+    def _write_config(self):
+        with open(self.config_path, "w") as f:
+            f.write(self._reference_config_head() + f"http:\n  addr: {self.host}\n  secret: {REFERENCE_HTTP_SECRET}\n"
+                    f"  tls:\n    certificate: {self.certs['cert']}\n    key: {self.certs['key']}\n")
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + READY_TIMEOUT
+        last = None
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                r = requests.get(self.url("/v2/"), verify=self.certs["ca"], timeout=2)
+                if r.status_code == 200:
+                    return
+                last = describe(r)
+            except requests.RequestException as e:
+                last = repr(e)
+            time.sleep(0.05)
+        self.log_shown = True
+        self._terminate()
+        pytest.fail(f"{self.label} did not answer 200 on https://{self.host}/v2/ (last: {last})\n{self.logs()}",
+                    pytrace=False)
+
+    def session(self):
+        """A requests session that verifies the upstream with the CA."""
+        session = requests.Session()
+        session.trust_env = False  # else REQUESTS_CA_BUNDLE, when set, overrides session.verify
+        session.verify = self.certs["ca"]
+        return session
+
+
 def bcrypt_entry(user, password):
     """An htpasswd line: docker-registry takes bcrypt entries only (htpasswd is Debian's apache2-utils)."""
     return subprocess.run(["htpasswd", "-Bbn", user, password], check=True, capture_output=True, text=True,

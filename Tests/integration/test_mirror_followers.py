@@ -1,12 +1,15 @@
-"""The clients that follow one cold download (issue 19): a slow one and a fast one both get the right bytes, and a
-download whose upstream dies mid-body cuts every one of them short and leaves nothing cached.
+"""The clients that follow one cold download (issue 19): a slow one and a fast one both get the right bytes (from a
+plain upstream and a TLS one), one that stops reading is cut after the progress window (`http.progresswindow`) while
+the others complete, and a download whose upstream dies mid-body cuts every one of them short and leaves nothing cached.
 
 The dying upstream is a small HTTP server in a subprocess (`_HALF_UPSTREAM`): it answers a blob GET with the whole
 Content-Length, sends the first half, then waits to be killed by PID. Timeouts only guard against hangs.
 """
 import hashlib
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,11 +18,15 @@ import time
 import pytest
 import requests
 
-from mirrorutil import (MiB, TIMEOUT, blob_path, run_together, settled_count, sha256_stream, start_mirror,
-                        write_mirror_config)
+from mirrorutil import (MiB, TIMEOUT, TLSReference, blob_path, make_ca_and_server_cert, run_together, settled_count,
+                        sha256_stream, start_mirror, start_registry_object, write_mirror_config)
 from regutil import describe, digest_of, free_port, push_blob
 
 pytestmark = pytest.mark.berth_only  # the mirror is Berth's
+# http.progresswindow of the stalled-follower test, in seconds (120 by default): long beside the readers' 256 MiB (a
+# few seconds even on a loaded machine), so that a download held back by the follower that stopped would show.
+WINDOW = 15
+STALL_WAIT = 60  # seconds: only a bound on waiting for the stalled follower to be cut, never a duration asserted
 
 # argv: port, blob file, log file, mode ("half": send half the body, then hang until killed; "full").
 _HALF_UPSTREAM = r'''
@@ -77,6 +84,13 @@ def _start_half_upstream(tmp_path, port, blob_file, digest, mode):
         time.sleep(0.05)
 
 
+def wait_until_reset(sock, seconds):
+    """True when the peer has closed or reset the connection (seen without reading a byte), False after `seconds`."""
+    poller = select.poll()
+    poller.register(sock, select.POLLERR | select.POLLHUP | select.POLLRDHUP)
+    return any(event & (select.POLLERR | select.POLLHUP | select.POLLRDHUP) for _, event in poller.poll(seconds * 1000))
+
+
 def _blob_gets(log, digest):
     if not os.path.exists(log):
         return 0
@@ -92,15 +106,14 @@ def _kill(proc):
 
 
 
-def test_a_slow_and_a_fast_follower_of_one_cold_download_both_get_the_right_bytes(start_registry, start_berth,
-                                                                                  tmp_path):
-    upstream = start_registry("reference", label="upstream")
+def _a_slow_and_a_fast_follower_get_the_right_bytes(start_berth, tmp_path, upstream, cafile=None, session=requests):
     size = 64 * MiB
     blob = os.urandom(size)
     digest = digest_of(blob)
-    assert push_blob(upstream.base_url, "test/blob", blob) == digest
+    assert push_blob(upstream.base_url, "test/blob", blob, session=session) == digest
     del blob
-    berth, root = start_mirror(start_berth, tmp_path, write_mirror_config(tmp_path, remoteurl=upstream.base_url))
+    berth, root = start_mirror(start_berth, tmp_path,
+                               write_mirror_config(tmp_path, remoteurl=upstream.base_url, cafile=cafile))
     url = f"{berth.base_url}/v2/test/blob/blobs/{digest}"
 
     def fast():
@@ -121,6 +134,89 @@ def test_a_slow_and_a_fast_follower_of_one_cold_download_both_get_the_right_byte
         assert res.get("status") == 200 and res.get("body") == (digest[7:], size), f"{name} follower: {res}"
     assert settled_count(upstream, "GET", f"/v2/test/blob/blobs/{digest}") == 1
     assert os.path.getsize(blob_path(root, digest)) == size
+
+
+def test_a_slow_and_a_fast_follower_of_one_cold_download_both_get_the_right_bytes(start_registry, start_berth,
+                                                                                  tmp_path):
+    upstream = start_registry("reference", label="upstream")
+    _a_slow_and_a_fast_follower_get_the_right_bytes(start_berth, tmp_path, upstream)
+
+
+def test_a_slow_and_a_fast_follower_of_one_cold_download_over_tls_both_get_the_right_bytes(request, start_berth,
+                                                                                           tmp_path):
+    certs = make_ca_and_server_cert(tmp_path / "pki")
+    upstream = start_registry_object(request, TLSReference(tmp_path / "upstream", certs=certs))
+    _a_slow_and_a_fast_follower_get_the_right_bytes(start_berth, tmp_path, upstream, cafile=certs["ca"],
+                                                    session=upstream.session())
+
+
+def _worker_pids(berth):
+    """The worker processes (children of the berth PID), or the berth PID itself when it has none."""
+    children = subprocess.run(["pgrep", "-P", str(berth.pid)], capture_output=True, text=True).stdout.split()
+    return sorted(int(p) for p in children) or [berth.pid]
+
+
+def _drain_until_closed(sock, wait):
+    """Reads what the socket still holds until the peer's close (b"" or a reset): (bytes read, their first 64), or
+    None when it is still open after `wait` seconds."""
+    sock.settimeout(wait)
+    received, start = 0, b""
+    try:
+        while True:
+            part = sock.recv(1 << 20)
+            if not part:
+                return received, start
+            start = (start + part)[:64]
+            received += len(part)
+    except ConnectionResetError:
+        return received, start
+    except socket.timeout:
+        return None
+
+
+def test_a_follower_that_stops_reading_is_cut_after_the_progress_window_while_the_others_complete(
+        start_registry, start_berth, tmp_path):
+    upstream = start_registry("reference", label="upstream")
+    size = 256 * MiB  # far more than the socket buffers of both ends hold
+    blob = os.urandom(size)
+    digest = digest_of(blob)
+    assert push_blob(upstream.base_url, "test/blob", blob) == digest
+    del blob
+    config = write_mirror_config(tmp_path, remoteurl=upstream.base_url, extra=f"http:\n  progresswindow: {WINDOW}s\n")
+    berth, root = start_mirror(start_berth, tmp_path, config)
+    workers = _worker_pids(berth)
+    path = f"/v2/test/blob/blobs/{digest}"
+
+    stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # Berth's send buffer fills, then it must wait
+    stalled.connect(("127.0.0.1", berth.port))
+    with stalled:
+        stalled.sendall(f"GET {path} HTTP/1.1\r\nHost: {berth.host}\r\n\r\n".encode())  # and never reads
+
+        def reader(_):
+            with requests.get(berth.base_url + path, stream=True, timeout=TIMEOUT) as r:
+                return {"status": r.status_code, "body": sha256_stream(r)}
+
+        results = run_together(3, reader)
+        for i, res in enumerate(results):
+            assert res.get("status") == 200 and res.get("body") == (digest[7:], size), f"reader {i}: {res}"
+        # The readers did not wait for the stalled one to be cut: the download went on without it.
+        assert not wait_until_reset(stalled, 0), "the stalled follower was cut before the readers were done"
+        assert wait_until_reset(stalled, STALL_WAIT), f"the stalled follower is still connected after {STALL_WAIT} s"
+        drained = _drain_until_closed(stalled, STALL_WAIT)
+        assert drained is not None, "the stalled follower's connection reported a hang-up but did not end"
+        received, start = drained
+        assert start.startswith(b"HTTP/1.1 200 "), f"the stalled follower was not answered 200: {start!r}"
+        assert received < size, f"the stalled follower was sent the whole blob ({received} bytes) without reading it"
+        print(f"the stalled follower had {received} bytes waiting in its socket when it was cut")
+
+    # One download for all four, cached whole; the same workers are serving.
+    assert settled_count(upstream, "GET", path) == 1
+    assert os.path.getsize(blob_path(root, digest)) == size
+    assert _worker_pids(berth) == workers and berth.running, "a worker died"
+    with requests.get(berth.base_url + path, stream=True, timeout=TIMEOUT) as r:
+        assert r.status_code == 200, describe(r)
+        assert sha256_stream(r) == (digest[7:], size)
 
 
 def test_an_upstream_dying_mid_body_cuts_every_follower_short_and_caches_nothing(start_berth, tmp_path):
