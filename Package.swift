@@ -19,7 +19,7 @@ let package = Package(
         .target(name: "BerthStorage", dependencies: ["CBerthShims"]),
         .target(name: "BerthSupervisor", dependencies: ["BerthHTTP", "CLibUV", "CBerthShims"]),
         .target(name: "BerthRegistry", dependencies: ["BerthHTTP", "BerthStorage", "BerthUpstream"]),
-        .target(name: "BerthUpstream", dependencies: ["BerthHTTP", "CLibUV", "COpenSSL", "CHTTPParser"]),
+        .target(name: "BerthUpstream", dependencies: ["BerthHTTP", "CLibUV", "COpenSSL", "CHTTPParser", "CBerthShims"]),
         .target(name: "BerthConfiguration", dependencies: [
             "BerthHTTP", "BerthRegistry", "BerthStorage", "BerthUpstream", .product(name: "Yams", package: "Yams"),
         ]),

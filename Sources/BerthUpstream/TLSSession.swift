@@ -1,8 +1,11 @@
+import CBerthShims
 import COpenSSL
 import Glibc
 
-/// TLS for one connection over two memory BIOs: OpenSSL never touches the socket, so the connection
-/// keeps libuv's non-blocking reads and writes and only moves bytes between the two. Loop-confined.
+/// TLS for one connection over two BIOs: OpenSSL never touches the socket, so the connection keeps
+/// libuv's non-blocking reads and writes and only moves bytes between the two. Ciphertext read from the
+/// socket is decrypted where libuv read it (`lend`, then `keepUnread` before that memory is reused);
+/// ciphertext for the socket gathers in a memory BIO. Loop-confined.
 final class TLSSession {
     enum HandshakeStep {
         case done
@@ -20,14 +23,14 @@ final class TLSSession {
     }
 
     private let ssl: OpaquePointer
-    /// Ciphertext from the socket, read by OpenSSL.
+    /// Ciphertext from the socket, read by OpenSSL (a slice BIO, see berth_shims.h).
     private let incoming: OpaquePointer
     /// Ciphertext written by OpenSSL, for the socket.
     private let outgoing: OpaquePointer
     private let host: String
 
     init(context: TLSContext, host: String) throws {
-        guard let ssl = SSL_new(context.raw), let incoming = BIO_new(BIO_s_mem()), let outgoing = BIO_new(BIO_s_mem()) else {
+        guard let ssl = SSL_new(context.raw), let incoming = berth_slice_bio_new(), let outgoing = BIO_new(BIO_s_mem()) else {
             throw UpstreamError.tlsHandshakeFailed(host: host, reason: openSSLErrorReason())
         }
         self.ssl = ssl
@@ -69,10 +72,15 @@ final class TLSSession {
         return .failed(.tlsHandshakeFailed(host: host, reason: openSSLErrorReason()))
     }
 
-    func receive(_ ciphertext: UnsafeRawBufferPointer) {
-        guard !ciphertext.isEmpty else { return }
-        // A memory BIO grows to take everything.
-        _ = BIO_write(incoming, ciphertext.baseAddress, Int32(ciphertext.count))
+    /// Lends OpenSSL ciphertext just read from the socket, to decrypt in place: valid until `keepUnread`.
+    func lend(_ ciphertext: UnsafeRawBufferPointer) {
+        berth_slice_bio_lend(incoming, ciphertext.baseAddress, ciphertext.count)
+    }
+
+    /// Copies what OpenSSL has not read of the lent ciphertext (a partial record, or bytes behind a pause), so
+    /// its memory can be reused; false when there was no memory for the copy.
+    func keepUnread() -> Bool {
+        berth_slice_bio_keep_unread(incoming) == 0
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) -> ReadResult {

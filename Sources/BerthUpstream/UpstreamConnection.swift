@@ -175,8 +175,11 @@ final class UpstreamConnection {
         guard count > 0 else { return }
         machine.bytesMoved(now: client.loop.now)
         if let tls {
-            tls.receive(bytes)
+            tls.lend(bytes)
             pumpTLS()
+            guard tls.keepUnread() else {
+                return machine.isExchanging ? fail(.peerClosed("with no memory left for its TLS records")) : close()
+            }
         } else {
             received(bytes)
         }

@@ -70,4 +70,10 @@ int berth_spawn_worker(uv_loop_t *loop, uv_process_t *process, const char *file,
 /// Asks for SIGTERM when the parent dies (PR_SET_PDEATHSIG); -1 when the parent is already gone.
 int berth_die_with_parent(int expected_parent);
 
+/// A BIO for the ciphertext a TLS session reads (see slice_bio.c): `lend` gives it the bytes just read from
+/// the socket, valid until `keep_unread`, which copies what OpenSSL has not taken of them yet. NULL, or 0 / -1.
+struct bio_st *berth_slice_bio_new(void);
+void berth_slice_bio_lend(struct bio_st *bio, const void *bytes, size_t count);
+int berth_slice_bio_keep_unread(struct bio_st *bio);
+
 #endif
