@@ -117,6 +117,7 @@ extension HTTPConnection {
             return
         }
         var run = SendfileRun(socket: transport.descriptor, file: file.descriptor, offset: start, end: available)
+        if mustReadDisk(run) { return followInPool(file, progress, run, to: end, exchange: exchange) }
         let stop = run.send()
         exchange.bytesSent += run.offset - start
         switch stop {
@@ -125,12 +126,7 @@ extension HTTPConnection {
         case .done:
             follow(file, progress, from: run.offset, to: end, exchange: exchange)
         case .socketFull where mustReadDisk(run):
-            // A bounded piece at a time: a slow follower must not hold a pool thread the download needs for long.
-            let piece = SendfileRun(socket: run.socket, file: run.file, offset: run.offset,
-                                    end: min(run.end, run.offset + Self.followInPoolLimit))
-            sendInPool(piece, exchange: exchange) { [unowned self] in
-                follow(file, progress, from: piece.end, to: end, exchange: exchange)
-            }
+            followInPool(file, progress, run, to: end, exchange: exchange)
         case .socketFull:
             let position = run.offset
             sendByteWhenWritable(file, at: position, exchange: exchange) { [unowned self] in
@@ -138,6 +134,16 @@ extension HTTPConnection {
             }
         case .failed:
             close()
+        }
+    }
+
+    /// Sends the next piece of `run` from the pool, then follows on: a bounded piece at a time, so that a slow
+    /// follower does not hold for long a pool thread the download needs.
+    private func followInPool(_ file: OpenFile, _ progress: GrowingFile, _ run: SendfileRun, to end: Int64, exchange: HTTPExchange) {
+        let piece = SendfileRun(socket: run.socket, file: run.file, offset: run.offset,
+                                end: min(run.end, run.offset + Self.followInPoolLimit))
+        sendInPool(piece, exchange: exchange) { [unowned self] in
+            follow(file, progress, from: piece.end, to: end, exchange: exchange)
         }
     }
 }

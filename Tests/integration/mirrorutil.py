@@ -136,6 +136,11 @@ def blob_path(root, digest):
     return os.path.join(str(root), "docker", "registry", "v2", "blobs", "sha256", hex_[:2], hex_, "data")
 
 
+def downloads_path(root):
+    """Where the mirror keeps its downloads in progress (a lock and a partial file per blob)."""
+    return os.path.join(str(root), "docker", "registry", "v2", "berth-mirror", "downloads")
+
+
 def blobs_dir_size(root):
     """Bytes of the regular files under <root>/docker/registry/v2/blobs (hard links counted once)."""
     base = os.path.join(str(root), "docker", "registry", "v2", "blobs")

@@ -18,7 +18,7 @@ import time
 import pytest
 import requests
 
-from mirrorutil import (MiB, TIMEOUT, TLSReference, blob_path, make_ca_and_server_cert, run_together, settled_count,
+from mirrorutil import (MiB, TIMEOUT, TLSReference, blob_path, downloads_path, make_ca_and_server_cert, run_together, settled_count,
                         sha256_stream, start_mirror, start_registry_object, write_mirror_config)
 from regutil import describe, digest_of, free_port, push_blob
 
@@ -267,7 +267,7 @@ def test_an_upstream_dying_mid_body_cuts_every_follower_short_and_caches_nothing
             assert res["received"] < size, f"a follower was sent the whole length of a download that failed: {res}"
         assert _blob_gets(log, digest) == 1
         assert not os.path.exists(blob_path(root, digest)), "a blob that was never verified is in the cache"
-        downloads = root / "berth-mirror" / "downloads"
+        downloads = downloads_path(root)
         deadline = time.monotonic() + TIMEOUT
         while os.path.isdir(downloads) and os.listdir(downloads) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -285,3 +285,79 @@ def test_an_upstream_dying_mid_body_cuts_every_follower_short_and_caches_nothing
             _kill(back)
     finally:
         _kill(dying)
+
+
+def _recv_exactly(sock, count):
+    """`count` bytes from a blocking socket, or fewer when the peer ends first."""
+    parts, received = [], 0
+    while received < count:
+        part = sock.recv(min(1 << 20, count - received))
+        if not part:
+            break
+        parts.append(part)
+        received += len(part)
+    return b"".join(parts)
+
+
+def _evict_from_page_cache(path, size, allowed):
+    """Writes the file's dirty pages back and drops them from the page cache, until fincore says at most `allowed`
+    bytes are left (the pages a socket buffer still holds cannot go; bounded): the test is only worth something
+    when the follower's next bytes must come from the disk."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, size, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+        resident = int(subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", path],
+                                      capture_output=True, text=True, check=True).stdout.split()[0])
+        if resident <= allowed:
+            return
+        assert time.monotonic() < deadline, f"{resident} bytes of {path} stay in the page cache"
+        time.sleep(0.1)
+
+
+def test_a_follower_whose_next_bytes_left_the_page_cache_is_sent_them_right(start_berth, tmp_path):
+    # The upstream sends the first half and hangs, so the partial file stays while the follower catches up.
+    size = 64 * MiB
+    blob = os.urandom(size)
+    digest = digest_of(blob)
+    blob_file = tmp_path / "blob"
+    blob_file.write_bytes(blob)
+    half = size // 2
+    port = free_port()
+    hanging, _ = _start_half_upstream(tmp_path, port, blob_file, digest, "half")
+    try:
+        berth, root = start_mirror(start_berth, tmp_path,
+                                   write_mirror_config(tmp_path, remoteurl=f"http://127.0.0.1:{port}"))
+        workers = _worker_pids(berth)
+        follower = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        follower.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        follower.settimeout(TIMEOUT)
+        follower.connect(("127.0.0.1", berth.port))
+        with follower:
+            follower.sendall(f"GET /v2/test/blob/blobs/{digest} HTTP/1.1\r\nHost: {berth.host}\r\n\r\n".encode())
+            head = b""
+            while b"\r\n\r\n" not in head:
+                part = follower.recv(1)
+                assert part, "no answer"
+                head += part
+            assert head.startswith(b"HTTP/1.1 200 "), head
+            first = _recv_exactly(follower, MiB)  # then the follower stops reading
+            downloads = downloads_path(root)
+            partial = None
+            deadline = time.monotonic() + TIMEOUT
+            while partial is None or os.path.getsize(partial) < half:
+                assert time.monotonic() < deadline, f"the download did not get the upstream's first half: {partial and os.path.getsize(partial)}"
+                names = [n for n in os.listdir(downloads) if n.endswith(".partial")] if os.path.isdir(downloads) else []
+                partial = os.path.join(downloads, names[0]) if names else None
+                time.sleep(0.05)
+            # Left in the page cache: what Berth's send buffer holds for the follower (a few MiB on loopback).
+            _evict_from_page_cache(partial, size, allowed=8 * MiB)
+            rest = _recv_exactly(follower, half - MiB)
+            assert first + rest == blob[:half], "the follower was sent other bytes than the upstream's"
+        assert _worker_pids(berth) == workers and berth.running, "a worker died"
+    finally:
+        _kill(hanging)
