@@ -20,7 +20,7 @@ final class EgressProxySettingsTests: XCTestCase {
         XCTAssertTrue(direct(".example.com", "registry.example.com"))
         XCTAssertFalse(direct(".example.com", "example.com"), "as in Go")
         XCTAssertTrue(direct("*.example.com", "registry.example.com"))
-        XCTAssertTrue(direct("*.example.com", "example.com"), "Go strips `*` and keeps the name itself")
+        XCTAssertFalse(direct("*.example.com", "example.com"), "Go strips the `*` and keeps the dot")
     }
 
     func test_a_star_alone_matches_everything_and_a_star_inside_a_list_too() {

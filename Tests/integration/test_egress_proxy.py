@@ -19,7 +19,7 @@ import requests
 
 from mirrorutil import (TIMEOUT, assert_same_image, build_image, metric, metric_samples, pull_through,
                         push_to_upstream, settle_log, upstream_requests, wait_for_metrics, write_mirror_config)
-from regutil import OCI_MANIFEST, describe, free_port
+from regutil import OCI_MANIFEST, describe, free_port, push_blob
 from test_mirror_tls import tls_token_upstream  # noqa: F401 (a fixture: docker-registry over TLS + tokens)
 
 pytestmark = pytest.mark.berth_only  # the egress proxy is Berth's; docker-registry is the upstream here
@@ -311,3 +311,26 @@ def test_a_proxy_that_is_down_gives_a_503_naming_it(scheme, start_registry, star
     assert f"egress proxy {down} could not be reached" in text, text
     assert "s3cret" not in r.text and "s3cret" not in berth.logs()
     assert not upstream_requests(upstream), "Berth went to the upstream directly"
+
+
+def test_kraken_registry_backend_fetches_and_pushes_through_the_proxy(start_registry, start_berth, start_squid,
+                                                                       tmp_path):
+    from test_kraken_backend import _blob_url, _push_through, _registry_entry, _write_config
+    squid = start_squid()
+    upstream = start_registry("reference", label="upstream")
+    blob = os.urandom(300_000)
+    digest = push_blob(upstream.base_url, "kraken/models", blob)
+    config = _write_config(tmp_path, "kraken", _registry_entry("^models$", upstream.base_url, repository="kraken/models"))
+    config.write_text(config.read_text() + egress(f"http://{squid.address}"))
+    berth, _ = start_berth_with(start_berth, tmp_path, config, name="kraken")
+    r = requests.get(_blob_url(berth.base_url, "models", digest), timeout=TIMEOUT)
+    assert r.status_code == 200 and r.content == blob, describe(r)
+    _, pushed = _push_through(berth, "models", upstream, "kraken/models", 200_000)
+    berth.stop()
+    settle_log(upstream)
+    squid.settled_access()
+    forwarded = proxied_paths(squid, upstream)
+    print(f"squid forwarded {forwarded}")
+    assert ("GET", f"/v2/kraken/models/blobs/{digest}") in forwarded, forwarded
+    assert any(method == "PUT" for method, _ in forwarded) and any(method == "POST" for method, _ in forwarded), forwarded
+    assert sorted(forwarded) == sorted((m, p) for m, p, _, _ in upstream_requests(upstream)), upstream_requests(upstream)
