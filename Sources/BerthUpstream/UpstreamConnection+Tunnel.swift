@@ -26,7 +26,7 @@ extension UpstreamConnection {
         case .resolving, .connecting:
             return .proxyUnreachable(proxy: proxy.description, reason: "timed out connecting after \(milliseconds) ms")
         case .tunnelling:
-            return .proxyFailed(proxy: proxy.description, reason: "no answer to CONNECT \(origin.host):\(origin.port) in \(milliseconds) ms")
+            return .proxyUnreachable(proxy: proxy.description, reason: "no answer to CONNECT in \(milliseconds) ms")
         default:
             return timeout
         }

@@ -334,3 +334,22 @@ def test_kraken_registry_backend_fetches_and_pushes_through_the_proxy(start_regi
     assert ("GET", f"/v2/kraken/models/blobs/{digest}") in forwarded, forwarded
     assert any(method == "PUT" for method, _ in forwarded) and any(method == "POST" for method, _ in forwarded), forwarded
     assert sorted(forwarded) == sorted((m, p) for m, p, _, _ in upstream_requests(upstream)), upstream_requests(upstream)
+
+
+def test_a_proxy_that_never_answers_the_connect_is_a_503_naming_it(tls_token_upstream, start_berth,  # noqa: F811
+                                                                     tmp_path):
+    upstream, certs, _ = tls_token_upstream
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel accepts; nobody reads or answers
+    try:
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        config = write_mirror_config(tmp_path, remoteurl=upstream.base_url, cafile=certs["ca"], timeout="2s",
+                                     extra=egress(f"http://{address}"))
+        berth, _ = start_berth_with(start_berth, tmp_path, config)
+        r = requests.get(berth.url("/v2/team/app/manifests/v1"), headers={"Accept": OCI_MANIFEST}, timeout=TIMEOUT)
+        print(f"silent proxy: {r.status_code} {r.text[:400]!r}")
+        assert r.status_code == 503, describe(r)
+        assert f"egress proxy {address} could not be reached (no answer to CONNECT" in r.text, r.text
+    finally:
+        silent.close()
