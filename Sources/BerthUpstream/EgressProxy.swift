@@ -25,7 +25,7 @@ public struct ProxyEndpoint: Hashable, CustomStringConvertible {
         if lowered.hasPrefix("https://") || lowered.hasPrefix("socks") {
             throw EgressProxySettings.Invalid(description: "\(Self.redacted(text)): only http:// proxies are supported (plain HTTP to the proxy, CONNECT for https upstreams)")
         }
-        let withScheme = lowered.hasPrefix("http://") ? text : (text.contains("://") ? text : "http://" + text)
+        let withScheme = lowered.hasPrefix("http://") ? "http://" + text.dropFirst(7) : (text.contains("://") ? text : "http://" + text)
         guard let url = UpstreamURL(withScheme), !url.isTLS, url.target == "/" || url.target.isEmpty else {
             throw EgressProxySettings.Invalid(description: "\(Self.redacted(text)): expected http://[user:password@]host:port")
         }

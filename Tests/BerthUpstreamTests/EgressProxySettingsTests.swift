@@ -88,6 +88,7 @@ final class EgressProxySettingsTests: XCTestCase {
         let keys = try ProxyEndpoint(url: "http://ops:old@proxy.corp:3128", username: "ci", password: "new")
         XCTAssertEqual(keys.authorization, "Basic Y2k6bmV3")
         XCTAssertEqual(try ProxyEndpoint(url: "http://proxy.corp").port, 80)
+        XCTAssertEqual(try ProxyEndpoint(url: "HTTP://Proxy.Corp:3128"), ProxyEndpoint(host: "proxy.corp", port: 3128))
         XCTAssertNil(try ProxyEndpoint(url: "http://proxy.corp:3128/").authorization)
     }
 
