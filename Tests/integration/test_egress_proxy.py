@@ -177,9 +177,12 @@ def test_plain_upstream_is_pulled_through_the_proxy_one_request_for_one(start_re
                                                                           tmp_path):
     squid = start_squid()
     upstream, image = plain_upstream_with_image(start_registry, tmp_path)
-    config = write_mirror_config(tmp_path, remoteurl=upstream.base_url, extra=egress(f"http://{squid.address}"))
+    # ttl 0: the tag's next GET is re-validated with a HEAD, which goes through the proxy too.
+    config = write_mirror_config(tmp_path, remoteurl=upstream.base_url, ttl="0s", extra=egress(f"http://{squid.address}"))
     berth, _ = start_berth_with(start_berth, tmp_path, config)
     assert_same_image(pull_through(berth, "team/app:v1", tmp_path / "pulled", tmp_path), image)
+    r = requests.get(berth.url("/v2/team/app/manifests/v1"), headers={"Accept": OCI_MANIFEST}, timeout=TIMEOUT)
+    assert r.status_code == 200 and r.content == image["manifest"], describe(r)
     samples = metric_samples(berth)
     proxied = metric(samples, "berth_upstream_proxied_connections_total")
     berth.stop()
@@ -194,6 +197,7 @@ def test_plain_upstream_is_pulled_through_the_proxy_one_request_for_one(start_re
     assert forwarded == asked, f"squid forwarded {forwarded}\nthe upstream saw {asked}"
     for digest in image["blobs"]:
         assert forwarded.count(("GET", f"/v2/team/app/blobs/{digest}")) == 1, digest
+    assert ("HEAD", "/v2/team/app/manifests/v1") in forwarded, "the tag's re-validation did not go through squid"
     assert proxied is not None and proxied >= 1, f"berth_upstream_proxied_connections_total = {proxied}"
 
 
