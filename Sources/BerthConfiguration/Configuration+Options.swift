@@ -21,6 +21,7 @@ extension Configuration {
         if !krakenNamespaces.isEmpty { options.krakenNamespaces = krakenNamespaces }
         options.krakenFetchTimeoutSeconds = krakenFetchTimeout
         options.mirror = mirrorOptions
+        options.egress = egress
         return options
     }
 

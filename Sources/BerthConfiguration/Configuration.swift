@@ -2,6 +2,7 @@ import Foundation
 import BerthHTTP
 import BerthRegistry
 import BerthStorage
+import BerthUpstream
 import Yams
 
 /// Berth's settings: the defaults below, then the YAML file, then registry:2's `REGISTRY_<SECTION>_<KEY>`
@@ -34,6 +35,13 @@ public struct Configuration {
     public var proxyTimeout: Double?
     public var proxyCacheMaxSize: Int64?
     public var mirrors: [MirrorOptions.Upstream] = []
+    /// The egress proxy of upstream connections (`egress.*`, see Configuration+Egress); `egress` is what
+    /// they and the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` make together, set by `load`.
+    public var egressProxy: String?
+    public var egressProxyUsername: String?
+    public var egressProxyPassword: String?
+    public var egressNoProxy: String?
+    public var egress = EgressProxySettings()
     /// Connections one client address may hold open in a worker (0: no limit), and the window in which a
     /// peer must move 64 KiB of a body or an answer (or what is left of a smaller one).
     public var maxConnectionsPerClient = HTTPLimits().maxConnectionsPerClient
@@ -105,6 +113,7 @@ public struct Configuration {
                 }
             }
         }
+        do { config.egress = try egressSettings(config, environment: environment) } catch { refusals.append("\(error)") }
         guard refusals.isEmpty else { throw Invalid(description: refusals.joined(separator: "\n")) }
         for key in ConfigurationKey.all {
             guard let flag = key.flag, let value = flags[flag] else { continue }

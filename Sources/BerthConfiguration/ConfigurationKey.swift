@@ -70,6 +70,10 @@ struct ConfigurationKey {
         ConfigurationKey("proxy.timeout", \.proxyTimeout, C.duration),
         ConfigurationKey("proxy.cache.maxsize", \.proxyCacheMaxSize, C.byteSize),
         ConfigurationKey("mirrors", \.mirrors, C.mirrors),
+        ConfigurationKey("egress.proxy", \.egressProxy, C.proxyURL),
+        ConfigurationKey("egress.proxyusername", \.egressProxyUsername, C.text),
+        ConfigurationKey("egress.proxypassword", \.egressProxyPassword, C.text),
+        ConfigurationKey("egress.noproxy", \.egressNoProxy, C.noProxy),
         ConfigurationKey("log.level", flag: "--log-level", \.logLevel, C.logLevel),
         ConfigurationKey("log.formatter", \.logFormatter, C.logFormatter),
     ]

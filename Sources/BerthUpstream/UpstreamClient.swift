@@ -1,7 +1,7 @@
 import BerthHTTP
 
-/// The HTTP layer under `RegistryClient`: an HTTP/1.1 client, plain or TLS, with a keep-alive pool per
-/// origin; it knows nothing of registries.
+/// The HTTP layer under `RegistryClient`: an HTTP/1.1 client, plain or TLS, direct or through an egress
+/// proxy (`Configuration.egress`), with a keep-alive pool per origin and route; it knows nothing of registries.
 /// Loop-confined: `send` and every handler call happen on the loop's thread.
 public final class UpstreamClient {
     public struct Configuration {
@@ -14,6 +14,8 @@ public final class UpstreamClient {
         public var maxIdleConnectionsPerOrigin = 4
         public var tls = UpstreamTLSConfiguration()
         public var userAgent = "berth"
+        /// Which origins are reached through which HTTP proxy; empty: every one directly.
+        public var egress = EgressProxySettings()
 
         public init() {}
     }
@@ -21,12 +23,14 @@ public final class UpstreamClient {
     public let loop: EventLoop
     public let configuration: Configuration
     let tlsContext: TLSContext
-    private var idle: [UpstreamOrigin: [UpstreamConnection]] = [:]
+    private var idle: [UpstreamRoute: [UpstreamConnection]] = [:]
     /// Every connection not yet closed, so `shutdown` can reach the busy ones too.
     private var live: [ObjectIdentifier: UpstreamConnection] = [:]
     private var shutDown = false
     /// Connections opened so far (pooled reuse does not count).
     public private(set) var connectionsOpened = 0
+    /// Of those, the ones opened through an egress proxy.
+    public private(set) var proxiedConnectionsOpened = 0
 
     /// Throws `UpstreamError.tlsConfiguration` when the CA file cannot be loaded.
     public init(loop: EventLoop, configuration: Configuration = Configuration()) throws {
@@ -64,26 +68,28 @@ public final class UpstreamClient {
 
     private func dispatch(_ exchange: UpstreamExchange, pooled: Bool) {
         let origin = exchange.request.url.origin
-        if pooled, let connection = idle[origin]?.popLast() {
+        let route = UpstreamRoute(origin: origin, proxy: configuration.egress.proxy(for: origin))
+        if pooled, let connection = idle[route]?.popLast() {
             connection.begin(exchange)
             return
         }
-        let connection = UpstreamConnection(client: self, origin: origin)
+        let connection = UpstreamConnection(client: self, route: route)
         live[ObjectIdentifier(connection)] = connection
         connectionsOpened += 1
+        if route.proxy != nil { proxiedConnectionsOpened += 1 }
         connection.open(for: exchange)
     }
 
     /// Takes a connection whose exchange completed cleanly; false when the pool for its origin is full.
     func park(_ connection: UpstreamConnection) -> Bool {
-        guard !shutDown, idle[connection.origin, default: []].count < configuration.maxIdleConnectionsPerOrigin else { return false }
-        idle[connection.origin, default: []].append(connection)
+        guard !shutDown, idle[connection.route, default: []].count < configuration.maxIdleConnectionsPerOrigin else { return false }
+        idle[connection.route, default: []].append(connection)
         return true
     }
 
     func connectionClosed(_ connection: UpstreamConnection) {
         live[ObjectIdentifier(connection)] = nil
-        idle[connection.origin]?.removeAll { $0 === connection }
+        idle[connection.route]?.removeAll { $0 === connection }
     }
 
     /// A pooled connection may have been closed by the peer just as we reused it; nothing of the response
@@ -99,4 +105,12 @@ public final class UpstreamClient {
         }
         exchange.finish(error)
     }
+}
+
+/// What a pooled connection is bound to: its upstream origin and the proxy it goes through, if any. A
+/// tunnel carries TLS to one upstream, so it serves only that origin; a plain connection to a proxy is
+/// kept per origin too, so that each upstream's pool limit and idle timeout hold as they do direct.
+struct UpstreamRoute: Hashable {
+    var origin: UpstreamOrigin
+    var proxy: ProxyEndpoint?
 }

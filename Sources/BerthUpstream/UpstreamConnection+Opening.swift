@@ -2,8 +2,9 @@ import BerthHTTP
 import CLibUV
 import Glibc
 
-/// Opening a connection: resolve the host, try its addresses in order, and for https complete the TLS
-/// handshake, then send the first exchange's request.
+/// Opening a connection: resolve the host (the upstream's, or the egress proxy's), try its addresses in
+/// order, for https through a proxy open the tunnel (UpstreamConnection+Tunnel), for https complete the
+/// TLS handshake, then send the first exchange's request.
 extension UpstreamConnection {
     /// Resolves, connects and (for https) completes the handshake, then sends `exchange`'s request.
     func open(for exchange: UpstreamExchange) {
@@ -27,18 +28,18 @@ extension UpstreamConnection {
             request!.deallocate()
             connection.resolved(status: status, result)
             if let result { uv_freeaddrinfo(result) }
-        }, origin.host, String(origin.port), &hints)
+        }, dialHost, String(dialPort), &hints)
         if status != 0 {
             Unmanaged<UpstreamConnection>.fromOpaque(request.pointee.data).release()
             request.deallocate()
-            fail(.dnsFailure(host: origin.host, reason: uvErrorName(status)))
+            fail(openingError(.dnsFailure(host: dialHost, reason: uvErrorName(status))))
         }
     }
 
     private func resolved(status: Int32, _ result: UnsafeMutablePointer<addrinfo>?) {
         guard machine.state == .resolving else { return }
         guard status == 0 else {
-            fail(.dnsFailure(host: origin.host, reason: uvErrorName(status)))
+            fail(openingError(.dnsFailure(host: dialHost, reason: uvErrorName(status))))
             return
         }
         var entry = result
@@ -56,7 +57,7 @@ extension UpstreamConnection {
     /// Tries the resolved addresses in order: `localhost` may name ::1 where only 127.0.0.1 listens.
     private func connectNext() {
         guard !addresses.isEmpty else {
-            fail(connectError ?? .dnsFailure(host: origin.host, reason: "no address"))
+            fail(openingError(connectError ?? .dnsFailure(host: dialHost, reason: "no address")))
             return
         }
         machine.connecting()
@@ -95,6 +96,16 @@ extension UpstreamConnection {
             ready()
             return
         }
+        if route.proxy != nil {
+            openTunnel()
+        } else {
+            startTLS(feeding: [])
+        }
+    }
+
+    /// Begins the TLS handshake with the upstream, on the socket or inside the proxy's tunnel; `leftover`
+    /// is what the proxy sent past its answer to CONNECT.
+    func startTLS(feeding leftover: [UInt8]) {
         do {
             tls = try TLSSession(context: client.tlsContext, host: origin.host)
         } catch {
@@ -104,13 +115,20 @@ extension UpstreamConnection {
         plaintext = UnsafeMutableRawBufferPointer.allocate(byteCount: 32 * 1024, alignment: 16)
         machine.handshaking()
         startReading()
-        continueHandshake()
+        guard let tls, !leftover.isEmpty else { return continueHandshake() }
+        // The proxy's leftover is lent only while this runs: what the handshake does not take now is kept.
+        let kept = leftover.withUnsafeBytes { bytes -> Bool in
+            tls.lend(bytes)
+            continueHandshake()
+            return tls.keepUnread()
+        }
+        if !kept { fail(.tlsHandshakeFailed(host: origin.host, reason: "no memory left for its TLS records")) }
     }
 
     private func connectFailed(_ status: Int32) {
         connectError = status == Int32(UV_ECONNREFUSED.rawValue)
-            ? .connectionRefused(host: origin.host, port: origin.port)
-            : .connectFailed(host: origin.host, port: origin.port, reason: uvErrorName(status))
+            ? .connectionRefused(host: dialHost, port: dialPort)
+            : .connectFailed(host: dialHost, port: dialPort, reason: uvErrorName(status))
         closeSocket()
         connectNext()
     }

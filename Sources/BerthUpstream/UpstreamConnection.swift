@@ -8,7 +8,8 @@ import Glibc
 /// What is true of it is UpstreamConnectionStateMachine's; this class performs the I/O (opening in
 /// UpstreamConnection+Opening).
 final class UpstreamConnection {
-    let origin: UpstreamOrigin
+    let route: UpstreamRoute
+    var origin: UpstreamOrigin { route.origin }
     let client: UpstreamClient
     var machine: UpstreamConnectionStateMachine
     var exchange: UpstreamExchange?
@@ -32,9 +33,9 @@ final class UpstreamConnection {
     /// Set while the parser delivers bytes to the handler: a `resume` from inside it waits for the return.
     private var delivering = false
 
-    init(client: UpstreamClient, origin: UpstreamOrigin) {
+    init(client: UpstreamClient, route: UpstreamRoute) {
         self.client = client
-        self.origin = origin
+        self.route = route
         let configuration = client.configuration
         machine = UpstreamConnectionStateMachine(now: client.loop.now, timeouts: .init(
             connectMilliseconds: configuration.connectTimeoutMilliseconds,
@@ -60,7 +61,7 @@ final class UpstreamConnection {
         parser.reset(requestWasHead: exchange.request.isHead)
         stash.removeAll()
         arm(machine.begin(now: client.loop.now))
-        let request = exchange.request.serialized(userAgent: client.configuration.userAgent)
+        let request = exchange.request.serialized(userAgent: client.configuration.userAgent, through: origin.isTLS ? nil : route.proxy)
         let sent: (Bool) -> Void = { [self] ok in requestSent(ok, for: exchange) }
         if let tls {
             guard tls.write(request) else {
@@ -291,7 +292,7 @@ final class UpstreamConnection {
         case .rearm(let milliseconds):
             arm(milliseconds)
         case .connectTimedOut:
-            fail(.timeout(.connect, host: origin.host, milliseconds: machine.timeouts.connectMilliseconds))
+            fail(connectTimeoutError)
         case .readTimedOut:
             fail(.timeout(.read, host: origin.host, milliseconds: machine.timeouts.readMilliseconds))
         case .close:

@@ -1,10 +1,13 @@
-/// The life of one upstream connection as a value: opening (resolve, connect, handshake), one exchange at a
+/// The life of one upstream connection as a value: opening (resolve, connect, a CONNECT tunnel through an
+/// egress proxy for https, handshake), one exchange at a
 /// time, parked between them. Events in, actions out, no I/O: UpstreamConnection performs the actions, and
 /// every transition is tested without a socket (UpstreamConnectionStateMachineTests).
 struct UpstreamConnectionStateMachine {
     enum State: Equatable {
         case resolving
         case connecting
+        /// Connected to the egress proxy, its answer to `CONNECT host:port` awaited.
+        case tunnelling
         case handshaking
         /// Ready and in the pool; still reading, to notice the peer closing.
         case idle
@@ -20,6 +23,7 @@ struct UpstreamConnectionStateMachine {
     }
 
     private(set) var state = State.resolving
+    private var tunnelAnswer = ProxyTunnelAnswer()
     /// Exchanges completed: a connection that has served one is a reused one for the next.
     private(set) var exchangesCompleted = 0
     /// When bytes last moved: the read and idle limits count from here. Activity only moves this mark, and
@@ -43,6 +47,34 @@ struct UpstreamConnectionStateMachine {
     mutating func resolving() { state = .resolving }
     mutating func connecting() { state = .connecting }
     mutating func handshaking() { state = .handshaking }
+    mutating func tunnelling() { state = .tunnelling }
+
+    enum TunnelStep: Equatable {
+        case wait
+        /// The proxy opened the tunnel: the TLS handshake with the upstream begins, fed `leftover` first.
+        case handshake(leftover: [UInt8])
+        /// The proxy answered the CONNECT with a failure: the connection cannot reach the upstream.
+        case refused(status: Int, reason: String)
+        case malformed(String)
+        case ignore
+    }
+
+    /// Bytes from the proxy while the tunnel is being opened.
+    mutating func tunnelBytesArrived(_ bytes: UnsafeRawBufferPointer) -> TunnelStep {
+        guard state == .tunnelling else { return .ignore }
+        switch tunnelAnswer.feed(bytes) {
+        case .needMore:
+            return .wait
+        case .established(let leftover):
+            tunnelAnswer = ProxyTunnelAnswer()
+            state = .handshaking
+            return .handshake(leftover: leftover)
+        case .refused(let status, let reason):
+            return .refused(status: status, reason: reason)
+        case .malformed(let reason):
+            return .malformed(reason)
+        }
+    }
 
     // MARK: Exchanges
 
@@ -137,7 +169,7 @@ struct UpstreamConnectionStateMachine {
     mutating func timerFired(now: UInt64, exchangePaused: Bool) -> TimerAction {
         let quiet = now - lastActivity
         switch state {
-        case .resolving, .connecting, .handshaking:
+        case .resolving, .connecting, .tunnelling, .handshaking:
             return .connectTimedOut
         case .exchanging:
             let limit = timeouts.readMilliseconds

@@ -27,6 +27,13 @@ public enum UpstreamError: Error, Equatable, CustomStringConvertible {
     case tooManyRedirects(Int)
     /// A registry's token endpoint refused us, or answered something that is not a token.
     case authenticationFailed(String)
+    /// The egress proxy (`host:port`, never its credentials) could not be resolved, connected to, or did
+    /// not answer in the connect timeout; `reason` is the underlying failure's.
+    case proxyUnreachable(proxy: String, reason: String)
+    /// The egress proxy answered the CONNECT to `upstream` with a failure status (407, 403, 502...).
+    case proxyRefused(proxy: String, upstream: String, status: Int, reason: String)
+    /// The egress proxy closed the connection or answered something that is not HTTP to the CONNECT.
+    case proxyFailed(proxy: String, reason: String)
 
     public var description: String {
         switch self {
@@ -47,11 +54,16 @@ public enum UpstreamError: Error, Equatable, CustomStringConvertible {
         case .responseTooLarge(let limit): return "response body larger than \(limit) bytes"
         case .tooManyRedirects(let count): return "more than \(count) redirects"
         case .authenticationFailed(let reason): return "authentication failed: \(reason)"
+        case .proxyUnreachable(let proxy, let reason): return "cannot reach the egress proxy \(proxy): \(reason)"
+        case .proxyRefused(let proxy, let upstream, let status, let reason):
+            return "the egress proxy \(proxy) refused the tunnel to \(upstream): \(status) \(reason)"
+        case .proxyFailed(let proxy, let reason): return "the egress proxy \(proxy) failed: \(reason)"
         }
     }
 
     /// The kind of failure in a few words, without the addresses, realms and TLS library texts that
-    /// `description` carries: what a client may be told ("connection refused", "timed out").
+    /// `description` carries: what a client may be told ("connection refused", "timed out"). A failure of
+    /// the egress proxy names the proxy's `host:port`, so that it is not taken for the upstream's.
     public var reason: String {
         switch self {
         case .invalidURL: return "its URL is invalid"
@@ -68,13 +80,19 @@ public enum UpstreamError: Error, Equatable, CustomStringConvertible {
         case .responseTooLarge: return "response too large"
         case .tooManyRedirects: return "too many redirects"
         case .authenticationFailed: return "authentication failed"
+        case .proxyUnreachable(let proxy, let reason): return "the egress proxy \(proxy) could not be reached (\(reason))"
+        case .proxyRefused(let proxy, _, let status, let reason):
+            return "the egress proxy \(proxy) refused the tunnel (\(status)\(reason.isEmpty ? "" : " " + reason))"
+        case .proxyFailed(let proxy, let reason): return "the egress proxy \(proxy) failed (\(reason))"
         }
     }
 
     /// The upstream cannot be reached at all (503 rather than 502).
     public var isUnreachable: Bool {
         switch self {
-        case .dnsFailure, .connectionRefused, .connectFailed, .timeout: return true
+        case .dnsFailure, .connectionRefused, .connectFailed, .timeout, .proxyUnreachable: return true
+        // The proxy's own word that it could not reach the upstream (RFC 9110 §15.6.3-5).
+        case .proxyRefused(_, _, let status, _): return (502...504).contains(status)
         default: return false
         }
     }

@@ -26,16 +26,23 @@ public struct UpstreamRequest {
         }
     }
 
-    /// The request head and body as one buffer, written in one go.
-    func serialized(userAgent: String) -> [UInt8] {
+    /// The request head and body as one buffer, written in one go. Sent to an HTTP proxy (`proxy`, for a
+    /// plain-http upstream), the target is in absolute form (RFC 9112 §3.2.2) and the proxy's credentials
+    /// go in `Proxy-Authorization`.
+    func serialized(userAgent: String, through proxy: ProxyEndpoint? = nil) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256 + (body?.count ?? 0))
         func line(_ text: String) {
             bytes.append(contentsOf: text.utf8)
             bytes.append(contentsOf: [0x0D, 0x0A])
         }
-        line("\(method) \(url.target) HTTP/1.1")
+        if proxy != nil {
+            line("\(method) http://\(url.hostHeader)\(url.target) HTTP/1.1")
+        } else {
+            line("\(method) \(url.target) HTTP/1.1")
+        }
         line("Host: \(url.hostHeader)")
+        if let authorization = proxy?.authorization { line("Proxy-Authorization: \(authorization)") }
         var hasUserAgent = false
         for (name, value) in headers {
             if asciiEqualIgnoringCase(name, "Content-Length") || asciiEqualIgnoringCase(name, "Host") { continue }

@@ -26,6 +26,10 @@ final class ConfigurationKeyTests: XCTestCase {
         ("proxy.cafile", "/etc/ca.pem", "Optional(\"/etc/ca.pem\")"),
         ("proxy.timeout", "500ms", "Optional(0.5)"),
         ("proxy.cache.maxsize", "2GiB", "Optional(2147483648)"),
+        ("egress.proxy", "http://squid.corp:3128", "Optional(\"http://squid.corp:3128\")"),
+        ("egress.proxyusername", "mirror", "Optional(\"mirror\")"),
+        ("egress.proxypassword", "secret", "Optional(\"secret\")"),
+        ("egress.noproxy", ".corp", "Optional(\".corp\")"),
         ("log.level", "debug", "debug"),
         ("log.formatter", "json", "json"),
     ]

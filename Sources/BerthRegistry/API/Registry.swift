@@ -1,5 +1,6 @@
 import BerthHTTP
 import BerthStorage
+import BerthUpstream
 import Foundation
 
 /// What the registry API needs to know from the configuration.
@@ -22,6 +23,8 @@ public struct RegistryOptions {
     public var uploadMaxAgeSeconds = GarbageCollector.Options.defaultUploadMaxAgeSeconds
     /// Set, the registry is a pull-through mirror of these upstreams, and takes no pushes.
     public var mirror: MirrorOptions?
+    /// The egress proxy of every upstream client (the mirror's and Kraken's registry backends).
+    public var egress = EgressProxySettings()
 
     public init() {}
 }
@@ -50,8 +53,10 @@ public final class Registry: HTTPHandler {
         self.store = store
         self.options = options
         self.loop = loop
-        krakenNamespaces = try options.krakenNamespaces?.map { try KrakenNamespace($0, loop: loop) }
-        mirror = try options.mirror.map { try Mirror(options: $0, loop: loop) }
+        krakenNamespaces = try options.krakenNamespaces?.map { try KrakenNamespace($0, loop: loop, egress: options.egress) }
+        mirror = try options.mirror.map { try Mirror(options: $0, loop: loop, egress: options.egress) }
+        let clients = upstreamClients
+        metrics.proxiedConnections = { clients.reduce(0) { $0 + $1.proxiedConnectionsOpened } }
     }
 
     /// Headers on every response (OCI dist-spec: clients check the API version on `/v2/`).
@@ -183,6 +188,15 @@ public final class Registry: HTTPHandler {
         for namespace in krakenNamespaces ?? [] {
             if case .registry(let registry, _) = namespace.backend { registry.client.shutdown() }
         }
+    }
+
+    /// Every upstream client of the process, once each (the mirror's upstreams share one).
+    var upstreamClients: [UpstreamClient] {
+        var clients = (mirror?.upstreams.map(\.registry.client) ?? []).prefix(1).map { $0 }
+        for namespace in krakenNamespaces ?? [] {
+            if case .registry(let registry, _) = namespace.backend { clients.append(registry.client) }
+        }
+        return clients
     }
 
     /// Removes what committed uploads left behind, on the pool: after the answer, since it can wait on the disk.

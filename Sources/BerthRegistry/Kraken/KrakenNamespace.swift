@@ -33,7 +33,7 @@ struct KrakenNamespace {
     let matcher: NSRegularExpression
     let backend: Backend
 
-    init(_ options: KrakenNamespaceOptions, loop: EventLoop) throws {
+    init(_ options: KrakenNamespaceOptions, loop: EventLoop, egress: EgressProxySettings = EgressProxySettings()) throws {
         matcher = try NSRegularExpression(pattern: options.pattern)
         switch options.backend {
         case .local:
@@ -43,6 +43,7 @@ struct KrakenNamespace {
             var configuration = UpstreamClient.Configuration()
             configuration.tls.caFile = caFile
             configuration.userAgent = "berth-kraken"
+            configuration.egress = egress
             let client = try UpstreamClient(loop: loop, configuration: configuration)
             backend = .registry(RegistryClient(client: client, baseURL: address, username: username, password: password),
                                 repository: repository)

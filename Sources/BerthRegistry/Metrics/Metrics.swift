@@ -35,6 +35,8 @@ final class Metrics {
     var mirrorEvictions = 0
     var mirrorEvictedBytes: Int64 = 0
     var gcReclaimedBytes: Int64 = 0
+    /// Upstream connections opened through the egress proxy, over every upstream client of the process.
+    var proxiedConnections: () -> Int = { 0 }
 
     func record(_ exchange: HTTPExchange) {
         let method = exchange.request.method.name
@@ -85,6 +87,7 @@ final class Metrics {
             ("berth_mirror_revalidations_total", "counter", "Cached tags the upstream confirmed unchanged.", Int64(mirrorRevalidations)),
             ("berth_mirror_evictions_total", "counter", "Blobs evicted from the mirror's cache.", Int64(mirrorEvictions)),
             ("berth_mirror_evicted_bytes_total", "counter", "Bytes evicted from the mirror's cache.", mirrorEvictedBytes),
+            ("berth_upstream_proxied_connections_total", "counter", "Upstream connections opened through the egress proxy.", Int64(proxiedConnections())),
         ]
         for scalar in scalars {
             family(scalar.name, scalar.type, scalar.help)

@@ -21,7 +21,7 @@ final class Mirror {
     var lastChecked: [UInt64]
     var checking: Set<Int> = []
 
-    init(options: MirrorOptions, loop: EventLoop) throws {
+    init(options: MirrorOptions, loop: EventLoop, egress: EgressProxySettings = EgressProxySettings()) throws {
         self.options = options
         policy = MirrorCachePolicy(options)
         var configuration = UpstreamClient.Configuration()
@@ -29,6 +29,7 @@ final class Mirror {
         configuration.connectTimeoutMilliseconds = UInt64(options.connectTimeoutSeconds * 1000)
         configuration.readTimeoutMilliseconds = UInt64(options.readTimeoutSeconds * 1000)
         configuration.userAgent = "berth-mirror"
+        configuration.egress = egress
         let client = try UpstreamClient(loop: loop, configuration: configuration)
         var upstreams: [ConfiguredUpstream] = []
         for upstream in options.upstreams {
@@ -94,6 +95,12 @@ final class Mirror {
 
     /// The answer for an upstream's non-success status (`MirrorCachePolicy.answer`).
     static func registryError(status: Int, from upstream: RegistryClient, what: String, unknown: RegistryError.Code) -> RegistryError {
+        // No registry answers 407 (RFC 9110 §15.5.8): the egress proxy in front of a plain-http upstream does.
+        if status == 407, let proxy = upstream.client.configuration.egress.proxy(for: upstream.baseURL) {
+            var answer = RegistryError(.upstreamFailed, "fetching \(what): the egress proxy \(proxy) refused the request (407 Proxy Authentication Required)")
+            answer.cause = "the egress proxy \(proxy) answered 407 for \(upstream.baseURL)"
+            return answer
+        }
         var answer: RegistryError
         switch MirrorCachePolicy.answer(for: .status(status)) {
         case .unknown:
