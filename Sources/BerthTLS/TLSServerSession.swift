@@ -65,9 +65,6 @@ public final class TLSServerSession {
         _ = BIO_write(incoming, ciphertext.baseAddress, Int32(ciphertext.count))
     }
 
-    /// Whether ciphertext or decrypted bytes wait inside OpenSSL (a read would return bytes without a new receive).
-    public var holdsInput: Bool { BIO_ctrl_pending(incoming) > 0 || SSL_pending(ssl) > 0 }
-
     public func read(into buffer: UnsafeMutableRawBufferPointer) -> ReadResult {
         ERR_clear_error()
         let count = SSL_read(ssl, buffer.baseAddress, Int32(clamping: buffer.count))
@@ -99,14 +96,5 @@ public final class TLSServerSession {
         return [UInt8](unsafeUninitializedCapacity: pending) { buffer, count in
             count = Int(max(0, BIO_read(outgoing, buffer.baseAddress, Int32(pending))))
         }
-    }
-
-    /// The negotiated ALPN protocol, empty when none was.
-    public var negotiatedProtocol: String {
-        var data: UnsafePointer<UInt8>?
-        var length: UInt32 = 0
-        SSL_get0_alpn_selected(ssl, &data, &length)
-        guard let data, length > 0 else { return "" }
-        return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
     }
 }

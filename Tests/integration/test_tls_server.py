@@ -20,7 +20,7 @@ import requests
 from conftest import berth_binary, reference_binary
 from imagebuild import Layout, read_layout, skopeo, OCI_MANIFEST
 from mirrorutil import make_ca_and_server_cert, openssl
-from regutil import digest_of, free_port, random_bytes, wait_for
+from regutil import digest_of, free_port, random_bytes, read_response, wait_for
 
 WORKERS = os.environ.get("BERTH_WORKERS", "1")
 
@@ -234,6 +234,39 @@ def test_handshake_garbage_is_cut_and_the_loop_goes_on(start_tls, certs):
             data += chunk
         assert b"HTTP/1.1" not in data
     assert requests.get(berth.base + "/v2/", verify=certs["ca"], timeout=5).status_code == 200
+
+
+def test_pipelined_requests_and_a_100_continue_upload_over_tls_are_answered_in_order(start_tls, certs):
+    """Requests written in one TLS record burst wait decrypted or still encrypted inside OpenSSL while the
+    answer before them is out; each is answered, in order, on the one connection."""
+    berth = start_tls()
+    blob = random_bytes(3 << 20)
+    digest = _push(berth, certs, "tls/pipe", blob)
+    context = ssl.create_default_context(cafile=certs["ca"])
+    with context.wrap_socket(socket.create_connection(("127.0.0.1", berth.port), timeout=30), server_hostname="127.0.0.1") as sock:
+        requests_ = []
+        for i in range(30):
+            requests_.append(("HEAD", f"HEAD /v2/tls/pipe/blobs/{digest} HTTP/1.1\r\nHost: x\r\n\r\n") if i % 3 == 1 else
+                             ("GET", f"GET /v2/tls/pipe/blobs/{digest} HTTP/1.1\r\nHost: x\r\nRange: bytes={i}-{i + 99999}\r\n\r\n"
+                              if i % 3 == 2 else f"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n"))
+        sock.sendall("".join(text for _, text in requests_).encode())
+        for i, (method, _) in enumerate(requests_):
+            response = read_response(sock, method=method)
+            if i % 3 == 2:
+                assert response.status == 206 and response.body == blob[i:i + 100000], (i, response)
+            elif i % 3 == 1:
+                assert response.status == 200 and response.header("Content-Length") == str(len(blob)), (i, response)
+            else:
+                assert response.status == 200, (i, response)
+    body = berth.root.parent / "upload.bin"
+    body.write_bytes(random_bytes(1 << 20))
+    started = requests.post(f"{berth.base}/v2/tls/pipe/blobs/uploads/", verify=certs["ca"], timeout=30)
+    location = started.headers["Location"]
+    location = location if location.startswith("http") else berth.base + location
+    put = curl("--cacert", certs["ca"], "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "-T", str(body),
+               "-H", "Expect: 100-continue", "-H", "Content-Type: application/octet-stream",
+               f"{location}{'&' if '?' in location else '?'}digest={digest_of(body.read_bytes())}")
+    assert put.stdout.split()[0] == b"201", put.stdout
 
 
 def _replace_certificate(certs, directory):
