@@ -8,7 +8,8 @@ public final class TLSServerContext {
     /// Set when `minimumtls` asks for less than OpenSSL lets through here: what it does instead.
     public private(set) var note: String?
 
-    public init(_ settings: TLSServerSettings) throws {
+    /// `ticketKeys`: the supervisor's (TLSTicketKeys), so that any worker resumes a session; nil: OpenSSL's own.
+    public init(_ settings: TLSServerSettings, ticketKeys: [UInt8]? = nil) throws {
         guard let context = SSL_CTX_new(TLS_server_method()) else {
             throw TLSSetupError("SSL_CTX_new failed: \(OpenSSLError.reason())")
         }
@@ -44,6 +45,9 @@ public final class TLSServerContext {
         let name = Array("berth".utf8)
         SSL_CTX_set_session_id_context(context, name, UInt32(name.count))
         SSL_CTX_ctrl(context, SSL_CTRL_SET_SESS_CACHE_MODE, Int(SSL_SESS_CACHE_SERVER), nil)
+        if var keys = ticketKeys, SSL_CTX_ctrl(context, SSL_CTRL_SET_TLSEXT_TICKET_KEYS, keys.count, &keys) != 1 {
+            throw TLSSetupError("cannot set the session ticket keys: \(OpenSSLError.reason())")
+        }
         SSL_CTX_set_alpn_select_cb(context, { _, out, outLength, offered, offeredLength, _ in
             // Only HTTP/1.1; a client that offers something else goes on without ALPN rather than fail.
             TLSServerContext.http11.withUnsafeBufferPointer { ours in

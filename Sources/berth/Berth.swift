@@ -108,6 +108,8 @@ struct Serve: ParsableCommand {
     private func supervise(_ settings: Configuration, environment: [String: String]) throws {
         _ = try openStore(settings)
         _ = try Self.tlsContext(settings)
+        // Every worker, of every generation, seals session tickets with the same keys (a reload may turn TLS on).
+        setenv(TLSTicketKeys.variable, TLSTicketKeys.random(), 1)
         let sockets: [ListeningSocket]
         do { sockets = try ListeningSocket.open(settings.httpAddr, count: settings.workers) } catch {
             throw Berth.failure(error, status: 1, logged: true)
@@ -139,7 +141,8 @@ struct Serve: ParsableCommand {
     static func tlsContext(_ settings: Configuration, reloading: Bool = false) throws -> TLSServerContext? {
         guard let tls = settings.tlsSettings else { return nil }
         do {
-            let context = try TLSServerContext(tls)
+            let keys = getenv(TLSTicketKeys.variable).flatMap { TLSTicketKeys.decode(String(cString: $0)) }
+            let context = try TLSServerContext(tls, ticketKeys: keys)
             if let note = context.note, !reloading, WorkerSupervisor.workerIndex() == nil { Log.warn(note) }
             return context
         } catch {

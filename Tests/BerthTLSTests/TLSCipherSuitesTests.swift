@@ -46,3 +46,19 @@ final class TLSCipherSuitesTests: XCTestCase {
         }
     }
 }
+
+/// The supervisor's ticket keys, as they travel to the workers.
+final class TLSTicketKeysTests: XCTestCase {
+    func test_random_keys_decode_to_80_bytes_and_differ_each_time() throws {
+        let hex = TLSTicketKeys.random()
+        XCTAssertEqual(try XCTUnwrap(TLSTicketKeys.decode(hex)).count, 80)
+        XCTAssertNotEqual(hex, TLSTicketKeys.random())
+    }
+
+    func test_text_that_is_not_80_bytes_of_hex_is_refused() {
+        XCTAssertNil(TLSTicketKeys.decode(""))
+        XCTAssertNil(TLSTicketKeys.decode(String(repeating: "0", count: 158)))
+        XCTAssertNil(TLSTicketKeys.decode(String(repeating: "g", count: 160)))
+        XCTAssertEqual(TLSTicketKeys.decode(String(repeating: "ab", count: 80)), [UInt8](repeating: 0xab, count: 80))
+    }
+}

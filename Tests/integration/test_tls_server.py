@@ -206,6 +206,18 @@ def test_tls_1_1_is_refused_1_2_and_1_3_served_with_aead_suites_only(start_tls, 
     assert ok and "ECDHE-RSA-AES128-GCM-SHA256" in out, out
 
 
+def test_a_session_is_resumed_on_later_connections_whichever_worker_takes_them(start_tls, certs, tmp_path):
+    """TLS 1.2 tickets sealed with the supervisor's keys: every later connection resumes (with 2 workers the
+    kernel spreads them over both)."""
+    berth = start_tls()
+    session = str(tmp_path / "session.pem")
+    ok, out = s_client(berth.host, "-tls1_2", "-CAfile", certs["ca"], "-sess_out", session)
+    assert ok and "New, TLSv1.2" in out, out
+    for attempt in range(8):
+        ok, out = s_client(berth.host, "-tls1_2", "-CAfile", certs["ca"], "-sess_in", session)
+        assert ok and "Reused, TLSv1.2" in out, (attempt, out)
+
+
 def test_minimumtls_tls1_3_and_listed_suites_are_in_force(start_tls, certs):
     berth = start_tls("    minimumtls: tls1.3\n")
     assert not s_client(berth.host, "-tls1_2")[0]
