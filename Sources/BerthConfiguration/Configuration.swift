@@ -2,6 +2,7 @@ import Foundation
 import BerthHTTP
 import BerthRegistry
 import BerthStorage
+import BerthTLS
 import BerthUpstream
 import Yams
 
@@ -48,6 +49,12 @@ public struct Configuration {
     public var progressWindow = Double(ProgressRule().windowMilliseconds) / 1000
     /// Worker processes sharing the port; the number of cores unless set.
     public var workers = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    /// registry:2's `http.tls` (Configuration+TLS): TLS on http.addr when the certificate and key are set.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
+    public var tlsClientCAs: [String] = []
+    public var tlsMinimumVersion = TLSProtocolVersion.tls1_2
+    public var tlsCipherSuites = TLSCipherSuites.defaultNames
 
     public init() {}
 
@@ -113,6 +120,7 @@ public struct Configuration {
                 }
             }
         }
+        if let problem = config.tlsProblem { refusals.append("\(file.isEmpty ? "configuration" : file): \(problem)") }
         do { config.egress = try egressSettings(config, environment: environment) } catch { refusals.append("\(error)") }
         guard refusals.isEmpty else { throw Invalid(description: refusals.joined(separator: "\n")) }
         for key in ConfigurationKey.all {

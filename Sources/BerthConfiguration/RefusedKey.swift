@@ -1,7 +1,7 @@
 import Foundation
 
 /// registry:2 configuration keys that ask for something Berth does not provide: security (authentication,
-/// TLS, a read-only mode, manifest policies), another storage driver, redirects, middleware, another
+/// Let's Encrypt, a read-only mode, manifest policies), another storage driver, redirects, middleware, another
 /// listener. A config that sets one stops Berth with a message naming the key, because serving anyway
 /// would start a registry more open, or stored elsewhere, than its operator wrote down. Keys that only
 /// tune registry:2 (log formatters, notifications, redis, health, reporting, ...) are not here: they are
@@ -18,7 +18,8 @@ struct RefusedKey {
     static let all: [RefusedKey] = [
         RefusedKey(path: "auth.*", instead: "Berth has no authentication yet, so every client could push and delete; "
                    + "keep it on a trusted network or loopback, or put an authenticating proxy (nginx auth_basic) in front"),
-        RefusedKey(path: "http.tls", instead: "Berth serves plain HTTP only; terminate TLS in a proxy in front of it"),
+        RefusedKey(path: "http.tls.letsencrypt", instead: "Berth has no ACME client; give it a certificate and key "
+                   + "(http.tls.certificate, http.tls.key), for example from certbot, and send it SIGHUP when they are renewed"),
         RefusedKey(path: "http.net", asks: { value in
             guard let net = value as? String else { return hasContent(value) }
             return !["", "tcp", "tcp4", "tcp6"].contains(net.lowercased())

@@ -15,7 +15,7 @@ extension HTTPConnection {
         switch machine.tick(now: now, limits: limits, body: body, acknowledged: outputWaitingOnPeer()) {
         case .none:
             break
-        case .idleExpired:
+        case .idleExpired, .handshakeExpired:
             close()
         case .headExpired:
             answerAndClose(status: 408, message: "request head not received within \(limits.headerTimeoutMilliseconds / 1000) s")

@@ -17,7 +17,9 @@ extension HTTPConnection {
 
     /// Sends `count` bytes of the body from `first`: a complete file (`transfer`) or one still growing (`follow`).
     func sendBody(_ file: OpenFile, growing progress: GrowingFile?, from first: Int64, count: Int64, exchange: HTTPExchange) {
-        if let progress {
+        if tls != nil {
+            sendBodyOverTLS(file, growing: progress, from: first, to: first + count, exchange: exchange)
+        } else if let progress {
             follow(file, progress, from: first, to: first + count, exchange: exchange)
         } else {
             transfer(file, from: first, to: first + count, exchange: exchange)

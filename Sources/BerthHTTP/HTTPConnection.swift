@@ -1,3 +1,4 @@
+import BerthTLS
 import CBerthShims
 import CHTTPParser
 import CLibUV
@@ -9,6 +10,13 @@ final class HTTPConnection: HTTPParserEvents {
     let server: HTTPServer
     let tcp = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
     let transport: StreamTransport
+    /// TLS over the transport when the server has a certificate (HTTPConnection+TLS): bytes read go through
+    /// it before the parser, and every write after it.
+    let tls: TLSServerSession?
+    let tlsBuffers: TLSBuffers?
+    /// Whether `pumpTLS` is running: a call from inside it (the parser's callbacks resume reading) leaves the
+    /// decrypting to the running one.
+    var pumpingTLS = false
     private let parser = UnsafeMutablePointer<http_parser>.allocate(capacity: 1)
     private lazy var parserTarget = HTTPParserTarget(self)
     /// What is true of the connection (HTTPConnectionStateMachine); this class performs its actions.
@@ -31,7 +39,10 @@ final class HTTPConnection: HTTPParserEvents {
         self.server = server
         transport = StreamTransport(tcp)
         headReader = RequestHeadReader(limits: server.limits)
-        machine = HTTPConnectionStateMachine(now: server.loop.now)
+        // A session that cannot be made (out of memory) leaves the connection to be closed on accept.
+        tls = server.tlsContext.flatMap { try? TLSServerSession(context: $0) }
+        tlsBuffers = tls.map { _ in TLSBuffers() }
+        machine = HTTPConnectionStateMachine(now: server.loop.now, tls: server.tlsContext != nil)
         uv_tcp_init(server.loop.raw, tcp)
         tcp.pointee.data = Unmanaged.passRetained(self).toOpaque()
         http_parser_init(parser, HTTP_REQUEST)
@@ -57,6 +68,8 @@ final class HTTPConnection: HTTPParserEvents {
         transport.startReading { stream, count, _ in
             Unmanaged<HTTPConnection>.fromOpaque(stream!.pointee.data).takeUnretainedValue().didRead(count)
         }
+        // Records already decrypted or received wait in OpenSSL, not in the socket: no read would bring them.
+        if tls != nil { pumpTLS() }
     }
 
     func stopReading() {
@@ -72,10 +85,20 @@ final class HTTPConnection: HTTPParserEvents {
         }
         guard count > 0 else { return }
         machine.bytesArrived(now: server.loop.now)
-        feed(server.loop.readBytes(count))
+        if let tls {
+            tls.receive(server.loop.readBytes(count))
+            pumpTLS()
+        } else {
+            feed(server.loop.readBytes(count))
+        }
     }
 
-    private func feed(_ bytes: UnsafeRawBufferPointer) {
+    /// Whether the parser takes input now: it reads, and no answer holds it paused.
+    var parserTakesInput: Bool {
+        machine.readsInput && http_errno(rawValue: parser.pointee.http_errno) != HPE_PAUSED
+    }
+
+    func feed(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty, !machine.isClosed else { return }
         let parsed = bytes.withMemoryRebound(to: CChar.self) { chars in
             http_parser_execute(parser, &httpParserSettings, chars.baseAddress, chars.count)
@@ -287,7 +310,12 @@ final class HTTPConnection: HTTPParserEvents {
 
     func write(_ bytes: [UInt8], completion: @escaping (Bool) -> Void) {
         guard !machine.isClosed else { completion(false); return }
-        transport.write(bytes, completion: completion)
+        guard let tls else {
+            transport.write(bytes, completion: completion)
+            return
+        }
+        guard bytes.withUnsafeBytes({ tls.write($0) }) else { completion(false); return }
+        transport.write(tls.takeCiphertext(), completion: completion)
     }
 
     // MARK: Closing

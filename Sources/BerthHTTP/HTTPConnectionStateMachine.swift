@@ -18,6 +18,8 @@ struct HTTPConnectionStateMachine {
     }
 
     enum State: Equatable {
+        /// A TLS connection before its first request: the handshake is under way.
+        case handshaking(since: UInt64)
         /// Between requests: waiting for the first byte of the next one.
         case idle
         case readingHead(since: UInt64)
@@ -39,8 +41,10 @@ struct HTTPConnectionStateMachine {
     private(set) var bodyProgress = ProgressDeadline()
     private(set) var outputProgress = ProgressDeadline()
 
-    init(now: UInt64) {
+    /// `tls`: the connection begins with a handshake, which must end within the head's time limit.
+    init(now: UInt64, tls: Bool = false) {
         lastActivity = now
+        if tls { state = .handshaking(since: now) }
     }
 
     // MARK: Reading
@@ -49,7 +53,7 @@ struct HTTPConnectionStateMachine {
     /// handler holds the body back, and not while a pool thread owns the socket.
     var readsInput: Bool {
         switch state {
-        case .idle, .readingHead: return true
+        case .handshaking, .idle, .readingHead: return true
         case .readingBody(let answer, let held): return !held && answer != .transferringInPool
         case .answering, .closed: return false
         }
@@ -61,8 +65,13 @@ struct HTTPConnectionStateMachine {
     var hasExchange: Bool {
         switch state {
         case .readingBody, .answering: return true
-        case .idle, .readingHead, .closed: return false
+        case .handshaking, .idle, .readingHead, .closed: return false
         }
+    }
+
+    var isHandshaking: Bool {
+        if case .handshaking = state { return true }
+        return false
     }
 
     var isTransferringInPool: Bool {
@@ -73,6 +82,13 @@ struct HTTPConnectionStateMachine {
     }
 
     mutating func bytesArrived(now: UInt64) {
+        lastActivity = now
+    }
+
+    /// The TLS handshake is done: the connection waits for its first request, under the idle limit.
+    mutating func handshakeDone(now: UInt64) {
+        guard case .handshaking = state else { return }
+        state = .idle
         lastActivity = now
     }
 
@@ -121,7 +137,7 @@ struct HTTPConnectionStateMachine {
         switch state {
         case .closed: return .stop
         case .answering: return .pauseParser
-        case .idle, .readingHead, .readingBody: return .next
+        case .handshaking, .idle, .readingHead, .readingBody: return .next
         }
     }
 
@@ -184,17 +200,17 @@ struct HTTPConnectionStateMachine {
             state = .idle
             lastActivity = now
             return .finishExchange
-        case .idle, .readingHead, .closed:
+        case .handshaking, .idle, .readingHead, .closed:
             return .none
         }
     }
 
     // MARK: Closing
 
-    /// Shutdown: close now when idle, or after the current answer.
+    /// Shutdown: close now when idle or still in its handshake (no request yet), or after the current answer.
     mutating func drain() -> Bool {
         closesAfterAnswer = true
-        return state == .idle
+        return state == .idle || isHandshaking
     }
 
     enum CloseDecision: Equatable {
@@ -214,7 +230,7 @@ struct HTTPConnectionStateMachine {
         switch state {
         case .closed: return .alreadyClosed
         case .readingBody(let answer, _), .answering(let answer): aborts = answer != .sent
-        case .idle, .readingHead: aborts = false
+        case .handshaking, .idle, .readingHead: aborts = false
         }
         state = .closed
         return .closeNow(abortsExchange: aborts)
@@ -226,6 +242,8 @@ struct HTTPConnectionStateMachine {
         case none
         /// Idle past the limit: close quietly.
         case idleExpired
+        /// The TLS handshake did not end within the head's limit: close (there is no HTTP to answer in).
+        case handshakeExpired
         /// The head did not arrive within its limit: answer 408 and close.
         case headExpired
         /// The body moved slower than the progress rule: answer 408 and close.
@@ -248,6 +266,8 @@ struct HTTPConnectionStateMachine {
             return .none
         case .idle where now - lastActivity > limits.idleTimeoutMilliseconds:
             return .idleExpired
+        case .handshaking(let since) where now - since > limits.headerTimeoutMilliseconds:
+            return .handshakeExpired
         case .readingHead(let since) where now - since > limits.headerTimeoutMilliseconds:
             return .headExpired
         default:

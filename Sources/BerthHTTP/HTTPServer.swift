@@ -1,3 +1,4 @@
+import BerthTLS
 import CBerthShims
 import CLibUV
 import Glibc
@@ -19,6 +20,10 @@ public final class HTTPServer {
     /// Called on SIGHUP, which never stops the server (a terminal's hang-up reaches every process of the
     /// group; reloading is the supervisor's). Unset, SIGHUP is ignored.
     public var onHangUp: (() -> Void)?
+
+    /// Set: every connection accepted speaks TLS with it. Replaced on a reload (a new certificate); a
+    /// connection keeps the context it began with.
+    public var tlsContext: TLSServerContext?
 
     private let listener = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
     private var connections: [ObjectIdentifier: HTTPConnection] = [:]
@@ -101,6 +106,10 @@ public final class HTTPServer {
             }
             connectionsByClient[client] = open + 1
             connection.client = client
+        }
+        if tlsContext != nil && connection.tls == nil {
+            connection.close()
+            return
         }
         connection.startReading()
     }

@@ -3,9 +3,9 @@ import Glibc
 
 /// The byte stream under a connection's state machine: a libuv TCP stream, read into its loop's one read
 /// buffer and written with try-write-then-queue. Both connections (HTTPConnection, the upstream client's
-/// UpstreamConnection) use it. Plain TCP today; this is the seam where TLS goes: a transport with the same
-/// read, write and shutdown that encrypts on the way out and decrypts before the parser (sendfile then needs
-/// the socket itself, which `descriptor` exposes). Loop-confined, like the stream it wraps.
+/// UpstreamConnection) use it. TLS sits above it, in each connection (a memory-BIO session: the server's
+/// HTTPConnection+TLS, the client's TLSSession): ciphertext is what goes through here (sendfile needs the
+/// socket itself, which `descriptor` exposes). Loop-confined, like the stream it wraps.
 public struct StreamTransport {
     public let stream: UnsafeMutablePointer<uv_stream_t>
 

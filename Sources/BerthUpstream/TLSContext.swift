@@ -1,3 +1,4 @@
+import BerthTLS
 import COpenSSL
 
 /// How the client trusts upstream certificates.
@@ -24,8 +25,8 @@ final class TLSContext {
         }
         raw = context
         verifies = configuration.verifyCertificates
-        // SSL_CTX_set_min_proto_version is a macro; TLS 1.0 and 1.1 are obsolete (RFC 8996).
-        SSL_CTX_ctrl(context, SSL_CTRL_SET_MIN_PROTO_VERSION, Int(TLS1_2_VERSION), nil)
+        // TLS 1.0 and 1.1 are obsolete (RFC 8996).
+        TLSProtocolVersion.tls1_2.setMinimum(on: context)
         SSL_CTX_set_verify(context, configuration.verifyCertificates ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nil)
         ERR_clear_error()
         if let file = configuration.caFile {
@@ -43,13 +44,7 @@ final class TLSContext {
     }
 }
 
-/// The reason text of OpenSSL's oldest queued error, and the queue emptied (it is per thread).
+/// The reason text of OpenSSL's oldest queued error, and the queue emptied (shared with the server: BerthTLS).
 func openSSLErrorReason() -> String {
-    let code = ERR_get_error()
-    ERR_clear_error()
-    guard code != 0 else { return "unknown error" }
-    if let reason = ERR_reason_error_string(code) { return String(cString: reason) }
-    var text = [CChar](repeating: 0, count: 256)
-    ERR_error_string_n(code, &text, text.count)
-    return String(cString: text)
+    OpenSSLError.reason()
 }

@@ -4,6 +4,7 @@ import BerthHTTP
 import BerthSupervisor
 import BerthRegistry
 import BerthStorage
+import BerthTLS
 import CBerthShims
 import Foundation
 
@@ -106,6 +107,9 @@ struct Serve: ParsableCommand {
     /// fails here too), then runs the workers on that socket.
     private func supervise(_ settings: Configuration, environment: [String: String]) throws {
         _ = try openStore(settings)
+        _ = try Self.tlsContext(settings)
+        // Every worker, of every generation, seals session tickets with the same keys (a reload may turn TLS on).
+        setenv(TLSTicketKeys.variable, TLSTicketKeys.random(), 1)
         let sockets: [ListeningSocket]
         do { sockets = try ListeningSocket.open(settings.httpAddr, count: settings.workers) } catch {
             throw Berth.failure(error, status: 1, logged: true)
@@ -132,6 +136,21 @@ struct Serve: ParsableCommand {
         }
     }
 
+    /// The TLS context of `http.tls`, or nil for plain HTTP: each process (every worker) loads its own.
+    /// `reloading`: a failure is logged and the running context kept.
+    static func tlsContext(_ settings: Configuration, reloading: Bool = false) throws -> TLSServerContext? {
+        guard let tls = settings.tlsSettings else { return nil }
+        do {
+            let keys = getenv(TLSTicketKeys.variable).flatMap { TLSTicketKeys.decode(String(cString: $0)) }
+            let context = try TLSServerContext(tls, ticketKeys: keys)
+            if let note = context.note, !reloading, WorkerSupervisor.workerIndex() == nil { Log.warn(note) }
+            return context
+        } catch {
+            if reloading { Log.error("SIGHUP: TLS not reloaded, the previous certificate keeps serving: \(error)") }
+            throw Berth.failure("\(error)", status: 1, logged: !reloading)
+        }
+    }
+
     private func serve(_ settings: Configuration, worker: Int?) throws {
         // Blocking sendfile to slow clients and uploads share the pool; libuv's default of 4 is too few.
         setenv("UV_THREADPOOL_SIZE", "16", 0)
@@ -151,6 +170,7 @@ struct Serve: ParsableCommand {
             throw Berth.failure("upstream registries: \(error)", status: 1, logged: true)
         }
         let server = HTTPServer(loop: loop, handler: registry, limits: settings.httpLimits)
+        server.tlsContext = try Self.tlsContext(settings)
         server.defaultHeaders = Registry.defaultHeaders
         registry.openConnections = { [unowned server] in server.openConnections }
         // Which worker answered is for debugging (and the tests that follow a request to its process);
@@ -162,14 +182,22 @@ struct Serve: ParsableCommand {
             throw Berth.failure(error, status: 1, logged: true)
         }
         if worker == nil {
-            server.onHangUp = { Log.warn("SIGHUP: a configuration is reloaded by the supervisor of workers: 2 or more; restart to apply one here") }
+            server.onHangUp = {
+                // The certificate and key are read again (a renewal); the rest of a configuration is the supervisor's.
+                if server.tlsContext != nil, let replaced = try? Self.tlsContext(settings, reloading: true) {
+                    server.tlsContext = replaced
+                    Log.info("SIGHUP: TLS certificate and key read again; new connections use them")
+                }
+                Log.warn("SIGHUP: a configuration is reloaded by the supervisor of workers: 2 or more; restart to apply one here")
+            }
         }
         let maintenance = registry.startMaintenance()
         server.onDrained = {
             maintenance.forEach { $0.stop() }
             registry.closeUpstreams()
         }
-        Log.info("berth \(Berth.version)\(worker.map { " worker \($0)" } ?? "") serving \(store.base) on \(settings.httpAddr)")
+        Log.info("berth \(Berth.version)\(worker.map { " worker \($0)" } ?? "") serving \(store.base) on \(settings.httpAddr)"
+                 + (server.tlsContext != nil ? " (TLS)" : ""))
         WorkerSupervisor.signalReady()
         berth_release_startup_code()
         loop.run()

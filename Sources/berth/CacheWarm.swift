@@ -75,7 +75,8 @@ struct CacheWarm: ParsableCommand {
         for failure in outcome.failures { print("  \(failure)") }
     }
 
-    /// `--url`, else `http://` and the configured listen address (a wildcard address as loopback).
+    /// `--url`, else `http://` (`https://` with `http.tls`) and the configured listen address (a wildcard
+    /// address as loopback).
     private func mirrorURL() throws -> String {
         if let url { return url }
         let settings: Configuration
@@ -83,11 +84,12 @@ struct CacheWarm: ParsableCommand {
             throw Berth.failure(error, status: 2)
         }
         let address = settings.httpAddr
-        guard let colon = address.lastIndex(of: ":") else { return "http://\(address)" }
+        let scheme = settings.tlsSettings == nil ? "http" : "https"
+        guard let colon = address.lastIndex(of: ":") else { return "\(scheme)://\(address)" }
         var host = String(address[..<colon])
         let port = address[address.index(after: colon)...]
         if ["", "0.0.0.0", "::", "[::]"].contains(host) { host = "127.0.0.1" }
         if host.contains(":") && !host.hasPrefix("[") { host = "[\(host)]" }
-        return "http://\(host):\(port)"
+        return "\(scheme)://\(host):\(port)"
     }
 }

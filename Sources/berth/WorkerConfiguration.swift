@@ -1,6 +1,7 @@
 import BerthConfiguration
 import BerthHTTP
 import BerthSupervisor
+import BerthTLS
 import Foundation
 
 /// What each generation of workers runs with (generation 0 at start, one more per SIGHUP): the file named by
@@ -37,6 +38,14 @@ extension Serve {
             copy.map { _ = unlink($0) }
             Log.error("\(what): \(named("\(error)", copy).split(separator: "\n").joined(separator: "; "))")
             return nil
+        }
+        // A certificate that does not load would stop every new worker: the serving ones go on instead.
+        if number > 0, let tls = settings.tlsSettings {
+            do { _ = try TLSServerContext(tls) } catch {
+                copy.map { _ = unlink($0) }
+                Log.error("\(what): \(error)")
+                return nil
+            }
         }
         // The sockets (one per worker) and the storage checked at start are the supervisor's for its whole life.
         let changed = settings.changesNeedingRestart(from: running)

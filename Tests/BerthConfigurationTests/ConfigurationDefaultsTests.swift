@@ -9,10 +9,13 @@ import XCTest
 /// Each default has one home, the option type that uses it; the configuration starts from it, and
 /// conf/berth.yml writes the same value for every key that has one.
 final class ConfigurationDefaultsTests: XCTestCase {
-    /// Keys without a fixed default: the number of cores, or nothing set.
+    /// Keys without a fixed default: the number of cores, or nothing set; and the TLS keys, which conf/berth.yml
+    /// shows commented out (a `tls:` section there would read as TLS on).
     private let unset: Set<String> = ["workers", "kraken.namespaces", "mirrors", "proxy.remoteurl", "proxy.username",
                                       "proxy.password", "proxy.cafile", "proxy.timeout", "proxy.cache.maxsize",
-                                      "egress.proxy", "egress.proxyusername", "egress.proxypassword", "egress.noproxy"]
+                                      "egress.proxy", "egress.proxyusername", "egress.proxypassword", "egress.noproxy",
+                                      "http.tls.certificate", "http.tls.key", "http.tls.clientcas", "http.tls.minimumtls",
+                                      "http.tls.ciphersuites"]
 
     private func repositoryFile(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

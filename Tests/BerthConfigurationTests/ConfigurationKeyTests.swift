@@ -35,9 +35,12 @@ final class ConfigurationKeyTests: XCTestCase {
     ]
     /// Keys whose value is a list or a mapping: only a file can hold one.
     private let structured: Set<String> = ["kraken.namespaces", "mirrors"]
+    /// Keys that are refused alone (a TLS key without the certificate and key): TLSConfigurationTests.
+    private let together: Set<String> = ["http.tls.certificate", "http.tls.key", "http.tls.clientcas", "http.tls.minimumtls",
+                                         "http.tls.ciphersuites"]
 
     func test_the_samples_cover_every_key_of_the_table() {
-        XCTAssertEqual(Set(samples.map(\.path)).union(structured), Set(ConfigurationKey.all.map(\.path)))
+        XCTAssertEqual(Set(samples.map(\.path)).union(structured).union(together), Set(ConfigurationKey.all.map(\.path)))
         XCTAssertEqual(ConfigurationKey.all.count, Set(ConfigurationKey.all.map(\.path)).count, "a key is in the table twice")
     }
 

@@ -7,14 +7,14 @@ final class RefusedKeyTests: XCTestCase {
     func test_security_and_routing_keys_in_the_file_are_refused_each_on_its_own_line() {
         let message = refusal("""
             http:
-              tls: {certificate: /c.crt, key: /c.key}
+              tls: {certificate: /c.crt, key: /c.key, letsencrypt: {email: a@example.com}}
             auth:
               htpasswd: {realm: r, path: /auth/htpasswd}
             """)
         let lines = message.split(separator: "\n")
         XCTAssertEqual(lines.count, 2, message)
         XCTAssertTrue(lines[0].hasPrefix("test.yml: auth.htpasswd: Berth has no authentication"), message)
-        XCTAssertTrue(lines[1].hasPrefix("test.yml: http.tls: Berth serves plain HTTP only"), message)
+        XCTAssertTrue(lines[1].hasPrefix("test.yml: http.tls.letsencrypt: Berth has no ACME client"), message)
         for (text, key) in [("storage: {s3: {bucket: b}}", "storage.s3"), ("middleware: {storage: [{name: cloudfront}]}", "middleware.storage"),
                             ("http: {prefix: /registry/}", "http.prefix"), ("http: {net: unix}", "http.net"),
                             ("storage: {redirect: {disable: false}}", "storage.redirect"),

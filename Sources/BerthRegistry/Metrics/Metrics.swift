@@ -21,6 +21,8 @@ final class Metrics {
     private var latency: [String: Histogram] = [:]
     private var bytesReceived: Int64 = 0
     private var bytesSent: Int64 = 0
+    /// File body bytes sent over TLS by read + SSL_write; kernel TLS (sendfile) would be the other path.
+    private var tlsFallbackBodyBytes: Int64 = 0
     private var blobUploads = 0
     private var blobPulls = 0
     private var manifestPushes = 0
@@ -43,6 +45,7 @@ final class Metrics {
         requests[RequestKey(method: method, route: exchange.label, status: exchange.status), default: 0] += 1
         bytesReceived += exchange.bytesReceived
         bytesSent += exchange.bytesSent
+        tlsFallbackBodyBytes += exchange.tlsFallbackBodyBytes
         let seconds = exchange.elapsedSeconds
         let histogram: Histogram
         if let existing = latency[exchange.label] {
@@ -98,6 +101,8 @@ final class Metrics {
             family(name, "counter", help)
             for kind in ["blob", "manifest"] { text += "\(name){kind=\"\(kind)\"} \(counts[kind] ?? 0)\n" }
         }
+        family("berth_tls_body_bytes_total", "counter", "File body bytes sent over TLS, by path (ktls: sendfile; fallback: read + SSL_write).")
+        text += "berth_tls_body_bytes_total{path=\"ktls\"} 0\nberth_tls_body_bytes_total{path=\"fallback\"} \(tlsFallbackBodyBytes)\n"
         family("berth_http_request_duration_seconds", "histogram", "Time from request head to answer, by route.")
         for (route, histogram) in latency.sorted(by: { $0.key < $1.key }) {
             for (index, bound) in Self.latencyBuckets.enumerated() {

@@ -1,0 +1,100 @@
+import COpenSSL
+
+/// TLS for one accepted connection over two memory BIOs: OpenSSL never touches the socket, so the connection
+/// keeps libuv's non-blocking reads and writes (and its deadlines) and only moves bytes between the two.
+/// Loop-confined.
+public final class TLSServerSession {
+    public enum HandshakeStep: Equatable {
+        case done
+        /// Waiting for the peer: send what `takeCiphertext` returns, then feed its answer.
+        case wantMore
+        case failed(String)
+    }
+
+    public enum ReadResult: Equatable {
+        case bytes(Int)
+        case wantMore
+        /// The peer's close_notify.
+        case closed
+        case failed(String)
+    }
+
+    /// The largest TLS record's plaintext (RFC 8446 §5.1): a write is cut into records of this size.
+    public static let recordSize = 16 * 1024
+
+    private let ssl: OpaquePointer
+    /// Ciphertext from the socket, read by OpenSSL.
+    private let incoming: OpaquePointer
+    /// Ciphertext written by OpenSSL, for the socket.
+    private let outgoing: OpaquePointer
+
+    public init(context: TLSServerContext) throws {
+        guard let ssl = SSL_new(context.raw) else { throw TLSSetupError("SSL_new failed: \(OpenSSLError.reason())") }
+        guard let incoming = BIO_new(BIO_s_mem()), let outgoing = BIO_new(BIO_s_mem()) else {
+            SSL_free(ssl)
+            throw TLSSetupError("BIO_new failed: \(OpenSSLError.reason())")
+        }
+        self.ssl = ssl
+        self.incoming = incoming
+        self.outgoing = outgoing
+        SSL_set_bio(ssl, incoming, outgoing)
+        SSL_set_accept_state(ssl)
+    }
+
+    deinit {
+        SSL_free(ssl)  // frees both BIOs, which SSL_set_bio gave it
+    }
+
+    public func handshake() -> HandshakeStep {
+        ERR_clear_error()
+        let result = SSL_do_handshake(ssl)
+        if result == 1 { return .done }
+        let error = SSL_get_error(ssl, result)
+        if error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE { return .wantMore }
+        let verification = SSL_get_verify_result(ssl)
+        if verification != Int(X509_V_OK) {
+            ERR_clear_error()
+            return .failed("client certificate: \(String(cString: X509_verify_cert_error_string(verification)))")
+        }
+        return .failed(OpenSSLError.reason())
+    }
+
+    public func receive(_ ciphertext: UnsafeRawBufferPointer) {
+        guard !ciphertext.isEmpty else { return }
+        // A memory BIO grows to take everything.
+        _ = BIO_write(incoming, ciphertext.baseAddress, Int32(ciphertext.count))
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) -> ReadResult {
+        ERR_clear_error()
+        let count = SSL_read(ssl, buffer.baseAddress, Int32(clamping: buffer.count))
+        if count > 0 { return .bytes(Int(count)) }
+        switch SSL_get_error(ssl, count) {
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: return .wantMore
+        case SSL_ERROR_ZERO_RETURN: return .closed
+        default: return .failed(OpenSSLError.reason())
+        }
+    }
+
+    /// Encrypts `plaintext` into records of at most 16 KiB, for `takeCiphertext`. Into a memory BIO a write
+    /// never waits, so it fails only when the session did (false).
+    public func write(_ plaintext: UnsafeRawBufferPointer) -> Bool {
+        var offset = 0
+        ERR_clear_error()
+        while offset < plaintext.count {
+            let count = min(Self.recordSize, plaintext.count - offset)
+            guard SSL_write(ssl, plaintext.baseAddress! + offset, Int32(count)) == Int32(count) else { return false }
+            offset += count
+        }
+        return true
+    }
+
+    /// What OpenSSL has produced for the peer since the last call (handshake records, data, alerts).
+    public func takeCiphertext() -> [UInt8] {
+        let pending = BIO_ctrl_pending(outgoing)
+        guard pending > 0 else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: pending) { buffer, count in
+            count = Int(max(0, BIO_read(outgoing, buffer.baseAddress, Int32(pending))))
+        }
+    }
+}
