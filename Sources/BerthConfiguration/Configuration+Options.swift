@@ -21,6 +21,7 @@ extension Configuration {
         if !krakenNamespaces.isEmpty { options.krakenNamespaces = krakenNamespaces }
         options.krakenFetchTimeoutSeconds = krakenFetchTimeout
         options.mirror = mirrorOptions
+        if let htpasswdRealm, let htpasswdPath { options.htpasswd = HtpasswdOptions(realm: htpasswdRealm, path: htpasswdPath) }
         return options
     }
 

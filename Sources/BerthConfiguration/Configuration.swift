@@ -38,6 +38,9 @@ public struct Configuration {
     /// peer must move 64 KiB of a body or an answer (or what is left of a smaller one).
     public var maxConnectionsPerClient = HTTPLimits().maxConnectionsPerClient
     public var progressWindow = Double(ProgressRule().windowMilliseconds) / 1000
+    /// registry:2's `auth.htpasswd`: both set, or neither (then no authentication).
+    public var htpasswdRealm: String?
+    public var htpasswdPath: String?
     /// Worker processes sharing the port; the number of cores unless set.
     public var workers = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
@@ -104,6 +107,10 @@ public struct Configuration {
                     if rule.asks(nested) { refusals.append("\(origin): \(at): \(rule.instead)") }
                 }
             }
+        }
+        if (config.htpasswdRealm == nil) != (config.htpasswdPath == nil) {
+            let missing = config.htpasswdRealm == nil ? "auth.htpasswd.realm" : "auth.htpasswd.path"
+            refusals.append("\(file.isEmpty ? "configuration" : file): \(missing) is not set: auth.htpasswd needs both realm and path, as in registry:2")
         }
         guard refusals.isEmpty else { throw Invalid(description: refusals.joined(separator: "\n")) }
         for key in ConfigurationKey.all {

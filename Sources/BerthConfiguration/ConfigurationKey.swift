@@ -72,5 +72,7 @@ struct ConfigurationKey {
         ConfigurationKey("mirrors", \.mirrors, C.mirrors),
         ConfigurationKey("log.level", flag: "--log-level", \.logLevel, C.logLevel),
         ConfigurationKey("log.formatter", \.logFormatter, C.logFormatter),
+        ConfigurationKey("auth.htpasswd.realm", \.htpasswdRealm, C.text),
+        ConfigurationKey("auth.htpasswd.path", \.htpasswdPath, C.text),
     ]
 }

@@ -11,7 +11,8 @@ import XCTest
 final class ConfigurationDefaultsTests: XCTestCase {
     /// Keys without a fixed default: the number of cores, or nothing set.
     private let unset: Set<String> = ["workers", "kraken.namespaces", "mirrors", "proxy.remoteurl", "proxy.username",
-                                      "proxy.password", "proxy.cafile", "proxy.timeout", "proxy.cache.maxsize"]
+                                      "proxy.password", "proxy.cafile", "proxy.timeout", "proxy.cache.maxsize",
+                                      "auth.htpasswd.realm", "auth.htpasswd.path"]
 
     private func repositoryFile(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -22,6 +22,8 @@ public struct RegistryOptions {
     public var uploadMaxAgeSeconds = GarbageCollector.Options.defaultUploadMaxAgeSeconds
     /// Set, the registry is a pull-through mirror of these upstreams, and takes no pushes.
     public var mirror: MirrorOptions?
+    /// Set, every request but /healthz, /readyz and /metrics needs the credentials of a user of the file.
+    public var htpasswd: HtpasswdOptions?
 
     public init() {}
 }
@@ -44,14 +46,23 @@ public final class Registry: HTTPHandler {
     public var openConnections: () -> Int = { 0 }
     let mirror: Mirror?
     lazy var downloads = BlobDownloads(loop: loop)
+    let gate: HtpasswdGate?
 
-    /// Throws when the mirror's upstreams cannot be set up (a URL that is not http(s), an unreadable CA file).
+    /// Throws when the htpasswd file cannot be read (`HtpasswdFile.Failure`), or the mirror's upstreams cannot be
+    /// set up (a URL that is not http(s), an unreadable CA file).
     public init(store: RegistryStore, options: RegistryOptions, loop: EventLoop) throws {
         self.store = store
         self.options = options
         self.loop = loop
+        if let htpasswd = options.htpasswd { gate = try HtpasswdGate(options: htpasswd, loop: loop, metrics: metrics) } else { gate = nil }
         krakenNamespaces = try options.krakenNamespaces?.map { try KrakenNamespace($0, loop: loop) }
         mirror = try options.mirror.map { try Mirror(options: $0, loop: loop) }
+        gate?.resume = { [unowned self] in self.handle($0) }
+    }
+
+    /// Reads the htpasswd file again (SIGHUP), though the gate notices a change within a second by itself.
+    public func reloadCredentials() {
+        gate?.reload()
     }
 
     /// Headers on every response (OCI dist-spec: clients check the API version on `/v2/`).
@@ -77,7 +88,11 @@ public final class Registry: HTTPHandler {
             }
             return exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], text: text))
         default:
-            if request.path.hasPrefix("/namespace/") { return handleKraken(exchange) }
+            // registry:2 leaves its debug server (health, metrics) open; Kraken's namespaces are served as /v2/ is.
+            if request.path.hasPrefix("/namespace/") {
+                if let gate, !gate.admits(exchange) { return }
+                return handleKraken(exchange)
+            }
         }
         switch Route.parse(request.path) {
         case .failure(.invalidName(let name)):
@@ -86,6 +101,8 @@ public final class Registry: HTTPHandler {
             exchange.fail(RegistryError(.routeUnknown, "no endpoint for \(request.method.name) \(request.path)"))
         case .success(let route):
             exchange.label = route.label
+            // After routing, as registry:2: a path that is no route is a 404 with or without credentials.
+            if let gate, !gate.admits(exchange) { return }
             dispatch(route, exchange)
         }
     }
