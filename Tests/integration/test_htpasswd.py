@@ -20,7 +20,7 @@ import requests
 
 from conftest import berth_binary, reference_binary
 from imagebuild import Layout, read_layout, skopeo
-from regutil import OCI_MANIFEST, TIMEOUT, assert_error, describe, digest_of, free_port, random_bytes
+from regutil import OCI_MANIFEST, TIMEOUT, assert_error, describe, digest_of, free_port, random_bytes, raw_request
 
 pytestmark = pytest.mark.berth_only  # starts Berth itself with its own configuration
 
@@ -366,6 +366,18 @@ def test_a_body_sent_while_its_credentials_are_checked_arrives_whole(berth):
     assert r.status_code == 201, describe(r)
     r = berth.get(f"/v2/team/held/blobs/{digest}", basic("alice", "wonderland"))
     assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == digest.split(":")[1]
+
+    # The head and the start of the body in one write, so the server reads body bytes with the head, before
+    # the check: they are kept and given to the upload. (`basic` in lower case is the same login under another
+    # Authorization value, so it is checked again.)
+    body = random_bytes(200_000)
+    fresh = "basic " + basic("carol", "pw-carol").split()[1]
+    payload = (f"POST /v2/team/raw/blobs/uploads/?digest={digest_of(body)} HTTP/1.1\r\nHost: x\r\nAuthorization: {fresh}\r\n"
+               f"Content-Type: application/octet-stream\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    response = raw_request(berth.host, payload)
+    assert response.status == 201, response
+    r = berth.get(f"/v2/team/raw/blobs/{digest_of(body)}", basic("alice", "wonderland"))
+    assert r.status_code == 200 and r.content == body
 
 
 def test_a_check_under_way_blocks_no_other_connection_and_a_client_that_leaves_meanwhile_is_harmless(berth):
