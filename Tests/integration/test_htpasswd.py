@@ -118,6 +118,9 @@ def users_template(tmp_path_factory):
     for user in ("carol", "dave"):
         htpasswd(path, user, "pw-" + user, cost=12)
     htpasswd(path, "slow", "slowly", cost=14)
+    # Not bcrypt: registry:2 (and so Berth) lets no password log in as these.
+    subprocess.run(["htpasswd", "-b", "-s", str(path), "sha", "pw-sha"], check=True, capture_output=True, timeout=60)
+    subprocess.run(["htpasswd", "-b", "-m", str(path), "md5", "pw-md5"], check=True, capture_output=True, timeout=60)
     return path.read_bytes()
 
 
@@ -191,7 +194,8 @@ def test_a_registry2_config_with_htpasswd_starts_berth_with_auth_and_docker_regi
         for method, path, auth in [("GET", "/v2/", None), ("GET", "/v2/", right), ("GET", "/v2/", wrong),
                                    ("GET", "/v2/", "Bearer x"), ("HEAD", "/v2/", None),
                                    ("GET", "/v2/team/app/manifests/v1", None), ("GET", "/v2/team/app/manifests/v1", wrong),
-                                   ("GET", "/v2/team/app/tags/list", right)]:
+                                   ("GET", "/v2/team/app/tags/list", right), ("GET", "/v2/", basic("sha", "pw-sha")),
+                                   ("GET", "/v2/", basic("md5", "pw-md5"))]:
             r = requests.request(method, server.base + path, headers={"Authorization": auth} if auth else {}, timeout=TIMEOUT)
             body = r.json() if r.content else None
             codes = [e["code"] for e in body["errors"]] if isinstance(body, dict) and "errors" in body else body
@@ -199,6 +203,9 @@ def test_a_registry2_config_with_htpasswd_starts_berth_with_auth_and_docker_regi
         answers[kind] = seen
     assert answers["berth"] == answers["reference"]
     assert answers["berth"][0][2:4] == (401, CHALLENGE)
+    assert [answer[2] for answer in answers["berth"][-2:]] == [401, 401]
+    berth = next(server for server in servers if server.kind == "berth")
+    assert 'no password can log in as "md5", "sha"' in berth.logs()
 
 
 def test_skopeo_login_and_copy_with_creds_and_a_wrong_password_fails_login(berth, tmp_path):
