@@ -280,6 +280,16 @@ def test_a_user_added_to_the_file_is_honoured_and_a_removed_one_refused_without_
     htpasswd(users, "bob", "builder", create=True)
     wait_for(lambda: berth.get("/v2/", alice).status_code == 401, "alice refused", berth)
     assert berth.get("/v2/", bob).status_code == 200
+    # A file broken while serving refuses every login (never no authentication) until it is fixed.
+    good = users.read_bytes()
+    users.write_text("bob builder\n")
+    def unavailable():
+        r = berth.get("/v2/", bob)
+        return r.status_code == 503 and [e["code"] for e in r.json()["errors"]] == ["UNAVAILABLE"]
+    wait_for(unavailable, "bob refused with 503 UNAVAILABLE while the file is broken", berth)
+    assert_challenged(berth.get("/v2/"))
+    users.write_bytes(good)
+    wait_for(lambda: berth.get("/v2/", bob).status_code == 200, "bob admitted again", berth)
 
 
 def test_after_ten_failures_an_address_is_answered_429_and_a_right_password_from_another_address_works(berth):
