@@ -443,3 +443,23 @@ def test_a_file_that_is_not_htpasswd_or_a_realm_without_a_path_stops_berth_with_
     result = subprocess.run([berth_binary(), "serve", "--config", str(config)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert f"{config}: auth.htpasswd.path is not set" in result.stderr, result.stderr
+
+
+def test_sighup_reads_the_file_again_even_when_its_stat_looks_unchanged(berth, users):
+    """A change the once-a-second check cannot see (same inode, size and mtime): SIGHUP still reads the file
+    (with 2 or more workers, as part of the reload)."""
+    old, new = basic("alice", "wonderland"), basic("alice", "looking-glass")
+    assert berth.get("/v2/", old).status_code == 200
+    before = os.stat(users)
+    line = subprocess.run(["htpasswd", "-nbB", "alice", "looking-glass"], check=True, capture_output=True, text=True).stdout.strip()
+    text = users.read_text()
+    current = next(entry for entry in text.splitlines() if entry.startswith("alice:"))
+    assert len(line) == len(current)
+    with open(users, "r+b") as f:
+        f.write(text.replace(current, line).encode())
+    os.utime(users, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(users)
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+    os.kill(berth.proc.pid, signal.SIGHUP)
+    wait_for(lambda: berth.get("/v2/", new).status_code == 200, "the new password after SIGHUP", berth)
+    wait_for(lambda: berth.get("/v2/", old).status_code == 401, "the old password refused after SIGHUP", berth)
