@@ -14,13 +14,15 @@ let package = Package(
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
         .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // libxcrypt's crypt_r: bcrypt for auth.htpasswd.
+        .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
         .target(name: "CBerthShims", dependencies: ["COpenSSL", "CLibUV"], linkerSettings: [.linkedLibrary("crypto")]),
         // TLS context setup shared by the server (BerthHTTP) and the upstream client (BerthUpstream).
         .target(name: "BerthTLS", dependencies: ["COpenSSL"]),
         .target(name: "BerthHTTP", dependencies: ["CLibUV", "CHTTPParser", "CBerthShims", "BerthTLS"]),
         .target(name: "BerthStorage", dependencies: ["CBerthShims"]),
         .target(name: "BerthSupervisor", dependencies: ["BerthHTTP", "CLibUV", "CBerthShims"]),
-        .target(name: "BerthRegistry", dependencies: ["BerthHTTP", "BerthStorage", "BerthUpstream"]),
+        .target(name: "BerthRegistry", dependencies: ["BerthHTTP", "BerthStorage", "BerthUpstream", "CCrypt", "CBerthShims"]),
         .target(name: "BerthUpstream", dependencies: ["BerthHTTP", "BerthTLS", "CLibUV", "COpenSSL", "CHTTPParser", "CBerthShims"]),
         .target(name: "BerthConfiguration", dependencies: [
             "BerthHTTP", "BerthTLS", "BerthRegistry", "BerthStorage", "BerthUpstream", .product(name: "Yams", package: "Yams"),

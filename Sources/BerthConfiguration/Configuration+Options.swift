@@ -22,6 +22,7 @@ extension Configuration {
         options.krakenFetchTimeoutSeconds = krakenFetchTimeout
         options.mirror = mirrorOptions
         options.egress = egress
+        if let htpasswdRealm, let htpasswdPath { options.htpasswd = HtpasswdOptions(realm: htpasswdRealm, path: htpasswdPath) }
         return options
     }
 

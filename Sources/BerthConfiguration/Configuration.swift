@@ -47,6 +47,9 @@ public struct Configuration {
     /// peer must move 64 KiB of a body or an answer (or what is left of a smaller one).
     public var maxConnectionsPerClient = HTTPLimits().maxConnectionsPerClient
     public var progressWindow = Double(ProgressRule().windowMilliseconds) / 1000
+    /// registry:2's `auth.htpasswd`: both set, or neither (then no authentication).
+    public var htpasswdRealm: String?
+    public var htpasswdPath: String?
     /// Worker processes sharing the port; the number of cores unless set.
     public var workers = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     /// registry:2's `http.tls` (Configuration+TLS): TLS on http.addr when the certificate and key are set.
@@ -122,6 +125,10 @@ public struct Configuration {
         }
         if let problem = config.tlsProblem { refusals.append("\(file.isEmpty ? "configuration" : file): \(problem)") }
         do { config.egress = try egressSettings(config, environment: environment) } catch { refusals.append("\(error)") }
+        if (config.htpasswdRealm == nil) != (config.htpasswdPath == nil) {
+            let missing = config.htpasswdRealm == nil ? "auth.htpasswd.realm" : "auth.htpasswd.path"
+            refusals.append("\(file.isEmpty ? "configuration" : file): \(missing) is not set: auth.htpasswd needs both realm and path, as in registry:2")
+        }
         guard refusals.isEmpty else { throw Invalid(description: refusals.joined(separator: "\n")) }
         for key in ConfigurationKey.all {
             guard let flag = key.flag, let value = flags[flag] else { continue }

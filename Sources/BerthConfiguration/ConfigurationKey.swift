@@ -81,5 +81,7 @@ struct ConfigurationKey {
         ConfigurationKey("egress.noproxy", \.egressNoProxy, C.noProxy),
         ConfigurationKey("log.level", flag: "--log-level", \.logLevel, C.logLevel),
         ConfigurationKey("log.formatter", \.logFormatter, C.logFormatter),
+        ConfigurationKey("auth.htpasswd.realm", \.htpasswdRealm, C.text),
+        ConfigurationKey("auth.htpasswd.path", \.htpasswdPath, C.text),
     ]
 }

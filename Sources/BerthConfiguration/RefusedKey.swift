@@ -16,8 +16,8 @@ struct RefusedKey {
     let instead: String
 
     static let all: [RefusedKey] = [
-        RefusedKey(path: "auth.*", instead: "Berth has no authentication yet, so every client could push and delete; "
-                   + "keep it on a trusted network or loopback, or put an authenticating proxy (nginx auth_basic) in front"),
+        RefusedKey(path: "auth.*", except: ["htpasswd"], instead: "Berth authenticates with auth.htpasswd only (no token or "
+                   + "other scheme yet), so every client could push and delete; use auth.htpasswd, or put an authenticating proxy in front"),
         RefusedKey(path: "http.tls.letsencrypt", instead: "Berth has no ACME client; give it a certificate and key "
                    + "(http.tls.certificate, http.tls.key), for example from certbot, and send it SIGHUP when they are renewed"),
         RefusedKey(path: "http.net", asks: { value in

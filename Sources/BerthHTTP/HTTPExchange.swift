@@ -12,6 +12,9 @@ public final class HTTPExchange {
     var collectCompletion: (([UInt8]?) -> Void)?
     var continueSent = false
     var discarded: Int64 = 0
+    /// Body bytes that arrived while the handler held the body (`holdBody`), and whether the body ended meanwhile.
+    var held: [UInt8]?
+    var heldBodyEnded = false
 
     var responded = false
     public internal(set) var status = 0
@@ -38,10 +41,45 @@ public final class HTTPExchange {
     /// True while the client can still be answered.
     public var isOpen: Bool { connection != nil && !responded }
 
+    /// The client's IP address (nil once the connection is gone).
+    public var clientAddress: ClientAddress? { connection?.peer?.client }
+
     /// Streams the body to `receiver` as it arrives (sends `100 Continue` when the client waits for it).
     public func receiveBody(into receiver: HTTPBodyReceiver) {
         self.receiver = receiver
         connection?.bodyAccepted(self)
+        replayHeldBody()
+    }
+
+    /// Holds the body back while the handler decides what to do with the request off the loop (a password check
+    /// on the pool): reading stops, and the rest of the current read is kept (at most one read buffer), to be
+    /// given to a later `receiveBody` or `collectBody`, or dropped by `releaseHeldBody`.
+    public func holdBody() {
+        guard held == nil, !responded, request.hasBody else { return }
+        held = []
+        connection?.setBodyPaused(true)
+    }
+
+    /// Drops what `holdBody` kept, unless a receiver took it, and reads again (an early answer discards the rest).
+    public func releaseHeldBody() {
+        guard let bytes = held else { return }
+        held = nil
+        heldBodyEnded = false
+        discarded += Int64(bytes.count)
+        connection?.setBodyPaused(false)
+    }
+
+    /// Reading resumes first (no read can come before this returns), so a receiver that pauses while it takes
+    /// the kept bytes stays paused.
+    private func replayHeldBody() {
+        guard let bytes = held else { return }
+        held = nil
+        connection?.setBodyPaused(false)
+        if !bytes.isEmpty { bytes.withUnsafeBytes { route($0) } }
+        if heldBodyEnded {
+            heldBodyEnded = false
+            bodyComplete()
+        }
     }
 
     /// Collects the body in memory; `completion` gets nil when it grows past `limit`.
@@ -55,6 +93,7 @@ public final class HTTPExchange {
         collectLimit = limit
         collectCompletion = completion
         connection?.bodyAccepted(self)
+        replayHeldBody()
     }
 
     /// Stops reading the body until `resumeBody()`: back-pressure while the disk is behind.
@@ -70,6 +109,10 @@ public final class HTTPExchange {
 
     func deliver(_ bytes: UnsafeRawBufferPointer) {
         bytesReceived += Int64(bytes.count)
+        route(bytes)
+    }
+
+    private func route(_ bytes: UnsafeRawBufferPointer) {
         if responded {
             discarded += Int64(bytes.count)
         } else if let receiver {
@@ -83,6 +126,8 @@ public final class HTTPExchange {
             } else {
                 collected?.append(contentsOf: bytes)
             }
+        } else if held != nil {
+            held?.append(contentsOf: bytes)
         } else {
             discarded += Int64(bytes.count)
         }
@@ -101,6 +146,8 @@ public final class HTTPExchange {
             let body = collected ?? []
             collected = nil
             completion(body)
+        } else if held != nil {
+            heldBodyEnded = true
         }
     }
 
@@ -108,5 +155,6 @@ public final class HTTPExchange {
         receiver?.abort(exchange: self)
         receiver = nil
         collectCompletion = nil
+        held = nil
     }
 }

@@ -51,7 +51,7 @@ struct PeerAddress: CustomStringConvertible {
 
 /// An IP address as 16 bytes, IPv4 in its IPv6-mapped form (::ffff:a.b.c.d), so that a client reaching a
 /// dual-stack listener both ways counts once.
-struct ClientAddress: Hashable {
+public struct ClientAddress: Hashable, CustomStringConvertible {
     private let high: UInt64
     private let low: UInt64
 
@@ -68,5 +68,18 @@ struct ClientAddress: Hashable {
             UnsafeMutableRawBufferPointer(rebasing: out[12..<16]).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<4]))
         }
         (high, low) = mapped
+    }
+
+    /// `127.0.0.1` (an IPv4-mapped address as IPv4) or `::1`, for metrics and log lines.
+    public var description: String {
+        var words = (high, low)
+        var name = [CChar](repeating: 0, count: 64)
+        return withUnsafeBytes(of: &words) { bytes in
+            let mapped = bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xff && bytes[11] == 0xff
+            let family = mapped ? AF_INET : AF_INET6
+            let start = mapped ? 12 : 0
+            guard uv_inet_ntop(family, bytes.baseAddress! + start, &name, name.count) == 0 else { return "-" }
+            return String(cString: name)
+        }
     }
 }

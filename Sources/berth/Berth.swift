@@ -90,6 +90,16 @@ struct Serve: ParsableCommand {
         Log.format = LogFormat(name: settings.logFormatter) ?? .text
         // In the configured format; the supervisor has said them once already.
         if worker == nil { ignored.forEach { Log.warn($0) } }
+        if worker == nil, let path = settings.htpasswdPath {
+            do {
+                if let password = try HtpasswdFile.prepare(path) {
+                    // As registry:2 does: the one place the operator can learn it. Change it with htpasswd -B.
+                    Log.warn("htpasswd: \(path) was missing: created with the user docker, password \(password)")
+                }
+            } catch {
+                throw Berth.failure(error, status: 1, logged: true)
+            }
+        }
         if settings.workers > 1 && worker == nil {
             try supervise(settings, environment: environment)
         } else {
@@ -166,6 +176,8 @@ struct Serve: ParsableCommand {
         let registry: Registry
         do {
             registry = try Registry(store: store, options: options, loop: loop)
+        } catch let error as HtpasswdFile.Failure {
+            throw Berth.failure(error, status: 1, logged: true)
         } catch {
             throw Berth.failure("upstream registries: \(error)", status: 1, logged: true)
         }
@@ -188,7 +200,9 @@ struct Serve: ParsableCommand {
                     server.tlsContext = replaced
                     Log.info("SIGHUP: TLS certificate and key read again; new connections use them")
                 }
-                Log.warn("SIGHUP: a configuration is reloaded by the supervisor of workers: 2 or more; restart to apply one here")
+                registry.reloadCredentials()
+                Log.warn("SIGHUP: a configuration is reloaded by the supervisor of workers: 2 or more; restart to apply one here"
+                         + (settings.htpasswdPath != nil ? " (the htpasswd file was read again)" : ""))
             }
         }
         let maintenance = registry.startMaintenance()

@@ -1,5 +1,6 @@
 import BerthConfiguration
 import BerthHTTP
+import BerthRegistry
 import BerthSupervisor
 import BerthTLS
 import Foundation
@@ -53,6 +54,18 @@ extension Serve {
             copy.map { _ = unlink($0) }
             Log.error("\(what): " + changed.map { "\($0), which needs a restart" }.joined(separator: "; "))
             return nil
+        }
+        // A file the new workers could not read would have each of them fail: say it once, keep the old ones.
+        if number > 0, let path = settings.htpasswdPath {
+            do {
+                if let password = try HtpasswdFile.prepare(path) {
+                    Log.warn("htpasswd: \(path) was missing: created with the user docker, password \(password)")
+                }
+            } catch {
+                copy.map { _ = unlink($0) }
+                Log.error("\(what): \(error)")
+                return nil
+            }
         }
         Log.level = LogLevel(name: settings.logLevel) ?? .info
         Log.format = LogFormat(name: settings.logFormatter) ?? .text

@@ -15,7 +15,8 @@ final class ConfigurationDefaultsTests: XCTestCase {
                                       "proxy.password", "proxy.cafile", "proxy.timeout", "proxy.cache.maxsize",
                                       "egress.proxy", "egress.proxyusername", "egress.proxypassword", "egress.noproxy",
                                       "http.tls.certificate", "http.tls.key", "http.tls.clientcas", "http.tls.minimumtls",
-                                      "http.tls.ciphersuites"]
+                                      "http.tls.ciphersuites",
+                                      "auth.htpasswd.realm", "auth.htpasswd.path"]
 
     private func repositoryFile(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

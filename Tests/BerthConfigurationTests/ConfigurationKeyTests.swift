@@ -38,10 +38,25 @@ final class ConfigurationKeyTests: XCTestCase {
     /// Keys that are refused alone (a TLS key without the certificate and key): TLSConfigurationTests.
     private let together: Set<String> = ["http.tls.certificate", "http.tls.key", "http.tls.clientcas", "http.tls.minimumtls",
                                          "http.tls.ciphersuites"]
+    /// Keys set together or not at all (auth.htpasswd needs both): read as a pair below.
+    private let paired: Set<String> = ["auth.htpasswd.realm", "auth.htpasswd.path"]
 
     func test_the_samples_cover_every_key_of_the_table() {
-        XCTAssertEqual(Set(samples.map(\.path)).union(structured).union(together), Set(ConfigurationKey.all.map(\.path)))
+        XCTAssertEqual(Set(samples.map(\.path)).union(structured).union(together).union(paired), Set(ConfigurationKey.all.map(\.path)))
         XCTAssertEqual(ConfigurationKey.all.count, Set(ConfigurationKey.all.map(\.path)).count, "a key is in the table twice")
+    }
+
+    func test_the_htpasswd_pair_is_read_from_the_file_and_from_both_environment_names() throws {
+        let file = try load("auth:\n  htpasswd:\n    realm: Registry Realm\n    path: /etc/htpasswd\n")
+        XCTAssertEqual(file.htpasswdRealm, "Registry Realm")
+        XCTAssertEqual(file.htpasswdPath, "/etc/htpasswd")
+        for prefix in ["REGISTRY_", "BERTH_"] {
+            let config = try load(environment: [prefix + "AUTH_HTPASSWD_REALM": "R", prefix + "AUTH_HTPASSWD_PATH": "/p"])
+            XCTAssertEqual(config.htpasswdRealm, "R", prefix)
+            XCTAssertEqual(config.htpasswdPath, "/p", prefix)
+        }
+        XCTAssertNil(Configuration().htpasswdRealm)
+        XCTAssertNil(Configuration().htpasswdPath)
     }
 
     func test_each_key_is_read_from_the_file() throws {

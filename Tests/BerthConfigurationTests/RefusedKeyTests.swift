@@ -1,4 +1,5 @@
 @testable import BerthConfiguration
+import BerthRegistry
 import XCTest
 
 /// registry:2 keys asking for what Berth lacks stop it, named with their file or variable; keys that only
@@ -9,11 +10,11 @@ final class RefusedKeyTests: XCTestCase {
             http:
               tls: {certificate: /c.crt, key: /c.key, letsencrypt: {email: a@example.com}}
             auth:
-              htpasswd: {realm: r, path: /auth/htpasswd}
+              token: {realm: r, service: s, issuer: i, rootcertbundle: /b.pem}
             """)
         let lines = message.split(separator: "\n")
         XCTAssertEqual(lines.count, 2, message)
-        XCTAssertTrue(lines[0].hasPrefix("test.yml: auth.htpasswd: Berth has no authentication"), message)
+        XCTAssertTrue(lines[0].hasPrefix("test.yml: auth.token: Berth authenticates with auth.htpasswd only"), message)
         XCTAssertTrue(lines[1].hasPrefix("test.yml: http.tls.letsencrypt: Berth has no ACME client"), message)
         for (text, key) in [("storage: {s3: {bucket: b}}", "storage.s3"), ("middleware: {storage: [{name: cloudfront}]}", "middleware.storage"),
                             ("http: {prefix: /registry/}", "http.prefix"), ("http: {net: unix}", "http.net"),
@@ -27,9 +28,21 @@ final class RefusedKeyTests: XCTestCase {
     func test_variables_asking_for_what_berth_lacks_are_refused_at_the_key_of_the_rule() {
         XCTAssertTrue(refusal(environment: ["REGISTRY_AUTH_TOKEN_REALM": "https://x"])
                         .hasPrefix("environment REGISTRY_AUTH_TOKEN_REALM: auth.token: "))
-        XCTAssertTrue(refusal(environment: ["BERTH_AUTH_HTPASSWD_PATH": "/p"]).hasPrefix("environment BERTH_AUTH_HTPASSWD_PATH: auth.htpasswd: "))
+        XCTAssertTrue(refusal(environment: ["BERTH_AUTH_TOKEN_ISSUER": "me"]).hasPrefix("environment BERTH_AUTH_TOKEN_ISSUER: auth.token: "))
         XCTAssertTrue(refusal(environment: ["REGISTRY_STORAGE": "s3"]).hasPrefix("environment REGISTRY_STORAGE: storage: "))
         XCTAssertTrue(refusal(environment: ["REGISTRY_STORAGE_S3_BUCKET": "b"]).hasPrefix("environment REGISTRY_STORAGE_S3_BUCKET: storage.s3: "))
+    }
+
+    func test_htpasswd_loads_with_realm_and_path_and_either_alone_is_refused_naming_the_other() throws {
+        let (config, warnings) = try Configuration.load(text: "auth: {htpasswd: {realm: R, path: /etc/htpasswd}}", named: "test.yml", environment: [:])
+        XCTAssertEqual(warnings, [])
+        XCTAssertEqual(config.registryOptions.htpasswd, HtpasswdOptions(realm: "R", path: "/etc/htpasswd"))
+        XCTAssertNil(Configuration().registryOptions.htpasswd)
+        let fromVariables = try Configuration.load(text: nil, named: "", environment: [
+            "REGISTRY_AUTH": "htpasswd", "REGISTRY_AUTH_HTPASSWD_REALM": "R", "REGISTRY_AUTH_HTPASSWD_PATH": "/p"]).0
+        XCTAssertEqual(fromVariables.registryOptions.htpasswd, HtpasswdOptions(realm: "R", path: "/p"))
+        XCTAssertTrue(refusal("auth: {htpasswd: {path: /etc/htpasswd}}").hasPrefix("test.yml: auth.htpasswd.realm is not set"))
+        XCTAssertTrue(refusal(environment: ["REGISTRY_AUTH_HTPASSWD_REALM": "R"]).hasPrefix("test.yml: auth.htpasswd.path is not set"))
     }
 
     func test_what_asks_for_nothing_loads() throws {

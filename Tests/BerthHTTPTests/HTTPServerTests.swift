@@ -34,6 +34,24 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertTrue(client.receive(until: "POST /slow 5").hasPrefix("HTTP/1.1 200 OK\r\n"))
     }
 
+    func test_a_held_body_read_with_its_head_is_given_whole_to_a_later_collect_and_the_next_request_follows() throws {
+        let body = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let sum = body.reduce(0) { ($0 &* 31) &+ Int($1) }
+        let client = try TestClient(port: server.port)
+        client.send(Array("POST /held HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+                    + Array("GET /two HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        let text = client.receive(until: "GET /two 0")
+        XCTAssertTrue(text.contains("held 200000 \(sum)"), text)
+    }
+
+    func test_a_held_body_dropped_by_an_early_answer_is_discarded_and_the_next_request_follows() throws {
+        let client = try TestClient(port: server.port)
+        client.send(Array("PUT /held-refused HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n".utf8) + [UInt8](repeating: 1, count: 100_000))
+        XCTAssertTrue(client.receive(until: "refused").hasPrefix("HTTP/1.1 401"))
+        client.send([UInt8](repeating: 2, count: 200_000) + Array("GET /two HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        XCTAssertTrue(client.receive(until: "GET /two 0").contains("200 OK"))
+    }
+
     func test_chunked_body_is_delivered_whole() throws {
         let client = try TestClient(port: server.port)
         client.send("PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n")

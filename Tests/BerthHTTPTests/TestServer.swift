@@ -35,6 +35,25 @@ final class EchoHandler: HTTPHandler {
             exchange.receiveBody(into: PausingReceiver())
             return
         }
+        if request.path == "/held" || request.path == "/held-refused" {
+            // As the htpasswd gate does: the body held back while a check runs off the loop, then taken or dropped.
+            exchange.holdBody()
+            var timer: RepeatingTimer?
+            timer = exchange.loop.repeating(every: 300) {
+                timer?.stop()
+                timer = nil
+                if request.path == "/held-refused" {
+                    exchange.releaseHeldBody()
+                    exchange.respond(HTTPResponse(status: 401, text: "refused"))
+                    return
+                }
+                exchange.collectBody(limit: 1 << 20) { body in
+                    let sum = body.map { $0.reduce(0) { ($0 &* 31) &+ Int($1) } } ?? -1
+                    exchange.respond(HTTPResponse(status: 200, text: "held \(body?.count ?? -1) \(sum)"))
+                }
+            }
+            return
+        }
         if request.path == "/now" {
             exchange.respond(HTTPResponse(status: 200, text: "seen"))
             return

@@ -35,6 +35,8 @@ final class RegistryErrorTableTests: XCTestCase {
         (.upstreamUnreachable, "UNAVAILABLE", "upstream registry unreachable", 503),
         (.upstreamFailed, "UNKNOWN", "upstream registry failed", 502),
         (.upstreamBlobInvalid, "UNKNOWN", "unknown error", 502),
+        (.loginThrottled, "TOOMANYREQUESTS", "too many failed logins", 429),
+        (.authenticationUnavailable, "UNAVAILABLE", "authentication unavailable", 503),
         (.requestInvalid, "UNSUPPORTED", nil, 400),
         (.requestTimeout, "UNSUPPORTED", nil, 408),
         (.requestTooLarge, "SIZE_INVALID", nil, 413),

@@ -188,7 +188,7 @@ def _refused(tmp_path, args, env=None):
     return result.returncode, result.stdout + result.stderr
 
 
-def test_registry2_config_asking_for_htpasswd_and_tls_is_refused_naming_both_keys(tmp_path):
+def test_registry2_config_asking_for_token_auth_and_tls_is_refused_naming_auth_token(tmp_path):
     config = tmp_path / "config.yml"
     config.write_text("""version: 0.1
 storage:
@@ -200,13 +200,15 @@ http:
     certificate: /certs/domain.crt
     key: /certs/domain.key
 auth:
-  htpasswd:
-    realm: basic-realm
-    path: /auth/htpasswd
+  token:
+    realm: https://auth.example/token
+    service: registry
+    issuer: me
+    rootcertbundle: /certs/bundle.pem
 """)
     status, output = _refused(tmp_path, ["--config", str(config)])
     assert status != 0, output
-    assert f"{config}: auth.htpasswd:" in output, output
+    assert f"{config}: auth.token:" in output, output
     # http.tls itself is served now (test_tls_server.py); its files are read only after the refusals.
     assert not (tmp_path / "data").exists(), "a refused config must not create the storage root"
 
@@ -249,13 +251,13 @@ def test_a_storage_driver_other_than_filesystem_is_refused(tmp_path, driver):
 
 
 @pytest.mark.parametrize("variable,value,key", [
-    ("REGISTRY_AUTH_HTPASSWD_PATH", "/auth/htpasswd", "auth.htpasswd"),
+    ("REGISTRY_AUTH_TOKEN_SERVICE", "registry", "auth.token"),
     ("REGISTRY_AUTH_TOKEN_REALM", "https://auth.example/token", "auth.token"),
     ("REGISTRY_HTTP_TLS_LETSENCRYPT_EMAIL", "a@example.com", "http.tls.letsencrypt"),
     ("REGISTRY_STORAGE", "s3", "storage"),
     ("REGISTRY_STORAGE_S3_BUCKET", "images", "storage.s3"),
     ("REGISTRY_MIDDLEWARE_STORAGE", "cloudfront", "middleware.storage"),
-    ("BERTH_AUTH_HTPASSWD_PATH", "/auth/htpasswd", "auth.htpasswd"),
+    ("BERTH_AUTH_TOKEN_ISSUER", "me", "auth.token"),
 ])
 def test_an_environment_variable_asking_for_what_berth_lacks_is_refused(tmp_path, variable, value, key):
     status, output = _refused(tmp_path, [], env={variable: value})

@@ -25,6 +25,8 @@ public struct RegistryOptions {
     public var mirror: MirrorOptions?
     /// The egress proxy of every upstream client (the mirror's and Kraken's registry backends).
     public var egress = EgressProxySettings()
+    /// Set, every request but /healthz, /readyz and /metrics needs the credentials of a user of the file.
+    public var htpasswd: HtpasswdOptions?
 
     public init() {}
 }
@@ -47,16 +49,25 @@ public final class Registry: HTTPHandler {
     public var openConnections: () -> Int = { 0 }
     let mirror: Mirror?
     lazy var downloads = BlobDownloads(loop: loop)
+    let gate: HtpasswdGate?
 
-    /// Throws when the mirror's upstreams cannot be set up (a URL that is not http(s), an unreadable CA file).
+    /// Throws when the htpasswd file cannot be read (`HtpasswdFile.Failure`), or the mirror's upstreams cannot be
+    /// set up (a URL that is not http(s), an unreadable CA file).
     public init(store: RegistryStore, options: RegistryOptions, loop: EventLoop) throws {
         self.store = store
         self.options = options
         self.loop = loop
+        if let htpasswd = options.htpasswd { gate = try HtpasswdGate(options: htpasswd, loop: loop, metrics: metrics) } else { gate = nil }
         krakenNamespaces = try options.krakenNamespaces?.map { try KrakenNamespace($0, loop: loop, egress: options.egress) }
         mirror = try options.mirror.map { try Mirror(options: $0, loop: loop, egress: options.egress) }
         let clients = upstreamClients
         metrics.proxiedConnections = { clients.reduce(0) { $0 + $1.proxiedConnectionsOpened } }
+        gate?.resume = { [unowned self] in self.handle($0) }
+    }
+
+    /// Reads the htpasswd file again (SIGHUP), though the gate notices a change within a second by itself.
+    public func reloadCredentials() {
+        gate?.reload()
     }
 
     /// Headers on every response (OCI dist-spec: clients check the API version on `/v2/`).
@@ -82,7 +93,11 @@ public final class Registry: HTTPHandler {
             }
             return exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], text: text))
         default:
-            if request.path.hasPrefix("/namespace/") { return handleKraken(exchange) }
+            // registry:2 leaves its debug server (health, metrics) open; Kraken's namespaces are served as /v2/ is.
+            if request.path.hasPrefix("/namespace/") {
+                if let gate, !gate.admits(exchange) { return }
+                return handleKraken(exchange)
+            }
         }
         switch Route.parse(request.path) {
         case .failure(.invalidName(let name)):
@@ -91,6 +106,8 @@ public final class Registry: HTTPHandler {
             exchange.fail(RegistryError(.routeUnknown, "no endpoint for \(request.method.name) \(request.path)"))
         case .success(let route):
             exchange.label = route.label
+            // After routing, as registry:2: a path that is no route is a 404 with or without credentials.
+            if let gate, !gate.admits(exchange) { return }
             dispatch(route, exchange)
         }
     }

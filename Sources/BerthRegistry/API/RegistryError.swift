@@ -68,6 +68,10 @@ public struct RegistryError: Error {
         case upstreamFailed
         /// An upstream that sent a blob's bytes wrong (too many, too few, another digest).
         case upstreamBlobInvalid
+        /// Too many failed logins from the client's address (auth.htpasswd), or too many waiting to be checked.
+        case loginThrottled
+        /// The htpasswd file cannot be read or parsed: no login can be checked.
+        case authenticationUnavailable
 
         /// Refusals of the HTTP layer (BerthHTTP knows no registry: it names the status and the text).
         case requestInvalid
@@ -109,6 +113,8 @@ public struct RegistryError: Error {
             case .upstreamUnreachable: return Descriptor(value: "UNAVAILABLE", message: "upstream registry unreachable", status: 503)
             case .upstreamFailed: return Descriptor(value: "UNKNOWN", message: "upstream registry failed", status: 502)
             case .upstreamBlobInvalid: return Descriptor(value: "UNKNOWN", message: "unknown error", status: 502)
+            case .loginThrottled: return Descriptor(value: "TOOMANYREQUESTS", message: "too many failed logins", status: 429)
+            case .authenticationUnavailable: return Descriptor(value: "UNAVAILABLE", message: "authentication unavailable", status: 503)
 
             case .requestInvalid: return Descriptor(value: "UNSUPPORTED", message: nil, status: 400)
             case .requestTimeout: return Descriptor(value: "UNSUPPORTED", message: nil, status: 408)

@@ -39,6 +39,17 @@ final class Metrics {
     var gcReclaimedBytes: Int64 = 0
     /// Upstream connections opened through the egress proxy, over every upstream client of the process.
     var proxiedConnections: () -> Int = { 0 }
+    /// auth.htpasswd: bcrypt runs (a cached login costs none), answers 429, and failed logins by client address
+    /// (at most `maxFailureAddresses` addresses by name; the rest counted as `other`).
+    var authBcryptVerifications = 0
+    var authThrottled = 0
+    private var authFailures: [String: Int] = [:]
+    static let maxFailureAddresses = 1024
+
+    func countLoginFailure(_ client: String) {
+        let key = authFailures[client] != nil || authFailures.count < Self.maxFailureAddresses ? client : "other"
+        authFailures[key, default: 0] += 1
+    }
 
     func record(_ exchange: HTTPExchange) {
         let method = exchange.request.method.name
@@ -91,6 +102,8 @@ final class Metrics {
             ("berth_mirror_evictions_total", "counter", "Blobs evicted from the mirror's cache.", Int64(mirrorEvictions)),
             ("berth_mirror_evicted_bytes_total", "counter", "Bytes evicted from the mirror's cache.", mirrorEvictedBytes),
             ("berth_upstream_proxied_connections_total", "counter", "Upstream connections opened through the egress proxy.", Int64(proxiedConnections())),
+            ("berth_auth_bcrypt_verifications_total", "counter", "Passwords checked with bcrypt (auth.htpasswd).", Int64(authBcryptVerifications)),
+            ("berth_auth_throttled_total", "counter", "Logins answered 429 (too many failures from the address).", Int64(authThrottled)),
         ]
         for scalar in scalars {
             family(scalar.name, scalar.type, scalar.help)
@@ -103,6 +116,10 @@ final class Metrics {
         }
         family("berth_tls_body_bytes_total", "counter", "File body bytes sent over TLS, by path (ktls: sendfile; fallback: read + SSL_write).")
         text += "berth_tls_body_bytes_total{path=\"ktls\"} 0\nberth_tls_body_bytes_total{path=\"fallback\"} \(tlsFallbackBodyBytes)\n"
+        family("berth_auth_failures_total", "counter", "Failed logins (auth.htpasswd), by client address.")
+        for (client, count) in authFailures.sorted(by: { $0.key < $1.key }) {
+            text += "berth_auth_failures_total{client=\"\(client)\"} \(count)\n"
+        }
         family("berth_http_request_duration_seconds", "histogram", "Time from request head to answer, by route.")
         for (route, histogram) in latency.sorted(by: { $0.key < $1.key }) {
             for (index, bound) in Self.latencyBuckets.enumerated() {
