@@ -6,9 +6,11 @@ import Glibc
 public final class TestClient {
     public let fd: Int32
 
-    public init(port: Int, receiveBuffer: Int32? = nil) throws {
+    /// `receiveTimeout`: seconds without a byte before a read gives up (a guard against a hang, never a
+    /// measure: make it long where the bytes come from a disk a loaded machine may stall).
+    public init(port: Int, receiveBuffer: Int32? = nil, receiveTimeout: Int = 5) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         if var size = receiveBuffer {
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
