@@ -55,7 +55,9 @@ def test_remoteurl_userinfo_is_taken_as_the_credentials(request, start_berth, tm
     address = upstream.base_url.replace("https://", "https://alice:secret@")
     config = write_mirror_config(tmp_path, remoteurl=address, cafile=certs["ca"])
     berth, _ = start_mirror(start_berth, tmp_path, config)
-    assert _users_asking_for_tokens(berth, tokens) == ["alice"] * len(tokens.requests)
+    # One snapshot: a token request may still arrive after it (a second fetch of the same miss).
+    users = _users_asking_for_tokens(berth, tokens)
+    assert users == ["alice"] * len(users), users
 
 
 def test_remoteurl_credentials_are_in_no_answer(start_berth, tmp_path):
