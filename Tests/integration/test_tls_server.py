@@ -21,6 +21,7 @@ from conftest import berth_binary, reference_binary
 from imagebuild import Layout, read_layout, skopeo, OCI_MANIFEST
 from mirrorutil import make_ca_and_server_cert, openssl
 from regutil import digest_of, free_port, random_bytes, read_response, wait_for
+from processes import stop_process
 
 WORKERS = os.environ.get("BERTH_WORKERS", "1")
 
@@ -71,13 +72,7 @@ class TLSBerth:
         return self
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc, timeout=15)
 
 
 @pytest.fixture
