@@ -27,6 +27,8 @@ public struct RegistryOptions {
     public var egress = EgressProxySettings()
     /// Set, every request but /healthz, /readyz and /metrics needs the credentials of a user of the file.
     public var htpasswd: HtpasswdOptions?
+    /// Set, every such request needs a Bearer token of the issuer that grants the route's access.
+    public var tokenAuth: TokenAuthOptions?
 
     public init() {}
 }
