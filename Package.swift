@@ -19,13 +19,15 @@ let package = Package(
         .target(name: "CBerthShims", dependencies: ["COpenSSL", "CLibUV"], linkerSettings: [.linkedLibrary("crypto")]),
         // TLS context setup shared by the server (BerthHTTP) and the upstream client (BerthUpstream).
         .target(name: "BerthTLS", dependencies: ["COpenSSL"]),
+        // Registry tokens (docker's token spec): JWT parse, sign and verify, keys, trust; knows no HTTP.
+        .target(name: "BerthJWT", dependencies: ["COpenSSL"]),
         .target(name: "BerthHTTP", dependencies: ["CLibUV", "CHTTPParser", "CBerthShims", "BerthTLS"]),
         .target(name: "BerthStorage", dependencies: ["CBerthShims"]),
         .target(name: "BerthSupervisor", dependencies: ["BerthHTTP", "CLibUV", "CBerthShims"]),
-        .target(name: "BerthRegistry", dependencies: ["BerthHTTP", "BerthStorage", "BerthUpstream", "CCrypt", "CBerthShims"]),
+        .target(name: "BerthRegistry", dependencies: ["BerthHTTP", "BerthJWT", "BerthStorage", "BerthUpstream", "CCrypt", "CBerthShims"]),
         .target(name: "BerthUpstream", dependencies: ["BerthHTTP", "BerthTLS", "CLibUV", "COpenSSL", "CHTTPParser", "CBerthShims"]),
         .target(name: "BerthConfiguration", dependencies: [
-            "BerthHTTP", "BerthTLS", "BerthRegistry", "BerthStorage", "BerthUpstream", .product(name: "Yams", package: "Yams"),
+            "BerthHTTP", "BerthJWT", "BerthTLS", "BerthRegistry", "BerthStorage", "BerthUpstream", .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "berth", dependencies: [
             "BerthConfiguration",
@@ -44,6 +46,7 @@ let package = Package(
                     resources: [.copy("Resources/peer.py")]),
         .testTarget(name: "BerthSupervisorTests", dependencies: ["BerthSupervisor"]),
         .testTarget(name: "BerthTLSTests", dependencies: ["BerthTLS"]),
+        .testTarget(name: "BerthJWTTests", dependencies: ["BerthJWT"]),
         .testTarget(name: "BerthConfigurationTests", dependencies: ["BerthConfiguration"]),
     ],
     swiftLanguageModes: [.v5]
@@ -54,6 +57,6 @@ let package = Package(
 // build the target does not exist, since its entry point is libFuzzer's main.
 if Context.environment["BERTH_FUZZ"] != nil {
     package.targets.append(.executableTarget(
-        name: "berth-fuzz", dependencies: ["BerthHTTP", "BerthStorage", "BerthRegistry", "BerthUpstream", "BerthConfiguration"],
+        name: "berth-fuzz", dependencies: ["BerthHTTP", "BerthJWT", "BerthStorage", "BerthRegistry", "BerthUpstream", "BerthConfiguration"],
         path: "Tests/fuzz/Sources", swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
 }

@@ -1,5 +1,6 @@
 import Foundation
 import BerthHTTP
+import BerthJWT
 import BerthRegistry
 import BerthStorage
 import BerthTLS
@@ -50,6 +51,13 @@ public struct Configuration {
     /// registry:2's `auth.htpasswd`: both set, or neither (then no authentication).
     public var htpasswdRealm: String?
     public var htpasswdPath: String?
+    /// registry:2's `auth.token` (Configuration+Token); `tokenTrust` is the rootcertbundle, read by `load`.
+    public var tokenRealm: String?
+    public var tokenService: String?
+    public var tokenIssuer: String?
+    public var tokenRootCertBundle: String?
+    public var tokenAutoRedirect = false
+    public var tokenTrust: TokenTrust?
     /// Worker processes sharing the port; the number of cores unless set.
     public var workers = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     /// registry:2's `http.tls` (Configuration+TLS): TLS on http.addr when the certificate and key are set.
@@ -129,6 +137,7 @@ public struct Configuration {
             let missing = config.htpasswdRealm == nil ? "auth.htpasswd.realm" : "auth.htpasswd.path"
             refusals.append("\(file.isEmpty ? "configuration" : file): \(missing) is not set: auth.htpasswd needs both realm and path, as in registry:2")
         }
+        refusals += config.loadTokenTrust(origin: file.isEmpty ? "configuration" : file)
         guard refusals.isEmpty else { throw Invalid(description: refusals.joined(separator: "\n")) }
         for key in ConfigurationKey.all {
             guard let flag = key.flag, let value = flags[flag] else { continue }

@@ -83,5 +83,10 @@ struct ConfigurationKey {
         ConfigurationKey("log.formatter", \.logFormatter, C.logFormatter),
         ConfigurationKey("auth.htpasswd.realm", \.htpasswdRealm, C.text),
         ConfigurationKey("auth.htpasswd.path", \.htpasswdPath, C.text),
+        ConfigurationKey("auth.token.realm", \.tokenRealm, C.text),
+        ConfigurationKey("auth.token.service", \.tokenService, C.text),
+        ConfigurationKey("auth.token.issuer", \.tokenIssuer, C.text),
+        ConfigurationKey("auth.token.rootcertbundle", \.tokenRootCertBundle, C.text),
+        ConfigurationKey("auth.token.autoredirect", \.tokenAutoRedirect, C.flag),
     ]
 }

@@ -16,7 +16,9 @@ final class ConfigurationDefaultsTests: XCTestCase {
                                       "egress.proxy", "egress.proxyusername", "egress.proxypassword", "egress.noproxy",
                                       "http.tls.certificate", "http.tls.key", "http.tls.clientcas", "http.tls.minimumtls",
                                       "http.tls.ciphersuites",
-                                      "auth.htpasswd.realm", "auth.htpasswd.path"]
+                                      "auth.htpasswd.realm", "auth.htpasswd.path",
+                                      "auth.token.realm", "auth.token.service", "auth.token.issuer", "auth.token.rootcertbundle",
+                                      "auth.token.autoredirect"]
 
     private func repositoryFile(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

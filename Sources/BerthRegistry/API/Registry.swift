@@ -27,6 +27,8 @@ public struct RegistryOptions {
     public var egress = EgressProxySettings()
     /// Set, every request but /healthz, /readyz and /metrics needs the credentials of a user of the file.
     public var htpasswd: HtpasswdOptions?
+    /// Set, every such request needs a Bearer token of the issuer that grants the route's access.
+    public var tokenAuth: TokenAuthOptions?
 
     public init() {}
 }
@@ -49,7 +51,8 @@ public final class Registry: HTTPHandler {
     public var openConnections: () -> Int = { 0 }
     let mirror: Mirror?
     lazy var downloads = BlobDownloads(loop: loop)
-    let gate: HtpasswdGate?
+    /// auth.token's or auth.htpasswd's (never both: registry:2 takes one scheme).
+    let gate: AccessGate?
 
     /// Throws when the htpasswd file cannot be read (`HtpasswdFile.Failure`), or the mirror's upstreams cannot be
     /// set up (a URL that is not http(s), an unreadable CA file).
@@ -57,12 +60,18 @@ public final class Registry: HTTPHandler {
         self.store = store
         self.options = options
         self.loop = loop
-        if let htpasswd = options.htpasswd { gate = try HtpasswdGate(options: htpasswd, loop: loop, metrics: metrics) } else { gate = nil }
+        if let tokenAuth = options.tokenAuth {
+            gate = TokenGate(options: tokenAuth, metrics: metrics)
+        } else if let htpasswd = options.htpasswd {
+            gate = try HtpasswdGate(options: htpasswd, loop: loop, metrics: metrics)
+        } else {
+            gate = nil
+        }
         krakenNamespaces = try options.krakenNamespaces?.map { try KrakenNamespace($0, loop: loop, egress: options.egress) }
         mirror = try options.mirror.map { try Mirror(options: $0, loop: loop, egress: options.egress) }
         let clients = upstreamClients
         metrics.proxiedConnections = { clients.reduce(0) { $0 + $1.proxiedConnectionsOpened } }
-        gate?.resume = { [unowned self] in self.handle($0) }
+        (gate as? HtpasswdGate)?.resume = { [unowned self] in self.handle($0) }
     }
 
     /// Reads the htpasswd file again (SIGHUP), though the gate notices a change within a second by itself.
@@ -95,7 +104,7 @@ public final class Registry: HTTPHandler {
         default:
             // registry:2 leaves its debug server (health, metrics) open; Kraken's namespaces are served as /v2/ is.
             if request.path.hasPrefix("/namespace/") {
-                if let gate, !gate.admits(exchange) { return }
+                if let gate, !gate.admits(exchange, needing: { AccessRequirement.ofKraken(path: request.path, method: request.method) }) { return }
                 return handleKraken(exchange)
             }
         }
@@ -107,7 +116,7 @@ public final class Registry: HTTPHandler {
         case .success(let route):
             exchange.label = route.label
             // After routing, as registry:2: a path that is no route is a 404 with or without credentials.
-            if let gate, !gate.admits(exchange) { return }
+            if let gate, !gate.admits(exchange, needing: { AccessRequirement.of(route, method: request.method, query: request.query) }) { return }
             dispatch(route, exchange)
         }
     }
