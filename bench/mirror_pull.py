@@ -3,7 +3,7 @@
 beside Debian's docker-registry as a pull-through proxy, on the same bytes, in alternating rounds.
 `make bench-mirror [BERTH_BIN=new/berth] [BEFORE=old/berth] [MIRROR_ARGS="--sizes 64,1024 ..."]`.
 
-Scenarios (--scenarios, all by default):
+Scenarios (--scenarios; cold,many,slow by default):
   cold  one client's cold GET per size (a fresh Berth root per GET, `--workers 1`, `fsync: false`, and
         `fsync: true` with --fsync), then one warm GET from the same server; beside the direct GET and
         docker-registry's proxy (a fresh root per GET); a plain upstream and a TLS one (a CA made here with
@@ -15,6 +15,8 @@ Scenarios (--scenarios, all by default):
         --limit-rate from this round's direct GET): the worker processes' VmRSS/VmHWM sampled through the
         pull; the fast one's time against a fast client alone; the slow one is stopped --slow-grace seconds
         after the fast one ends, and how far it got is reported.
+  budget one cold GET of --budget-mib per path with the CPU of every process taking part, the machine's idle
+        and steal time, one core's SHA-256 speed, and the floor they allow (bench/mirrorbench/budget.py).
 
 Every client is curl; the timed part is curl's own `time_total` (or the wall clock of all of them for
 `many`); bodies go to /dev/null (the mirror checks the digest itself; sizes are checked here). The
@@ -31,6 +33,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import STARTED, replace_section  # noqa: E402
+from mirrorbench.budget import budget  # noqa: E402
 from mirrorbench.report import check_space, report  # noqa: E402
 from mirrorbench.results import Results  # noqa: E402
 from mirrorbench.scenarios import cold, many, slow  # noqa: E402
@@ -53,6 +56,7 @@ def arguments():
     p.add_argument("--many-workers", type=int, default=1, help="Berth's workers in `many`")
     p.add_argument("--slow-mib", type=int, default=256, help="blob of `slow` (the issue: 6144)")
     p.add_argument("--slow-grace", type=float, default=10.0, help="seconds the slow client may go on after the fast one")
+    p.add_argument("--budget-mib", type=int, default=1024, help="blob of `budget`")
     p.add_argument("--readme", metavar="HEADING", help="also write the tables into bench/README.md under '## HEADING'")
     a = p.parse_args()
     a.binaries = [("berth", os.path.abspath(a.berth))] + ([("before", os.path.abspath(a.before))] if a.before else [])
@@ -80,7 +84,7 @@ def main():
         ups = Upstreams(a.work, a.tls)
         mirrors = Mirrors(a.work)
         res = Results()
-        for name, run in (("cold", cold), ("many", many), ("slow", slow)):
+        for name, run in (("cold", cold), ("many", many), ("slow", slow), ("budget", budget)):
             if name in a.scenarios:
                 run(a, ups, mirrors, res, log)
         text = report(a, res)

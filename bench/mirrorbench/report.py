@@ -4,6 +4,7 @@ import statistics
 import sys
 
 from bench import MiB
+from mirrorbench.budget import budget_table
 from mirrorbench.results import ratio, spread
 
 
@@ -70,12 +71,14 @@ def report(a, res):
     if res.rows("slow"):
         parts.append(f"A fast client and one at a tenth of the direct GET's speed, one cold GET (`--workers 1`; the slow "
                      f"one stopped {a.slow_grace:.0f} s after the fast one):\n\n" + slow_table(a, res))
+    if res.rows("budget-wall"):
+        parts.append("The CPU of one cold GET (`budget`; `--workers 1`, fresh roots):\n\n" + budget_table(a, res))
     return "\n\n".join(parts)
 
 
 def check_space(a, work):
     sizes = {*(a.sizes if "cold" in a.scenarios else []), *([a.many_mib] if "many" in a.scenarios else []),
-             *([a.slow_mib] if "slow" in a.scenarios else [])}
+             *([a.slow_mib] if "slow" in a.scenarios else []), *([a.budget_mib] if "budget" in a.scenarios else [])}
     largest = max(sizes, default=0)
     # The upstream's copy of each blob; at most three more of one: the seed file, Berth's and the proxy's (the
     # clients' bodies go to /dev/null).
