@@ -9,8 +9,8 @@ gives a floor for a cold pull on this machine: the slowest of
   - hashing every byte on one core (the last byte is held back until the digest is checked),
   - all the CPU the pull takes, spread over the vCPUs that were not stolen:
     (upstream + client + Berth's least CPU) / (vCPUs x (1 - steal)),
-where Berth's least CPU is the hash plus receiving every byte and sending it once, each taken as what curl
-spends receiving it (one copy out of a socket; sending over loopback is one copy in).
+where Berth's least CPU is the hash, receiving every byte once (what curl spends receiving them) and sending
+them once (what Berth spends on a warm GET of the same blob, measured right after the cold one).
 """
 import os
 import re
@@ -36,7 +36,7 @@ def cpu_seconds(pid):
 
 
 def thread_seconds(pid):
-    """{tid: utime + stime} of a process's threads."""
+    """{tid: (utime + stime, seconds spent runnable on a run queue but not running)} of a process's threads."""
     out = {}
     try:
         tids = os.listdir(f"/proc/{pid}/task")
@@ -45,9 +45,10 @@ def thread_seconds(pid):
     for tid in tids:
         try:
             fields = open(f"/proc/{pid}/task/{tid}/stat").read().rsplit(")", 1)[1].split()
-        except OSError:
+            waited = int(open(f"/proc/{pid}/task/{tid}/schedstat").read().split()[1]) / 1e9
+        except (OSError, IndexError):
             continue
-        out[int(tid)] = (int(fields[11]) + int(fields[12])) / TICK
+        out[int(tid)] = ((int(fields[11]) + int(fields[12])) / TICK, waited)
     return out
 
 
@@ -80,10 +81,12 @@ def measure(url, size, cafile, upstream, server=None):
     m1 = machine()
     r = {"wall": wall, "client": client, "upstream": cpu_seconds(upstream.proc.pid) - up0}
     if server is not None:
-        r["loop"] = r["others"] = 0.0
+        r["loop"] = r["others"] = r["loop_wait"] = r["others_wait"] = 0.0
         for pid in workers:
-            for tid, t in thread_seconds(pid).items():
-                r["loop" if tid == pid else "others"] += t - threads0[pid].get(tid, 0.0)
+            for tid, (t, waited) in thread_seconds(pid).items():
+                t0, waited0 = threads0[pid].get(tid, (0.0, 0.0))
+                r["loop" if tid == pid else "others"] += t - t0
+                r["loop_wait" if tid == pid else "others_wait"] += waited - waited0
         r["server"] = r["loop"] + r["others"]
     user, system, idle, steal = (b - a for a, b in zip(m0, m1))
     r.update(m_user=user, m_system=system, m_idle=idle, m_steal=steal)
@@ -127,12 +130,16 @@ def budget(a, ups, mirrors, res, log):
                     berth = mirrors.berth(binary, remote, cafile)
                     time.sleep(0.2)
                     r = measure(berth.base + path, size, None, upstreams[kind], berth)
+                    warm = measure(berth.base + path, size, None, upstreams[kind], berth)
                     mirrors.done(berth)
+                    for key, value in warm.items():
+                        res.add("budget-" + key, group, f"{name}, warm", value)
                     row = f"{name}, cold"
                 for key, value in r.items():
                     res.add("budget-" + key, group, row, value)
                 log(f"  {group}: {row} {r['wall']:.3f} s; CPU s: upstream {r['upstream']:.2f}, client {r['client']:.2f}"
-                    + (f", server {r['server']:.2f} (loop {r['loop']:.2f}, others {r['others']:.2f})" if "server" in r else "")
+                    + (f", server {r['server']:.2f} (loop {r['loop']:.2f}, others {r['others']:.2f}; waited for a CPU: "
+                       f"loop {r['loop_wait']:.2f}, others {r['others_wait']:.2f})" if "server" in r else "")
                     + f"; machine user {r['m_user']:.2f} system {r['m_system']:.2f} idle {r['m_idle']:.2f} steal {r['m_steal']:.2f}")
         log(f"budget: round {round_index + 1} of {a.rounds} done")
 
@@ -142,13 +149,14 @@ def budget_table(a, res):
     hash_speed = res.sha256[1 << 20]
     lines = [f"SHA-256 on one core (`openssl speed -evp sha256`): {hash_speed / 1e9:.2f} GB/s with 1 MiB blocks, "
              f"{res.sha256[16384] / 1e9:.2f} GB/s with 16 KiB; {cpus} vCPUs. CPU in core-seconds per GET, medians:", "",
-             "| blob, upstream | path | wall | upstream CPU | client CPU | server CPU (loop + others) | all CPU | "
-             "machine idle | steal | floor: direct, hash, CPU/vCPUs | floor | wall / floor |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| blob, upstream | path | wall | upstream CPU | client CPU | server CPU (loop + others) | server's threads "
+             "waiting for a CPU (loop + others) | all CPU | machine idle | steal | floor: direct, hash, CPU/vCPUs | floor | "
+             "wall / floor |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     groups = list(dict.fromkeys(g for g, _ in res.rows("budget-wall")))
     for group in groups:
         m = {row: {k: res.median("budget-" + k, group, row) for k in
-                   ("wall", "upstream", "client", "server", "loop", "others", "m_idle", "m_steal")}
+                   ("wall", "upstream", "client", "server", "loop", "others", "loop_wait", "others_wait", "m_idle", "m_steal")}
              for g, row in res.rows("budget-wall") if g == group}
         direct = m.get("direct from the upstream")
         size = int(group.split()[0]) * MiB
@@ -158,10 +166,12 @@ def budget_table(a, res):
             steal = v["m_steal"] / (v["wall"] * cpus)
             cells = [group, row, f"{v['wall']:.3f} s", f"{v['upstream']:.2f}", f"{v['client']:.2f}",
                      f"{v['server']:.2f} ({v['loop']:.2f} + {v['others']:.2f})" if v["server"] is not None else "",
+                     f"{v['loop_wait']:.2f} + {v['others_wait']:.2f} s" if v["server"] is not None else "",
                      f"{total:.2f}", f"{v['m_idle']:.2f}", f"{v['m_steal']:.2f} ({steal * 100:.0f} %)"]
             if row.endswith("cold") and direct:
-                # Berth's least: the hash, one receive and one send, each as much as curl's receive.
-                least = hash_time + 2 * v["client"]
+                # Berth's least: the hash, one receive (as curl's) and one send (as its own warm GET).
+                warm = m.get(row.replace("cold", "warm"))
+                least = hash_time + v["client"] + (warm["server"] if warm else v["client"])
                 spread_over = cpus * (1 - steal)
                 cpu_floor = (v["upstream"] + v["client"] + least) / spread_over
                 floor = max(direct["wall"], hash_time, cpu_floor)

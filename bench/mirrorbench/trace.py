@@ -4,7 +4,7 @@ directory (Sources/BerthRegistry/Downloads/DownloadTrace.swift): `trace.py FILE.
 
 It prints, in milliseconds from the first read to the verified end: how long the hash thread worked and how
 long it waited (and for what: the loop to take the finished batch, data to arrive, the pool to start the next
-batch), the write thread's work, the upstream's pauses, the batches' sizes, and the longest stretches the
+batch, the write), the write thread's work, the upstream's pauses, the batches' sizes, and the longest stretches the
 loop read nothing while not paused."""
 import statistics
 import sys
@@ -28,11 +28,12 @@ def summary(events):
     cuts = [n for _, e, n in events if e == "cut"]
     hashing = sum(b - a for a, b in zip(of["hashStart"], of["hashEnd"]))
     writing = sum(b - a for a, b in zip(of["writeStart"], of["writeEnd"]))
-    # Between one batch's hash and the next one's: the loop hearing of the join, the batch waiting for data
-    # (the next cut comes after the join only if nothing was pending), the pool picking it up.
+    # The hash thread's gaps between one batch and the next: the write still running, the loop hearing of the
+    # join, no data pending when it did (the next cut comes after the join), the pool starting the next hash.
+    for_write = sum(max(0.0, w - h) for h, w in zip(of["hashEnd"], of["writeEnd"]))
     to_join = sum(j - max(h, w) for h, w, j in zip(of["hashEnd"], of["writeEnd"], of["joined"]))
     to_cut = sum(max(0.0, c - j) for j, c in zip(of["joined"], of["cut"][1:]))
-    to_start = sum(min(h, w) - c for c, h, w in zip(of["cut"], of["hashStart"], of["writeStart"]))
+    to_start = sum(h - max(c, j) for c, h, j in zip(of["cut"][1:], of["hashStart"][1:], of["joined"]))
     paused = 0.0
     for p in of["pause"]:
         later = [r for r in of["resume"] if r >= p]
@@ -44,8 +45,8 @@ def summary(events):
         f"{len(reads)} reads (median {statistics.median(n for _, n in reads) / 1024:.0f} KiB), "
         f"{len(cuts)} batches (median {statistics.median(cuts) / 2**20:.1f} MiB, max {max(cuts) / 2**20:.1f})",
         f"hash thread: working {hashing:.0f} ms ({hashing / span * 100:.0f} %); write thread {writing:.0f} ms",
-        f"between batches: done -> loop hears {to_join:.0f} ms, joined -> next cut (no data pending) {to_cut:.0f} ms, "
-        f"cut -> pool starts {to_start:.0f} ms",
+        f"the hash thread between batches: waiting for the write {for_write:.0f} ms, done -> loop hears {to_join:.0f} ms, "
+        f"joined -> next cut (no data pending) {to_cut:.0f} ms, -> the pool starts the hash {to_start:.0f} ms",
         f"before the first batch: {of['cut'][0] - start:.0f} ms; after the last read: {end - reads[-1][0]:.0f} ms",
         f"upstream paused {len(of['pause'])} times, {paused:.0f} ms in all",
         "longest stretches without a read (ms, at ms): " + ", ".join(f"{g:.1f} at {t:.0f}" for g, t in gaps[:6]),
