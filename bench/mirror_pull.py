@@ -57,6 +57,7 @@ def arguments():
     p.add_argument("--slow-mib", type=int, default=256, help="blob of `slow` (the issue: 6144)")
     p.add_argument("--slow-grace", type=float, default=10.0, help="seconds the slow client may go on after the fast one")
     p.add_argument("--budget-mib", type=int, default=1024, help="blob of `budget`")
+    p.add_argument("--budget-clients", type=int, default=1, help="clients at once in `budget` (the issue's 20 cold against 20 warm)")
     p.add_argument("--readme", metavar="HEADING", help="also write the tables into bench/README.md under '## HEADING'")
     a = p.parse_args()
     a.binaries = [("berth", os.path.abspath(a.berth))] + ([("before", os.path.abspath(a.before))] if a.before else [])

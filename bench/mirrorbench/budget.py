@@ -59,25 +59,36 @@ def machine():
     return user + nice, system + irq + softirq, idle + iowait, steal
 
 
-def timed_curl(url, size, cafile=None):
-    """(seconds, the client's CPU seconds) of one GET by curl."""
-    with tempfile.TemporaryFile("w+") as out:
-        p = subprocess.Popen(curl_argv(url, cafile), stdout=out, stderr=subprocess.STDOUT, text=True)
+def timed_curl(url, size, cafile=None, clients=1):
+    """(seconds, the clients' CPU seconds) of `clients` GETs by curl at once: curl's own time for one, the wall
+    clock until the last is done for more."""
+    started = time.monotonic()
+    outs = [tempfile.TemporaryFile("w+") for _ in range(clients)]
+    procs = [subprocess.Popen(curl_argv(url, cafile), stdout=out, stderr=subprocess.STDOUT, text=True) for out in outs]
+    cpu = 0.0
+    for p in procs:
         _, status, usage = os.wait4(p.pid, 0)
         p.returncode = os.waitstatus_to_exitcode(status)
+        cpu += usage.ru_utime + usage.ru_stime
+    wall = time.monotonic() - started
+    texts = []
+    for out in outs:
         out.seek(0)
-        text = out.read()
-    assert p.returncode == 0, f"curl {url}: {p.returncode} {text}"
-    return parse_times(text, size)[0], usage.ru_utime + usage.ru_stime
+        texts.append(out.read())
+        out.close()
+    for p, text in zip(procs, texts):
+        assert p.returncode == 0, f"curl {url}: {p.returncode} {text}"
+    seconds = [parse_times(text, size)[0] for text in texts]
+    return (seconds[0] if clients == 1 else wall), cpu
 
 
-def measure(url, size, cafile, upstream, server=None):
-    """One GET with the CPU of everyone taking part: a dict of seconds."""
+def measure(url, size, cafile, upstream, server=None, clients=1):
+    """One GET (or `clients` at once) with the CPU of everyone taking part: a dict of seconds."""
     up0 = cpu_seconds(upstream.proc.pid)
     workers = server.pids() if server else []
     threads0 = {pid: thread_seconds(pid) for pid in workers}
     m0 = machine()
-    wall, client = timed_curl(url, size, cafile)
+    wall, client = timed_curl(url, size, cafile, clients)
     m1 = machine()
     r = {"wall": wall, "client": client, "upstream": cpu_seconds(upstream.proc.pid) - up0}
     if server is not None:
@@ -114,23 +125,24 @@ def budget(a, ups, mirrors, res, log):
     upstreams = {"plain": ups.plain, "TLS": ups.tls}
     for round_index in range(a.rounds):
         for kind, remote, cafile in ups.kinds():
-            group = f"{mib} MiB, {kind} upstream"
+            n = a.budget_clients
+            group = f"{mib} MiB, {kind} upstream" + (f", {n} clients at once" if n > 1 else "")
             steps = [("direct", None)] + list(a.binaries) + ([("docker-registry proxy", None)] if a.proxy else [])
             for name, binary in in_order(round_index, steps):
                 if name == "direct":
-                    r = measure(remote + path, size, cafile, upstreams[kind])
+                    r = measure(remote + path, size, cafile, upstreams[kind], clients=n)
                     row = "direct from the upstream"
                 elif binary is None:
                     proxy = mirrors.proxy(remote, cafile)
                     time.sleep(0.2)
-                    r = measure(proxy.base + path, size, None, upstreams[kind], proxy)
+                    r = measure(proxy.base + path, size, None, upstreams[kind], proxy, clients=n)
                     mirrors.done(proxy)
                     row = "docker-registry proxy, cold"
                 else:
                     berth = mirrors.berth(binary, remote, cafile)
                     time.sleep(0.2)
-                    r = measure(berth.base + path, size, None, upstreams[kind], berth)
-                    warm = measure(berth.base + path, size, None, upstreams[kind], berth)
+                    r = measure(berth.base + path, size, None, upstreams[kind], berth, clients=n)
+                    warm = measure(berth.base + path, size, None, upstreams[kind], berth, clients=n)
                     mirrors.done(berth)
                     for key, value in warm.items():
                         res.add("budget-" + key, group, f"{name}, warm", value)
