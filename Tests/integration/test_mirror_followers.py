@@ -30,8 +30,9 @@ pytestmark = pytest.mark.berth_only  # the mirror is Berth's
 WINDOW = 15
 STALL_WAIT = 60  # seconds: only a bound on waiting for the stalled follower to be cut, never a duration asserted
 
-# argv: port, blob file, log file, mode ("half": send half the body, then hang until killed; "full"; "wrong": the whole
-# length with the last byte changed, then hang until killed, so only the digest can tell), digest.
+# argv: port, blob file, log file, mode ("half": send half the body, then hang until killed; "full"; "wrong": all but
+# the last byte, then, once the file <log file>.go exists, the last byte changed, and hang until killed: only the
+# digest can tell), digest.
 _HALF_UPSTREAM = r'''
 import http.server, sys, time
 port, blob_file, log_file, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -58,7 +59,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.flush()
                 time.sleep(3600)
             elif mode == "wrong":
-                self.wfile.write(blob[:-1] + bytes([blob[-1] ^ 1]))
+                self.wfile.write(blob[:-1])
+                self.wfile.flush()
+                for _ in range(60000):
+                    try:
+                        open(log_file + ".go").close()
+                        break
+                    except OSError:
+                        time.sleep(0.01)
+                self.wfile.write(bytes([blob[-1] ^ 1]))
                 self.wfile.flush()
                 time.sleep(3600)
             else:
@@ -373,6 +382,7 @@ def test_a_follower_whose_next_bytes_left_the_page_cache_is_sent_them_right(star
 def test_an_upstream_sending_other_bytes_of_the_right_length_cuts_every_follower_before_the_last_byte(start_berth,
                                                                                                      tmp_path):
     # The last byte is changed: only the digest, checked before the last byte goes out, tells the download is wrong.
+    # It is sent once both followers have bytes of the download, so both are following it when it fails.
     size = 16 * MiB
     blob = os.urandom(size)
     digest = digest_of(blob)
@@ -384,20 +394,33 @@ def test_an_upstream_sending_other_bytes_of_the_right_length_cuts_every_follower
         berth, root = start_mirror(start_berth, tmp_path,
                                    write_mirror_config(tmp_path, remoteurl=f"http://127.0.0.1:{port}"))
         url = f"{berth.base_url}/v2/test/blob/blobs/{digest}"
+        following = threading.Barrier(3)
 
         def follower(_):
             received = bytearray()
             try:
                 with requests.get(url, stream=True, timeout=TIMEOUT) as r:
                     if r.status_code != 200:
+                        following.abort()
                         return {"status": r.status_code, "body": describe(r)}
-                    for part in r.iter_content(1 << 20):
+                    parts = r.iter_content(64 * 1024)
+                    received += next(parts)
+                    following.wait(timeout=TIMEOUT)
+                    for part in parts:
                         received += part
             except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as e:
                 return {"status": 200, "received": bytes(received), "cut": repr(e)}
             return {"status": 200, "received": bytes(received), "cut": None}
 
-        for i, res in enumerate(run_together(2, follower)):
+        def last_byte():
+            following.wait(timeout=TIMEOUT)
+            open(str(log) + ".go", "w").close()
+
+        releaser = threading.Thread(target=last_byte, daemon=True)
+        releaser.start()
+        results = run_together(2, follower)
+        releaser.join(TIMEOUT)
+        for i, res in enumerate(results):
             assert res.get("status") == 200, f"follower {i}: {res}"
             got = res["received"]
             assert res["cut"] and len(got) < size, f"follower {i} was sent all {len(got)} bytes of a wrong download"
