@@ -50,6 +50,9 @@ public struct Configuration {
     /// registry:2's `auth.htpasswd`: both set, or neither (then no authentication).
     public var htpasswdRealm: String?
     public var htpasswdPath: String?
+    /// The web UI (BerthUI) under `uiPath` on the registry's port.
+    public var uiEnabled = true
+    public var uiPath = "/ui"
     /// Worker processes sharing the port; the number of cores unless set.
     public var workers = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     /// registry:2's `http.tls` (Configuration+TLS): TLS on http.addr when the certificate and key are set.

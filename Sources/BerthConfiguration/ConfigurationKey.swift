@@ -83,5 +83,7 @@ struct ConfigurationKey {
         ConfigurationKey("log.formatter", \.logFormatter, C.logFormatter),
         ConfigurationKey("auth.htpasswd.realm", \.htpasswdRealm, C.text),
         ConfigurationKey("auth.htpasswd.path", \.htpasswdPath, C.text),
+        ConfigurationKey("ui.enabled", \.uiEnabled, C.flag),
+        ConfigurationKey("ui.path", \.uiPath, C.uiPath),
     ]
 }
