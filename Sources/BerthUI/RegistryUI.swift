@@ -112,7 +112,14 @@ public final class RegistryUI {
     func render(_ exchange: HTTPExchange, _ template: String, status: Int = 200, headers: [(name: String, value: String)] = [],
                 _ work: @escaping () -> [String: Any]) {
         let templates = self.templates
-        loop.offload({ templates.render(template, work()) }, then: { html in
+        loop.offload({ () -> (String, Double, Double) in
+            let started = Self.milliseconds()
+            let context = work()
+            let read = Self.milliseconds()
+            return (templates.render(template, context), read - started, Self.milliseconds() - read)
+        }, then: { html, reading, rendering in
+            // What a page costs the pool, apart from its wait for a thread: the access line has the total.
+            if Log.level == .debug { Log.debug("ui: \(exchange.request.path): read \(reading) ms, rendered \(rendering) ms") }
             exchange.respond(HTTPResponse(status: status, headers: Self.pageHeaders + headers, text: html))
         })
     }
@@ -134,6 +141,14 @@ public final class RegistryUI {
             return exchange.respond(HTTPResponse(status: 304, headers: headers))
         }
         exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", asset.contentType)] + headers, body: .bytes(asset.bytes)))
+    }
+}
+
+extension RegistryUI {
+    static func milliseconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) * 1000 + Double(now.tv_nsec) / 1e6
     }
 }
 

@@ -38,6 +38,6 @@ final class ListWindowTests: XCTestCase {
         XCTAssertEqual(ListWindow(sorted: names, key: { $0 }, query: nil, last: nil, limit: "0").items.count, 1)
         XCTAssertEqual(ListWindow(sorted: names, key: { $0 }, query: nil, last: nil, limit: "-5").items.count, 1)
         XCTAssertEqual(ListWindow(sorted: names, key: { $0 }, query: nil, last: nil, limit: "99999999999999999999").items.count, ListWindow<String>.defaultLimit)
-        XCTAssertEqual(ListWindow(sorted: names, key: { $0 }, query: nil, last: nil, limit: "5000").items.count, 251)
+        XCTAssertEqual(ListWindow(sorted: names, key: { $0 }, query: nil, last: nil, limit: "5000").items.count, ListWindow<String>.maxLimit)
     }
 }
