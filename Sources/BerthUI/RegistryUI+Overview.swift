@@ -32,7 +32,8 @@ extension RegistryUI {
         registry.repositoryNames { [self] names in
             let due = census.map { time(nil) - $0.takenAt >= Int(StoreCensus.maxAgeMilliseconds / 1000) } ?? true
             let store = registry.storage
-            let takeCensus: () -> StoreCensus? = due ? { StoreCensus.take(store: store, repositories: names) } : { nil }
+            let mirror = registry.isMirror
+            let takeCensus: () -> StoreCensus? = due ? { StoreCensus.take(store: store, repositories: names, mirror: mirror) } : { nil }
             let own = registry.ownMetrics(), others = registry.otherWorkersMetrics
             loop.offload({ (takeCensus(), MetricsSample(exposition: Registry.mergedMetrics([own] + others()))) }, then: { [self] census, sample in
                 if let census { self.census = census }
@@ -82,6 +83,14 @@ extension RegistryUI {
             context["upstreamBytes"] = ByteCount.text(Int64(sample["berth_mirror_upstream_bytes_total"]))
             context["evictions"] = Int(sample["berth_mirror_evictions_total"])
             context["evictedBytes"] = ByteCount.text(Int64(sample["berth_mirror_evicted_bytes_total"]))
+            func rows(_ images: [StoreCensus.CachedImage]) -> [[String: Any]] {
+                images.map { ["reference": $0.reference, "size": ByteCount.text($0.bytes), "lastPull": $0.lastPull.map { TimeText.utc(Int($0)) } ?? "–"] }
+            }
+            context["largest"] = rows(census.largest)
+            context["recentlyPulled"] = rows(census.recentlyPulled)
+            context["hasImages"] = !census.largest.isEmpty
+            context["evictNext"] = census.evictNext.map { ["digest": $0.digest, "shortDigest": Self.short($0.digest), "size": ByteCount.text($0.bytes)] }
+            context["hasEvictNext"] = !census.evictNext.isEmpty
         }
         render(exchange, "overview") { context }
     }

@@ -13,9 +13,36 @@ struct StoreCensus {
     var uploads = 0
     /// Unix seconds the walk ended.
     var takenAt = 0
+    /// A mirror's cached images (`repository:tag`), the largest and the most recently pulled first, and the
+    /// blobs the cache bound would evict next: `berth cache list`'s inventory.
+    var largest: [CachedImage] = []
+    var recentlyPulled: [CachedImage] = []
+    var evictNext: [(digest: String, bytes: Int64)] = []
 
-    static func take(store: RegistryStore, repositories names: [String]) -> StoreCensus {
+    struct CachedImage {
+        let reference: String
+        let bytes: Int64
+        let lastPull: Double?
+    }
+
+    static let imagesShown = 5
+
+    static func take(store: RegistryStore, repositories names: [String], mirror: Bool) -> StoreCensus {
         var census = StoreCensus()
+        if mirror {
+            // The inventory walks the blobs itself (and reads every cached manifest): one walk, not two.
+            let inventory = MirrorCacheInventory(store: store, evictionPreview: imagesShown)
+            census.blobs = inventory.storedBlobs
+            census.blobBytes = inventory.storedBytes
+            let images = inventory.repositories.flatMap { repository in
+                repository.tags.map { CachedImage(reference: "\(repository.name):\($0.tag)", bytes: $0.image.bytes, lastPull: $0.image.lastPull) }
+            }
+            census.largest = Array(images.sorted { ($0.bytes, $1.reference) > ($1.bytes, $0.reference) }.prefix(imagesShown))
+            census.recentlyPulled = Array(images.filter { $0.lastPull != nil }.sorted { ($0.lastPull ?? 0) > ($1.lastPull ?? 0) }.prefix(imagesShown))
+            census.evictNext = inventory.evictionOrder.map { ($0.digest.description, $0.size) }
+            census.countUploads(store: store, names: names)
+            return census
+        }
         let blobs = store.path(.blobs)
         for shard in Self.names(blobs) {
             for blob in Self.names(blobs + "/" + shard) {
@@ -25,13 +52,17 @@ struct StoreCensus {
                 census.blobBytes += Int64(info.st_size)
             }
         }
-        census.repositories = names.count
+        census.countUploads(store: store, names: names)
+        return census
+    }
+
+    private mutating func countUploads(store: RegistryStore, names: [String]) {
+        repositories = names.count
         for name in names {
             guard let repository = RepositoryName(name) else { continue }
-            census.uploads += Self.names(store.path(.uploads(.repository(repository)))).count
+            uploads += Self.names(store.path(.uploads(.repository(repository)))).count
         }
-        census.takenAt = time(nil)
-        return census
+        takenAt = time(nil)
     }
 
     /// The entries of a directory but `.` and `..` (none when it cannot be read).

@@ -33,7 +33,7 @@ HOSTILE_ANNOTATION = '"><img src=x onerror=alert(1)>'
 def _driver(javascript=True):
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"):
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1500"):
         options.add_argument(argument)
     if not javascript:
         options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
@@ -69,6 +69,12 @@ def screenshot(browser, tmp_path, request):
 
 def _text(driver, element_id):
     return driver.find_element(By.ID, element_id).text
+
+
+def _submit(driver, button_id, then_id):
+    """Clicks a form's button and waits for the answer's page (a click does not wait for a POST's page)."""
+    driver.find_element(By.ID, button_id).click()
+    wait_for(lambda: driver.find_elements(By.ID, then_id), f"the page with #{then_id}", timeout=15)
 
 
 def _rows(driver, table_id):
@@ -261,7 +267,7 @@ def test_delete_a_tag_after_confirming_it_leaves_the_list_and_tags_list(registry
     assert "v1" in _text(browser, "consequence")
     assert _tags(registry, "team/app") == ["v1", "v2"]
     screenshot("confirm")
-    browser.find_element(By.ID, "confirm").click()
+    _submit(browser, "confirm", "result")
     assert _text(browser, "result") == "Deleted tag team/app:v1"
     screenshot("deleted")
     browser.find_element(By.LINK_TEXT, "Back to team/app").click()
@@ -276,7 +282,7 @@ def test_delete_of_a_manifest_takes_its_tags(registry, browser):
     browser.get(registry.url(f"/ui/r/team/app/-/manifest/{image['digest']}"))
     browser.find_element(By.ID, "delete").click()
     assert "also" in browser.find_element(By.TAG_NAME, "main").text
-    browser.find_element(By.ID, "confirm").click()
+    _submit(browser, "confirm", "result")
     assert image["digest"] in _text(browser, "result")
     assert _tags(registry, "team/app") == []
     r = requests.get(registry.url(f"/v2/team/app/manifests/{image['digest']}"), timeout=TIMEOUT)
@@ -355,6 +361,10 @@ def test_mirror_overview_shows_a_cache_hit_after_a_second_pull(start_registry, s
     wait_for(counted, "the overview to show the misses of the first pull and the hits of the second", timeout=15, interval=0.5)
     upstreams = _rows(browser, "upstreams")
     assert len(upstreams) == 1 and "answering" in upstreams[0].text, [u.text for u in upstreams]
+    largest = _rows(browser, "largest")
+    assert len(largest) == 1 and largest[0].text.startswith("library/app:v1"), [r.text for r in largest]
+    assert "UTC" in _rows(browser, "recent")[0].text
+    assert _text(browser, "blobs") == str(len(image["blobs"]) + 1)  # the config, the layers and the manifest
     screenshot("mirror-overview")
 
 
