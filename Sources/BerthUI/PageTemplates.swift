@@ -42,14 +42,15 @@ public struct PageTemplates: Sendable {
         self.assets = assets
     }
 
-    /// The bundle beside the executable; then SwiftPM's build directory of this source tree (`swift run`, tests).
+    /// The bundle beside the executable, as the kernel names it; then beside the path it was started by.
     static func bundleCandidates() -> [String] {
         var candidates: [String] = []
         if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             candidates.append((executable as NSString).deletingLastPathComponent + "/" + bundleName)
         }
         for argument in CommandLine.arguments.prefix(1) where argument.contains("/") {
-            candidates.append((argument as NSString).deletingLastPathComponent + "/" + bundleName)
+            let candidate = (argument as NSString).deletingLastPathComponent + "/" + bundleName
+            if !candidates.contains(candidate) { candidates.append(candidate) }
         }
         return candidates
     }
