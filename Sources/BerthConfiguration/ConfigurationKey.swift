@@ -88,5 +88,7 @@ struct ConfigurationKey {
         ConfigurationKey("auth.token.issuer", \.tokenIssuer, C.text),
         ConfigurationKey("auth.token.rootcertbundle", \.tokenRootCertBundle, C.text),
         ConfigurationKey("auth.token.autoredirect", \.tokenAutoRedirect, C.flag),
+        ConfigurationKey("ui.enabled", \.uiEnabled, C.flag),
+        ConfigurationKey("ui.path", \.uiPath, C.uiPath),
     ]
 }
