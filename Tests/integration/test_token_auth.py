@@ -531,3 +531,17 @@ def test_over_tls_skopeo_copies_with_a_token_and_autoredirect_names_the_https_re
     r = requests.get(redirected.base + "/v2/team/tls/tags/list", verify=redirected.ca, timeout=TIMEOUT)
     assert r.headers["WWW-Authenticate"] == (f'Bearer realm="https://{redirected.host}/auth/token",service="{SERVICE}",'
                                              'scope="repository:team/tls:pull"'), describe(r)
+
+
+def test_the_web_ui_needs_a_token_granting_the_catalog(berth, keys, tokens, tmp_path):
+    """The UI lists every repository and deletes: to a token that is `registry:catalog:*`. Without a token it is
+    the registry's 401 with that scope; a token for one repository is not enough."""
+    push_image(berth.host, "team/app", tmp_path, ALICE, nlayers=1)
+    r = berth.get("/ui/")
+    assert r.status_code == 401 and codes(r) == ["UNAUTHORIZED"], describe(r)
+    assert r.headers["WWW-Authenticate"] == challenge(tokens, "registry:catalog:*"), r.headers
+    assert "team/app" not in r.text
+    r = berth.get("/ui/", headers=bearer(keys.mint("alice", [("repository", "team/app", ["*"])])))
+    assert r.status_code == 401 and "team/app" not in r.text, describe(r)
+    r = berth.get("/ui/", headers=bearer(token_from(tokens, ALICE, "registry:catalog:*")))
+    assert r.status_code == 200 and "team/app" in r.text, describe(r)
