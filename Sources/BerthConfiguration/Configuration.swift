@@ -50,6 +50,8 @@ public struct Configuration {
     /// registry:2's `auth.htpasswd`: both set, or neither (then no authentication).
     public var htpasswdRealm: String?
     public var htpasswdPath: String?
+    /// Berth's `auth.builtin` (Configuration+BuiltinIssuer): the built-in token issuer.
+    public var builtin = BuiltinIssuerSettings()
     /// Worker processes sharing the port; the number of cores unless set.
     public var workers = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     /// registry:2's `http.tls` (Configuration+TLS): TLS on http.addr when the certificate and key are set.
@@ -129,6 +131,7 @@ public struct Configuration {
             let missing = config.htpasswdRealm == nil ? "auth.htpasswd.realm" : "auth.htpasswd.path"
             refusals.append("\(file.isEmpty ? "configuration" : file): \(missing) is not set: auth.htpasswd needs both realm and path, as in registry:2")
         }
+        if let problem = config.builtinProblem { refusals.append("\(file.isEmpty ? "configuration" : file): \(problem)") }
         guard refusals.isEmpty else { throw Invalid(description: refusals.joined(separator: "\n")) }
         for key in ConfigurationKey.all {
             guard let flag = key.flag, let value = flags[flag] else { continue }

@@ -83,5 +83,14 @@ struct ConfigurationKey {
         ConfigurationKey("log.formatter", \.logFormatter, C.logFormatter),
         ConfigurationKey("auth.htpasswd.realm", \.htpasswdRealm, C.text),
         ConfigurationKey("auth.htpasswd.path", \.htpasswdPath, C.text),
+        ConfigurationKey("auth.builtin.htpasswd", \.builtin.htpasswd, C.optionalPath),
+        ConfigurationKey("auth.builtin.key", \.builtin.key, C.optionalPath),
+        ConfigurationKey("auth.builtin.service", \.builtin.service, C.text),
+        ConfigurationKey("auth.builtin.issuer", \.builtin.issuer, C.text),
+        ConfigurationKey("auth.builtin.realm", \.builtin.realm, C.realm),
+        ConfigurationKey("auth.builtin.expiration", \.builtin.expiration, C.tokenLifetime),
+        ConfigurationKey("auth.builtin.refreshexpiration", \.builtin.refreshExpiration, C.refreshLifetime),
+        ConfigurationKey("auth.builtin.groups", \.builtin.groups, C.groups),
+        ConfigurationKey("auth.builtin.access", \.builtin.access, C.accessRules),
     ]
 }

@@ -16,8 +16,10 @@ struct RefusedKey {
     let instead: String
 
     static let all: [RefusedKey] = [
-        RefusedKey(path: "auth.*", except: ["htpasswd"], instead: "Berth authenticates with auth.htpasswd only (no token or "
+        RefusedKey(path: "auth.*", except: ["htpasswd", "builtin"], instead: "Berth authenticates with auth.htpasswd only (no token or "
                    + "other scheme yet), so every client could push and delete; use auth.htpasswd, or put an authenticating proxy in front"),
+        RefusedKey(path: "auth.builtin.*", except: Configuration.builtinKeys, instead: "not a key of auth.builtin ("
+                   + Configuration.builtinKeys.sorted().joined(separator: ", ") + ")"),
         RefusedKey(path: "http.tls.letsencrypt", instead: "Berth has no ACME client; give it a certificate and key "
                    + "(http.tls.certificate, http.tls.key), for example from certbot, and send it SIGHUP when they are renewed"),
         RefusedKey(path: "http.net", asks: { value in

@@ -16,7 +16,10 @@ final class ConfigurationDefaultsTests: XCTestCase {
                                       "egress.proxy", "egress.proxyusername", "egress.proxypassword", "egress.noproxy",
                                       "http.tls.certificate", "http.tls.key", "http.tls.clientcas", "http.tls.minimumtls",
                                       "http.tls.ciphersuites",
-                                      "auth.htpasswd.realm", "auth.htpasswd.path"]
+                                      "auth.htpasswd.realm", "auth.htpasswd.path",
+                                      "auth.builtin.htpasswd", "auth.builtin.key", "auth.builtin.service", "auth.builtin.issuer",
+                                      "auth.builtin.realm", "auth.builtin.expiration", "auth.builtin.refreshexpiration",
+                                      "auth.builtin.groups", "auth.builtin.access"]
 
     private func repositoryFile(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -40,9 +40,12 @@ final class ConfigurationKeyTests: XCTestCase {
                                          "http.tls.ciphersuites"]
     /// Keys set together or not at all (auth.htpasswd needs both): read as a pair below.
     private let paired: Set<String> = ["auth.htpasswd.realm", "auth.htpasswd.path"]
+    /// Keys of the built-in issuer, which needs htpasswd and key with any of them: BuiltinIssuerConfigurationTests.
+    private let builtin: Set<String> = Set(Configuration.builtinKeys.map { "auth.builtin." + $0 })
 
     func test_the_samples_cover_every_key_of_the_table() {
-        XCTAssertEqual(Set(samples.map(\.path)).union(structured).union(together).union(paired), Set(ConfigurationKey.all.map(\.path)))
+        XCTAssertEqual(Set(samples.map(\.path)).union(structured).union(together).union(paired).union(builtin),
+                       Set(ConfigurationKey.all.map(\.path)))
         XCTAssertEqual(ConfigurationKey.all.count, Set(ConfigurationKey.all.map(\.path)).count, "a key is in the table twice")
     }
 

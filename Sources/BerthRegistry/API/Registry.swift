@@ -29,6 +29,8 @@ public struct RegistryOptions {
     public var htpasswd: HtpasswdOptions?
     /// Set, every such request needs a Bearer token of the issuer that grants the route's access.
     public var tokenAuth: TokenAuthOptions?
+    /// Set, the registry serves the built-in token issuer's endpoint, and verifies its tokens (`tokenAuth` follows).
+    public var builtinIssuer: BuiltinIssuerOptions?
 
     public init() {}
 }
@@ -52,11 +54,20 @@ public final class Registry: HTTPHandler {
     let mirror: Mirror?
     lazy var downloads = BlobDownloads(loop: loop)
     let gate: HtpasswdGate?
+    let issuer: TokenIssuer?
 
     /// Throws when the htpasswd file cannot be read (`HtpasswdFile.Failure`), or the mirror's upstreams cannot be
     /// set up (a URL that is not http(s), an unreadable CA file).
     public init(store: RegistryStore, options: RegistryOptions, loop: EventLoop) throws {
         self.store = store
+        var options = options
+        if let builtin = options.builtinIssuer {
+            let issuer = try TokenIssuer(options: builtin, loop: loop, metrics: metrics)
+            options.tokenAuth = issuer.tokenAuth
+            self.issuer = issuer
+        } else {
+            issuer = nil
+        }
         self.options = options
         self.loop = loop
         if let htpasswd = options.htpasswd { gate = try HtpasswdGate(options: htpasswd, loop: loop, metrics: metrics) } else { gate = nil }
@@ -70,6 +81,7 @@ public final class Registry: HTTPHandler {
     /// Reads the htpasswd file again (SIGHUP), though the gate notices a change within a second by itself.
     public func reloadCredentials() {
         gate?.reload()
+        issuer?.reload()
     }
 
     /// Headers on every response (OCI dist-spec: clients check the API version on `/v2/`).
@@ -79,6 +91,8 @@ public final class Registry: HTTPHandler {
 
     public func handle(_ exchange: HTTPExchange) {
         let request = exchange.request
+        // Before any gate: a client asks here for the token the gate wants.
+        if let issuer, request.path == issuer.options.path { return issuer.handle(exchange) }
         switch request.path {
         case "/healthz":
             exchange.label = "healthz"
