@@ -33,9 +33,13 @@ final class TokenIssuer {
     }
 
     /// What the registry's token gate checks the issuer's tokens with.
+    /// No leeway: the tokens are checked on the clock that stamped them (this host's), so an expired one ends at
+    /// its `exp`, not a minute later (registry:2's leeway is for another host's clock).
     var tokenAuth: TokenAuthOptions {
-        TokenAuthOptions(realm: options.realm.map(TokenRealm.fixed) ?? .sameHost(path: options.path), service: options.service,
-                         issuer: options.issuer, trust: trust)
+        var auth = TokenAuthOptions(realm: options.realm.map(TokenRealm.fixed) ?? .sameHost(path: options.path), service: options.service,
+                                    issuer: options.issuer, trust: trust)
+        auth.leeway = 0
+        return auth
     }
 
     /// Reads the htpasswd file again now (SIGHUP).
