@@ -67,7 +67,6 @@ final class TokenRequestTests: XCTestCase {
                        "{\"token\":\"t\",\"access_token\":\"t\",\"expires_in\":300,\"issued_at\":\"2025-12-01T17:00:00Z\","
                        + "\"refresh_token\":\"r\",\"scope\":\"repository:a:pull\"}\n")
         XCTAssertTrue(response.headers.contains { $0.name == "Cache-Control" && $0.value == "no-store" })
-        XCTAssertEqual(TokenIssuer.rfc3339(0), "1970-01-01T00:00:00Z")
     }
 
     func test_the_fingerprint_of_a_hash_is_16_hex_digits_that_change_with_the_hash() {

@@ -148,20 +148,12 @@ final class TokenIssuer {
     /// `issued_at` as RFC 3339; never cached (RFC 6749 §5.1).
     static func response(token: String, refreshToken: String?, expiresIn: Int64, issuedAt: Int64, scope: String?) -> HTTPResponse {
         var body = "{\"token\":\(JSONString.quoted(token)),\"access_token\":\(JSONString.quoted(token))"
-        body += ",\"expires_in\":\(expiresIn),\"issued_at\":\(JSONString.quoted(rfc3339(issuedAt)))"
+        body += ",\"expires_in\":\(expiresIn),\"issued_at\":\(JSONString.quoted(Mirror.rfc3339(Int(issuedAt))))"
         if let refreshToken { body += ",\"refresh_token\":\(JSONString.quoted(refreshToken))" }
         if let scope { body += ",\"scope\":\(JSONString.quoted(scope))" }
         body += "}\n"
         return HTTPResponse(status: 200, headers: [("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", "no-store"),
                                                    ("Pragma", "no-cache")], text: body)
-    }
-
-    static func rfc3339(_ seconds: Int64) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 
     /// The first 8 bytes of the SHA-256 of a user's hash, in hex: enough to tell a changed entry, nothing to crack.
