@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "BerthRegistry", dependencies: ["BerthHTTP", "BerthJWT", "BerthStorage", "BerthUpstream", "CCrypt", "CBerthShims"]),
         .target(name: "BerthUpstream", dependencies: ["BerthHTTP", "BerthTLS", "CLibUV", "COpenSSL", "CHTTPParser", "CBerthShims"]),
         .target(name: "BerthConfiguration", dependencies: [
-            "BerthHTTP", "BerthTLS", "BerthRegistry", "BerthStorage", "BerthUpstream", .product(name: "Yams", package: "Yams"),
+            "BerthHTTP", "BerthJWT", "BerthTLS", "BerthRegistry", "BerthStorage", "BerthUpstream", .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "berth", dependencies: [
             "BerthConfiguration",

@@ -51,6 +51,10 @@ extension Configuration {
             return "auth.builtin and auth.htpasswd are both set: Berth authenticates with one scheme; the built-in issuer's "
                 + "users are in auth.builtin.htpasswd"
         }
+        if tokenKeysSet {
+            return "auth.builtin and auth.token are both set: Berth authenticates with one scheme; the built-in issuer "
+                + "is a token service of its own (registry:2's auth.token can verify its tokens elsewhere)"
+        }
         do { _ = try AccessRules(rules: builtin.access, groups: builtin.groups.mapValues(Set.init)) } catch {
             return "auth.builtin.\(error)"
         }

@@ -1,5 +1,6 @@
 import Foundation
 import BerthHTTP
+import BerthJWT
 import BerthRegistry
 import BerthStorage
 import BerthTLS
@@ -50,6 +51,13 @@ public struct Configuration {
     /// registry:2's `auth.htpasswd`: both set, or neither (then no authentication).
     public var htpasswdRealm: String?
     public var htpasswdPath: String?
+    /// registry:2's `auth.token` (Configuration+Token); `tokenTrust` is the rootcertbundle, read by `load`.
+    public var tokenRealm: String?
+    public var tokenService: String?
+    public var tokenIssuer: String?
+    public var tokenRootCertBundle: String?
+    public var tokenAutoRedirect = false
+    public var tokenTrust: TokenTrust?
     /// Berth's `auth.builtin` (Configuration+BuiltinIssuer): the built-in token issuer.
     public var builtin = BuiltinIssuerSettings()
     /// Worker processes sharing the port; the number of cores unless set.
@@ -131,6 +139,7 @@ public struct Configuration {
             let missing = config.htpasswdRealm == nil ? "auth.htpasswd.realm" : "auth.htpasswd.path"
             refusals.append("\(file.isEmpty ? "configuration" : file): \(missing) is not set: auth.htpasswd needs both realm and path, as in registry:2")
         }
+        refusals += config.loadTokenTrust(origin: file.isEmpty ? "configuration" : file)
         if let problem = config.builtinProblem { refusals.append("\(file.isEmpty ? "configuration" : file): \(problem)") }
         guard refusals.isEmpty else { throw Invalid(description: refusals.joined(separator: "\n")) }
         for key in ConfigurationKey.all {

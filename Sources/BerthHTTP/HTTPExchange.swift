@@ -41,6 +41,9 @@ public final class HTTPExchange {
     /// True while the client can still be answered.
     public var isOpen: Bool { connection != nil && !responded }
 
+    /// Whether the request came over TLS (a challenge's realm on the same host takes its scheme).
+    public var isTLS: Bool { connection?.tls != nil }
+
     /// The client's IP address (nil once the connection is gone).
     public var clientAddress: ClientAddress? { connection?.peer?.client }
 

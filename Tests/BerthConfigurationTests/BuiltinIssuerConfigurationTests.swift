@@ -97,6 +97,8 @@ final class BuiltinIssuerConfigurationTests: XCTestCase {
                        "test.yml: auth.builtin.expiration: 0s is not from 1s to 24h")
         XCTAssertTrue(refusal("auth: {builtin: {htpasswd: /h, key: /k}, htpasswd: {realm: R, path: /p}}")
             .hasPrefix("test.yml: auth.builtin and auth.htpasswd are both set"))
+        XCTAssertTrue(refusal("auth: {builtin: {htpasswd: /h, key: /k}, token: {realm: 'https://a/t', service: s, issuer: i, rootcertbundle: /nonexistent}}")
+            .contains("test.yml: auth.builtin and auth.token are both set"))
         XCTAssertEqual(refusal("auth: {builtin: {htpasswd: /h, key: /k, groups: [ci]}}"),
                        "test.yml: auth.builtin.groups: expected a mapping of group name to a list of users")
     }

@@ -19,7 +19,9 @@ final class ConfigurationDefaultsTests: XCTestCase {
                                       "auth.htpasswd.realm", "auth.htpasswd.path",
                                       "auth.builtin.htpasswd", "auth.builtin.key", "auth.builtin.service", "auth.builtin.issuer",
                                       "auth.builtin.realm", "auth.builtin.expiration", "auth.builtin.refreshexpiration",
-                                      "auth.builtin.groups", "auth.builtin.access"]
+                                      "auth.builtin.groups", "auth.builtin.access",
+                                      "auth.token.realm", "auth.token.service", "auth.token.issuer", "auth.token.rootcertbundle",
+                                      "auth.token.autoredirect"]
 
     private func repositoryFile(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

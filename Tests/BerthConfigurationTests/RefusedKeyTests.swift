@@ -10,11 +10,11 @@ final class RefusedKeyTests: XCTestCase {
             http:
               tls: {certificate: /c.crt, key: /c.key, letsencrypt: {email: a@example.com}}
             auth:
-              token: {realm: r, service: s, issuer: i, rootcertbundle: /b.pem}
+              ldap: {url: ldap://x}
             """)
         let lines = message.split(separator: "\n")
         XCTAssertEqual(lines.count, 2, message)
-        XCTAssertTrue(lines[0].hasPrefix("test.yml: auth.token: Berth authenticates with auth.htpasswd only"), message)
+        XCTAssertTrue(lines[0].hasPrefix("test.yml: auth.ldap: Berth authenticates with auth.htpasswd, auth.token or its built-in issuer (auth.builtin) only"), message)
         XCTAssertTrue(lines[1].hasPrefix("test.yml: http.tls.letsencrypt: Berth has no ACME client"), message)
         for (text, key) in [("storage: {s3: {bucket: b}}", "storage.s3"), ("middleware: {storage: [{name: cloudfront}]}", "middleware.storage"),
                             ("http: {prefix: /registry/}", "http.prefix"), ("http: {net: unix}", "http.net"),
@@ -26,9 +26,9 @@ final class RefusedKeyTests: XCTestCase {
     }
 
     func test_variables_asking_for_what_berth_lacks_are_refused_at_the_key_of_the_rule() {
-        XCTAssertTrue(refusal(environment: ["REGISTRY_AUTH_TOKEN_REALM": "https://x"])
-                        .hasPrefix("environment REGISTRY_AUTH_TOKEN_REALM: auth.token: "))
-        XCTAssertTrue(refusal(environment: ["BERTH_AUTH_TOKEN_ISSUER": "me"]).hasPrefix("environment BERTH_AUTH_TOKEN_ISSUER: auth.token: "))
+        XCTAssertTrue(refusal(environment: ["REGISTRY_AUTH_LDAP_URL": "ldap://x"])
+                        .hasPrefix("environment REGISTRY_AUTH_LDAP_URL: auth.ldap: "))
+        XCTAssertTrue(refusal(environment: ["BERTH_AUTH_SILLY_ISSUER": "me"]).hasPrefix("environment BERTH_AUTH_SILLY_ISSUER: auth.silly: "))
         XCTAssertTrue(refusal(environment: ["REGISTRY_STORAGE": "s3"]).hasPrefix("environment REGISTRY_STORAGE: storage: "))
         XCTAssertTrue(refusal(environment: ["REGISTRY_STORAGE_S3_BUCKET": "b"]).hasPrefix("environment REGISTRY_STORAGE_S3_BUCKET: storage.s3: "))
     }

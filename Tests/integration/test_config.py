@@ -188,7 +188,7 @@ def _refused(tmp_path, args, env=None):
     return result.returncode, result.stdout + result.stderr
 
 
-def test_registry2_config_asking_for_token_auth_and_tls_is_refused_naming_auth_token(tmp_path):
+def test_registry2_config_asking_for_token_auth_with_an_unreadable_bundle_is_refused_naming_the_key(tmp_path):
     config = tmp_path / "config.yml"
     config.write_text("""version: 0.1
 storage:
@@ -208,14 +208,13 @@ auth:
 """)
     status, output = _refused(tmp_path, ["--config", str(config)])
     assert status != 0, output
-    assert f"{config}: auth.token:" in output, output
+    assert f"{config}: auth.token.rootcertbundle /certs/bundle.pem: cannot be read" in output, output
     # http.tls itself is served now (test_tls_server.py); its files are read only after the refusals.
     assert not (tmp_path / "data").exists(), "a refused config must not create the storage root"
 
 
 @pytest.mark.parametrize("section,key", [
-    ("auth:\n  token:\n    realm: https://auth.example/token\n    service: registry\n    issuer: me\n"
-     "    rootcertbundle: /x.pem\n", "auth.token"),
+    ("auth:\n  ldap:\n    url: ldap://x\n", "auth.ldap"),
     ("auth:\n  silly:\n    realm: https://x\n    service: registry\n", "auth.silly"),
     ("http:\n  tls:\n    letsencrypt:\n      cachefile: /le.json\n      email: a@example.com\n", "http.tls.letsencrypt"),
     ("http:\n  tls:\n    clientcas: [/ca.pem]\n", "http.tls"),
@@ -251,18 +250,28 @@ def test_a_storage_driver_other_than_filesystem_is_refused(tmp_path, driver):
 
 
 @pytest.mark.parametrize("variable,value,key", [
-    ("REGISTRY_AUTH_TOKEN_SERVICE", "registry", "auth.token"),
-    ("REGISTRY_AUTH_TOKEN_REALM", "https://auth.example/token", "auth.token"),
+    ("REGISTRY_AUTH_LDAP_URL", "ldap://x", "auth.ldap"),
     ("REGISTRY_HTTP_TLS_LETSENCRYPT_EMAIL", "a@example.com", "http.tls.letsencrypt"),
     ("REGISTRY_STORAGE", "s3", "storage"),
     ("REGISTRY_STORAGE_S3_BUCKET", "images", "storage.s3"),
     ("REGISTRY_MIDDLEWARE_STORAGE", "cloudfront", "middleware.storage"),
-    ("BERTH_AUTH_TOKEN_ISSUER", "me", "auth.token"),
+    ("BERTH_AUTH_SILLY_ISSUER", "me", "auth.silly"),
 ])
 def test_an_environment_variable_asking_for_what_berth_lacks_is_refused(tmp_path, variable, value, key):
     status, output = _refused(tmp_path, [], env={variable: value})
     assert status != 0, output
     assert f"environment {variable}: {key}:" in output, output
+
+
+@pytest.mark.parametrize("variable,value,missing", [
+    ("REGISTRY_AUTH_TOKEN_SERVICE", "registry", "auth.token.realm, auth.token.issuer, auth.token.rootcertbundle"),
+    ("REGISTRY_AUTH_TOKEN_REALM", "https://auth.example/token", "auth.token.service, auth.token.issuer, auth.token.rootcertbundle"),
+    ("BERTH_AUTH_TOKEN_ISSUER", "me", "auth.token.realm, auth.token.service, auth.token.rootcertbundle"),
+])
+def test_one_auth_token_variable_alone_is_refused_naming_the_keys_it_lacks(tmp_path, variable, value, missing):
+    status, output = _refused(tmp_path, [], env={variable: value})
+    assert status != 0, output
+    assert f"{missing} not set" in output, output
 
 
 def test_registry2_environment_names_are_read_and_berth_names_win(tmp_path):

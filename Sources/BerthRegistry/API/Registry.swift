@@ -53,7 +53,9 @@ public final class Registry: HTTPHandler {
     public var openConnections: () -> Int = { 0 }
     let mirror: Mirror?
     lazy var downloads = BlobDownloads(loop: loop)
-    let gate: HtpasswdGate?
+    /// auth.token's or auth.htpasswd's (never both: registry:2 takes one scheme).
+    let gate: AccessGate?
+    /// auth.builtin's token endpoint; its tokens pass `gate` (a TokenGate).
     let issuer: TokenIssuer?
 
     /// Throws when the htpasswd file cannot be read (`HtpasswdFile.Failure`), or the mirror's upstreams cannot be
@@ -70,12 +72,18 @@ public final class Registry: HTTPHandler {
         }
         self.options = options
         self.loop = loop
-        if let htpasswd = options.htpasswd { gate = try HtpasswdGate(options: htpasswd, loop: loop, metrics: metrics) } else { gate = nil }
+        if let tokenAuth = options.tokenAuth {
+            gate = TokenGate(options: tokenAuth, metrics: metrics)
+        } else if let htpasswd = options.htpasswd {
+            gate = try HtpasswdGate(options: htpasswd, loop: loop, metrics: metrics)
+        } else {
+            gate = nil
+        }
         krakenNamespaces = try options.krakenNamespaces?.map { try KrakenNamespace($0, loop: loop, egress: options.egress) }
         mirror = try options.mirror.map { try Mirror(options: $0, loop: loop, egress: options.egress) }
         let clients = upstreamClients
         metrics.proxiedConnections = { clients.reduce(0) { $0 + $1.proxiedConnectionsOpened } }
-        gate?.resume = { [unowned self] in self.handle($0) }
+        (gate as? HtpasswdGate)?.resume = { [unowned self] in self.handle($0) }
     }
 
     /// Reads the htpasswd file again (SIGHUP), though the gate notices a change within a second by itself.
@@ -111,7 +119,7 @@ public final class Registry: HTTPHandler {
         default:
             // registry:2 leaves its debug server (health, metrics) open; Kraken's namespaces are served as /v2/ is.
             if request.path.hasPrefix("/namespace/") {
-                if let gate, !gate.admits(exchange) { return }
+                if let gate, !gate.admits(exchange, needing: { AccessRequirement.ofKraken(path: request.path, method: request.method) }) { return }
                 return handleKraken(exchange)
             }
         }
@@ -123,7 +131,7 @@ public final class Registry: HTTPHandler {
         case .success(let route):
             exchange.label = route.label
             // After routing, as registry:2: a path that is no route is a 404 with or without credentials.
-            if let gate, !gate.admits(exchange) { return }
+            if let gate, !gate.admits(exchange, needing: { AccessRequirement.of(route, method: request.method, query: request.query) }) { return }
             dispatch(route, exchange)
         }
     }

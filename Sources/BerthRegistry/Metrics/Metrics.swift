@@ -44,6 +44,11 @@ final class Metrics {
     var authBcryptVerifications = 0
     var authThrottled = 0
     private var authFailures: [String: Int] = [:]
+    /// auth.token: tokens whose signature and claims were checked and accepted (once per token and worker, then
+    /// cached) or refused, and requests whose valid token did not grant the route's access.
+    var authTokensAccepted = 0
+    var authTokensRejected = 0
+    var authAccessDenied = 0
     static let maxFailureAddresses = 1024
 
     func countLoginFailure(_ client: String) {
@@ -104,6 +109,9 @@ final class Metrics {
             ("berth_upstream_proxied_connections_total", "counter", "Upstream connections opened through the egress proxy.", Int64(proxiedConnections())),
             ("berth_auth_bcrypt_verifications_total", "counter", "Passwords checked with bcrypt (auth.htpasswd).", Int64(authBcryptVerifications)),
             ("berth_auth_throttled_total", "counter", "Logins answered 429 (too many failures from the address).", Int64(authThrottled)),
+            ("berth_auth_tokens_accepted_total", "counter", "Bearer tokens verified and accepted (auth.token; once per token, then cached).", Int64(authTokensAccepted)),
+            ("berth_auth_tokens_rejected_total", "counter", "Bearer tokens refused: signature, key, issuer, audience or time (auth.token).", Int64(authTokensRejected)),
+            ("berth_auth_access_denied_total", "counter", "Requests whose valid token does not grant the route's access (auth.token).", Int64(authAccessDenied)),
         ]
         for scalar in scalars {
             family(scalar.name, scalar.type, scalar.help)

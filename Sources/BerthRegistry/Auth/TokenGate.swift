@@ -1,0 +1,95 @@
+import BerthHTTP
+import BerthJWT
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The gate of `auth.token` in front of the registry's routes (registry:2's token access controller): a request
+/// passes with `Authorization: Bearer <token>` when the token verifies (`JSONWebToken.verify`: the issuer's
+/// key, iss, aud, exp/nbf) and its `access` claim grants every access the route needs. Else:
+/// - no token, or one that does not verify: 401 `UNAUTHORIZED` with registry:2's challenge, `Bearer realm=,
+///   service=, scope=` (plus `error="invalid_token"` for a token that was refused), so the client fetches one;
+/// - a valid token whose `access` does not name the resource at all: 401 with `error="insufficient_scope"` and
+///   the scope, as registry:2 answers, so the client asks the issuer again for that scope (a token fetched for a
+///   pull, then used for a push);
+/// - a valid token that names the resource but not the action: the issuer was asked for it and said no, and
+///   asking again gives the same answer, so 403 `DENIED` (issue 15; registry:2 answers 401 here too, and clients
+///   then fail after asking again).
+/// An ES256 check costs tens of microseconds (README), so it runs on the loop; `TokenCache` makes it once per
+/// token. Loop-confined; one per worker process.
+final class TokenGate: AccessGate {
+    let options: TokenAuthOptions
+    private let metrics: Metrics
+    private var cache = TokenCache()
+
+    init(options: TokenAuthOptions, metrics: Metrics) {
+        self.options = options
+        self.metrics = metrics
+    }
+
+    func admits(_ exchange: HTTPExchange, needing access: () -> [AccessRequirement]) -> Bool {
+        let needed = access()
+        guard let authorization = exchange.request.header("Authorization"), let token = Self.bearerToken(authorization) else {
+            exchange.respond(challenge(exchange, needed, error: nil, detail: "a Bearer token is needed"))
+            return false
+        }
+        let now = Int64(time(nil))
+        let key = CredentialCache.Key(authorization: token)
+        let claims: TokenClaims
+        if let cached = cache.claims(for: key, now: now) {
+            claims = cached
+        } else {
+            do {
+                claims = try JSONWebToken.verify(token, trust: options.trust, issuer: options.issuer, service: options.service,
+                                                 now: now, leeway: options.leeway)
+            } catch {
+                metrics.authTokensRejected += 1
+                let reason = (error as? TokenRejection)?.description ?? "the token cannot be verified"
+                Log.info("token from \(exchange.clientAddress?.description ?? "a closed connection") refused: \(reason)")
+                exchange.respond(challenge(exchange, needed, error: "invalid_token", detail: reason))
+                return false
+            }
+            metrics.authTokensAccepted += 1
+            let expires = claims.expiresAt.addingReportingOverflow(options.leeway)
+            cache.insert(key, claims: claims, expires: expires.overflow ? .max : expires.partialValue, now: now)
+        }
+        for requirement in needed where !claims.access.contains(where: { $0.grants(type: requirement.type, name: requirement.name, action: requirement.action) }) {
+            metrics.authAccessDenied += 1
+            let scope = "\(requirement.type):\(requirement.name):\(requirement.action)"
+            if claims.access.contains(where: { $0.type == requirement.type && $0.name == requirement.name }) {
+                exchange.fail(RegistryError(.denied, "the token of \(JSONString.quoted(claims.subject)) does not grant \(scope)"))
+            } else {
+                exchange.respond(challenge(exchange, needed, error: "insufficient_scope", detail: "the token does not grant \(scope)"))
+            }
+            return false
+        }
+        return true
+    }
+
+    /// Nothing is read from disk after the start: the bundle is the configuration's (as in registry:2).
+    func reload() {}
+
+    /// registry:2 splits the value at spaces and wants exactly "Bearer" (any case) and the token.
+    static func bearerToken(_ authorization: String) -> String? {
+        let parts = authorization.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else { return nil }
+        return String(parts[1])
+    }
+
+    private func challenge(_ exchange: HTTPExchange, _ needed: [AccessRequirement], error: String?, detail: String) -> HTTPResponse {
+        var value = "Bearer realm=\(HtpasswdGate.quoted(realm(for: exchange))),service=\(HtpasswdGate.quoted(options.service))"
+        let scope = AccessRequirement.scope(needed)
+        if !scope.isEmpty { value += ",scope=\(HtpasswdGate.quoted(scope))" }
+        if let error { value += ",error=\(HtpasswdGate.quoted(error))" }
+        return RegistryError(.unauthorized, detail).response(headers: [("WWW-Authenticate", value)])
+    }
+
+    private func realm(for exchange: HTTPExchange) -> String {
+        switch options.realm {
+        case .fixed(let realm): return realm
+        case .sameHost(let path):
+            let host = exchange.request.header("Host") ?? "localhost"
+            return (exchange.isTLS ? "https://" : "http://") + host + path
+        }
+    }
+}
