@@ -57,7 +57,9 @@ final class TokenGate: AccessGate {
             metrics.authAccessDenied += 1
             let scope = "\(requirement.type):\(requirement.name):\(requirement.action)"
             if claims.access.contains(where: { $0.type == requirement.type && $0.name == requirement.name }) {
-                exchange.fail(RegistryError(.denied, "the token of \(JSONString.quoted(claims.subject)) does not grant \(scope)"))
+                // RFC 6750 §3.1: insufficient_scope may be a 403 with the challenge; oras-py asks for a new token only so.
+                exchange.fail(RegistryError(.denied, "the token of \(JSONString.quoted(claims.subject)) does not grant \(scope)"),
+                              headers: [("WWW-Authenticate", challengeValue(exchange, needed, error: "insufficient_scope"))])
             } else {
                 exchange.respond(challenge(exchange, needed, error: "insufficient_scope", detail: "the token does not grant \(scope)"))
             }
@@ -77,11 +79,15 @@ final class TokenGate: AccessGate {
     }
 
     private func challenge(_ exchange: HTTPExchange, _ needed: [AccessRequirement], error: String?, detail: String) -> HTTPResponse {
+        RegistryError(.unauthorized, detail).response(headers: [("WWW-Authenticate", challengeValue(exchange, needed, error: error))])
+    }
+
+    private func challengeValue(_ exchange: HTTPExchange, _ needed: [AccessRequirement], error: String?) -> String {
         var value = "Bearer realm=\(HtpasswdGate.quoted(realm(for: exchange))),service=\(HtpasswdGate.quoted(options.service))"
         let scope = AccessRequirement.scope(needed)
         if !scope.isEmpty { value += ",scope=\(HtpasswdGate.quoted(scope))" }
         if let error { value += ",error=\(HtpasswdGate.quoted(error))" }
-        return RegistryError(.unauthorized, detail).response(headers: [("WWW-Authenticate", value)])
+        return value
     }
 
     private func realm(for exchange: HTTPExchange) -> String {
