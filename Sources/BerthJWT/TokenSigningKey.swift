@@ -8,11 +8,13 @@ public final class TokenSigningKey: @unchecked Sendable {
     /// From a PEM private key (PKCS#8 `PRIVATE KEY`, or the traditional `EC PRIVATE KEY` / `RSA PRIVATE KEY`).
     public convenience init(pem: String) throws {
         let bytes = Array(pem.utf8)
-        guard bytes.count <= 64 * 1024, let bio = BIO_new_mem_buf(bytes, Int32(bytes.count)) else {
-            throw TokenKeyError("not a PEM private key")
+        guard bytes.count <= 64 * 1024 else { throw TokenKeyError("not a PEM private key") }
+        // A memory BIO reads the bytes where they are: they must outlive it.
+        let parsed: OpaquePointer? = bytes.withUnsafeBufferPointer { buffer in
+            guard let bio = BIO_new_mem_buf(buffer.baseAddress, Int32(buffer.count)) else { return nil }
+            defer { BIO_free(bio) }
+            return PEM_read_bio_PrivateKey(bio, nil, nil, nil)
         }
-        defer { BIO_free(bio) }
-        let parsed = PEM_read_bio_PrivateKey(bio, nil, nil, nil)
         ERR_clear_error()
         guard let parsed else { throw TokenKeyError("not a PEM private key (an encrypted key is not read)") }
         try self.init(taking: parsed)

@@ -15,8 +15,15 @@ public struct TokenTrust: Sendable {
     public init(rootCertificateBundlePEM pem: String) throws {
         let bytes = Array(pem.utf8)
         guard bytes.count <= Self.maxBundleBytes else { throw TokenKeyError("the bundle is larger than 4 MiB") }
-        guard let bio = BIO_new_mem_buf(bytes, Int32(bytes.count)) else { throw TokenKeyError("BIO_new_mem_buf failed") }
-        defer { BIO_free(bio) }
+        // A memory BIO reads the bytes where they are: they must outlive it.
+        (roots, keys) = try bytes.withUnsafeBufferPointer { buffer in
+            guard let bio = BIO_new_mem_buf(buffer.baseAddress, Int32(buffer.count)) else { throw TokenKeyError("BIO_new_mem_buf failed") }
+            defer { BIO_free(bio) }
+            return try Self.read(bio)
+        }
+    }
+
+    private static func read(_ bio: OpaquePointer) throws -> (CertificateStore, [String: TokenPublicKey]) {
         let store = CertificateStore()
         var keys: [String: TokenPublicKey] = [:]
         var count = 0
@@ -27,7 +34,7 @@ public struct TokenTrust: Sendable {
                 ERR_clear_error()
             }
             count += 1
-            guard count <= Self.maxCertificates else { throw TokenKeyError("more than \(Self.maxCertificates) certificates") }
+            guard count <= maxCertificates else { throw TokenKeyError("more than \(maxCertificates) certificates") }
             guard X509_STORE_add_cert(store.raw, certificate) == 1 || Self.isDuplicate() else {
                 throw TokenKeyError("certificate \(count) cannot be added to the store")
             }
@@ -44,8 +51,7 @@ public struct TokenTrust: Sendable {
         ERR_clear_error()
         if last != 0 && ERR_GET_REASON(last) != PEM_R_NO_START_LINE { throw TokenKeyError("a PEM block that is not a certificate") }
         guard count > 0 else { throw TokenKeyError("no certificate in the bundle (registry:2 needs at least one)") }
-        roots = store
-        self.keys = keys
+        return (store, keys)
     }
 
     public init(keys: [TokenPublicKey]) {

@@ -12,9 +12,10 @@ import Glibc
 /// - a valid token whose `access` does not name the resource at all: 401 with `error="insufficient_scope"` and
 ///   the scope, as registry:2 answers, so the client asks the issuer again for that scope (a token fetched for a
 ///   pull, then used for a push);
-/// - a valid token that names the resource but not the action: the issuer was asked for it and said no, and
-///   asking again gives the same answer, so 403 `DENIED` (issue 15; registry:2 answers 401 here too, and clients
-///   then fail after asking again).
+/// - a valid token that names the resource but not the action: 403 `DENIED` (issue 15; registry:2 answers 401
+///   here too), with the same `insufficient_scope` challenge (RFC 6750 section 3.1). docker, podman and skopeo
+///   ask for `pull,push` before a push, so their token holds what the issuer grants and they report "denied";
+///   oras-py, holding a token of an earlier scope, asks again from the challenge and gets what it may.
 /// An ES256 check costs tens of microseconds (README), so it runs on the loop; `TokenCache` makes it once per
 /// token. Loop-confined; one per worker process.
 final class TokenGate: AccessGate {
@@ -56,13 +57,9 @@ final class TokenGate: AccessGate {
         for requirement in needed where !claims.access.contains(where: { $0.grants(type: requirement.type, name: requirement.name, action: requirement.action) }) {
             metrics.authAccessDenied += 1
             let scope = "\(requirement.type):\(requirement.name):\(requirement.action)"
-            if claims.access.contains(where: { $0.type == requirement.type && $0.name == requirement.name }) {
-                // RFC 6750 §3.1: insufficient_scope may be a 403 with the challenge; oras-py asks for a new token only so.
-                exchange.fail(RegistryError(.denied, "the token of \(JSONString.quoted(claims.subject)) does not grant \(scope)"),
-                              headers: [("WWW-Authenticate", challengeValue(exchange, needed, error: "insufficient_scope"))])
-            } else {
-                exchange.respond(challenge(exchange, needed, error: "insufficient_scope", detail: "the token does not grant \(scope)"))
-            }
+            let denied = claims.access.contains(where: { $0.type == requirement.type && $0.name == requirement.name })
+            exchange.respond(challenge(exchange, needed, error: "insufficient_scope", detail: "the token does not grant \(scope)",
+                                       code: denied ? .denied : .unauthorized))
             return false
         }
         return true
@@ -78,16 +75,15 @@ final class TokenGate: AccessGate {
         return String(parts[1])
     }
 
-    private func challenge(_ exchange: HTTPExchange, _ needed: [AccessRequirement], error: String?, detail: String) -> HTTPResponse {
-        RegistryError(.unauthorized, detail).response(headers: [("WWW-Authenticate", challengeValue(exchange, needed, error: error))])
-    }
-
-    private func challengeValue(_ exchange: HTTPExchange, _ needed: [AccessRequirement], error: String?) -> String {
+    /// RFC 6750 section 3.1: a 403 for insufficient scope carries the challenge too, and oras-py asks for a new token
+    /// from it (its token of an earlier scope, then `pull,push`), as it does on 401.
+    private func challenge(_ exchange: HTTPExchange, _ needed: [AccessRequirement], error: String?, detail: String,
+                           code: RegistryError.Code = .unauthorized) -> HTTPResponse {
         var value = "Bearer realm=\(HtpasswdGate.quoted(realm(for: exchange))),service=\(HtpasswdGate.quoted(options.service))"
         let scope = AccessRequirement.scope(needed)
         if !scope.isEmpty { value += ",scope=\(HtpasswdGate.quoted(scope))" }
         if let error { value += ",error=\(HtpasswdGate.quoted(error))" }
-        return value
+        return RegistryError(code, detail).response(headers: [("WWW-Authenticate", value)])
     }
 
     private func realm(for exchange: HTTPExchange) -> String {
