@@ -98,6 +98,18 @@ def libtrust_key_id(pem_path):
     return ":".join(encoded[i:i + 4] for i in range(0, len(encoded), 4))
 
 
+def image_layout(tmp_path, nlayers=1):
+    layout = Layout(tmp_path / "src")
+    image = layout.add_image(nlayers=nlayers)
+    layout.tag("v1", OCI_MANIFEST, image["manifest"])
+    return layout, image
+
+
+def push_as(server, tmp_path, layout, name, creds="alice:wonderland"):
+    skopeo("copy", "--dest-tls-verify=false", "--dest-creds", creds, f"oci:{layout.path}:v1", f"docker://{server.host}/{name}:v1",
+           tmp_path=tmp_path)
+
+
 def test_the_registry_challenges_with_bearer_at_its_own_endpoint_and_the_key_is_made_p256_mode_0600(berth):
     r = berth.get("/v2/")
     assert r.status_code == 401, describe(r)
@@ -162,12 +174,9 @@ def test_guessing_at_the_endpoint_is_throttled_as_htpasswd_logins_are(berth):
 
 
 def test_anonymous_requests_get_the_anonymous_rules_so_public_pulls_and_private_is_refused(berth, tmp_path):
-    layout = Layout(tmp_path / "src")
-    image = layout.add_image(nlayers=1)
-    layout.tag("v1", OCI_MANIFEST, image["manifest"])
+    layout, image = image_layout(tmp_path)
     for name in ("public/app", "private/app"):
-        skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "alice:wonderland", f"oci:{layout.path}:v1",
-               f"docker://{berth.host}/{name}:v1", tmp_path=tmp_path)
+        push_as(berth, tmp_path, layout, name)
     anonymous = token(berth, "repository:public/app:pull,push", "repository:private/app:pull")
     assert claims(anonymous["token"])["sub"] == ""
     assert claims(anonymous["token"])["access"] == [{"type": "repository", "name": "public/app", "actions": ["pull"]}]
@@ -186,16 +195,12 @@ def test_anonymous_requests_get_the_anonymous_rules_so_public_pulls_and_private_
 
 
 def test_a_pull_only_user_cannot_push_and_the_catalog_needs_its_grant(berth, tmp_path):
-    layout = Layout(tmp_path / "src")
-    image = layout.add_image(nlayers=1)
-    layout.tag("v1", OCI_MANIFEST, image["manifest"])
-    skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "alice:wonderland", f"oci:{layout.path}:v1",
-           f"docker://{berth.host}/team/app:v1", tmp_path=tmp_path)
+    layout, _ = image_layout(tmp_path)
+    push_as(berth, tmp_path, layout, "team/app")
     skopeo("copy", "--src-tls-verify=false", "--src-creds", "reader:read-only", f"docker://{berth.host}/team/app:v1",
            f"oci:{tmp_path / 'back'}:v1", tmp_path=tmp_path)
     with pytest.raises(AssertionError):
-        skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "reader:read-only", f"oci:{layout.path}:v1",
-               f"docker://{berth.host}/team/other:v1", tmp_path=tmp_path)
+        push_as(berth, tmp_path, layout, "team/other", creds="reader:read-only")
     reader = token(berth, "repository:team/app:push", auth=basic("reader", "read-only"))["token"]
     r = requests.post(berth.base + "/v2/team/app/blobs/uploads/", headers={"Authorization": bearer(reader)}, timeout=TIMEOUT)
     assert r.status_code in (401, 403), describe(r)
@@ -244,9 +249,7 @@ def test_an_expired_token_is_refused_by_the_registry(tmp_path, users, servers):
 
 
 def test_skopeo_login_and_copy_and_a_wrong_password_fails_login(berth, tmp_path):
-    layout = Layout(tmp_path / "src")
-    image = layout.add_image(nlayers=2)
-    layout.tag("v1", OCI_MANIFEST, image["manifest"])
+    layout, image = image_layout(tmp_path, nlayers=2)
     out = skopeo("login", "--tls-verify=false", "-u", "bot", "-p", "beep-boop", berth.host, tmp_path=tmp_path)
     assert b"Login Succeeded" in out
     skopeo("copy", "--dest-tls-verify=false", f"oci:{layout.path}:v1", f"docker://{berth.host}/ci/app:v1", tmp_path=tmp_path)
@@ -262,11 +265,8 @@ def test_skopeo_login_and_copy_and_a_wrong_password_fails_login(berth, tmp_path)
 
 
 def test_podman_login_then_push_and_pull(berth, tmp_path, runroot):  # noqa: F811 (fixture)
-    layout = Layout(tmp_path / "src")
-    image = layout.add_image(nlayers=2)
-    layout.tag("v1", OCI_MANIFEST, image["manifest"])
-    skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "alice:wonderland", f"oci:{layout.path}:v1",
-           f"docker://{berth.host}/team/podman:v1", tmp_path=tmp_path)
+    layout, _ = image_layout(tmp_path, nlayers=2)
+    push_as(berth, tmp_path, layout, "team/podman")
     source, target = f"{berth.host}/team/podman:v1", f"{berth.host}/bob/podman:v2"
     assert podman(tmp_path, runroot, "pull", "--tls-verify=false", source).returncode != 0, "pulled without a login"
     result = podman(tmp_path, runroot, "login", "--tls-verify=false", "-u", "bob", "-p", "wrong", berth.host)
@@ -319,14 +319,10 @@ def test_docker_registry_verifies_the_issuers_tokens_with_a_certificate_of_its_k
     )
     reference = Server(tmp_path, config, kind="reference", label="reference")
     servers.append(reference)
-    layout = Layout(tmp_path / "src")
-    image = layout.add_image(nlayers=1)
-    layout.tag("v1", OCI_MANIFEST, image["manifest"])
-    skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "bot:beep-boop", f"oci:{layout.path}:v1",
-           f"docker://{reference.host}/ci/app:v1", tmp_path=tmp_path)
+    layout, image = image_layout(tmp_path)
+    push_as(reference, tmp_path, layout, "ci/app", creds="bot:beep-boop")
     with pytest.raises(AssertionError):
-        skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "reader:read-only", f"oci:{layout.path}:v1",
-               f"docker://{reference.host}/ci/other:v1", tmp_path=tmp_path)
+        push_as(reference, tmp_path, layout, "ci/other", creds="reader:read-only")
     skopeo("copy", "--src-tls-verify=false", "--src-creds", "reader:read-only", f"docker://{reference.host}/ci/app:v1",
            f"oci:{tmp_path / 'back'}:v1", tmp_path=tmp_path)
     assert read_layout(tmp_path / "back", "v1")[0] == image["manifest"]
@@ -360,6 +356,7 @@ def test_docker_login_push_and_pull_through_the_issuer(dockerd, berth, tmp_path)
     assert "Login Succeeded" in result.stdout, result.stdout + result.stderr
     # docker login asked offline_token=true: the CLI keeps the refresh token, not the password, and the daemon
     # then asks for each push's token with it (oauth.md's POST, grant_type=refresh_token).
+    assert "offline_token=true" in berth.logs(), "docker login did not ask for a refresh token"
     saved = json.loads((dockerd.config / "config.json").read_text())["auths"][berth.host]
     assert saved.get("identitytoken") and "beep-boop" not in base64.b64decode(saved.get("auth", "")).decode(), saved
     dockerd.run("push", image)
