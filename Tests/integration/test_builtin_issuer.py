@@ -16,6 +16,7 @@ import oras.client
 import pytest
 import requests
 
+from conftest import berth_binary
 from dockerutil import Dockerd
 from imagebuild import Layout, read_layout, skopeo
 from regutil import OCI_MANIFEST, TIMEOUT, assert_error, describe, free_port, random_bytes, wait_for
@@ -37,13 +38,13 @@ RULES = """    groups: {ci: [bot]}
 """
 
 
-def issuer_config(root, addr, users, key, extra=""):
+def issuer_config(root, addr, users, key, extra="", rules=RULES):
     return (
         "version: 0.1\n"
         f"storage:\n  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\n"
         f"http:\n  addr: {addr}\n"
         "auth:\n  builtin:\n"
-        f"    htpasswd: {users}\n    key: {key}\n" + extra + RULES
+        f"    htpasswd: {users}\n    key: {key}\n" + extra + rules
     )
 
 
@@ -171,6 +172,27 @@ def test_guessing_at_the_endpoint_is_throttled_as_htpasswd_logins_are(berth):
     assert_error(r, (429,), "TOOMANYREQUESTS")
     assert int(r.headers["Retry-After"]) >= 1, describe(r)
     wait_for(lambda: metric(berth, "berth_auth_throttled_total") >= 1, "the 429 counted")
+
+
+def test_a_bad_rule_a_key_that_is_no_key_or_a_broken_users_file_stops_berth_naming_the_key(tmp_path, users):
+    def serve(rules=RULES, key=None, users_file=users):
+        config = tmp_path / "issuer.yml"
+        config.write_text(issuer_config(tmp_path / "root", f"127.0.0.1:{free_port()}", users_file, key or tmp_path / "k.pem",
+                                        rules=rules))
+        return subprocess.run([berth_binary(), "serve", "--config", str(config)], capture_output=True, text=True, timeout=30), config
+    result, config = serve(rules="    access: [{account: bob, name: 'Team/*', actions: [pull]}]\n")
+    assert result.returncode == 2
+    assert f"{config}: auth.builtin.access[0].name: Team/*: T cannot be in a repository name" in result.stderr, result.stderr
+    not_a_key = tmp_path / "not-a-key.pem"
+    not_a_key.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    result, _ = serve(key=not_a_key)
+    assert result.returncode != 0
+    assert f"auth.builtin.key {not_a_key}: not a PEM private key" in result.stderr, result.stderr
+    broken = tmp_path / "broken-htpasswd"
+    broken.write_text("bob builder\n")
+    result, _ = serve(users_file=broken)
+    assert result.returncode != 0
+    assert f"auth.builtin.htpasswd {broken}: line 1 is not user:hash" in result.stderr, result.stderr
 
 
 def test_anonymous_requests_get_the_anonymous_rules_so_public_pulls_and_private_is_refused(berth, tmp_path):
