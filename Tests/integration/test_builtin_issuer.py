@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import io
 import tarfile
@@ -19,6 +20,7 @@ import requests
 from conftest import berth_binary
 from dockerutil import Dockerd
 from imagebuild import Layout, read_layout, skopeo
+from mirrorutil import make_ca_and_server_cert
 from regutil import OCI_MANIFEST, TIMEOUT, assert_error, describe, free_port, random_bytes, wait_for
 # users: the file made from this module's users_template; runroot, servers: fixtures.
 from test_htpasswd import THROTTLE_LIMIT, Server, basic, htpasswd, metric, podman, runroot, servers, users  # noqa: F401
@@ -38,12 +40,13 @@ RULES = """    groups: {ci: [bot]}
 """
 
 
-def issuer_config(root, addr, users, key, extra="", rules=RULES):
+def issuer_config(root, addr, users, key, extra="", rules=RULES, tls=None):
     return (
         "version: 0.1\n"
         f"storage:\n  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\n"
         f"http:\n  addr: {addr}\n"
-        "auth:\n  builtin:\n"
+        + (f"  tls:\n    certificate: {tls['cert']}\n    key: {tls['key']}\n" if tls else "")
+        + "auth:\n  builtin:\n"
         f"    htpasswd: {users}\n    key: {key}\n" + extra + rules
     )
 
@@ -348,6 +351,39 @@ def test_docker_registry_verifies_the_issuers_tokens_with_a_certificate_of_its_k
     skopeo("copy", "--src-tls-verify=false", "--src-creds", "reader:read-only", f"docker://{reference.host}/ci/app:v1",
            f"oci:{tmp_path / 'back'}:v1", tmp_path=tmp_path)
     assert read_layout(tmp_path / "back", "v1")[0] == image["manifest"]
+
+
+def test_over_tls_the_realm_is_https_and_skopeo_logs_in_and_copies(tmp_path, users):
+    certs = make_ca_and_server_cert(tmp_path / "certs")
+    port = free_port()
+    config = tmp_path / "tls.yml"
+    config.write_text(issuer_config(tmp_path / "root", f"127.0.0.1:{port}", users, tmp_path / "keys" / "token.pem", tls=certs))
+    base = f"https://127.0.0.1:{port}"
+    with open(tmp_path / "tls.log", "ab") as log:
+        proc = subprocess.Popen([berth_binary(), "serve", "--config", str(config)], stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        def challenged():
+            assert proc.poll() is None, (tmp_path / "tls.log").read_text()
+            try:
+                return requests.get(base + "/v2/", verify=certs["ca"], timeout=TIMEOUT).status_code == 401
+            except requests.ConnectionError:
+                return False
+        wait_for(challenged, "Berth answering over TLS", timeout=30)
+        r = requests.get(base + "/v2/", verify=certs["ca"], timeout=TIMEOUT)
+        assert r.headers["WWW-Authenticate"] == f'Bearer realm="{base}/auth/token",service="berth"', describe(r)
+        certdir = tmp_path / "skopeo-certs"
+        certdir.mkdir()
+        (certdir / "ca.crt").write_bytes(open(certs["ca"], "rb").read())
+        layout, image = image_layout(tmp_path)
+        assert b"Login Succeeded" in skopeo("login", "--cert-dir", str(certdir), "-u", "bot", "-p", "beep-boop", f"127.0.0.1:{port}",
+                                            tmp_path=tmp_path)
+        skopeo("copy", "--dest-cert-dir", str(certdir), f"oci:{layout.path}:v1", f"docker://127.0.0.1:{port}/ci/app:v1", tmp_path=tmp_path)
+        skopeo("copy", "--src-cert-dir", str(certdir), f"docker://127.0.0.1:{port}/ci/app:v1", f"oci:{tmp_path / 'back'}:v1",
+               tmp_path=tmp_path)
+        assert read_layout(tmp_path / "back", "v1")[0] == image["manifest"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
 
 
 @pytest.fixture
