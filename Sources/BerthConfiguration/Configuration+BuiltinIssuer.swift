@@ -5,15 +5,17 @@ import Yams
 /// `auth.builtin`, Berth's own key (registry:2 has none): the built-in token issuer. Users come from an htpasswd
 /// file, tokens are signed with `key` (created if missing), and the access of each user, group or anonymous
 /// request is given by `access`, a list of rules that only grant.
+/// A key not given is nil (its default is `BuiltinIssuerOptions`'), so that any key given, even at its default value,
+/// asks for the issuer: `auth: {builtin: {service: berth}}` alone is refused, never an open registry.
 public struct BuiltinIssuerSettings: Equatable {
     public var htpasswd: String?
     public var key: String?
-    public var service = BuiltinIssuerOptions.defaultService
-    public var issuer = BuiltinIssuerOptions.defaultIssuer
+    public var service: String?
+    public var issuer: String?
     /// The URL clients are sent to for a token; nil: the host they asked, at `BuiltinIssuerOptions.defaultPath`.
     public var realm: String?
-    public var expiration = Double(BuiltinIssuerOptions.defaultExpirationSeconds)
-    public var refreshExpiration = Double(BuiltinIssuerOptions.defaultRefreshExpirationSeconds)
+    public var expiration: Double?
+    public var refreshExpiration: Double?
     public var groups: [String: [String]] = [:]
     public var access: [AccessRule] = []
 
@@ -31,12 +33,12 @@ extension Configuration {
         guard let htpasswd = builtin.htpasswd, let key = builtin.key,
               let rules = try? AccessRules(rules: builtin.access, groups: builtin.groups.mapValues(Set.init)) else { return nil }
         var options = BuiltinIssuerOptions(htpasswdPath: htpasswd, keyPath: key, rules: rules)
-        options.service = builtin.service
-        options.issuer = builtin.issuer
+        if let service = builtin.service { options.service = service }
+        if let issuer = builtin.issuer { options.issuer = issuer }
         options.realm = builtin.realm
         if let realm = builtin.realm { options.path = Self.realmPath(realm) }
-        options.expirationSeconds = Int64(builtin.expiration)
-        options.refreshExpirationSeconds = Int64(builtin.refreshExpiration)
+        if let expiration = builtin.expiration { options.expirationSeconds = Int64(expiration) }
+        if let refresh = builtin.refreshExpiration { options.refreshExpirationSeconds = Int64(refresh) }
         return options
     }
 
@@ -58,7 +60,8 @@ extension Configuration {
         do { _ = try AccessRules(rules: builtin.access, groups: builtin.groups.mapValues(Set.init)) } catch {
             return "auth.builtin.\(error)"
         }
-        if builtin.refreshExpiration != 0, builtin.refreshExpiration < builtin.expiration {
+        let expiration = builtin.expiration ?? Double(BuiltinIssuerOptions.defaultExpirationSeconds)
+        if let refresh = builtin.refreshExpiration, refresh != 0, refresh < expiration {
             return "auth.builtin.refreshexpiration: shorter than auth.builtin.expiration (0 turns refresh tokens off)"
         }
         return nil
@@ -83,13 +86,17 @@ extension Configuration {
         return address
     }
 
-    static func tokenLifetime(_ value: Any, _ key: String, _ origin: String) throws -> Double {
+    static func optionalText(_ value: Any, _ key: String, _ origin: String) throws -> String? {
+        try text(value, key, origin)
+    }
+
+    static func tokenLifetime(_ value: Any, _ key: String, _ origin: String) throws -> Double? {
         let seconds = try duration(value, key, origin)
         guard seconds >= 1, seconds <= 86_400 else { throw Invalid(description: "\(origin): \(key): \(value) is not from 1s to 24h") }
         return seconds.rounded()
     }
 
-    static func refreshLifetime(_ value: Any, _ key: String, _ origin: String) throws -> Double {
+    static func refreshLifetime(_ value: Any, _ key: String, _ origin: String) throws -> Double? {
         try duration(value, key, origin).rounded()
     }
 

@@ -87,6 +87,9 @@ final class BuiltinIssuerConfigurationTests: XCTestCase {
     func test_a_missing_path_a_bad_realm_a_misspelt_key_or_another_scheme_beside_it_is_refused() {
         XCTAssertTrue(refusal("auth: {builtin: {htpasswd: /h}}").hasPrefix("test.yml: auth.builtin.key is not set"))
         XCTAssertTrue(refusal("auth: {builtin: {key: /k, service: s}}").hasPrefix("test.yml: auth.builtin.htpasswd is not set"))
+        // A key at its default value asks for the issuer all the same.
+        XCTAssertTrue(refusal("auth: {builtin: {service: berth}}").hasPrefix("test.yml: auth.builtin.htpasswd is not set"))
+        XCTAssertTrue(refusal(environment: ["BERTH_AUTH_BUILTIN_EXPIRATION": "5m"]).hasPrefix("test.yml: auth.builtin.htpasswd is not set"))
         XCTAssertEqual(refusal("auth: {builtin: {htpasswd: /h, key: /k, expiry: 5m}}"),
                        "test.yml: auth.builtin.expiry: not a key of auth.builtin (access, expiration, groups, htpasswd, issuer, key, realm, refreshexpiration, service)")
         XCTAssertTrue(refusal("auth: {builtin: {htpasswd: /h, key: /k, realm: 'https://r.example/v2/token'}}")
