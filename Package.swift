@@ -57,6 +57,6 @@ let package = Package(
 // build the target does not exist, since its entry point is libFuzzer's main.
 if Context.environment["BERTH_FUZZ"] != nil {
     package.targets.append(.executableTarget(
-        name: "berth-fuzz", dependencies: ["BerthHTTP", "BerthStorage", "BerthRegistry", "BerthUpstream", "BerthConfiguration"],
+        name: "berth-fuzz", dependencies: ["BerthHTTP", "BerthJWT", "BerthStorage", "BerthRegistry", "BerthUpstream", "BerthConfiguration"],
         path: "Tests/fuzz/Sources", swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
 }

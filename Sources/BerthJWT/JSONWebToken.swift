@@ -30,7 +30,7 @@ public enum JSONWebToken {
         }
         let key: TokenPublicKey
         if let chain = parsed.chain {
-            key = try trust.leafKey(of: chain)
+            key = try trust.leafKey(of: chain, now: now)
         } else if parsed.hasJWK {
             throw TokenRejection(.untrustedKey, "a jwk header is not accepted; sign with kid or x5c")
         } else if let id = parsed.keyID {

@@ -4,8 +4,23 @@ import COpenSSL
 /// a token with only `kid` is matched against the libtrust ids of its certificates' keys), and raw keys (the
 /// built-in issuer's own).
 public struct TokenTrust: Sendable {
-    let roots: CertificateStore?
-    let keys: [String: TokenPublicKey]
+    /// One reference, so that the layout other modules compile against does not change with what is kept here.
+    private let storage: Storage
+
+    private final class Storage: Sendable {
+        let roots: CertificateStore?
+        let keys: [String: TokenPublicKey]
+        let verifiedChains = VerifiedChains()
+
+        init(roots: CertificateStore?, keys: [String: TokenPublicKey]) {
+            self.roots = roots
+            self.keys = keys
+        }
+    }
+
+    var roots: CertificateStore? { storage.roots }
+    var keys: [String: TokenPublicKey] { storage.keys }
+    var verifiedChains: VerifiedChains { storage.verifiedChains }
 
     /// At most this many certificates in a bundle, and this many bytes of PEM.
     static let maxCertificates = 256
@@ -16,11 +31,12 @@ public struct TokenTrust: Sendable {
         let bytes = Array(pem.utf8)
         guard bytes.count <= Self.maxBundleBytes else { throw TokenKeyError("the bundle is larger than 4 MiB") }
         // A memory BIO reads the bytes where they are: they must outlive it.
-        (roots, keys) = try bytes.withUnsafeBufferPointer { buffer in
+        let (roots, keys) = try bytes.withUnsafeBufferPointer { buffer in
             guard let bio = BIO_new_mem_buf(buffer.baseAddress, Int32(buffer.count)) else { throw TokenKeyError("BIO_new_mem_buf failed") }
             defer { BIO_free(bio) }
             return try Self.read(bio)
         }
+        storage = Storage(roots: roots, keys: keys)
     }
 
     private static func read(_ bio: OpaquePointer) throws -> (CertificateStore, [String: TokenPublicKey]) {
@@ -55,8 +71,7 @@ public struct TokenTrust: Sendable {
     }
 
     public init(keys: [TokenPublicKey]) {
-        roots = nil
-        self.keys = Dictionary(keys.map { ($0.keyID, $0) }, uniquingKeysWith: { first, _ in first })
+        storage = Storage(roots: nil, keys: Dictionary(keys.map { ($0.keyID, $0) }, uniquingKeysWith: { first, _ in first }))
     }
 
     /// The key ids a `kid`-only token may name.
@@ -70,7 +85,17 @@ public struct TokenTrust: Sendable {
 
     /// The leaf's key when `chain` (DER, leaf first) verifies up to a bundle certificate, as Go's
     /// `x509.Certificate.Verify` does for registry:2: any bundle certificate is an anchor, any extended key usage.
-    func leafKey(of chain: [[UInt8]]) throws -> TokenPublicKey {
+    /// A chain that verified is remembered for a minute (`VerifiedChains`).
+    func leafKey(of chain: [[UInt8]], now: Int64) throws -> TokenPublicKey {
+        guard roots != nil else { throw TokenRejection(.untrustedKey, "an x5c chain, and no rootcertbundle to verify it") }
+        let digest = VerifiedChains.digest(of: chain)
+        if let key = verifiedChains.key(for: digest, now: now) { return key }
+        let key = try verifiedLeafKey(of: chain)
+        verifiedChains.insert(digest, key: key, now: now)
+        return key
+    }
+
+    private func verifiedLeafKey(of chain: [[UInt8]]) throws -> TokenPublicKey {
         guard let roots else { throw TokenRejection(.untrustedKey, "an x5c chain, and no rootcertbundle to verify it") }
         var certificates: [OpaquePointer] = []
         defer { certificates.forEach { X509_free($0) } }
