@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: Berth beside Debian's docker-registry (CNCF Distribution 2.8) and nginx, same content,
-# same loads, alternating rounds; then the mirror's cold pull (bench/mirror.py). Both write into bench/README.md.
+# same loads, alternating rounds; then TLS beside nginx (bench/tls.py) and the mirror's cold pull (bench/mirror.py).
+# Each writes its section of bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=""
@@ -12,4 +13,5 @@ if [ -n "$missing" ]; then
 fi
 python3 -c "import requests" 2>/dev/null || python3 -m pip install -q requests
 python3 bench/bench.py "$@"
+python3 bench/tls.py
 python3 bench/mirror.py

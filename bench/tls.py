@@ -1,112 +1,133 @@
-"""TLS against plain on the same Berth build: one Berth with http.tls and one without, on one root, the same
-64 MiB blob and manifest, wrk (which speaks TLS, without verifying) in alternating rounds. First figures of
-issue 15's TLS bench; the nginx comparison is for later.
+"""TLS: Berth beside nginx with the same certificate, protocols and AEAD suites (`ssl_session_cache`, `sendfile`,
+1 and 2 workers each), and Berth's own plain HTTP beside them; the same content (bench.py's), wrk (which speaks
+TLS without verifying) in alternating rounds, the servers not measured stopped (SIGSTOP). Part of `make bench`;
+alone: `BERTH_BIN=.build/release/berth python3 bench/tls.py` (BENCH_SECONDS, BENCH_ROUNDS). Writes the
+"## TLS (latest figures)" section of bench/README.md.
 
-    BERTH_BIN=.build/release/berth python3 bench/tls.py     (BENCH_SECONDS, BENCH_ROUNDS, BERTH_WORKERS)
+Loads: manifest GET by tag on 64 kept-alive connections; 64 MiB blob GET on 4; new connections per second
+(`Connection: close`, a full handshake each time unless wrk resumes: it does not offer tickets) on 16.
 """
 
-import hashlib
-import json
+import datetime
 import os
+import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-import ssl
+
+import bench
+from bench import ACCEPT, Content, Server, digest, free_port, run_rounds, table, wrk
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "Tests", "integration"))
 from mirrorutil import make_ca_and_server_cert  # noqa: E402
-from regutil import free_port  # noqa: E402
 
-SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-WORKERS = os.environ.get("BERTH_WORKERS", "1")
-ACCEPT = "Accept: application/vnd.oci.image.manifest.v1+json"
+# Berth's default list (registry:2's AEAD suites) in OpenSSL's names, for nginx.
+NGINX_CIPHERS = ("ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
+                 "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256")
 
 
-def start(binary, root, tmp, certs=None):
+def start_berth(workdir, root, workers, certs=None):
+    name = f"berth-{'tls' if certs else 'plain'}-{workers}w"
+    env = {"BERTH_STORAGE_FILESYSTEM_FSYNC": "false"}
+    if certs:
+        env.update(BERTH_HTTP_TLS_CERTIFICATE=certs["cert"], BERTH_HTTP_TLS_KEY=certs["key"])
+    return Server(name, [bench.BERTH, "serve", "--addr", "127.0.0.1:PORT", "--root", root, "--workers", str(workers),
+                         "--log-level", "warn"], workdir, env=env, cafile=certs["ca"] if certs else None)
+
+
+def start_nginx(workdir, workers, content, certs):
     port = free_port()
-    tls = f"  tls: {{certificate: {certs['cert']}, key: {certs['key']}}}\n" if certs else ""
-    config = os.path.join(tmp, f"{port}.yml")
-    with open(config, "w") as f:
-        f.write(f"log: {{level: warn}}\nstorage: {{filesystem: {{rootdirectory: {root}}}}}\nhttp:\n  addr: 127.0.0.1:{port}\n{tls}")
-    proc = subprocess.Popen([binary, "serve", "--config", config], env={**os.environ, "BERTH_WORKERS": WORKERS},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"{'https' if certs else 'http'}://127.0.0.1:{port}"
-    context = ssl.create_default_context(cafile=certs["ca"]) if certs else None
-    for _ in range(400):
-        try:
-            urllib.request.urlopen(base + "/v2/", context=context, timeout=1)
-            return proc, base, context
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"{base} did not start")
+    conf = os.path.join(workdir, f"nginx-tls-{workers}.conf")
+    with open(conf, "w") as f:
+        f.write(f"""worker_processes {workers};
+pid {workdir}/nginx-tls-{workers}.pid;
+error_log {workdir}/nginx-tls-{workers}-error.log error;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 10000000;
+  keepalive_timeout 120s;
+  ssl_certificate {certs['cert']};
+  ssl_certificate_key {certs['key']};
+  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_ciphers {NGINX_CIPHERS};
+  ssl_prefer_server_ciphers on;
+  ssl_session_cache shared:SSL:10m;
+  ssl_session_tickets on;
+  client_body_temp_path {workdir}/nginx-body; proxy_temp_path {workdir}/nginx-proxy;
+  fastcgi_temp_path {workdir}/nginx-fcgi; uwsgi_temp_path {workdir}/nginx-uwsgi; scgi_temp_path {workdir}/nginx-scgi;
+  types {{ }}
+  default_type application/octet-stream;
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    root {content};
+    location /v2/bench/manifests/ {{ default_type {bench.OCI_MANIFEST}; }}
+  }}
+}}
+""")
+    return Server(f"nginx-tls-{workers}w", ["nginx", "-c", conf, "-g", "daemon off;"], workdir,
+                  ready_path="/v2/bench/manifests/latest", port=port, cafile=certs["ca"])
 
 
-def request(base, context, method, path, data=None, headers=None):
-    r = urllib.request.Request(base + path, data=data, method=method, headers=headers or {})
-    with urllib.request.urlopen(r, context=context, timeout=120) as response:
-        return response.headers, response.read()
-
-
-def load(base, context):
-    big = os.urandom(64 << 20)
-    digest = "sha256:" + hashlib.sha256(big).hexdigest()
-    headers, _ = request(base, context, "POST", f"/v2/bench/tls/blobs/uploads/?digest={digest}", big,
-                         {"Content-Type": "application/octet-stream"})
-    config = b"{}"
-    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
-    request(base, context, "POST", f"/v2/bench/tls/blobs/uploads/?digest={config_digest}", config,
-            {"Content-Type": "application/octet-stream"})
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": 2},
-                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest,
-                                       "size": len(big)}]}).encode()
-    request(base, context, "PUT", "/v2/bench/tls/manifests/latest", manifest,
-            {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
-    return digest
-
-
-def wrk(url, connections, *headers):
-    argv = ["wrk", "-t2", f"-c{connections}", f"-d{SECONDS}s", "--timeout", "10s", "-s", os.path.join(HERE, "report.lua")]
-    for header in headers:
-        argv += ["-H", header]
-    out = subprocess.run(argv + [url], capture_output=True, text=True, timeout=SECONDS + 60).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def loads(content):
+    big = f"/v2/bench/blobs/{digest(content.big)}"
+    return [
+        ("manifest GET keep-alive, 64 conns", "req/s", lambda s: wrk(s.base + "/v2/bench/manifests/latest", 64, ACCEPT)),
+        ("64 MiB blob GET, 4 conns", "GB/s", lambda s: wrk(s.base + big, 4)),
+        ("new connections (Connection: close), 16 conns", "req/s",
+         lambda s: wrk(s.base + "/v2/bench/manifests/latest", 16, ACCEPT, "Connection: close")),
+    ]
 
 
 def main():
-    binary = os.environ.get("BERTH_BIN", os.path.join(HERE, "..", ".build", "release", "berth"))
-    with tempfile.TemporaryDirectory() as tmp:
-        certs = make_ca_and_server_cert(os.path.join(tmp, "certs"))
-        root = os.path.join(tmp, "root")
-        servers = {"plain": start(binary, root, tmp), "tls": start(binary, root, tmp, certs)}
-        digest = load(servers["tls"][1], servers["tls"][2])
-        loads = {"manifest GET keep-alive, 64 conns (req/s)": (lambda base: wrk(base + "/v2/bench/tls/manifests/latest", 64, ACCEPT), "rps", 1),
-                 "64 MiB blob GET, 4 conns (GB/s)": (lambda base: wrk(base + f"/v2/bench/tls/blobs/{digest}", 4), "bps", 1e9)}
-        results = {(name, kind): [] for name in loads for kind in servers}
-        try:
-            for round_number in range(ROUNDS):
-                order = list(servers) if round_number % 2 == 0 else list(reversed(servers))
-                for name, (run, field, scale) in loads.items():
-                    for kind in order:
-                        result = run(servers[kind][1])
-                        results[(name, kind)].append(result[field] / scale)
-                        print(f"round {round_number + 1} {kind:5} {name}: {result[field] / scale:.2f}"
-                              f" (errors {result['errors']}, non-2xx {result['status_errors']})", flush=True)
-        finally:
-            for proc, _, _ in servers.values():
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=30)
-        print(f"\n| load ({WORKERS} worker(s), {ROUNDS} rounds of {SECONDS} s) | plain | TLS | TLS/plain |\n|---|---|---|---|")
-        for name in loads:
-            plain, tls = sorted(results[(name, "plain")]), sorted(results[(name, "tls")])
-            median = lambda v: v[len(v) // 2]
-            print(f"| {name} | **{median(plain):.2f}** [{plain[0]:.2f}–{plain[-1]:.2f}] | **{median(tls):.2f}** "
-                  f"[{tls[0]:.2f}–{tls[-1]:.2f}] | {median(tls) / median(plain):.2f}x |")
+    if not os.path.exists(bench.BERTH):
+        sys.exit(f"{bench.BERTH} missing: run `make build` (or set BERTH_BIN)")
+    workdir = tempfile.mkdtemp(prefix="berth-bench-tls-")
+    os.chmod(workdir, 0o755)  # nginx's workers run as an unprivileged user and must read the content and key
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench tls: terminated"))
+    try:
+        certs = make_ca_and_server_cert(os.path.join(workdir, "certs"))
+        for path in certs.values():
+            os.chmod(path, 0o644)
+        content = Content()
+        nginx_root = os.path.join(workdir, "nginx-root")
+        content.write_files(nginx_root)
+        root = os.path.join(workdir, "berth-root")
+        plain = start_berth(workdir, root, 1)
+        content.load(plain.base)
+        servers = [plain, start_berth(workdir, root, 1, certs), start_berth(workdir, root, 2, certs),
+                   start_nginx(workdir, 1, nginx_root, certs), start_nginx(workdir, 2, nginx_root, certs)]
+        time.sleep(1)
+        results, rss = {}, {}
+        load_list = loads(content)
+        run_rounds(load_list, servers, results, rss)
+        unit_of = {name: unit for name, unit, _ in load_list}
+        columns = [s.name for s in servers]
+        write_report(table(results, rss, unit_of, [columns[1]] + [c for c in columns if c != columns[1]], columns[1]))
+    finally:
+        for server in bench.STARTED:
+            server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def write_report(result_table):
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    section = f"""## TLS (latest figures)
+
+Measured {when} by `bench/tls.py` ({bench.ROUNDS} rounds of {bench.SECONDS} s per load, alternating order,
+the servers not measured stopped; median in bold, min–max in brackets; wrk with 2 threads on the same
+{os.cpu_count()}-core machine). Same certificate (RSA 2048), TLS 1.2 and 1.3, the same AEAD suites; nginx with
+`ssl_session_cache`, tickets and `sendfile` (without kernel TLS nginx also reads and encrypts the file).
+Ratios are Berth TLS with 1 worker over each other column. The body path over TLS here is the fallback
+(read + `SSL_write`): this kernel has no `tls` ULP.
+
+{result_table}
+"""
+    bench.replace_section("## TLS (latest figures)", section)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ extension HTTPConnection {
     final class TLSBuffers {
         /// SSL_read returns one record at most: 16 KiB of plaintext.
         let plaintext = UnsafeMutableRawBufferPointer.allocate(byteCount: TLSServerSession.recordSize, alignment: 16)
+        /// Whether the client has sent anything yet (only its first bytes can be a plain HTTP request).
+        var receivedAny = false
         private var bodyStorage: UnsafeMutableRawBufferPointer?
 
         /// Made on the first file body: most connections (manifests, small answers) never need it.
@@ -70,6 +72,24 @@ extension HTTPConnection {
         }
         flushTLS()
     }
+
+    /// Go's net/http answers a plain HTTP request on its TLS port with this, so that a client (curl given
+    /// http://, docker falling back to plain HTTP for a loopback registry) shows why instead of an EOF.
+    static let plainHTTPAnswer = Array("HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n".utf8)
+
+    /// Whether the first bytes of the connection are a plain HTTP request, as Go tells (the first five bytes,
+    /// where a TLS record header stands): then it is answered `plainHTTPAnswer` and closed.
+    func refusesPlainHTTP(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let buffers = tlsBuffers, !buffers.receivedAny else { return false }
+        buffers.receivedAny = true
+        guard bytes.count >= 5, Self.plainHTTPStarts.contains(where: { bytes.starts(with: $0) }) else { return false }
+        Log.info("\(remoteAddress): a plain HTTP request on the TLS port: answered 400")
+        stopReading()
+        transport.write(Self.plainHTTPAnswer) { [self] _ in close() }
+        return true
+    }
+
+    private static let plainHTTPStarts = ["GET /", "HEAD ", "POST ", "PUT /", "OPTIO"].map { Array($0.utf8) }
 
     /// Sends what the session produced by itself (handshake records, tickets, alerts).
     private func flushTLS() {

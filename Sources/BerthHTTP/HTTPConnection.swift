@@ -86,7 +86,9 @@ final class HTTPConnection: HTTPParserEvents {
         guard count > 0 else { return }
         machine.bytesArrived(now: server.loop.now)
         if let tls {
-            tls.receive(server.loop.readBytes(count))
+            let bytes = server.loop.readBytes(count)
+            if machine.isHandshaking, refusesPlainHTTP(bytes) { return }
+            tls.receive(bytes)
             pumpTLS()
         } else {
             feed(server.loop.readBytes(count))

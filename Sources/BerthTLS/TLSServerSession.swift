@@ -46,17 +46,13 @@ public final class TLSServerSession {
     }
 
     public func handshake() -> HandshakeStep {
-        ERR_clear_error()
-        let result = SSL_do_handshake(ssl)
-        if result == 1 { return .done }
-        let error = SSL_get_error(ssl, result)
-        if error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE { return .wantMore }
-        let verification = SSL_get_verify_result(ssl)
-        if verification != Int(X509_V_OK) {
-            ERR_clear_error()
-            return .failed("client certificate: \(String(cString: X509_verify_cert_error_string(verification)))")
+        switch TLSHandshake.step(ssl) {
+        case .done: return .done
+        case .wantMore: return .wantMore
+        case .certificateRejected(let reason): return .failed("client certificate: \(reason)")
+        case .peerEnded: return .failed("the client ended the handshake")
+        case .failed(let reason): return .failed(reason)
         }
-        return .failed(OpenSSLError.reason())
     }
 
     public func receive(_ ciphertext: UnsafeRawBufferPointer) {

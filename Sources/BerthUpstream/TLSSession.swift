@@ -1,3 +1,4 @@
+import BerthTLS
 import CBerthShims
 import COpenSSL
 import Glibc
@@ -56,20 +57,13 @@ final class TLSSession {
     }
 
     func handshake() -> HandshakeStep {
-        ERR_clear_error()
-        let result = SSL_do_handshake(ssl)
-        if result == 1 { return .done }
-        let error = SSL_get_error(ssl, result)
-        if error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE { return .wantMore }
-        let verification = SSL_get_verify_result(ssl)
-        if verification != Int(X509_V_OK) {
-            ERR_clear_error()
-            return .failed(.tlsVerificationFailed(host: host, reason: String(cString: X509_verify_cert_error_string(verification))))
+        switch TLSHandshake.step(ssl) {
+        case .done: return .done
+        case .wantMore: return .wantMore
+        case .certificateRejected(let reason): return .failed(.tlsVerificationFailed(host: host, reason: reason))
+        case .peerEnded: return .failed(.tlsHandshakeFailed(host: host, reason: "the peer ended the handshake"))
+        case .failed(let reason): return .failed(.tlsHandshakeFailed(host: host, reason: reason))
         }
-        if error == SSL_ERROR_SYSCALL || error == SSL_ERROR_ZERO_RETURN {
-            return .failed(.tlsHandshakeFailed(host: host, reason: "the peer ended the handshake"))
-        }
-        return .failed(.tlsHandshakeFailed(host: host, reason: openSSLErrorReason()))
     }
 
     /// Lends OpenSSL ciphertext just read from the socket, to decrypt in place: valid until `keepUnread`.

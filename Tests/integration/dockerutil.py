@@ -6,10 +6,10 @@ which is removed again when the daemon stops. Stopped by its PID."""
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
+from processes import stop_process
 
 CERTS_D = "/etc/docker/certs.d"
 TIMEOUT = 180
@@ -63,13 +63,7 @@ class Dockerd:
         for directory in self.trusted:
             shutil.rmtree(directory, ignore_errors=True)
         self.trusted = []
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=30)
+        stop_process(self.proc, timeout=30)
         shutil.rmtree(self.exec_root, ignore_errors=True)
         # dockerd bind-mounts its data root onto itself (private mount propagation) and leaves it mounted.
         if os.path.ismount(self.data_root):

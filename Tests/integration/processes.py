@@ -1,5 +1,8 @@
-"""What a Berth process is made of, read from /proc: its worker processes and which index each serves as."""
+"""What a Berth process is made of, read from /proc: its worker processes and which index each serves as; and
+stopping a server the tests started, by its PID."""
 import glob
+import signal
+import subprocess
 import time
 
 import requests
@@ -54,3 +57,15 @@ def wait_until_serving(base, index, deadline_seconds=60):
             pass
         time.sleep(0.02)
     return False
+
+
+def stop_process(proc, timeout=15):
+    """SIGTERM to a server started by the test (a Popen), then SIGKILL if it has not exited within `timeout`."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)

@@ -5,7 +5,6 @@ handed to dockerd through /etc/docker/certs.d, as an operator does."""
 import base64
 import json
 import os
-import signal
 import subprocess
 import time
 
@@ -17,6 +16,7 @@ from dockerutil import Dockerd
 from imagebuild import skopeo
 from mirrorutil import build_image, make_ca_and_server_cert
 from regutil import TIMEOUT, free_port
+from processes import stop_process
 
 pytestmark = pytest.mark.berth_only  # starts both servers itself with one configuration file
 
@@ -88,13 +88,7 @@ class Server:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=15)
+        stop_process(self.proc, timeout=15)
 
 
 def basic(user, password):

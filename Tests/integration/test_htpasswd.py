@@ -21,6 +21,7 @@ import requests
 from conftest import berth_binary, reference_binary
 from imagebuild import Layout, read_layout, skopeo
 from regutil import OCI_MANIFEST, TIMEOUT, assert_error, describe, digest_of, free_port, random_bytes, raw_request
+from processes import stop_process
 
 pytestmark = pytest.mark.berth_only  # starts Berth itself with its own configuration
 
@@ -86,13 +87,7 @@ class Server:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=15)
+        stop_process(self.proc, timeout=15)
 
     def get(self, path, auth=None, **kwargs):
         headers = {"Authorization": auth} if auth else {}

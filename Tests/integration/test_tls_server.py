@@ -21,6 +21,7 @@ from conftest import berth_binary, reference_binary
 from imagebuild import Layout, read_layout, skopeo, OCI_MANIFEST
 from mirrorutil import make_ca_and_server_cert, openssl
 from regutil import digest_of, free_port, random_bytes, read_response, wait_for
+from processes import stop_process
 
 WORKERS = os.environ.get("BERTH_WORKERS", "1")
 
@@ -71,13 +72,7 @@ class TLSBerth:
         return self
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc, timeout=15)
 
 
 @pytest.fixture
@@ -234,17 +229,32 @@ def test_minimumtls_tls1_3_and_listed_suites_are_in_force(start_tls, certs):
     assert "OpenSSL refuses TLS below 1.2" in berth.logs()
 
 
-def test_handshake_garbage_is_cut_and_the_loop_goes_on(start_tls, certs):
-    berth = start_tls()
-    with socket.create_connection(("127.0.0.1", berth.port), timeout=10) as sock:
-        sock.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n" + os.urandom(4096))
+GO_PLAIN_HTTP_ANSWER = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+
+
+def answer_to(port, payload):
+    """What a server sends back to `payload` on a new connection, up to its end."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(payload)
         data = b""
         while True:
-            chunk = sock.recv(65536)
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
             if not chunk:
                 break
             data += chunk
-        assert b"HTTP/1.1" not in data
+        return data
+
+
+def test_plain_http_on_the_tls_port_is_answered_400_as_go_does_garbage_is_cut_and_the_loop_goes_on(start_tls, certs):
+    berth = start_tls()
+    for method in (b"GET /v2/", b"HEAD /v2/", b"POST /v2/x/blobs/uploads/", b"PUT /v2/x/manifests/a", b"OPTIONS *"):
+        assert answer_to(berth.port, method + b" HTTP/1.1\r\nHost: x\r\n\r\n") == GO_PLAIN_HTTP_ANSWER, method
+    # A TLS record header and then garbage, or garbage from the first byte: cut, nothing answered.
+    for payload in (b"\x16\x03\x01\x00\x05" + os.urandom(4096), b"DELETE /v2/x HTTP/1.1\r\n\r\n" + os.urandom(4096)):
+        assert b"HTTP" not in answer_to(berth.port, payload)
     assert requests.get(berth.base + "/v2/", verify=certs["ca"], timeout=5).status_code == 200
 
 
@@ -445,6 +455,7 @@ http:
         try:
             wait_for(lambda: _serves(f"https://127.0.0.1:{port}/v2/", certs["ca"]) or proc.poll() is not None, f"{server} serving TLS")
             assert proc.poll() is None, (tmp_path / f"{server}.log").read_text()
+            assert answer_to(port, b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n") == GO_PLAIN_HTTP_ANSWER, server
             ok, out = s_client(f"127.0.0.1:{port}", "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA")
             assert not ok, (server, out)
             assert not s_client(f"127.0.0.1:{port}", "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0")[0], server
