@@ -3,8 +3,8 @@ SHELL := /bin/bash
 SWIFT ?= swift
 PYTHON ?= python3
 BUILD_APT := libuv1-dev libhttp-parser-dev libssl-dev libcrypt-dev pkg-config
-TEST_APT := skopeo podman docker-registry apache2-utils openssl curl strace containerd squid docker.io
-TEST_PIP := pytest requests oras python-dxf prometheus_client PyJWT cryptography
+TEST_APT := skopeo podman docker-registry apache2-utils openssl curl strace containerd squid docker.io chromium chromium-driver
+TEST_PIP := pytest requests oras python-dxf prometheus_client PyJWT cryptography selenium
 BERTH := .build/release/berth
 
 .PHONY: run build deps test-deps test unit-test integration-test fuzz-build fuzz-short fuzz bench bench-compare bench-mirror soak clean
@@ -20,7 +20,7 @@ deps:
 
 test-deps: deps
 	$(call apt_install,$(TEST_APT))
-	@$(PYTHON) -c "import pytest, requests, oras, dxf, prometheus_client, jwt, cryptography" 2>/dev/null || $(PYTHON) -m pip install -q $(TEST_PIP)
+	@$(PYTHON) -c "import pytest, requests, oras, dxf, prometheus_client, jwt, cryptography, selenium" 2>/dev/null || $(PYTHON) -m pip install -q $(TEST_PIP)
 
 build: deps
 	$(SWIFT) build -c release --static-swift-stdlib --product berth

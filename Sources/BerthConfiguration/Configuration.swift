@@ -60,6 +60,9 @@ public struct Configuration {
     public var tokenTrust: TokenTrust?
     /// Berth's `auth.builtin` (Configuration+BuiltinIssuer): the built-in token issuer.
     public var builtin = BuiltinIssuerSettings()
+    /// The web UI (BerthUI) under `uiPath` on the registry's port.
+    public var uiEnabled = true
+    public var uiPath = "/ui"
     /// Worker processes sharing the port; the number of cores unless set.
     public var workers = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     /// registry:2's `http.tls` (Configuration+TLS): TLS on http.addr when the certificate and key are set.

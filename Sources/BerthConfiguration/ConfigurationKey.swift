@@ -97,5 +97,7 @@ struct ConfigurationKey {
         ConfigurationKey("auth.builtin.refreshexpiration", \.builtin.refreshExpiration, C.refreshLifetime),
         ConfigurationKey("auth.builtin.groups", \.builtin.groups, C.groups),
         ConfigurationKey("auth.builtin.access", \.builtin.access, C.accessRules),
+        ConfigurationKey("ui.enabled", \.uiEnabled, C.flag),
+        ConfigurationKey("ui.path", \.uiPath, C.uiPath),
     ]
 }

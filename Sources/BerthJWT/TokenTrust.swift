@@ -89,10 +89,15 @@ public struct TokenTrust: Sendable {
     func leafKey(of chain: [[UInt8]], now: Int64) throws -> TokenPublicKey {
         guard roots != nil else { throw TokenRejection(.untrustedKey, "an x5c chain, and no rootcertbundle to verify it") }
         let digest = VerifiedChains.digest(of: chain)
-        if let key = verifiedChains.key(for: digest, now: now) { return key }
-        let key = try verifiedLeafKey(of: chain)
-        verifiedChains.insert(digest, key: key, now: now)
-        return key
+        if let key = try verifiedChains.key(for: digest, now: now) { return key }
+        do {
+            let key = try verifiedLeafKey(of: chain)
+            verifiedChains.insert(digest, key: key, now: now)
+            return key
+        } catch let rejection as TokenRejection {
+            verifiedChains.insert(digest, refusal: rejection, now: now)
+            throw rejection
+        }
     }
 
     private func verifiedLeafKey(of chain: [[UInt8]]) throws -> TokenPublicKey {

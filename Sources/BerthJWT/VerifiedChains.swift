@@ -7,13 +7,16 @@ import Glibc
 /// puts the same chain in every token, and checking it costs more than a millisecond (OpenSSL 3 decodes each
 /// certificate and verifies the chain's signatures), ten times the token's own signature check: a chain is
 /// checked once a minute (a certificate that expires is honoured at most that long after, as exp has 60 s of
-/// leeway), at most 64 chains kept. Shared by the copies of a TokenTrust, so locked.
+/// leeway), at most 64 chains kept. A chain that did not verify is remembered the same way, apart, so that a
+/// client repeating a bad one costs a lookup and one changing it each time cannot push the good ones out.
+/// Shared by the copies of a TokenTrust, so locked.
 final class VerifiedChains: @unchecked Sendable {
     static let lifetimeSeconds: Int64 = 60
     static let capacity = 64
 
     private var mutex = pthread_mutex_t()
     private var entries: [[UInt8]: (key: TokenPublicKey, until: Int64)] = [:]
+    private var refusals: [[UInt8]: (rejection: TokenRejection, until: Int64)] = [:]
 
     init() { pthread_mutex_init(&mutex, nil) }
 
@@ -32,11 +35,21 @@ final class VerifiedChains: @unchecked Sendable {
         return digest
     }
 
-    func key(for digest: [UInt8], now: Int64) -> TokenPublicKey? {
+    /// The leaf's key of a chain that verified; throws the rejection of one that did not; nil for one not seen.
+    func key(for digest: [UInt8], now: Int64) throws -> TokenPublicKey? {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
+        if let refusal = refusals[digest], now < refusal.until { throw refusal.rejection }
         guard let entry = entries[digest], now < entry.until else { return nil }
         return entry.key
+    }
+
+    func insert(_ digest: [UInt8], refusal: TokenRejection, now: Int64) {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        if refusals.count >= Self.capacity { refusals = refusals.filter { now < $0.value.until } }
+        if refusals.count >= Self.capacity { refusals.removeAll() }
+        refusals[digest] = (refusal, now + Self.lifetimeSeconds)
     }
 
     func insert(_ digest: [UInt8], key: TokenPublicKey, now: Int64) {

@@ -5,6 +5,7 @@ import BerthSupervisor
 import BerthRegistry
 import BerthStorage
 import BerthTLS
+import BerthUI
 import CBerthShims
 import Foundation
 
@@ -156,6 +157,20 @@ struct Serve: ParsableCommand {
         }
     }
 
+    /// The web UI of `ui.enabled`, registered with the registry; its templates are read here, once.
+    static func webUI(_ settings: Configuration, registry: Registry, loop: EventLoop) throws -> RegistryUI? {
+        guard settings.uiEnabled else { return nil }
+        var options = UIOptions()
+        options.prefix = settings.uiPath
+        options.version = Berth.version
+        options.plainHTTP = settings.tlsSettings == nil
+        do {
+            return RegistryUI(registry: registry, loop: loop, options: options, templates: try PageTemplates.load())
+        } catch {
+            throw Berth.failure("ui.enabled: \(error)", status: 1, logged: true)
+        }
+    }
+
     private func serve(_ settings: Configuration, worker: Int?) throws {
         // Blocking sendfile to slow clients and uploads share the pool; libuv's default of 4 is too few.
         setenv("UV_THREADPOOL_SIZE", "16", 0)
@@ -178,6 +193,7 @@ struct Serve: ParsableCommand {
         } catch {
             throw Berth.failure("upstream registries: \(error)", status: 1, logged: true)
         }
+        let ui = try Self.webUI(settings, registry: registry, loop: loop)
         let server = HTTPServer(loop: loop, handler: registry, limits: settings.httpLimits)
         server.tlsContext = try Self.tlsContext(settings)
         server.defaultHeaders = Registry.defaultHeaders
@@ -202,7 +218,7 @@ struct Serve: ParsableCommand {
                          + ((settings.htpasswdPath ?? settings.builtin.htpasswd) != nil ? " (the htpasswd file was read again)" : ""))
             }
         }
-        let maintenance = registry.startMaintenance()
+        let maintenance = registry.startMaintenance() + (ui.map { [$0.startHistory()] } ?? [])
         server.onDrained = {
             maintenance.forEach { $0.stop() }
             registry.closeUpstreams()

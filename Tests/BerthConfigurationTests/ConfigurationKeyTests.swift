@@ -32,6 +32,8 @@ final class ConfigurationKeyTests: XCTestCase {
         ("egress.noproxy", ".corp", "Optional(\".corp\")"),
         ("log.level", "debug", "debug"),
         ("log.formatter", "json", "json"),
+        ("ui.enabled", "false", "false"),
+        ("ui.path", "/console", "/console"),
     ]
     /// Keys whose value is a list or a mapping: only a file can hold one.
     private let structured: Set<String> = ["kraken.namespaces", "mirrors"]

@@ -102,6 +102,10 @@ final class JSONWebTokenTests: XCTestCase {
                        "raw keys alone do not verify chains")
         let wrongSigner = try x5cToken(key: TokenSigningKey.generateP256(), chain: [Fixtures.leafCertificate])
         XCTAssertEqual(rejection { try self.verify(wrongSigner, trust: byCA) }, .badSignature)
+        // Remembered either way: the same chain again gives the same answer, the signature is still checked.
+        XCTAssertEqual(try verify(token, trust: byCA), claims())
+        let byRSA = try TokenTrust(rootCertificateBundlePEM: Fixtures.rsaCertificate)
+        for _ in 0..<2 { XCTAssertEqual(rejection { try self.verify(token, trust: byRSA) }, .untrustedKey) }
     }
 
     func test_malformed_tokens_are_refused_without_a_crash() throws {

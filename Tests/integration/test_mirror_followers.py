@@ -1,6 +1,8 @@
 """The clients that follow one cold download (issue 19): a slow one and a fast one both get the right bytes (from a
 plain upstream and a TLS one), one that stops reading is cut after the progress window (`http.progresswindow`) while
-the others complete, and a download whose upstream dies mid-body cuts every one of them short and leaves nothing cached.
+the others complete, a download whose upstream dies mid-body cuts every one of them short and leaves nothing cached,
+and one whose upstream sends other bytes of the right length cuts them all before the last byte. With
+BERTH_DOWNLOAD_TRACE a download writes its per-buffer timestamps (bench/mirrorbench/trace.py reads them).
 
 The dying upstream is a small HTTP server in a subprocess (`_HALF_UPSTREAM`): it answers a blob GET with the whole
 Content-Length, sends the first half, then waits to be killed by PID. Timeouts only guard against hangs.
@@ -28,7 +30,9 @@ pytestmark = pytest.mark.berth_only  # the mirror is Berth's
 WINDOW = 15
 STALL_WAIT = 60  # seconds: only a bound on waiting for the stalled follower to be cut, never a duration asserted
 
-# argv: port, blob file, log file, mode ("half": send half the body, then hang until killed; "full").
+# argv: port, blob file, log file, mode ("half": send half the body, then hang until killed; "full"; "wrong": all but
+# the last byte, then, once the file <log file>.go exists, the last byte changed, and hang until killed: only the
+# digest can tell), digest.
 _HALF_UPSTREAM = r'''
 import http.server, sys, time
 port, blob_file, log_file, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -52,6 +56,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(b"{}")
             elif mode == "half":
                 self.wfile.write(blob[:len(blob) // 2])
+                self.wfile.flush()
+                time.sleep(3600)
+            elif mode == "wrong":
+                self.wfile.write(blob[:-1])
+                self.wfile.flush()
+                for _ in range(60000):
+                    try:
+                        open(log_file + ".go").close()
+                        break
+                    except OSError:
+                        time.sleep(0.01)
+                self.wfile.write(bytes([blob[-1] ^ 1]))
                 self.wfile.flush()
                 time.sleep(3600)
             else:
@@ -361,3 +377,92 @@ def test_a_follower_whose_next_bytes_left_the_page_cache_is_sent_them_right(star
         assert _worker_pids(berth) == workers and berth.running, "a worker died"
     finally:
         _kill(hanging)
+
+
+def test_an_upstream_sending_other_bytes_of_the_right_length_cuts_every_follower_before_the_last_byte(start_berth,
+                                                                                                     tmp_path):
+    # The last byte is changed: only the digest, checked before the last byte goes out, tells the download is wrong.
+    # It is sent once both followers have bytes of the download, so both are following it when it fails.
+    size = 16 * MiB
+    blob = os.urandom(size)
+    digest = digest_of(blob)
+    blob_file = tmp_path / "blob"
+    blob_file.write_bytes(blob)
+    port = free_port()
+    wrong, log = _start_half_upstream(tmp_path, port, blob_file, digest, "wrong")
+    try:
+        berth, root = start_mirror(start_berth, tmp_path,
+                                   write_mirror_config(tmp_path, remoteurl=f"http://127.0.0.1:{port}"))
+        url = f"{berth.base_url}/v2/test/blob/blobs/{digest}"
+        following = threading.Barrier(3)
+
+        def follower(_):
+            received = bytearray()
+            try:
+                with requests.get(url, stream=True, timeout=TIMEOUT) as r:
+                    if r.status_code != 200:
+                        following.abort()
+                        return {"status": r.status_code, "body": describe(r)}
+                    parts = r.iter_content(64 * 1024)
+                    received += next(parts)
+                    following.wait(timeout=TIMEOUT)
+                    for part in parts:
+                        received += part
+            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as e:
+                return {"status": 200, "received": bytes(received), "cut": repr(e)}
+            return {"status": 200, "received": bytes(received), "cut": None}
+
+        def last_byte():
+            following.wait(timeout=TIMEOUT)
+            open(str(log) + ".go", "w").close()
+
+        releaser = threading.Thread(target=last_byte, daemon=True)
+        releaser.start()
+        results = run_together(2, follower)
+        releaser.join(TIMEOUT)
+        for i, res in enumerate(results):
+            assert res.get("status") == 200, f"follower {i}: {res}"
+            got = res["received"]
+            assert res["cut"] and len(got) < size, f"follower {i} was sent all {len(got)} bytes of a wrong download"
+            assert got == blob[:len(got)], f"follower {i} was sent other bytes than the upstream's"
+        assert _blob_gets(log, digest) == 1
+        assert not os.path.exists(blob_path(root, digest)), "a blob whose digest is wrong is in the cache"
+        downloads = downloads_path(root)
+        deadline = time.monotonic() + TIMEOUT
+        while os.path.isdir(downloads) and os.listdir(downloads) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not (os.path.isdir(downloads) and os.listdir(downloads)), os.listdir(downloads)
+        assert "the upstream sent content with digest" in berth.logs()
+    finally:
+        _kill(wrong)
+
+
+def test_a_download_traced_with_berth_download_trace_writes_its_buffers_timestamps(start_registry, start_berth,
+                                                                                  tmp_path):
+    upstream = start_registry("reference", label="upstream")
+    size = 16 * MiB
+    blob = os.urandom(size)
+    digest = digest_of(blob)
+    assert push_blob(upstream.base_url, "test/blob", blob) == digest
+    del blob
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    config = write_mirror_config(tmp_path, remoteurl=upstream.base_url)
+    berth = start_berth("--config", str(config), "--addr", "127.0.0.1:PORT", "--root", str(tmp_path / "root"),
+                        env={"BERTH_DOWNLOAD_TRACE": str(traces)})
+    with requests.get(f"{berth.base_url}/v2/test/blob/blobs/{digest}", stream=True, timeout=TIMEOUT) as r:
+        assert r.status_code == 200, describe(r)
+        assert sha256_stream(r) == (digest[7:], size)
+    trace = traces / f"{digest[7:]}.trace"
+    deadline = time.monotonic() + TIMEOUT
+    while not trace.exists():  # written once the download has ended, which the last byte waits for
+        assert time.monotonic() < deadline, f"no trace in {traces}: {os.listdir(traces)}"
+        time.sleep(0.05)
+    events = [line.split() for line in trace.read_text().splitlines()]
+    times = [int(at) for at, _, _ in events]
+    assert times == sorted(times) and times[0] == 0, "the events are not in time order from the first"
+    kinds = {kind for _, kind, _ in events}
+    assert {"read", "cut", "writeStart", "writeEnd", "hashStart", "hashEnd", "joined"} <= kinds, kinds
+    assert events[-1][1] == "verified", events[-3:]
+    assert sum(int(n) for _, kind, n in events if kind == "read") == size
+    assert sum(int(n) for _, kind, n in events if kind == "cut") == size

@@ -4,20 +4,23 @@
 server process (tokenserver.py: docker's token spec, PyJWT) hands out the tokens the real clients ask for (skopeo,
 podman, oras-py); curl-like checks with hand-made tokens cover the rest; Debian's docker-registry on the same
 configuration answers the same tokens the same way (but for 403 DENIED: see TokenGate). A mirror and Kraken's
-namespaces go through the same checks, and a client's Authorization never reaches an upstream."""
-import hashlib
-import json
-import os
+namespaces go through the same checks, and a client's Authorization never reaches an upstream; over TLS too.
+A Berth without auth.token refuses every configuration here at start, so each test fails there."""
 import re
+import shutil
+import subprocess
 import tempfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import oras.client
 import pytest
 import requests
 
+from conftest import berth_binary
 from imagebuild import Layout, read_layout, skopeo
+from mirrorutil import make_ca_and_server_cert
 from regutil import OCI_MANIFEST, TIMEOUT, describe, digest_of, free_port, random_bytes, wait_for
 from test_htpasswd import Server, podman
 from tokenserver import ISSUER, SERVICE, TokenKeys, TokenServer
@@ -57,8 +60,9 @@ def servers():
         server.stop()
 
 
-def token_config(root, addr, keys, realm, extra=""):
-    """A config.yml as registry:2's documentation writes one for token authentication."""
+def token_config(root, addr, keys, realm, extra="", http_extra=""):
+    """A config.yml as registry:2's documentation writes one for token authentication; `extra` goes below
+    auth.token, `http_extra` below http."""
     return (
         "version: 0.1\n"
         "log:\n  level: info\n"
@@ -66,6 +70,7 @@ def token_config(root, addr, keys, realm, extra=""):
         f"  filesystem:\n    rootdirectory: {root}\n"
         "  delete:\n    enabled: true\n"
         f"http:\n  addr: {addr}\n  secret: berth-integration-tests-fixed-secret\n"
+        + http_extra +
         "auth:\n"
         "  token:\n"
         f"    realm: {realm}\n"
@@ -194,7 +199,7 @@ def test_expired_future_foreign_and_misaddressed_tokens_are_401_invalid_token(be
     assert berth.get(path, headers=bearer(good)).status_code == 404  # granted: the repository is unknown
     refused = {
         "expired beyond the leeway": keys.mint("alice", pull, expires_in=-61 - 5),
-        "not valid for another two minutes": keys.mint("alice", pull, not_before=int(__import__("time").time()) + 120),
+        "not valid for another two minutes": keys.mint("alice", pull, not_before=int(time.time()) + 120),
         "signed by a key outside the bundle (x5c self-signed)": keys.mint("alice", pull, signer="other"),
         "signed by a key outside the bundle (kid)": keys.mint("alice", pull, signer="other", header="kid"),
         "the P-256 signer named by kid alone (only its CA is in the bundle)": keys.mint("alice", pull, header="kid"),
@@ -466,3 +471,63 @@ def test_docker_registry_answers_the_same_tokens_the_same_way(servers, tmp_path,
     assert answers["berth"][-1][2:5] == (403, answers["reference"][-1][3], ["DENIED"])
     statuses = [answer[2] for answer in answers["berth"][:-1]]
     assert statuses.count(401) >= 8 and 200 in statuses and 202 in statuses, answers["berth"]
+
+
+class TLSBerth:
+    """Berth serving HTTPS (a certificate for 127.0.0.1 signed by a test CA) with token authentication; ready when
+    GET https://127.0.0.1:PORT/v2/ answers 401, verified with the CA; stopped by PID."""
+
+    def __init__(self, tmp_path, keys, realm, certs, extra="", label="tls-berth"):
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.base = f"https://{self.host}"
+        self.ca = certs["ca"]
+        config = tmp_path / f"{label}.yml"
+        config.write_text(token_config(tmp_path / f"{label}-root", self.host, keys, realm, extra,
+                                       http_extra=f"  tls:\n    certificate: {certs['cert']}\n    key: {certs['key']}\n"))
+        self.log_path = tmp_path / f"{label}.log"
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([berth_binary(), "serve", "--config", str(config)], stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log)
+
+        def ready():
+            assert self.proc.poll() is None, self.log_path.read_text(errors="replace")
+            try:
+                return requests.get(self.base + "/v2/", verify=self.ca, timeout=2).status_code == 401
+            except requests.RequestException:
+                return False
+
+        wait_for(ready, "Berth answering 401 over TLS", timeout=30)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=15)
+
+
+def test_over_tls_skopeo_copies_with_a_token_and_autoredirect_names_the_https_realm(servers, tmp_path, keys, tokens):
+    certs = make_ca_and_server_cert(tmp_path / "certs")
+    berth = TLSBerth(tmp_path, keys, tokens.realm, certs)
+    servers.append(berth)
+    cert_dir = tmp_path / "certs.d"
+    cert_dir.mkdir()
+    shutil.copy(certs["ca"], cert_dir / "ca.crt")
+    layout = Layout(tmp_path / "src")
+    image = layout.add_image(nlayers=2)
+    layout.tag("v1", OCI_MANIFEST, image["manifest"])
+    skopeo("copy", "--dest-cert-dir", str(cert_dir), "--dest-creds", ":".join(ALICE), f"oci:{layout.path}:v1",
+           f"docker://{berth.host}/team/tls:v1", tmp_path=tmp_path)
+    skopeo("copy", "--src-cert-dir", str(cert_dir), "--src-creds", ":".join(READER), f"docker://{berth.host}/team/tls:v1",
+           f"oci:{tmp_path / 'dst'}:v1", tmp_path=tmp_path)
+    manifest, _, blobs = read_layout(tmp_path / "dst", "v1")
+    assert digest_of(manifest) == image["digest"]
+    token = token_from(tokens, READER, "repository:team/tls:pull,push")
+    r = requests.post(berth.base + "/v2/team/tls/blobs/uploads/", headers=bearer(token), verify=berth.ca, timeout=TIMEOUT)
+    assert r.status_code == 403 and codes(r) == ["DENIED"], describe(r)
+    berth.stop()
+    # autoredirect: the realm is /auth/token on the host the client named, over the connection's scheme.
+    redirected = TLSBerth(tmp_path, keys, tokens.realm, certs, extra="    autoredirect: true\n", label="redirected")
+    servers.append(redirected)
+    r = requests.get(redirected.base + "/v2/team/tls/tags/list", verify=redirected.ca, timeout=TIMEOUT)
+    assert r.headers["WWW-Authenticate"] == (f'Bearer realm="https://{redirected.host}/auth/token",service="{SERVICE}",'
+                                             'scope="repository:team/tls:pull"'), describe(r)

@@ -57,6 +57,8 @@ public final class Registry: HTTPHandler {
     let gate: AccessGate?
     /// auth.builtin's token endpoint; its tokens pass `gate` (a TokenGate).
     let issuer: TokenIssuer?
+    /// The web UI and the path prefix it serves (`ui.path`, `/ui`), set by `berth` when `ui.enabled`.
+    public var ui: (prefix: String, handle: (HTTPExchange) -> Void)?
 
     /// Throws when the htpasswd file cannot be read (`HtpasswdFile.Failure`), or the mirror's upstreams cannot be
     /// set up (a URL that is not http(s), an unreadable CA file).
@@ -111,16 +113,17 @@ public final class Registry: HTTPHandler {
             return exchange.respond(mirror?.readiness() ?? HTTPResponse(status: 200, headers: [("Content-Type", "application/json; charset=utf-8")], text: "{\"status\":\"ready\"}\n"))
         case "/metrics":
             exchange.label = "metrics"
-            var text = metrics.exposition(openConnections: openConnections())
-            if let directory = options.metricsDirectory {
-                text = MetricsAggregation.merge([text] + MetricsAggregation.snapshots(directory: directory, except: options.workerIndex))
-            }
-            return exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], text: text))
+            return exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], text: aggregatedMetrics()))
         default:
             // registry:2 leaves its debug server (health, metrics) open; Kraken's namespaces are served as /v2/ is.
             if request.path.hasPrefix("/namespace/") {
                 if let gate, !gate.admits(exchange, needing: { AccessRequirement.ofKraken(path: request.path, method: request.method) }) { return }
                 return handleKraken(exchange)
+            }
+            // The web UI (ui.enabled), behind the same gate: one nil check for every other request.
+            if let ui, Self.lies(request.path, under: ui.prefix) {
+                if let gate, !gate.admits(exchange, needing: { AccessRequirement.ofUI }) { return }
+                return ui.handle(exchange)
             }
         }
         switch Route.parse(request.path) {

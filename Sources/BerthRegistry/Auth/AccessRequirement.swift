@@ -37,6 +37,10 @@ struct AccessRequirement: Equatable {
         return needed
     }
 
+    /// The web UI shows every repository and deletes: to a token, that is the catalog's access (a browser cannot
+    /// follow the Bearer flow, so with token authentication the UI serves clients that bring such a token).
+    static let ofUI = [AccessRequirement(type: "registry", name: "catalog", action: "*")]
+
     /// Kraken's `/namespace/<namespace>/blobs/...`: the namespace (its first component, unescaped) is a repository
     /// of that name to a token: pull to read a blob, push (and pull) to upload one, whatever the rest of the path.
     /// A path without a namespace needs only a valid token; the handler answers it as without authentication.

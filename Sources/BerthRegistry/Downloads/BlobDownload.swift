@@ -100,6 +100,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         guard growthWaiters.contains(where: { $0.offset < available }) else { return }
         let ready = growthWaiters.filter { $0.offset < available }
         growthWaiters.removeAll { $0.offset < available }
+        trace.note(.woken, ready.count)
         ready.forEach { $0.wake(true) }
     }
 
@@ -111,6 +112,10 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     private func end(_ outcome: Outcome) {
         guard self.outcome == nil else { return }
         self.outcome = outcome
+        if trace.isOn {
+            trace.note(isComplete ? .verified : .failed)
+            trace.save(digest)
+        }
         if case .complete = outcome, size == nil { size = written }
         let readiness: Readiness
         switch outcome {
@@ -140,6 +145,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     private var upstreamDone = false
     private var hasher = SHA256Hasher()
     private var owner: UploadOwner?
+    private var trace = DownloadTrace()
     /// Upstream body bytes, for the metrics.
     private(set) var upstreamBytes: Int64 = 0
     var onUpstreamBytes: ((Int) -> Void)?
@@ -176,6 +182,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     func body(_ bytes: UnsafeRawBufferPointer) {
         guard outcome == nil else { return }
         upstreamBytes += Int64(bytes.count)
+        trace.note(.read, bytes.count)
         onUpstreamBytes?(bytes.count)
         if let size, upstreamBytes > size {
             fail(RegistryError(.upstreamBlobInvalid, "the upstream sent more than \(size) bytes for \(digest)"))
@@ -185,7 +192,8 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         pending.append(bytes)
         if !writing {
             flush()
-        } else if pending.count >= Self.pauseThreshold {
+        } else if pending.count >= Self.pauseThreshold, exchange?.isPaused == false {
+            trace.note(.pause, pending.count)
             exchange?.pause()
         }
     }
@@ -221,8 +229,14 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         pending = spare ?? DirectIOBuffer(capacity: batch.capacity)
         spare = nil
         let offset = written
-        loop.writeAndHash(batch, from: hasher, write: { try claim.write($0, at: offset) }) { [self] result in
+        let times = trace.isOn ? WriteAndHashTimes() : nil
+        trace.note(.cut, batch.count)
+        loop.writeAndHash(batch, from: hasher, write: { try claim.write($0, at: offset) }, times: times) { [self] result in
             writing = false
+            if let times {
+                trace.note(times)
+                trace.note(.joined)
+            }
             let length = batch.count
             batch.removeAll()
             spare = batch
@@ -234,6 +248,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
             case .success(let next):
                 hasher = next
                 grew(to: offset + Int64(length))
+                if exchange?.isPaused == true { trace.note(.resume, pending.count) }
                 exchange?.resume()
                 flush()
             }

@@ -122,9 +122,19 @@ extension Registry {
 
     /// `DELETE /v2/<name>/manifests/<reference>`: by digest, the revision and every tag on it; by tag, the tag alone.
     func deleteManifest(_ name: RepositoryName, _ text: String, _ exchange: HTTPExchange) {
+        removeManifest(name, text) { result in
+            switch result {
+            case .success: exchange.respond(HTTPResponse(status: 202))
+            case .failure(let error): exchange.fail(error)
+            }
+        }
+    }
+
+    /// `DELETE /v2/<name>/manifests/<reference>`'s work, shared with the web UI's delete: a tag alone, or a
+    /// revision with every tag on it; the store's work on the pool, the outcome on the loop.
+    func removeManifest(_ name: RepositoryName, _ text: String, _ completion: @escaping (Result<Void, Error>) -> Void) {
         guard options.deleteEnabled else {
-            exchange.fail(RegistryError(.unsupported, "deletion is disabled (storage.delete.enabled)"))
-            return
+            return completion(.failure(RegistryError(.unsupported, "deletion is disabled (storage.delete.enabled)")))
         }
         do {
             switch try parseReference(text) {
@@ -132,25 +142,23 @@ extension Registry {
                 guard store.resolveTag(tag, in: name) != nil else {
                     throw RegistryError(.manifestUnknown, "tag \(tag) unknown in repository \(name)")
                 }
-                onPool(exchange, { [store] in try store.deleteTag(tag, in: name) }) {
-                    exchange.respond(HTTPResponse(status: 202))
-                }
+                loop.offload({ [store] in Result { try store.deleteTag(tag, in: name) } }, then: completion)
             case .digest(let digest):
                 guard store.isManifestLinked(digest, in: name) else {
                     throw RegistryError(.manifestUnknown, "manifest \(digest) unknown in repository \(name)")
                 }
-                onPool(exchange, { [store, options] in
-                    try store.deleteManifest(digest, in: name)
-                    if let bytes = try? store.readBlob(digest, limit: options.maxManifestBytes),
-                       let subject = ReferrerDescriptor.subject(of: bytes) {
-                        store.unlinkReferrer(digest, from: subject, in: name)
+                loop.offload({ [store, options] in
+                    Result {
+                        try store.deleteManifest(digest, in: name)
+                        if let bytes = try? store.readBlob(digest, limit: options.maxManifestBytes),
+                           let subject = ReferrerDescriptor.subject(of: bytes) {
+                            store.unlinkReferrer(digest, from: subject, in: name)
+                        }
                     }
-                }) {
-                    exchange.respond(HTTPResponse(status: 202))
-                }
+                }, then: completion)
             }
         } catch {
-            exchange.fail(error)
+            completion(.failure(error))
         }
     }
 }

@@ -1,0 +1,67 @@
+import BerthHTTP
+import BerthStorage
+import Glibc
+
+/// Timestamps of one led download's buffers, to see where its wall time goes (issue 19): kept only when
+/// `BERTH_DOWNLOAD_TRACE` names a directory, and written there as `<digest>.trace` once the download ends,
+/// one event a line (`<ns since the first> <event> <bytes>`); bench/mirrorbench/trace.py reads them.
+/// Loop-confined (the pool's times reach it through `WriteAndHashTimes`).
+struct DownloadTrace {
+    enum Event: String {
+        /// Body bytes the upstream connection delivered (one read, or one TLS record's worth).
+        case read
+        case pause
+        case resume
+        /// A batch handed to the pool.
+        case cut
+        case writeStart, writeEnd, hashStart, hashEnd
+        /// Both halves of a batch done, back on the loop.
+        case joined
+        /// Followers woken by a batch (the bytes: how many followers).
+        case woken
+        case verified, failed
+    }
+
+    static let directory: String? = getenv("BERTH_DOWNLOAD_TRACE").map { String(cString: $0) }
+
+    private var events: [(at: UInt64, event: Event, bytes: Int64)] = []
+    let isOn: Bool
+
+    init() {
+        isOn = Self.directory != nil
+        if isOn { events.reserveCapacity(1 << 16) }
+    }
+
+    static func now() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+
+    mutating func note(_ event: Event, _ bytes: Int = 0, at time: UInt64 = 0) {
+        guard isOn else { return }
+        events.append((time == 0 ? Self.now() : time, event, Int64(bytes)))
+    }
+
+    mutating func note(_ times: WriteAndHashTimes) {
+        guard isOn else { return }
+        note(.writeStart, at: times.writeStart)
+        note(.writeEnd, at: times.writeEnd)
+        note(.hashStart, at: times.hashStart)
+        note(.hashEnd, at: times.hashEnd)
+    }
+
+    /// Writes the events (sorted: the pool's come in when their batch is joined) to the directory.
+    func save(_ digest: Digest) {
+        guard let directory = Self.directory, let first = events.map(\.at).min() else { return }
+        var text = ""
+        for e in events.sorted(by: { $0.at < $1.at }) {
+            text += "\(e.at - first) \(e.event.rawValue) \(e.bytes)\n"
+        }
+        let path = directory + "/" + digest.encoded + ".trace"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return Log.warn("mirror: cannot write the download trace \(path)") }
+        _ = Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    }
+}
