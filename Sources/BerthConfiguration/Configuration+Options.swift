@@ -24,6 +24,7 @@ extension Configuration {
         options.egress = egress
         if let htpasswdRealm, let htpasswdPath { options.htpasswd = HtpasswdOptions(realm: htpasswdRealm, path: htpasswdPath) }
         options.tokenAuth = tokenAuthOptions
+        options.builtinIssuer = builtinIssuerOptions
         return options
     }
 

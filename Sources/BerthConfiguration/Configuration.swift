@@ -58,6 +58,8 @@ public struct Configuration {
     public var tokenRootCertBundle: String?
     public var tokenAutoRedirect = false
     public var tokenTrust: TokenTrust?
+    /// Berth's `auth.builtin` (Configuration+BuiltinIssuer): the built-in token issuer.
+    public var builtin = BuiltinIssuerSettings()
     /// The web UI (BerthUI) under `uiPath` on the registry's port.
     public var uiEnabled = true
     public var uiPath = "/ui"
@@ -141,6 +143,7 @@ public struct Configuration {
             refusals.append("\(file.isEmpty ? "configuration" : file): \(missing) is not set: auth.htpasswd needs both realm and path, as in registry:2")
         }
         refusals += config.loadTokenTrust(origin: file.isEmpty ? "configuration" : file)
+        if let problem = config.builtinProblem { refusals.append("\(file.isEmpty ? "configuration" : file): \(problem)") }
         guard refusals.isEmpty else { throw Invalid(description: refusals.joined(separator: "\n")) }
         for key in ConfigurationKey.all {
             guard let flag = key.flag, let value = flags[flag] else { continue }

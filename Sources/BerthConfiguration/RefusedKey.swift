@@ -16,10 +16,13 @@ struct RefusedKey {
     let instead: String
 
     static let all: [RefusedKey] = [
-        RefusedKey(path: "auth.*", except: ["htpasswd", "token"], instead: "Berth authenticates with auth.htpasswd or auth.token only "
-                   + "(no other scheme), so every client could push and delete; use one of them, or put an authenticating proxy in front"),
+        RefusedKey(path: "auth.*", except: ["htpasswd", "token", "builtin"], instead: "Berth authenticates with auth.htpasswd, "
+                   + "auth.token or its built-in issuer (auth.builtin) only (no other scheme), so every client could push and delete; "
+                   + "use one of them, or put an authenticating proxy in front"),
         RefusedKey(path: "auth.token.jwks", instead: "Berth reads the issuer's keys from auth.token.rootcertbundle only "
                    + "(certificates; a token's kid is matched against their keys); put the issuer's certificate there"),
+        RefusedKey(path: "auth.builtin.*", except: Configuration.builtinKeys, instead: "not a key of auth.builtin ("
+                   + Configuration.builtinKeys.sorted().joined(separator: ", ") + ")"),
         RefusedKey(path: "http.tls.letsencrypt", instead: "Berth has no ACME client; give it a certificate and key "
                    + "(http.tls.certificate, http.tls.key), for example from certbot, and send it SIGHUP when they are renewed"),
         RefusedKey(path: "http.net", asks: { value in

@@ -91,13 +91,8 @@ struct Serve: ParsableCommand {
         Log.format = LogFormat(name: settings.logFormatter) ?? .text
         // In the configured format; the supervisor has said them once already.
         if worker == nil { ignored.forEach { Log.warn($0) } }
-        if worker == nil, let path = settings.htpasswdPath {
-            do {
-                if let password = try HtpasswdFile.prepare(path) {
-                    // As registry:2 does: the one place the operator can learn it. Change it with htpasswd -B.
-                    Log.warn("htpasswd: \(path) was missing: created with the user docker, password \(password)")
-                }
-            } catch {
+        if worker == nil {
+            do { try settings.prepareAuthentication().forEach { Log.warn($0) } } catch {
                 throw Berth.failure(error, status: 1, logged: true)
             }
         }
@@ -193,6 +188,8 @@ struct Serve: ParsableCommand {
             registry = try Registry(store: store, options: options, loop: loop)
         } catch let error as HtpasswdFile.Failure {
             throw Berth.failure(error, status: 1, logged: true)
+        } catch let error as TokenKeyFile.Failure {
+            throw Berth.failure(error, status: 1, logged: true)
         } catch {
             throw Berth.failure("upstream registries: \(error)", status: 1, logged: true)
         }
@@ -218,7 +215,7 @@ struct Serve: ParsableCommand {
                 }
                 registry.reloadCredentials()
                 Log.warn("SIGHUP: a configuration is reloaded by the supervisor of workers: 2 or more; restart to apply one here"
-                         + (settings.htpasswdPath != nil ? " (the htpasswd file was read again)" : ""))
+                         + ((settings.htpasswdPath ?? settings.builtin.htpasswd) != nil ? " (the htpasswd file was read again)" : ""))
             }
         }
         let maintenance = registry.startMaintenance() + (ui.map { [$0.startHistory()] } ?? [])

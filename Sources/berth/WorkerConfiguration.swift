@@ -56,12 +56,8 @@ extension Serve {
             return nil
         }
         // A file the new workers could not read would have each of them fail: say it once, keep the old ones.
-        if number > 0, let path = settings.htpasswdPath {
-            do {
-                if let password = try HtpasswdFile.prepare(path) {
-                    Log.warn("htpasswd: \(path) was missing: created with the user docker, password \(password)")
-                }
-            } catch {
+        if number > 0 {
+            do { try settings.prepareAuthentication().forEach { Log.warn($0) } } catch {
                 copy.map { _ = unlink($0) }
                 Log.error("\(what): \(error)")
                 return nil

@@ -17,6 +17,9 @@ final class ConfigurationDefaultsTests: XCTestCase {
                                       "http.tls.certificate", "http.tls.key", "http.tls.clientcas", "http.tls.minimumtls",
                                       "http.tls.ciphersuites",
                                       "auth.htpasswd.realm", "auth.htpasswd.path",
+                                      "auth.builtin.htpasswd", "auth.builtin.key", "auth.builtin.service", "auth.builtin.issuer",
+                                      "auth.builtin.realm", "auth.builtin.expiration", "auth.builtin.refreshexpiration",
+                                      "auth.builtin.groups", "auth.builtin.access",
                                       "auth.token.realm", "auth.token.service", "auth.token.issuer", "auth.token.rootcertbundle",
                                       "auth.token.autoredirect"]
 

@@ -45,9 +45,12 @@ final class ConfigurationKeyTests: XCTestCase {
     /// Keys set all together, the bundle read at load: TokenConfigurationTests.
     private let token: Set<String> = ["auth.token.realm", "auth.token.service", "auth.token.issuer", "auth.token.rootcertbundle",
                                       "auth.token.autoredirect"]
+    /// Keys of the built-in issuer, which needs htpasswd and key with any of them: BuiltinIssuerConfigurationTests.
+    private let builtin: Set<String> = Set(Configuration.builtinKeys.map { "auth.builtin." + $0 })
 
     func test_the_samples_cover_every_key_of_the_table() {
-        XCTAssertEqual(Set(samples.map(\.path)).union(structured).union(together).union(paired).union(token), Set(ConfigurationKey.all.map(\.path)))
+        XCTAssertEqual(Set(samples.map(\.path)).union(structured).union(together).union(paired).union(token).union(builtin),
+                       Set(ConfigurationKey.all.map(\.path)))
         XCTAssertEqual(ConfigurationKey.all.count, Set(ConfigurationKey.all.map(\.path)).count, "a key is in the table twice")
     }
 

@@ -14,7 +14,7 @@ final class RefusedKeyTests: XCTestCase {
             """)
         let lines = message.split(separator: "\n")
         XCTAssertEqual(lines.count, 2, message)
-        XCTAssertTrue(lines[0].hasPrefix("test.yml: auth.ldap: Berth authenticates with auth.htpasswd or auth.token only"), message)
+        XCTAssertTrue(lines[0].hasPrefix("test.yml: auth.ldap: Berth authenticates with auth.htpasswd, auth.token or its built-in issuer (auth.builtin) only"), message)
         XCTAssertTrue(lines[1].hasPrefix("test.yml: http.tls.letsencrypt: Berth has no ACME client"), message)
         for (text, key) in [("storage: {s3: {bucket: b}}", "storage.s3"), ("middleware: {storage: [{name: cloudfront}]}", "middleware.storage"),
                             ("http: {prefix: /registry/}", "http.prefix"), ("http: {net: unix}", "http.net"),

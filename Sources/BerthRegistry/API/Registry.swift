@@ -29,6 +29,8 @@ public struct RegistryOptions {
     public var htpasswd: HtpasswdOptions?
     /// Set, every such request needs a Bearer token of the issuer that grants the route's access.
     public var tokenAuth: TokenAuthOptions?
+    /// Set, the registry serves the built-in token issuer's endpoint, and verifies its tokens (`tokenAuth` follows).
+    public var builtinIssuer: BuiltinIssuerOptions?
 
     public init() {}
 }
@@ -53,6 +55,8 @@ public final class Registry: HTTPHandler {
     lazy var downloads = BlobDownloads(loop: loop)
     /// auth.token's or auth.htpasswd's (never both: registry:2 takes one scheme).
     let gate: AccessGate?
+    /// auth.builtin's token endpoint; its tokens pass `gate` (a TokenGate).
+    let issuer: TokenIssuer?
     /// The web UI and the path prefix it serves (`ui.path`, `/ui`), set by `berth` when `ui.enabled`.
     public var ui: (prefix: String, handle: (HTTPExchange) -> Void)?
 
@@ -60,6 +64,14 @@ public final class Registry: HTTPHandler {
     /// set up (a URL that is not http(s), an unreadable CA file).
     public init(store: RegistryStore, options: RegistryOptions, loop: EventLoop) throws {
         self.store = store
+        var options = options
+        if let builtin = options.builtinIssuer {
+            let issuer = try TokenIssuer(options: builtin, loop: loop, metrics: metrics)
+            options.tokenAuth = issuer.tokenAuth
+            self.issuer = issuer
+        } else {
+            issuer = nil
+        }
         self.options = options
         self.loop = loop
         if let tokenAuth = options.tokenAuth {
@@ -79,6 +91,7 @@ public final class Registry: HTTPHandler {
     /// Reads the htpasswd file again (SIGHUP), though the gate notices a change within a second by itself.
     public func reloadCredentials() {
         gate?.reload()
+        issuer?.reload()
     }
 
     /// Headers on every response (OCI dist-spec: clients check the API version on `/v2/`).
@@ -88,6 +101,8 @@ public final class Registry: HTTPHandler {
 
     public func handle(_ exchange: HTTPExchange) {
         let request = exchange.request
+        // Before any gate: a client asks here for the token the gate wants.
+        if let issuer, request.path == issuer.options.path { return issuer.handle(exchange) }
         switch request.path {
         case "/healthz":
             exchange.label = "healthz"
