@@ -43,7 +43,8 @@ final class TokenAccessTests: XCTestCase {
     func test_a_bearer_value_is_the_scheme_one_space_and_the_token() {
         XCTAssertEqual(TokenGate.bearerToken("Bearer abc.def.ghi"), "abc.def.ghi")
         XCTAssertEqual(TokenGate.bearerToken("bearer abc"), "abc")
-        for bad in ["Bearer", "Bearer ", "Bearer  abc", "Bearer a b", "Basic dTpw", "abc"] {
+        XCTAssertEqual(TokenGate.bearerToken("BEARER abc"), "abc")
+        for bad in ["Bearer", "Bearer ", "Bearer  abc", "Bearer a b", "Basic dTpw", "abc", "Bearér abc", "Bearer\tabc", " abc"] {
             XCTAssertNil(TokenGate.bearerToken(bad), bad)
         }
     }
