@@ -17,6 +17,18 @@ public final class TokenPublicKey: @unchecked Sendable {
     /// The libtrust key id registry:2 puts in (and matches against) a token's `kid`.
     public let keyID: String
 
+    /// The DER SubjectPublicKeyInfo of a public or private key, or nil when OpenSSL cannot encode it.
+    static func subjectPublicKeyInfo(of key: OpaquePointer) -> [UInt8]? {
+        let count = i2d_PUBKEY(key, nil)
+        guard count > 0 else { return nil }
+        var der = [UInt8](repeating: 0, count: Int(count))
+        let written = der.withUnsafeMutableBufferPointer { buffer -> Int32 in
+            var out: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
+            return i2d_PUBKEY(key, &out)
+        }
+        return written == count ? der : nil
+    }
+
     /// Takes ownership of `key` (freed here on failure too).
     init(taking key: OpaquePointer) throws {
         self.key = key
@@ -47,15 +59,9 @@ public final class TokenPublicKey: @unchecked Sendable {
             EVP_PKEY_free(key)
             throw TokenKeyError("neither an EC nor an RSA key")
         }
-        let count = i2d_PUBKEY(key, nil)
-        guard count > 0 else {
+        guard let der = Self.subjectPublicKeyInfo(of: key) else {
             EVP_PKEY_free(key)
             throw TokenKeyError("the public key cannot be encoded")
-        }
-        var der = [UInt8](repeating: 0, count: Int(count))
-        der.withUnsafeMutableBufferPointer { buffer in
-            var out: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
-            _ = i2d_PUBKEY(key, &out)
         }
         subjectPublicKeyInfo = der
         keyID = LibtrustKeyID.of(subjectPublicKeyInfo: der)

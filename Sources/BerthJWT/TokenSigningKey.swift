@@ -22,15 +22,9 @@ public final class TokenSigningKey: @unchecked Sendable {
 
     private init(taking key: OpaquePointer) throws {
         self.key = key
-        let count = i2d_PUBKEY(key, nil)
-        guard count > 0 else {
+        guard let der = TokenPublicKey.subjectPublicKeyInfo(of: key) else {
             EVP_PKEY_free(key)
             throw TokenKeyError("the public key cannot be encoded")
-        }
-        var der = [UInt8](repeating: 0, count: Int(count))
-        der.withUnsafeMutableBufferPointer { buffer in
-            var out: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
-            _ = i2d_PUBKEY(key, &out)
         }
         do {
             publicKey = try TokenPublicKey(subjectPublicKeyInfo: der)
