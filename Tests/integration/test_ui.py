@@ -488,3 +488,24 @@ def test_a_manifest_of_100_layers_is_shown_whole(registry):
         timings.append(after - before)
     print("manifest page of 100 layers, server ms: " + ", ".join(f"{1000 * t:.2f}" for t in timings))
     assert r.text.count('<td class="number">100</td>') == 1 and digest_of(image["layers"][99])[:19] in r.text
+
+
+def test_hostile_paths_and_queries_are_refused_or_clamped_and_the_server_goes_on(registry):
+    """What a client puts in a UI URL is hostile: huge, negative, empty and repeated numbers, names the grammar
+    refuses, traversal, a digest of the wrong length, a long search. Each gets a page or a 4xx, never a 5xx or
+    a path of the server's, and the registry keeps serving."""
+    push_image(registry.base_url, "team/app", "v1")
+    clamped = ["/ui/?n=99999999999999999999999", "/ui/?n=-1", "/ui/?n=", "/ui/?n=0", "/ui/?n=1&n=2&n=-3",
+               "/ui/?last=" + "z" * 8000, "/ui/?q=" + "%ff" * 2000, "/ui/?q=&q=team&last=&n=NaN"]
+    for path in clamped:
+        r = requests.get(registry.url(path), timeout=TIMEOUT)
+        assert r.status_code == 200, (path[:80], r.status_code)
+    refused = ["/ui/r/Team/App", "/ui/r/team/app/-/manifest/sha256:" + "0" * 63, "/ui/r/team/app/-/manifest/..%2f..%2fetc",
+               "/ui/r/../../etc/passwd", "/ui/r/team/app/-/nothing/v1", "/ui/static/../../README.md", "/ui/static/",
+               "/ui/r/team/app/-/delete/" + "v" * 200, "/ui/r/" + "a/" * 300 + "b"]
+    for path in refused:
+        r = requests.get(registry.url(path), timeout=TIMEOUT)
+        assert 400 <= r.status_code < 500, (path[:80], r.status_code)
+        assert "/tmp" not in r.text and str(registry.root) not in r.text, path[:80]
+    assert requests.get(registry.url("/ui/r/team/app"), timeout=TIMEOUT).status_code == 200
+    assert requests.get(f"{registry.base_url}/v2/team/app/tags/list", timeout=TIMEOUT).json()["tags"] == ["v1"]
