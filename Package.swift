@@ -19,7 +19,7 @@ let package = Package(
         .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
         .target(name: "CBerthShims", dependencies: ["COpenSSL", "CLibUV"], linkerSettings: [.linkedLibrary("crypto")]),
         // TLS context setup shared by the server (BerthHTTP) and the upstream client (BerthUpstream).
-        .target(name: "BerthTLS", dependencies: ["COpenSSL"]),
+        .target(name: "BerthTLS", dependencies: ["COpenSSL", "CBerthShims"]),
         // Registry tokens (docker's token spec): JWT parse, sign and verify, keys, trust; knows no HTTP.
         .target(name: "BerthJWT", dependencies: ["COpenSSL"]),
         .target(name: "BerthHTTP", dependencies: ["CLibUV", "CHTTPParser", "CBerthShims", "BerthTLS"]),

@@ -98,8 +98,8 @@ extension HTTPConnection {
             close()
             return
         }
-        write([byte]) { [weak self] ok in
-            guard let self, ok, !self.machine.isClosed else { self?.close(); return }
+        write([byte]) { [self] ok in
+            guard ok, !machine.isClosed else { close(); return }
             exchange.bytesSent += 1
             next()
         }

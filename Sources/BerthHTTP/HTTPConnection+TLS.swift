@@ -93,9 +93,21 @@ extension HTTPConnection {
 
     /// Sends what the session produced by itself (handshake records, tickets, alerts).
     private func flushTLS() {
+        guard let tls, !tls.pendingCiphertext.isEmpty else { return }
+        sendCiphertext { _ in }
+    }
+
+    /// Writes the session's pending ciphertext from where it lies and empties it before `completion` can run
+    /// (a completion that answers the next pipelined request writes into the same buffer).
+    func sendCiphertext(completion: @escaping (Bool) -> Void) {
         guard let tls else { return }
-        let ciphertext = tls.takeCiphertext()
-        if !ciphertext.isEmpty { transport.write(ciphertext) { _ in } }
+        let start = transport.write(tls.pendingCiphertext, ifQueued: completion)
+        tls.emptyCiphertext()
+        switch start {
+        case .written: completion(true)
+        case .failed: completion(false)
+        case .queued: break
+        }
     }
 
     /// `[offset, end)` of a file over TLS: chunks read with pread(2) on the loop when they are in the page
@@ -148,13 +160,17 @@ extension HTTPConnection {
         }
         exchange.bytesSent += Int64(count)
         exchange.tlsFallbackBodyBytes += Int64(count)
-        var returned = false
-        var tookAtOnce = false
-        transport.write(tls.takeCiphertext()) { [weak self] ok in
-            guard let self, ok, !self.machine.isClosed else { self?.close(); return }
-            if returned { next() } else { tookAtOnce = true }
+        let start = transport.write(tls.pendingCiphertext, ifQueued: { [self] ok in
+            guard ok, !machine.isClosed else { close(); return }
+            next()
+        })
+        tls.emptyCiphertext()
+        switch start {
+        case .written: return true
+        case .queued: return false
+        case .failed:
+            close()
+            return false
         }
-        returned = true
-        return tookAtOnce
     }
 }

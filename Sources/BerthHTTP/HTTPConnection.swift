@@ -88,8 +88,10 @@ final class HTTPConnection: HTTPParserEvents {
         if let tls {
             let bytes = server.loop.readBytes(count)
             if machine.isHandshaking, refusesPlainHTTP(bytes) { return }
-            tls.receive(bytes)
+            tls.lend(bytes)
             pumpTLS()
+            // The loop's read buffer is reused by the next read: what OpenSSL did not take is copied now.
+            if !tls.keepUnread() { close() }
         } else {
             feed(server.loop.readBytes(count))
         }
@@ -273,9 +275,10 @@ final class HTTPConnection: HTTPParserEvents {
                 return
             }
             let progress: GrowingFile? = if case .growingFile(_, _, let progress) = response.body { progress } else { nil }
-            write(head) { [weak self] ok in
-                guard let self, ok else { self?.close(); return }
-                self.sendBody(file, growing: progress, from: framing.bodyStart, count: framing.bodyCount, exchange: exchange)
+            // A write's completion always runs (libuv cancels queued writes on close), so it holds self strongly.
+            write(head) { [self] ok in
+                guard ok else { self.close(); return }
+                sendBody(file, growing: progress, from: framing.bodyStart, count: framing.bodyCount, exchange: exchange)
             }
         }
     }
@@ -299,6 +302,7 @@ final class HTTPConnection: HTTPParserEvents {
 
     private func finishExchange() {
         logExchange()
+        exchange?.connection = nil
         exchange = nil
         if machine.closesAfterAnswer { close() }
     }
@@ -317,7 +321,7 @@ final class HTTPConnection: HTTPParserEvents {
             return
         }
         guard bytes.withUnsafeBytes({ tls.write($0) }) else { completion(false); return }
-        transport.write(tls.takeCiphertext(), completion: completion)
+        sendCiphertext(completion: completion)
     }
 
     // MARK: Closing

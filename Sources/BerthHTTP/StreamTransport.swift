@@ -48,14 +48,33 @@ public struct StreamTransport {
     /// Writes what the socket takes at once, and queues the rest (copied) for libuv; `completion` runs once,
     /// with false when the stream failed.
     public func write(_ bytes: [UInt8], completion: @escaping (Bool) -> Void) {
-        let written = bytes.withUnsafeBytes { raw -> Int in
-            var buffer = uv_buf_t(base: UnsafeMutablePointer(mutating: raw.baseAddress?.assumingMemoryBound(to: CChar.self)), len: raw.count)
-            let result = uv_try_write(stream, &buffer, 1)
-            return result >= 0 ? Int(result) : (result == Int32(UV_EAGAIN.rawValue) ? 0 : -1)
+        switch bytes.withUnsafeBytes({ write($0, ifQueued: completion) }) {
+        case .written: completion(true)
+        case .failed: completion(false)
+        case .queued: break
         }
-        if written == bytes.count { completion(true); return }
-        if written < 0 { completion(false); return }
-        SocketWrite(bytes: bytes[written...], completion: completion).start(on: stream)
+    }
+
+    public enum WriteStart {
+        /// The socket took every byte.
+        case written
+        /// The rest was copied and queued: the completion given runs when libuv is done with it.
+        case queued
+        case failed
+    }
+
+    /// Writes what the socket takes at once and queues a copy of the rest: `bytes` is not used after this
+    /// returns, and `completion` runs only for `.queued` (never before this returns), so a caller can reuse the
+    /// memory before it goes on (the TLS session's ciphertext buffer).
+    public func write(_ bytes: UnsafeRawBufferPointer, ifQueued completion: @escaping (Bool) -> Void) -> WriteStart {
+        guard !bytes.isEmpty else { return .written }
+        var buffer = uv_buf_t(base: UnsafeMutablePointer(mutating: bytes.baseAddress?.assumingMemoryBound(to: CChar.self)), len: bytes.count)
+        let result = uv_try_write(stream, &buffer, 1)
+        let written = result >= 0 ? Int(result) : (result == Int32(UV_EAGAIN.rawValue) ? 0 : -1)
+        if written == bytes.count { return .written }
+        if written < 0 { return .failed }
+        let rest = UnsafeRawBufferPointer(rebasing: bytes[written...])
+        return SocketWrite(copying: rest, completion: completion).start(on: stream) ? .queued : .failed
     }
 
     /// Ends both directions now, even while another thread is blocked in a send on the socket.

@@ -4,15 +4,18 @@ public struct RepositoryName: Hashable, CustomStringConvertible {
     public let value: String
 
     public init?(_ text: some StringProtocol) {
-        guard !text.isEmpty, text.utf8.count <= 255, RepositoryName.isValid(text.utf8) else { return nil }
-        value = String(text)
+        var value = String(text)
+        // Checked over the contiguous bytes: iterating a generic sequence from another module goes through
+        // witness tables byte by byte (a measurable share of a manifest GET).
+        guard !value.isEmpty, value.utf8.count <= 255, value.withUTF8({ RepositoryName.isValid($0) }) else { return nil }
+        self.value = value
     }
 
     public var description: String { value }
 
     /// Components of alphanumeric runs joined by one separator (`.`, `_`, `__` or any run of `-`), joined
     /// by `/`; checked in one pass over the bytes.
-    private static func isValid(_ bytes: some Sequence<UInt8>) -> Bool {
+    private static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var previousWasAlphanumeric = false
         var dots = 0, underscores = 0, dashes = 0  // the separator run in progress
         for byte in bytes {
@@ -47,10 +50,13 @@ public struct Tag: Hashable, CustomStringConvertible {
     public let value: String
 
     public init?(_ text: some StringProtocol) {
-        let bytes = Array(text.utf8)
-        guard let first = bytes.first, bytes.count <= 128, Tag.isWord(first) else { return nil }
-        guard bytes.dropFirst().allSatisfy({ Tag.isWord($0) || $0 == 0x2e || $0 == 0x2d }) else { return nil }
-        value = String(text)
+        var value = String(text)
+        let valid = value.withUTF8 { bytes in
+            guard let first = bytes.first, bytes.count <= 128, Tag.isWord(first) else { return false }
+            return bytes.dropFirst().allSatisfy { Tag.isWord($0) || $0 == 0x2e || $0 == 0x2d }
+        }
+        guard valid else { return nil }
+        self.value = value
     }
 
     public var description: String { value }

@@ -31,4 +31,18 @@ final class RouteTests: XCTestCase {
         XCTAssertEqual(Route.parse("/v2/a/things/x"), .failure(.noRoute))
         XCTAssertEqual(Route.parse("/v2/a/manifests/"), .failure(.noRoute))
     }
+
+    func test_the_path_is_read_from_a_slice_of_the_target_and_repeated_slashes_after_v2_are_skipped() {
+        let target = "/v2//library/ubuntu/manifests/sha256%3Aab?n=1"
+        let path = target[..<target.firstIndex(of: "?")!]
+        XCTAssertEqual(try Route.parse(path).get(), .manifest(name("library/ubuntu"), reference: "sha256:ab"))
+        XCTAssertEqual(try Route.parse("/v2///").get(), .base)
+        XCTAssertEqual(Route.parse("/v2x/a/manifests/x"), .failure(.noRoute))
+        XCTAssertEqual(Route.parse("/v2/manifests/x"), .failure(.noRoute))
+        XCTAssertEqual(Route.parse("/v2/tags/list"), .failure(.noRoute))
+        XCTAssertEqual(Route.parse("/v2/a/tags/lists"), .failure(.noRoute))
+        XCTAssertEqual(Route.parse("/v2/a/manifest/x"), .failure(.noRoute))
+        XCTAssertEqual(Route.parse("/v2/\u{e9}t\u{e9}/manifests/x"), .failure(.invalidName("\u{e9}t\u{e9}")))
+        XCTAssertEqual(Route.parse("/v2/a%2Fb/manifests/x"), .success(.manifest(name("a/b"), reference: "x")))
+    }
 }

@@ -76,4 +76,10 @@ struct bio_st *berth_slice_bio_new(void);
 void berth_slice_bio_lend(struct bio_st *bio, const void *bytes, size_t count);
 int berth_slice_bio_keep_unread(struct bio_st *bio);
 
+/// A BIO for the ciphertext a TLS session writes (see sink_bio.c): `bytes` is what it holds (valid until the
+/// next write or `empty`), `empty` drops it once the socket or a queued write has taken it. NULL when no memory.
+struct bio_st *berth_sink_bio_new(void);
+const void *berth_sink_bio_bytes(struct bio_st *bio, size_t *count);
+void berth_sink_bio_empty(struct bio_st *bio);
+
 #endif
