@@ -1,6 +1,6 @@
-"""Authenticated manifest GET (auth.htpasswd, Basic, a cached bcrypt) against the same GET unauthenticated:
-two Berths on one storage root, one with auth.htpasswd and one without, loaded in alternating rounds by wrk
-on kept-alive connections. BERTH_BIN=.build/release/berth python3 bench/auth_manifest.py [seconds] [rounds]
+"""Authenticated manifest GET against the same GET unauthenticated: Basic (auth.htpasswd, a cached bcrypt) and
+Bearer (auth.builtin's token, verified once and then found in the worker's token cache); three Berths on one
+storage root (htpasswd, builtin, none), loaded in alternating rounds by wrk on kept-alive connections. BERTH_BIN=.build/release/berth python3 bench/auth_manifest.py [seconds] [rounds]
 (BERTH_WORKERS, default 1; WRK_CONNECTIONS, default 64)."""
 import base64
 import json
@@ -22,10 +22,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(binary, directory, name, root, auth_path=None):
+def start(binary, directory, name, root, auth_path=None, builtin=False):
     port = free_port()
     config = f"version: 0.1\nlog: {{level: warn}}\nhttp: {{addr: 127.0.0.1:{port}}}\nstorage: {{filesystem: {{rootdirectory: {root}}}}}\n"
-    if auth_path:
+    if auth_path and builtin:
+        # An hour: the token outlives every round, so each request is the cached verification's cost.
+        config += (f"auth:\n  builtin:\n    htpasswd: {auth_path}\n    key: {directory}/token.pem\n    expiration: 1h\n"
+                   f"    access:\n      - {{account: bench, name: bench, actions: [pull]}}\n")
+    elif auth_path:
         config += f"auth:\n  htpasswd:\n    realm: bench\n    path: {auth_path}\n"
     path = os.path.join(directory, f"{name}.yml")
     with open(path, "w") as f:
@@ -44,6 +48,14 @@ def request(method, url, data=None, headers=None):
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     with urllib.request.urlopen(req) as response:
         return response.status
+
+
+def bearer_token(port, basic):
+    """A pull token for the bench repository from the built-in issuer, as docker's token flow asks for one."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/auth/token?service=berth&scope=repository:bench:pull",
+                                 headers={"Authorization": basic})
+    with urllib.request.urlopen(req) as response:
+        return "Bearer " + json.load(response)["token"]
 
 
 def cpu_seconds(pid):
@@ -80,8 +92,9 @@ def main():
         subprocess.run(["htpasswd", "-B", "-C", "10", "-b", "-c", users, "bench", "bench-password"], check=True, capture_output=True)
         auth = "Basic " + base64.b64encode(b"bench:bench-password").decode()
         root = os.path.join(directory, "root")
-        servers = [start(binary, directory, "auth", root, users), start(binary, directory, "open", root)]
-        (auth_proc, auth_port), (open_proc, open_port) = servers
+        servers = [start(binary, directory, "auth", root, users), start(binary, directory, "open", root),
+                   start(binary, directory, "token", root, users, builtin=True)]
+        (auth_proc, auth_port), (open_proc, open_port), (token_proc, token_port) = servers
         try:
             config = b"{}"
             digest = "sha256:" + hashlib.sha256(config).hexdigest()
@@ -94,11 +107,13 @@ def main():
                            {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}) == 201
             # "sent": the same header to the server without auth (which ignores it): the same request bytes, so the
             # difference to "basic" is the gate alone.
-            results = {"basic": [], "none": [], "sent": []}
-            cpu = {"basic": [], "none": [], "sent": []}
-            pids = {"basic": auth_proc.pid, "none": open_proc.pid, "sent": open_proc.pid}
+            bearer = bearer_token(token_port, auth)
+            results = {"basic": [], "bearer": [], "none": [], "sent": []}
+            cpu = {"basic": [], "bearer": [], "none": [], "sent": []}
+            pids = {"basic": auth_proc.pid, "bearer": token_proc.pid, "none": open_proc.pid, "sent": open_proc.pid}
             for index in range(rounds):
-                order = [("basic", auth_port, auth), ("none", open_port, None), ("sent", open_port, auth)]
+                order = [("basic", auth_port, auth), ("none", open_port, None), ("bearer", token_port, bearer),
+                         ("sent", open_port, auth)]
                 for name, port, header in (order if index % 2 == 0 else order[::-1]):
                     start_cpu = cpu_seconds(pids[name])
                     rate, count = wrk(port, seconds, connections, header)
@@ -112,7 +127,14 @@ def main():
                   f"{min(results['none']):.0f}-{max(results['none']):.0f} req/s; ratio {low:.2f}-{high:.2f}; server CPU per "
                   f"request Basic {min(cpu['basic']):.1f}-{max(cpu['basic']):.1f} us, none {min(cpu['none']):.1f}-{max(cpu['none']):.1f} us, "
                   f"the header sent to the server without auth {min(cpu['sent']):.1f}-{max(cpu['sent']):.1f} us "
-                  f"({min(results['sent']):.0f}-{max(results['sent']):.0f} req/s)")
+                  f"({min(results['sent']):.0f}-{max(results['sent']):.0f} req/s); Bearer "
+                  f"{min(results['bearer']):.0f}-{max(results['bearer']):.0f} req/s, "
+                  f"{min(cpu['bearer']):.1f}-{max(cpu['bearer']):.1f} us")
+            # Per round, each authenticated server's CPU per request over the unauthenticated one's (same round).
+            for name in ("basic", "bearer"):
+                ratios = sorted(none / other for none, other in zip(cpu["none"], cpu[name]))
+                print(f"{name}: unauthenticated CPU per request / {name}'s, per round: "
+                      + ", ".join(f"{r:.2f}" for r in ratios))
         finally:
             for proc, _ in servers:
                 proc.send_signal(signal.SIGTERM)

@@ -6,7 +6,7 @@ done = function(summary, latency, requests)
   local seconds = summary.duration / 1e6
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
   io.write(string.format(
-    '{"rps":%.1f,"bps":%.1f,"p50":%d,"p99":%d,"errors":%d,"status_errors":%d}\n',
-    summary.requests / seconds, summary.bytes / seconds,
+    '{"rps":%.1f,"bps":%.1f,"requests":%d,"p50":%d,"p99":%d,"errors":%d,"status_errors":%d}\n',
+    summary.requests / seconds, summary.bytes / seconds, summary.requests,
     latency:percentile(50), latency:percentile(99), errors, summary.errors.status))
 end

@@ -4,7 +4,9 @@ TLS without verifying) in alternating rounds, the servers not measured stopped (
 alone: `BERTH_BIN=.build/release/berth python3 bench/tls.py` (BENCH_SECONDS, BENCH_ROUNDS). Writes the
 "## TLS (latest figures)" section of bench/README.md.
 
-Loads: manifest GET by tag on 64 kept-alive connections; 64 MiB blob GET on 4; new connections per second
+Loads: manifest GET by tag on 64 kept-alive connections; the same counted per second of the server's own CPU
+(utime + stime of its serving processes over the requests wrk counted: wrk shares the two cores, so the rate
+also measures how much CPU the server leaves wrk); 64 MiB blob GET on 4; new connections per second
 (`Connection: close`, a full handshake each time unless wrk resumes: it does not offer tickets) on 16.
 """
 
@@ -73,10 +75,30 @@ http {{
                   ready_path="/v2/bench/manifests/latest", port=port, cafile=certs["ca"])
 
 
+def cpu_seconds(pids):
+    total = 0.0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def requests_per_cpu_second(server, url, connections, *headers):
+    """Requests served per second of the server's own CPU (its workers; the master's is nil)."""
+    pids = server.pids()
+    before = cpu_seconds(pids)
+    result = wrk(url, connections, *headers)
+    spent = cpu_seconds(pids) - before
+    return result["requests"] / spent if spent > 0 else 0.0
+
+
 def loads(content):
     big = f"/v2/bench/blobs/{digest(content.big)}"
     return [
         ("manifest GET keep-alive, 64 conns", "req/s", lambda s: wrk(s.base + "/v2/bench/manifests/latest", 64, ACCEPT)),
+        ("manifest GET keep-alive, 64 conns, per second of server CPU", "req/CPU-s",
+         lambda s: requests_per_cpu_second(s, s.base + "/v2/bench/manifests/latest", 64, ACCEPT)),
         ("64 MiB blob GET, 4 conns", "GB/s", lambda s: wrk(s.base + big, 4)),
         ("new connections (Connection: close), 16 conns", "req/s",
          lambda s: wrk(s.base + "/v2/bench/manifests/latest", 16, ACCEPT, "Connection: close")),

@@ -1,9 +1,19 @@
+import Glibc
+
 /// The two text operations HTTP fields need, on bytes and without allocating: names compare ignoring ASCII
 /// case (RFC 9110 §5.1), values lose their optional whitespace (§5.6.3). One copy for every module.
+/// Over the contiguous bytes where the strings have them (native and small strings always do): iterating two
+/// `UTF8View`s in step costs several times as much, on every header lookup of every request.
 public func asciiEqualIgnoringCase(_ a: String, _ b: String) -> Bool {
-    let x = a.utf8, y = b.utf8
-    guard x.count == y.count else { return false }
-    for (p, q) in zip(x, y) where asciiLower(p) != asciiLower(q) { return false }
+    guard a.utf8.count == b.utf8.count else { return false }
+    let contiguous = a.utf8.withContiguousStorageIfAvailable { x in
+        b.utf8.withContiguousStorageIfAvailable { y in
+            for index in 0..<x.count where asciiLower(x[index]) != asciiLower(y[index]) { return false }
+            return true
+        }
+    }
+    if let contiguous, let equal = contiguous { return equal }
+    for (p, q) in zip(a.utf8, b.utf8) where asciiLower(p) != asciiLower(q) { return false }
     return true
 }
 
@@ -12,6 +22,19 @@ public func asciiEqualIgnoringCase(_ a: String, _ b: String) -> Bool {
 }
 
 extension Substring {
+    /// Whether the bytes start with `prefix`'s bytes: `hasPrefix` compares Characters (grapheme by grapheme),
+    /// about a microsecond for a path, where paths are compared as bytes.
+    public func hasBytePrefix(_ prefix: String) -> Bool {
+        guard utf8.count >= prefix.utf8.count else { return false }
+        let contiguous = utf8.withContiguousStorageIfAvailable { bytes in
+            prefix.utf8.withContiguousStorageIfAvailable { start in
+                start.isEmpty || memcmp(bytes.baseAddress!, start.baseAddress!, start.count) == 0
+            }
+        }
+        if let contiguous, let matches = contiguous { return matches }
+        return utf8.starts(with: prefix.utf8)
+    }
+
     /// Without leading and trailing spaces and horizontal tabs.
     public func trimmingOWS() -> Substring {
         let bytes = utf8

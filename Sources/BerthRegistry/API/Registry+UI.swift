@@ -50,7 +50,7 @@ extension Registry {
 
     /// `/ui` and `/ui/...`, not `/uix`.
     static func lies(_ path: Substring, under prefix: String) -> Bool {
-        guard path.hasPrefix(prefix) else { return false }
+        guard path.hasBytePrefix(prefix) else { return false }
         let rest = path.utf8.dropFirst(prefix.utf8.count)
         return rest.isEmpty || rest.first == UInt8(ascii: "/")
     }

@@ -116,7 +116,7 @@ public final class Registry: HTTPHandler {
             return exchange.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], text: aggregatedMetrics()))
         default:
             // registry:2 leaves its debug server (health, metrics) open; Kraken's namespaces are served as /v2/ is.
-            if request.path.hasPrefix("/namespace/") {
+            if request.path.hasBytePrefix("/namespace/") {
                 if let gate, !gate.admits(exchange, needing: { AccessRequirement.ofKraken(path: request.path, method: request.method) }) { return }
                 return handleKraken(exchange)
             }

@@ -72,10 +72,15 @@ enum Route: Equatable {
         func text(_ start: Int, _ end: Int) -> Substring {
             path[utf8.index(utf8.startIndex, offsetBy: start)..<utf8.index(utf8.startIndex, offsetBy: end)]
         }
+        /// `[start, end)` as a String, `%XX` decoded where the bytes hold a `%` at all.
+        func decoded(_ start: Int, _ end: Int) -> String {
+            memchr(bytes.baseAddress! + start, Int32(UInt8(ascii: "%")), end - start) == nil
+                ? String(text(start, end)) : percentDecode(text(start, end))
+        }
         /// The name is everything before the component that starts at `boundary`.
         func named(before boundary: Int, _ make: (RepositoryName) -> Route) -> Result<Route, Failure> {
             guard boundary > first + 1 else { return .failure(.noRoute) }
-            let name = percentDecode(text(first, boundary - 1))
+            let name = decoded(first, boundary - 1)
             guard let repository = RepositoryName(name) else { return .failure(.invalidName(name)) }
             return .success(make(repository))
         }
@@ -94,7 +99,7 @@ enum Route: Equatable {
         let kind = (blobs: equals(c2, slash1, "blobs"), manifests: equals(c2, slash1, "manifests"),
                     referrers: equals(c2, slash1, "referrers"))
         guard kind.blobs || kind.manifests || kind.referrers else { return .failure(.noRoute) }
-        let reference = percentDecode(text(c1, count))
+        let reference = decoded(c1, count)
         if kind.blobs { return named(before: c2) { .blob($0, digest: reference) } }
         if kind.manifests { return named(before: c2) { .manifest($0, reference: reference) } }
         return named(before: c2) { .referrers($0, digest: reference) }
