@@ -1,0 +1,150 @@
+import BerthHTTP
+import CLibUV
+import Glibc
+
+/// When a run stops issuing operations: after a count of them, or once a duration has passed (operations
+/// in flight then finish and count).
+public enum StopCondition: Equatable {
+    case operations(Int)
+    case duration(milliseconds: UInt64)
+}
+
+/// One scenario's load on one loop: `concurrency` connections, each running operations one after another
+/// until the stop condition. Loop-confined. It owns its connections for the whole run.
+final class LoadRun {
+    let loop: EventLoop
+    var address: sockaddr_storage
+    let scenario: BenchScenario
+    private let stop: StopCondition
+    private var connections: [BenchConnection] = []
+    private var open = 0
+    private var issued = 0
+    private var stopping = false
+    private var timer: UnsafeMutablePointer<uv_timer_t>?
+    private(set) var result = RunResult()
+    private var started: UInt64 = 0
+    private var lastAnswer: UInt64 = 0
+
+    init(loop: EventLoop, address: sockaddr_storage, scenario: BenchScenario, concurrency: Int, stop: StopCondition) {
+        self.loop = loop
+        self.address = address
+        self.scenario = scenario
+        self.stop = stop
+        var count = concurrency
+        if case .operations(let limit) = stop { count = min(count, limit) }
+        if let limit = scenario.operationLimit { count = min(count, limit) }
+        connections = (0..<max(count, 1)).map { _ in BenchConnection(run: self) }
+    }
+
+    /// Runs the load to its end; the loop returns once every connection (and the timer) is closed.
+    func run() -> RunResult {
+        started = uv_hrtime()
+        if case .duration(let milliseconds) = stop {
+            let timer = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
+            uv_timer_init(loop.raw, timer)
+            timer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+            uv_timer_start(timer, { timer in
+                Unmanaged<LoadRun>.fromOpaque(timer!.pointee.data).takeUnretainedValue().stopping = true
+            }, milliseconds, 0)
+            self.timer = timer
+        }
+        open = connections.count
+        for connection in connections { connection.connect() }
+        loop.run()
+        result.elapsedNanoseconds = (lastAnswer > started ? lastAnswer : uv_hrtime()) - started
+        return result
+    }
+
+    private var mayStart: Bool {
+        if stopping { return false }
+        if let limit = scenario.operationLimit, issued >= limit { return false }
+        if case .operations(let limit) = stop { return issued < limit }
+        return true
+    }
+
+    func nextRequest(for connection: BenchConnection) -> BenchRequest? {
+        if connection.operation >= 0 {
+            defer { connection.pending = nil }
+            return connection.pending
+        }
+        guard mayStart else { return nil }
+        // A scenario that has no step 0 for this operation is out of work.
+        guard let request = scenario.request(operation: issued, step: 0, after: nil) else { return nil }
+        connection.operation = issued
+        connection.step = 0
+        connection.operationStart = uv_hrtime()
+        issued += 1
+        result.bytesSent += request.body.count
+        return request
+    }
+
+    func answered(_ connection: BenchConnection, _ response: BenchResponse, expected: ClosedRange<Int>) {
+        let now = uv_hrtime()
+        lastAnswer = now
+        result.requests += 1
+        result.bytesReceived += response.bodyBytes
+        var failed = false
+        if !expected.contains(response.status) {
+            result.errorsByStatus[response.status, default: 0] += 1
+            failed = true
+        } else if response.digestMatched == false {
+            result.digestMismatches += 1
+            failed = true
+        }
+        if !failed, let next = scenario.request(operation: connection.operation, step: connection.step + 1, after: response) {
+            connection.step += 1
+            result.bytesSent += next.body.count
+            connection.pending = next
+            return
+        }
+        if !failed {
+            result.operations += 1
+            result.latency.record(now - connection.operationStart)
+        } else {
+            result.failedOperations += 1
+        }
+        connection.operation = -1
+    }
+
+    func requestFailed(_ connection: BenchConnection) {
+        result.connectionErrors += 1
+        result.failedOperations += 1
+        connection.pending = nil
+        connection.operation = -1
+    }
+
+    func connectFailed(_ reason: String) {
+        result.connectFailures[reason, default: 0] += 1
+    }
+
+    func connectionClosed(_ connection: BenchConnection) {
+        open -= 1
+        guard open == 0, let timer else { return }
+        self.timer = nil
+        uv_close(UnsafeMutableRawPointer(timer).assumingMemoryBound(to: uv_handle_t.self)) { handle in
+            handle!.deallocate()
+        }
+    }
+}
+
+/// What a run counted. Latency is of operations that succeeded (failed ones are counted, not timed).
+public struct RunResult {
+    public var requests = 0
+    public var operations = 0
+    public var failedOperations = 0
+    public var bytesReceived = 0
+    public var bytesSent = 0
+    public var errorsByStatus: [Int: Int] = [:]
+    public var digestMismatches = 0
+    /// Requests that got no answer (the connection failed or was closed under them).
+    public var connectionErrors = 0
+    public var connectFailures: [String: Int] = [:]
+    public var elapsedNanoseconds: UInt64 = 0
+    public var latency = LatencyHistogram()
+
+    public init() {}
+
+    public var errorCount: Int {
+        errorsByStatus.values.reduce(0, +) + digestMismatches + connectionErrors + connectFailures.values.reduce(0, +)
+    }
+}
