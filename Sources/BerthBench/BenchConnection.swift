@@ -88,7 +88,7 @@ final class BenchConnection {
         case .issueNext: issue()
         case .deliverResponse(let reconnect):
             run.answered(self, response, expected: request.expected)
-            if reconnect { closeSocket() } else if writing { answeredWhileWriting = true } else { issue() }
+            if reconnect { closeSocket() } else if writing { answeredWhileWriting = true } else { issue(at: run.lastAnswer) }
         case .failRequest:
             run.requestFailed(self)
             closeSocket()
@@ -97,8 +97,9 @@ final class BenchConnection {
         }
     }
 
-    private func issue() {
-        guard let next = run.nextRequest(for: self) else {
+    /// `now`: the clock just read for the answer before, so back-to-back operations read it once each.
+    private func issue(at now: UInt64? = nil) {
+        guard let next = run.nextRequest(for: self, now: now ?? uv_hrtime()) else {
             perform(machine.issued(false))
             return
         }

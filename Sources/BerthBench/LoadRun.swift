@@ -23,7 +23,7 @@ final class LoadRun {
     private var timer: UnsafeMutablePointer<uv_timer_t>?
     private(set) var result = RunResult()
     private var started: UInt64 = 0
-    private var lastAnswer: UInt64 = 0
+    private(set) var lastAnswer: UInt64 = 0
 
     init(loop: EventLoop, address: sockaddr_storage, scenario: BenchScenario, concurrency: Int, stop: StopCondition) {
         self.loop = loop
@@ -62,7 +62,7 @@ final class LoadRun {
         return true
     }
 
-    func nextRequest(for connection: BenchConnection) -> BenchRequest? {
+    func nextRequest(for connection: BenchConnection, now: UInt64) -> BenchRequest? {
         if connection.operation >= 0 {
             defer { connection.pending = nil }
             return connection.pending
@@ -72,7 +72,7 @@ final class LoadRun {
         guard let request = scenario.request(operation: issued, step: 0, after: nil) else { return nil }
         connection.operation = issued
         connection.step = 0
-        connection.operationStart = uv_hrtime()
+        connection.operationStart = now
         issued += 1
         result.bytesSent += request.body.count
         return request

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import berth_binary
 from regutil import free_port
+from test_htpasswd import Server, htpasswd, registry2_config
 
 LOAD = 40
 SEED_REQUESTS = 5  # two blobs (POST + PUT each) and the manifest PUT
@@ -151,6 +152,24 @@ def test_usage_mistakes_exit_2(tmp_path):
         done = subprocess.run([berth_binary(), "bench", *argv], capture_output=True, text=True, timeout=30)
         assert done.returncode == 2, (argv, done.stderr)
         assert reason in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("kind", ["berth", "reference"])
+def test_basic_credentials_reach_a_registry_behind_htpasswd_and_a_wrong_password_is_401s(tmp_path, kind):
+    users = tmp_path / "htpasswd"
+    htpasswd(users, "alice", "wonderland", create=True)
+    server = Server(tmp_path, registry2_config(tmp_path / "root", f"127.0.0.1:{free_port()}", users), kind=kind, label=kind)
+    try:
+        status, report, stderr = bench("manifest-get", "--requests", "20", "--concurrency", "2", "--user", "alice:wonderland", server.base)
+        assert status == 0, stderr
+        assert report["scenarios"][0]["operations"] == 20 and report["scenarios"][0]["errors"] == {}
+        status, report, _ = bench("manifest-get", "--no-seed", "--requests", "5", "--user", "alice:wrong", server.base)
+        assert status == 1 and report["scenarios"][0]["errors"] == {"401": 5}
+        status, report, stderr = bench("manifest-get", "--requests", "5", server.base)
+        assert status == 1 and report is None
+        assert "manifest-get: seeding the registry failed: 401" in stderr, stderr
+    finally:
+        server.stop()
 
 
 # A registry in 60 lines that keeps what is pushed and serves every blob with one byte flipped (manifests
