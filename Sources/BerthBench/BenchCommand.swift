@@ -16,7 +16,7 @@ public struct BenchCommand: ParsableCommand {
             """)
 
     public enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-        case text, json
+        case text, json, csv
     }
 
     @Argument(help: "Scenario names, then the registry's base URL (http://host:port).")
@@ -58,7 +58,7 @@ public struct BenchCommand: ParsableCommand {
     @Option(help: "Basic credentials, name:password.")
     var user: String?
 
-    @Option(help: "text or json.")
+    @Option(help: "text, json, or csv (a header line and one line per scenario).")
     var output: OutputFormat = .text
 
     public init() {}
@@ -118,7 +118,12 @@ public struct BenchCommand: ParsableCommand {
             FileHandle.standardError.write(Data("berth bench: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        let text = settings.output == .json ? ScenarioReport.json(reports, settings: settings) : ScenarioReport.text(reports, settings: settings)
+        let text: String
+        switch settings.output {
+        case .text: text = ScenarioReport.text(reports, settings: settings)
+        case .json: text = ScenarioReport.json(reports, settings: settings)
+        case .csv: text = ScenarioReport.csv(reports)
+        }
         FileHandle.standardOutput.write(Data(text.utf8))
         if reports.contains(where: { $0.result.errorCount > 0 }) { throw ExitCode(1) }
     }

@@ -21,6 +21,8 @@ final class LoadRun {
     private var issued = 0
     private var stopping = false
     private var timer: UnsafeMutablePointer<uv_timer_t>?
+    /// On a terminal: one status line, rewritten every second (off when stderr is not a TTY).
+    private var progress: RepeatingTimer?
     private(set) var result = RunResult()
     private var started: UInt64 = 0
     private(set) var lastAnswer: UInt64 = 0
@@ -47,6 +49,13 @@ final class LoadRun {
                 Unmanaged<LoadRun>.fromOpaque(timer!.pointee.data).takeUnretainedValue().stopping = true
             }, milliseconds, 0)
             self.timer = timer
+        }
+        if isatty(STDERR_FILENO) == 1, scenario.operationLimit == nil {
+            progress = loop.repeating(every: 1000) { [unowned self] in
+                let seconds = Double(uv_hrtime() - started) / 1e9
+                fputs("\r\u{1b}[K\(scenario.name): \(result.requests) requests in \(Int(seconds)) s, "
+                      + "\(Int(Double(result.requests) / seconds)) requests/s, \(result.errorCount) errors", stderr)
+            }
         }
         open = connections.count
         for connection in connections { connection.connect() }
@@ -119,7 +128,13 @@ final class LoadRun {
 
     func connectionClosed(_ connection: BenchConnection) {
         open -= 1
-        guard open == 0, let timer else { return }
+        guard open == 0 else { return }
+        if let progress {
+            progress.stop()
+            self.progress = nil
+            fputs("\r\u{1b}[K", stderr)
+        }
+        guard let timer else { return }
         self.timer = nil
         uv_close(UnsafeMutableRawPointer(timer).assumingMemoryBound(to: uv_handle_t.self)) { handle in
             handle!.deallocate()

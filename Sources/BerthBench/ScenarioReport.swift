@@ -1,6 +1,6 @@
 import Foundation
 
-/// One scenario's figures, and their two renderings: lines a person reads, or one JSON document.
+/// One scenario's figures, and their renderings: lines a person reads, one JSON document, or CSV.
 public struct ScenarioReport {
     public var name: String
     /// Requests the seeding sent before the load (the server counts them too).
@@ -66,6 +66,22 @@ public struct ScenarioReport {
         return "{\"target\":\(quoted("http://\(settings.target.authority)/")),\"repository\":\(quoted(settings.repository)),"
             + "\"tag\":\(quoted(settings.tag)),\"concurrency\":\(settings.concurrency),\"seed\":\(settings.seed),"
             + "\"scenarios\":[\(scenarios.joined(separator: ","))]}\n"
+    }
+
+    /// Errors in one field, `kind=count` joined by `;` (a status, `digest`, `connection`, `connect: reason`).
+    public static func csv(_ reports: [ScenarioReport]) -> String {
+        let latencyColumns = ["min"] + percentiles.map { $0.label } + ["max"]
+        var out = "scenario,requests,operations,failed_operations,seconds,requests_per_second,bytes_per_second,errors,"
+            + latencyColumns.map { "latency_\($0)_us" }.joined(separator: ",") + "\n"
+        for report in reports {
+            let errors = ScenarioReport.errors(report.result).map { "\($0.0)=\($0.1)" }.joined(separator: ";")
+            let fields = [report.name, "\(report.result.requests)", "\(report.result.operations)", "\(report.result.failedOperations)",
+                          fixed(report.seconds, 6), fixed(report.requestsPerSecond, 1), fixed(report.bytesPerSecond, 1),
+                          errors.contains(",") || errors.contains("\"") ? "\"" + errors.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : errors]
+                + report.latencyMicroseconds.map { fixed($0.1, 3) }
+            out += fields.joined(separator: ",") + "\n"
+        }
+        return out
     }
 
     static func fixed(_ value: Double, _ digits: Int) -> String {

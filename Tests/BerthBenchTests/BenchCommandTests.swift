@@ -103,4 +103,19 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertEqual(latency["max"], 3)
         XCTAssertEqual(latency["p50"], 2)
     }
+
+    func test_csv_report_has_a_header_and_a_line_per_scenario() throws {
+        var result = RunResult()
+        result.requests = 4
+        result.operations = 4
+        result.errorsByStatus[500] = 2
+        result.connectionErrors = 1
+        result.elapsedNanoseconds = 1_000_000_000
+        result.latency.record(5_000)
+        let lines = ScenarioReport.csv([ScenarioReport(name: "catalog", seedRequests: 0, result: result)]).split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        XCTAssertEqual(lines[0], "scenario,requests,operations,failed_operations,seconds,requests_per_second,bytes_per_second,errors,"
+                       + "latency_min_us,latency_p50_us,latency_p90_us,latency_p99_us,latency_p99.9_us,latency_max_us")
+        XCTAssertEqual(lines[1], "catalog,4,4,0,1.000000,4.0,0.0,500=2;connection=1,5.000,5.000,5.000,5.000,5.000,5.000")
+    }
 }

@@ -3,6 +3,7 @@ the request counts checked against the server's own books (Berth's /metrics, doc
 log) and the JSON output parsed; `--verify` against a Python peer that serves one wrong byte."""
 import json
 import os
+import pty
 import re
 import subprocess
 import sys
@@ -126,6 +127,40 @@ def test_a_duration_run_reports_text_by_default(start_registry):
     assert re.search(r"^catalog ", done.stdout, re.M), done.stdout
     assert done.stdout.count("errors: none") == 2
     assert re.search(r"latency µs: min [\d.]+  p50 [\d.]+  p90 [\d.]+  p99 [\d.]+  p99\.9 [\d.]+  max [\d.]+", done.stdout)
+
+
+def test_csv_output_and_a_progress_line_only_on_a_terminal(start_registry):
+    server = start_registry("berth")
+    controller, terminal = pty.openpty()
+    try:
+        done = subprocess.run([berth_binary(), "bench", "manifest-head", "--duration", "1500ms", "--output", "csv", server.base_url],
+                              stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=60)
+        os.close(terminal)
+        terminal = None
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the other side is closed and drained
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if terminal is not None:
+            os.close(terminal)
+        os.close(controller)
+    assert done.returncode == 0
+    header, line = done.stdout.splitlines()
+    assert header.startswith("scenario,requests,operations,")
+    fields = dict(zip(header.split(","), line.split(",")))
+    assert fields["scenario"] == "manifest-head" and int(fields["requests"]) > 0 and fields["errors"] == ""
+    assert re.search(rb"\r\x1b\[Kmanifest-head: \d+ requests in \d+ s, \d+ requests/s, 0 errors", shown), shown
+    assert shown.endswith(b"\r\x1b[K"), shown
+    # Not a terminal: no progress line.
+    done = subprocess.run([berth_binary(), "bench", "manifest-head", "--duration", "1200ms", server.base_url],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == ""
 
 
 def test_a_missing_manifest_is_counted_as_errors_by_status(start_registry):
