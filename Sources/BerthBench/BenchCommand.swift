@@ -12,7 +12,7 @@ public struct BenchCommand: ParsableCommand {
             --no-seed skips this for a server that already has them), then runs its load on --concurrency \
             kept-alive connections for --duration or --requests operations. An operation is one request, or \
             POST and PUT for push-monolithic; latency is per operation that succeeded. Exit status: 0 no \
-            errors, 1 some request failed (wrong status, --verify digest mismatch, connection), 2 usage.
+            errors, 1 some request failed (wrong status, --verify digest mismatch, connection, timeout), 2 usage.
             """)
 
     public enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
@@ -30,6 +30,9 @@ public struct BenchCommand: ParsableCommand {
 
     @Option(help: "Operations per scenario, instead of --duration.")
     var requests: Int?
+
+    @Option(help: "A connect or request unanswered this long fails (counted as timeout): 30s, 500ms.")
+    var timeout = "30s"
 
     @Option(help: "Repository the scenarios push to and read from.")
     var repo = "bench"
@@ -89,6 +92,7 @@ public struct BenchCommand: ParsableCommand {
             guard let milliseconds = ByteSize.milliseconds(text ?? "10s") else { throw ValidationError("--duration \(text ?? ""): not a duration") }
             stop = .duration(milliseconds: milliseconds)
         }
+        guard let timeoutMilliseconds = ByteSize.milliseconds(timeout) else { throw ValidationError("--timeout \(timeout): not a duration") }
         guard let bytes = ByteSize.parse(size), bytes >= 1 else { throw ValidationError("--size \(size): not a size") }
         var byteRange: ClosedRange<Int>?
         if let range {
@@ -106,7 +110,8 @@ public struct BenchCommand: ParsableCommand {
         guard RepositoryPath.isValid(repo) else { throw ValidationError("--repo \(repo): not a repository name") }
         return BenchSettings(target: target, scenarios: words.isEmpty ? ["manifest-get"] : words, concurrency: concurrency, stop: stop,
                              repository: repo, tag: tag, seed: seed, size: bytes, range: byteRange, byDigest: byDigest,
-                             verify: verify, seedRegistry: !noSeed, authorization: authorization, output: output)
+                             verify: verify, seedRegistry: !noSeed, authorization: authorization, output: output,
+                             timeoutMilliseconds: timeoutMilliseconds)
     }
 
     public func run() throws {
@@ -145,6 +150,7 @@ public struct BenchSettings: Equatable {
     public var seedRegistry: Bool
     public var authorization: String?
     public var output: BenchCommand.OutputFormat
+    public var timeoutMilliseconds: UInt64
 
     public func context() -> ScenarioContext {
         ScenarioContext(repository: repository, tag: tag, seed: seed, size: size, range: range, byDigest: byDigest, verify: verify,

@@ -17,6 +17,8 @@ final class BenchConnection {
     var operationStart: UInt64 = 0
     /// The operation's next step, chosen by the run from the last answer.
     var pending: BenchRequest?
+    /// When the connect or the request in flight began, on the loop's millisecond clock (no clock read).
+    private(set) var waitingSince: UInt64 = 0
 
     private let tcp = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
     private let connectRequest = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
@@ -56,6 +58,7 @@ final class BenchConnection {
     private var handle: UnsafeMutablePointer<uv_handle_t> { UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_handle_t.self) }
 
     func connect() {
+        waitingSince = uv_now(run.loop.raw)
         uv_tcp_init(run.loop.raw, tcp)
         tcp.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         connectRequest.pointee.data = tcp.pointee.data
@@ -90,7 +93,7 @@ final class BenchConnection {
             run.answered(self, response, expected: request.expected)
             if reconnect { closeSocket() } else if writing { answeredWhileWriting = true } else { issue(at: run.lastAnswer) }
         case .failRequest:
-            run.requestFailed(self)
+            run.requestFailed(self, timedOut: false)
             closeSocket()
         case .reconnect: closeSocket()
         case .giveUp, .close: closeSocket()
@@ -108,6 +111,7 @@ final class BenchConnection {
     }
 
     private func send(_ next: BenchRequest) {
+        waitingSince = uv_now(run.loop.raw)
         request = next
         response = BenchResponse()
         completed = false
@@ -191,6 +195,21 @@ final class BenchConnection {
             perform(machine.streamEnded())
         }
     }
+
+    /// The run's watchdog found this connection waiting too long.
+    func timedOut() {
+        switch machine.timedOut() {
+        case .failRequest:
+            run.requestFailed(self, timedOut: true)
+            closeSocket()
+        case .giveUp:
+            run.connectFailed("timed out")
+            closeSocket()
+        default: break
+        }
+    }
+
+    var isWaiting: Bool { machine.state == .awaitingResponse || machine.state == .connecting }
 
     private func closeSocket() {
         guard uv_is_closing(handle) == 0 else { return }

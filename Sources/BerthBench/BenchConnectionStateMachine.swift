@@ -75,6 +75,14 @@ public struct BenchConnectionStateMachine: Equatable {
         }
     }
 
+    /// No answer (or no connection) within the run's timeout: the same as a failed stream, counted apart.
+    public mutating func timedOut() -> Action {
+        switch state {
+        case .awaitingResponse, .connecting: return streamEnded()
+        case .idle, .reconnecting, .closed: return .none
+        }
+    }
+
     /// The old socket is closed: connect again, or report the connection closed.
     public mutating func socketClosed() -> Bool {
         guard state == .reconnecting else { return false }

@@ -18,13 +18,15 @@ struct BenchRunner {
             var seedRequests = 0
             if let seeding = scenario.seeding() {
                 let result = LoadRun(loop: loop, address: address, scenario: seeding, concurrency: 1,
-                                     stop: .operations(seeding.operationLimit ?? 1)).run()
+                                     stop: .operations(seeding.operationLimit ?? 1),
+                                     timeoutMilliseconds: settings.timeoutMilliseconds).run()
                 seedRequests = result.requests
                 if result.errorCount > 0 {
                     throw BenchError.seedingFailed(scenario: name, reason: ScenarioReport.errorText(result))
                 }
             }
-            let result = LoadRun(loop: loop, address: address, scenario: scenario, concurrency: settings.concurrency, stop: settings.stop).run()
+            let result = LoadRun(loop: loop, address: address, scenario: scenario, concurrency: settings.concurrency, stop: settings.stop,
+                                 timeoutMilliseconds: settings.timeoutMilliseconds).run()
             reports.append(ScenarioReport(name: name, seedRequests: seedRequests, result: result))
         }
         return reports

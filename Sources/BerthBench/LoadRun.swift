@@ -27,8 +27,14 @@ final class LoadRun {
     private var started: UInt64 = 0
     private(set) var lastAnswer: UInt64 = 0
 
-    init(loop: EventLoop, address: sockaddr_storage, scenario: BenchScenario, concurrency: Int, stop: StopCondition) {
+    /// A connect or request that waits this long fails (`timeout`), so a stalled server cannot hang the run.
+    private let timeoutMilliseconds: UInt64
+    private var watchdog: RepeatingTimer?
+
+    init(loop: EventLoop, address: sockaddr_storage, scenario: BenchScenario, concurrency: Int, stop: StopCondition,
+         timeoutMilliseconds: UInt64) {
         self.loop = loop
+        self.timeoutMilliseconds = timeoutMilliseconds
         self.address = address
         self.scenario = scenario
         self.stop = stop
@@ -55,6 +61,13 @@ final class LoadRun {
                 let seconds = Double(uv_hrtime() - started) / 1e9
                 fputs("\r\u{1b}[K\(scenario.name): \(result.requests) requests in \(Int(seconds)) s, "
                       + "\(Int(Double(result.requests) / seconds)) requests/s, \(result.errorCount) errors", stderr)
+            }
+        }
+        // One timer for all connections, not one per request: a check per second is precise enough for a timeout.
+        watchdog = loop.repeating(every: min(1000, max(timeoutMilliseconds / 4, 10))) { [unowned self] in
+            let now = uv_now(loop.raw)
+            for connection in connections where connection.isWaiting && now - connection.waitingSince >= timeoutMilliseconds {
+                connection.timedOut()
             }
         }
         open = connections.count
@@ -115,8 +128,8 @@ final class LoadRun {
         connection.operation = -1
     }
 
-    func requestFailed(_ connection: BenchConnection) {
-        result.connectionErrors += 1
+    func requestFailed(_ connection: BenchConnection, timedOut: Bool) {
+        if timedOut { result.timeouts += 1 } else { result.connectionErrors += 1 }
         result.failedOperations += 1
         connection.pending = nil
         connection.operation = -1
@@ -129,6 +142,8 @@ final class LoadRun {
     func connectionClosed(_ connection: BenchConnection) {
         open -= 1
         guard open == 0 else { return }
+        watchdog?.stop()
+        watchdog = nil
         if let progress {
             progress.stop()
             self.progress = nil
@@ -153,6 +168,8 @@ public struct RunResult {
     public var digestMismatches = 0
     /// Requests that got no answer (the connection failed or was closed under them).
     public var connectionErrors = 0
+    /// Requests with no answer within `--timeout`.
+    public var timeouts = 0
     public var connectFailures: [String: Int] = [:]
     public var elapsedNanoseconds: UInt64 = 0
     public var latency = LatencyHistogram()
@@ -160,6 +177,6 @@ public struct RunResult {
     public init() {}
 
     public var errorCount: Int {
-        errorsByStatus.values.reduce(0, +) + digestMismatches + connectionErrors + connectFailures.values.reduce(0, +)
+        errorsByStatus.values.reduce(0, +) + digestMismatches + connectionErrors + timeouts + connectFailures.values.reduce(0, +)
     }
 }

@@ -23,11 +23,12 @@ public struct ScenarioReport {
         return figures
     }
 
-    /// Error counts by kind: HTTP statuses by number, then `digest`, `connection`, `connect: <reason>`.
+    /// Error counts by kind: HTTP statuses by number, then `digest`, `connection`, `timeout`, `connect: <reason>`.
     static func errors(_ result: RunResult) -> [(String, Int)] {
         var list = result.errorsByStatus.sorted { $0.key < $1.key }.map { ("\($0.key)", $0.value) }
         if result.digestMismatches > 0 { list.append(("digest", result.digestMismatches)) }
         if result.connectionErrors > 0 { list.append(("connection", result.connectionErrors)) }
+        if result.timeouts > 0 { list.append(("timeout", result.timeouts)) }
         list += result.connectFailures.sorted { $0.key < $1.key }.map { ("connect: \($0.key)", $0.value) }
         return list
     }

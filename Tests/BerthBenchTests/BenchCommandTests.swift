@@ -28,6 +28,7 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertEqual(parsed.repository, "bench")
         XCTAssertEqual(parsed.tag, "latest")
         XCTAssertNil(parsed.authorization)
+        XCTAssertEqual(parsed.timeoutMilliseconds, 30_000)
     }
 
     func test_user_becomes_a_basic_authorization() throws {
@@ -51,6 +52,7 @@ final class BenchCommandTests: XCTestCase {
             ["--range", "9-3", "http://h:1"],
             ["--user", "nocolon", "http://h:1"],
             ["--repo", "Upper", "http://h:1"],
+            ["--timeout", "soon", "http://h:1"],
         ] {
             XCTAssertThrowsError(try BenchCommand.parse(arguments), "\(arguments)")
         }

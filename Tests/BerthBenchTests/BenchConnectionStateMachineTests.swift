@@ -47,4 +47,20 @@ final class BenchConnectionStateMachineTests: XCTestCase {
         XCTAssertFalse(machine.socketClosed())
         XCTAssertEqual(machine.state, .closed)
     }
+
+    func test_a_timeout_fails_the_request_in_flight_or_gives_up_a_hanging_connect_and_leaves_the_rest_alone() {
+        var waiting = BenchConnectionStateMachine()
+        _ = waiting.connected(ok: true)
+        _ = waiting.issued(true)
+        XCTAssertEqual(waiting.timedOut(), .failRequest)
+        XCTAssertEqual(waiting.state, .reconnecting)
+        XCTAssertEqual(waiting.timedOut(), BenchConnectionStateMachine.Action.none, "already closing")
+        var connecting = BenchConnectionStateMachine()
+        XCTAssertEqual(connecting.timedOut(), .giveUp)
+        XCTAssertEqual(connecting.state, .closed)
+        var idle = BenchConnectionStateMachine()
+        _ = idle.connected(ok: true)
+        XCTAssertEqual(idle.timedOut(), BenchConnectionStateMachine.Action.none)
+        XCTAssertEqual(idle.state, .idle)
+    }
 }

@@ -5,6 +5,7 @@ import json
 import os
 import pty
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -178,6 +179,19 @@ def test_nothing_listening_is_a_connect_error_not_a_hang():
     (scenario,) = report["scenarios"]
     assert scenario["requests"] == 0
     assert sum(v for k, v in scenario["errors"].items() if k.startswith("connect: ")) == 2
+
+
+def test_a_server_that_never_answers_is_a_timeout_not_a_hang():
+    with socket.socket() as silent:  # accepts (the kernel's backlog does), reads nothing, answers nothing
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        status, report, _ = bench("manifest-get", "--no-seed", "--requests", "3", "--concurrency", "1", "--timeout", "300ms",
+                                  f"http://127.0.0.1:{port}")
+    assert status == 1
+    (scenario,) = report["scenarios"]
+    assert scenario["errors"] == {"timeout": 3}
+    assert scenario["requests"] == 0 and scenario["failed_operations"] == 3
 
 
 def test_usage_mistakes_exit_2(tmp_path):
