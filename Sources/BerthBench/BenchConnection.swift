@@ -95,8 +95,7 @@ final class BenchConnection {
         case .failRequest:
             run.requestFailed(self, timedOut: false)
             closeSocket()
-        case .reconnect: closeSocket()
-        case .giveUp, .close: closeSocket()
+        case .reconnect, .giveUp, .close: closeSocket()
         }
     }
 
@@ -135,7 +134,7 @@ final class BenchConnection {
         let taken = withUnsafeMutablePointer(to: &buffers) { pair in
             pair.withMemoryRebound(to: uv_buf_t.self, capacity: 2) { uv_try_write(stream, $0, next.body.count > 0 ? 2 : 1) }
         }
-        if taken == Int32(next.head.count + next.body.count) { return }
+        if Int(taken) == next.head.count + next.body.count { return }
         if taken < 0, taken != Int32(UV_EAGAIN.rawValue) {
             perform(machine.streamEnded())
             return
