@@ -30,10 +30,14 @@ let package = Package(
         // The web UI under /ui/: pages rendered from Templates/*.mustache (resources, read once at start).
         .target(name: "BerthUI", dependencies: ["BerthRegistry", "BerthHTTP", "BerthStorage", .product(name: "Mustache", package: "swift-mustache")],
                 resources: [.copy("Templates"), .copy("Assets")]),
+        // `berth bench`: a registry benchmark harness on one libuv loop, with its own lean HTTP/1.1 client.
+        .target(name: "BerthBench", dependencies: ["BerthHTTP", "BerthStorage", "CLibUV", "CHTTPParser", "CBerthShims",
+                                                   .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "BerthConfiguration", dependencies: [
             "BerthHTTP", "BerthJWT", "BerthTLS", "BerthRegistry", "BerthStorage", "BerthUpstream", .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "berth", dependencies: [
+            "BerthBench",
             "BerthConfiguration",
             "BerthRegistry",
             "BerthSupervisor",
@@ -54,6 +58,7 @@ let package = Package(
         .testTarget(name: "BerthJWTTests", dependencies: ["BerthJWT"]),
         .testTarget(name: "BerthUITests", dependencies: ["BerthUI", "BerthStorage"]),
         .testTarget(name: "BerthConfigurationTests", dependencies: ["BerthConfiguration"]),
+        .testTarget(name: "BerthBenchTests", dependencies: ["BerthBench"]),
     ],
     swiftLanguageModes: [.v5]
 )

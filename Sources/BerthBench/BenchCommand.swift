@@ -1,0 +1,168 @@
+import ArgumentParser
+import Foundation
+
+/// `berth bench [scenario...] URL`: drives a registry from one libuv loop and reports what it measured.
+public struct BenchCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmark a registry: pulls, HEADs, pushes and listings from one loop, with latency percentiles.",
+        discussion: """
+            Scenarios: \(ScenarioCatalog.names.joined(separator: ", ")) (default: manifest-get). Each one first \
+            pushes what it needs (a synthetic image under --repo:--tag whose bytes depend only on --seed; \
+            --no-seed skips this for a server that already has them), then runs its load on --concurrency \
+            kept-alive connections for --duration or --requests operations. An operation is one request, or \
+            POST and PUT for push-monolithic; latency is per operation that succeeded. Exit status: 0 no \
+            errors, 1 some request failed (wrong status, --verify digest mismatch, connection, timeout), 2 usage.
+            """)
+
+    public enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+        case text, json, csv
+    }
+
+    @Argument(help: "Scenario names, then the registry's base URL (http://host:port).")
+    var arguments: [String]
+
+    @Option(help: "Connections, each running one operation at a time.")
+    var concurrency = 16
+
+    @Option(help: "How long each scenario's load runs: 10, 10s, 500ms, 2m (default 10s).")
+    var duration: String?
+
+    @Option(help: "Operations per scenario, instead of --duration.")
+    var requests: Int?
+
+    @Option(help: "A connect or request unanswered this long fails (counted as timeout): 30s, 500ms.")
+    var timeout = "30s"
+
+    @Option(help: "Repository the scenarios push to and read from.")
+    var repo = "bench"
+
+    @Option(help: "Tag of the seeded image.")
+    var tag = "latest"
+
+    @Option(help: "Seed of all synthetic content: the same seed gives the same bytes and digests.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Blob size for blob-get (the seeded layer) and push-monolithic: 4096, 512k, 1M, 1GiB.")
+    var size = "1M"
+
+    @Option(help: "blob-get: only bytes a-b (inclusive), answered 206.")
+    var range: String?
+
+    @Flag(help: "manifest-get/-head: by digest instead of by tag.")
+    var byDigest = false
+
+    @Flag(help: "Check the digest of every pulled manifest and blob; a wrong byte counts as an error.")
+    var verify = false
+
+    @Flag(name: .customLong("no-seed"), help: "Do not push the synthetic image first.")
+    var noSeed = false
+
+    @Option(help: "Basic credentials, name:password.")
+    var user: String?
+
+    @Option(help: "text, json, or csv (a header line and one line per scenario).")
+    var output: OutputFormat = .text
+
+    public init() {}
+
+    public func validate() throws {
+        _ = try settings()
+    }
+
+    /// The options checked and made into what a run needs.
+    public func settings() throws -> BenchSettings {
+        var words = arguments
+        guard let url = words.popLast(), let target = BenchTarget(url: url) else {
+            throw ValidationError(arguments.last.map { url in
+                url.hasPrefix("https://") ? "\(url): TLS targets are not supported yet; use http://" : "\(url) is not an http://host:port URL"
+            } ?? "missing the registry URL")
+        }
+        if let unknown = words.first(where: { !ScenarioCatalog.names.contains($0) }) {
+            throw ValidationError("unknown scenario \(unknown); known: \(ScenarioCatalog.names.joined(separator: ", "))")
+        }
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        let stop: StopCondition
+        switch (duration, requests) {
+        case (.some, .some): throw ValidationError("--duration and --requests exclude each other")
+        case (_, .some(let count)):
+            guard count >= 1 else { throw ValidationError("--requests must be at least 1") }
+            stop = .operations(count)
+        case (let text, nil):
+            guard let milliseconds = ByteSize.milliseconds(text ?? "10s") else { throw ValidationError("--duration \(text ?? ""): not a duration") }
+            stop = .duration(milliseconds: milliseconds)
+        }
+        guard let timeoutMilliseconds = ByteSize.milliseconds(timeout) else { throw ValidationError("--timeout \(timeout): not a duration") }
+        guard let bytes = ByteSize.parse(size), bytes >= 1 else { throw ValidationError("--size \(size): not a size") }
+        var byteRange: ClosedRange<Int>?
+        if let range {
+            let parts = range.split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count == 2, let first = Int(parts[0]), let last = Int(parts[1]), first >= 0, first <= last, last < bytes else {
+                throw ValidationError("--range \(range): not a-b within --size")
+            }
+            byteRange = first...last
+        }
+        var authorization: String?
+        if let user {
+            guard user.contains(":") else { throw ValidationError("--user must be name:password") }
+            authorization = "Basic " + Data(user.utf8).base64EncodedString()
+        }
+        guard RepositoryPath.isValid(repo) else { throw ValidationError("--repo \(repo): not a repository name") }
+        return BenchSettings(target: target, scenarios: words.isEmpty ? ["manifest-get"] : words, concurrency: concurrency, stop: stop,
+                             repository: repo, tag: tag, seed: seed, size: bytes, range: byteRange, byDigest: byDigest,
+                             verify: verify, seedRegistry: !noSeed, authorization: authorization, output: output,
+                             timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    public func run() throws {
+        let settings = try settings()
+        let reports: [ScenarioReport]
+        do {
+            reports = try BenchRunner(settings).run()
+        } catch {
+            FileHandle.standardError.write(Data("berth bench: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let text: String
+        switch settings.output {
+        case .text: text = ScenarioReport.text(reports, settings: settings)
+        case .json: text = ScenarioReport.json(reports, settings: settings)
+        case .csv: text = ScenarioReport.csv(reports)
+        }
+        FileHandle.standardOutput.write(Data(text.utf8))
+        if reports.contains(where: { $0.result.errorCount > 0 }) { throw ExitCode(1) }
+    }
+}
+
+/// Everything a run needs, checked.
+public struct BenchSettings: Equatable {
+    public var target: BenchTarget
+    public var scenarios: [String]
+    public var concurrency: Int
+    public var stop: StopCondition
+    public var repository: String
+    public var tag: String
+    public var seed: UInt64
+    public var size: Int
+    public var range: ClosedRange<Int>?
+    public var byDigest: Bool
+    public var verify: Bool
+    public var seedRegistry: Bool
+    public var authorization: String?
+    public var output: BenchCommand.OutputFormat
+    public var timeoutMilliseconds: UInt64
+
+    public func context() -> ScenarioContext {
+        ScenarioContext(repository: repository, tag: tag, seed: seed, size: size, range: range, byDigest: byDigest, verify: verify,
+                        seedRegistry: seedRegistry, heads: RequestHead(host: target.authority, authorization: authorization))
+    }
+}
+
+/// Repository names of the OCI distribution spec: lowercase path components joined by `/`.
+enum RepositoryPath {
+    static func isValid(_ name: String) -> Bool {
+        !name.isEmpty && name.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { component in
+            !component.isEmpty && component.utf8.allSatisfy { (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2e || $0 == 0x5f || $0 == 0x2d }
+        }
+    }
+}

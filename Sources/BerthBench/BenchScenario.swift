@@ -1,0 +1,64 @@
+/// A named load: the registry state it needs (pushed first, not measured), and the requests of each of
+/// its operations. An operation is one request for a pull, and POST then PUT for a monolithic push; the
+/// latency histogram times operations. Scenarios build their fixed requests once, in `init`.
+public protocol BenchScenario: AnyObject {
+    var name: String { get }
+    /// The requests that prepare the registry, run one at a time before the load; nil: nothing to prepare.
+    func seeding() -> BenchScenario?
+    /// Step `step` of operation `operation`; `previous` is the answer to the step before (nil for step 0).
+    /// Nil ends the operation (it was the last step).
+    func request(operation: Int, step: Int, after previous: BenchResponse?) -> BenchRequest?
+    /// Operations it can run at most (a seeding list is finite); nil: as many as the run asks.
+    var operationLimit: Int? { get }
+}
+
+extension BenchScenario {
+    public func seeding() -> BenchScenario? { nil }
+    public var operationLimit: Int? { nil }
+}
+
+/// What every scenario is made from: the prepared image, the head builder, the repository, the options.
+public struct ScenarioContext {
+    public var repository: String
+    public var tag: String
+    public var seed: UInt64
+    public var size: Int
+    public var range: ClosedRange<Int>?
+    public var byDigest: Bool
+    public var verify: Bool
+    public var seedRegistry: Bool
+    public let heads: RequestHead
+
+    public init(repository: String, tag: String, seed: UInt64, size: Int, range: ClosedRange<Int>?, byDigest: Bool,
+                verify: Bool, seedRegistry: Bool, heads: RequestHead) {
+        self.repository = repository
+        self.tag = tag
+        self.seed = seed
+        self.size = size
+        self.range = range
+        self.byDigest = byDigest
+        self.verify = verify
+        self.seedRegistry = seedRegistry
+        self.heads = heads
+    }
+
+    /// The image all pull scenarios seed and read: its layer is `size` bytes.
+    public var image: SyntheticImage { SyntheticImage(seed: seed, layerSize: size) }
+}
+
+/// The scenarios by the names the command line uses.
+public enum ScenarioCatalog {
+    public static let names = ["manifest-get", "manifest-head", "blob-get", "push-monolithic", "tags-list", "catalog"]
+
+    public static func make(_ name: String, _ context: ScenarioContext) -> BenchScenario? {
+        switch name {
+        case "manifest-get": return ManifestScenario(context, head: false)
+        case "manifest-head": return ManifestScenario(context, head: true)
+        case "blob-get": return BlobGetScenario(context)
+        case "push-monolithic": return PushMonolithicScenario(context)
+        case "tags-list": return ListScenario(context, name: "tags-list", target: "/v2/\(context.repository)/tags/list")
+        case "catalog": return ListScenario(context, name: "catalog", target: "/v2/_catalog")
+        default: return nil
+        }
+    }
+}
