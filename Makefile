@@ -7,7 +7,7 @@ TEST_APT := skopeo podman docker-registry apache2-utils openssl curl strace cont
 TEST_PIP := pytest requests oras python-dxf prometheus_client PyJWT cryptography selenium
 BERTH := .build/release/berth
 
-.PHONY: run build deps test-deps test unit-test integration-test fuzz-build fuzz-short fuzz bench bench-compare bench-mirror soak clean
+.PHONY: run build deps test-deps test unit-test integration-test fuzz-build fuzz-short fuzz bench bench-compare bench-instructions bench-mirror soak clean
 
 # Installs the named Debian packages that are not installed yet (one apt-get update first).
 define apt_install
@@ -60,6 +60,11 @@ bench: build
 bench-compare: build
 	@test -n "$(BEFORE)" || { echo "usage: make bench-compare BEFORE=path/to/old/berth"; exit 2; }
 	$(PYTHON) bench/compare.py $(BEFORE) $(BERTH)
+
+# Instructions per kept-alive manifest GET (TLS and plain) under callgrind, a figure the machine's load does not
+# move: the release build, beside BEFORE=path/to/old/berth when given (bench/instructions.py).
+bench-instructions: build
+	cd bench && $(PYTHON) instructions.py $(if $(BEFORE),$(abspath $(BEFORE))) $(abspath $(BERTH))
 
 # Issue 19's mirror pulls (cold, 20 clients, a slow client beside a fast one) beside a direct pull and docker-registry's
 # proxy: BERTH_BIN (default: the release build) and BEFORE=path/to/old/berth side by side; MIRROR_ARGS="--sizes 64,1024,6144

@@ -10,7 +10,7 @@ import COpenSSL
 public final class TLSServerSession {
     public enum HandshakeStep: Equatable {
         case done
-        /// Waiting for the peer: send what `takeCiphertext` returns, then feed its answer.
+        /// Waiting for the peer: send `pendingCiphertext`, then lend its answer.
         case wantMore
         case failed(String)
     }
@@ -89,8 +89,8 @@ public final class TLSServerSession {
         }
     }
 
-    /// Encrypts `plaintext` into records of at most 16 KiB, for `takeCiphertext`. Into a memory BIO a write
-    /// never waits, so it fails only when the session did (false).
+    /// Encrypts `plaintext` into records of at most 16 KiB, for `pendingCiphertext`. The sink BIO takes every
+    /// write (it grows), so a write fails only when the session did (false).
     public func write(_ plaintext: UnsafeRawBufferPointer) -> Bool {
         var offset = 0
         clearErrors()
