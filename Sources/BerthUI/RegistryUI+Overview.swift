@@ -34,17 +34,22 @@ extension RegistryUI {
             let store = registry.storage
             let mirror = registry.isMirror
             let takeCensus: () -> StoreCensus? = due ? { StoreCensus.take(store: store, repositories: names, mirror: mirror) } : { nil }
-            let own = registry.ownMetrics(), others = registry.otherWorkersMetrics
-            loop.offload({ (takeCensus(), MetricsSample(exposition: Registry.mergedMetrics([own] + others()))) }, then: { [self] census, sample in
+            let own = registry.ownMetrics(), others = registry.otherWorkersMetrics, pulls = registry.pullCounts()
+            loop.offload({ (takeCensus(), MetricsSample(exposition: Registry.mergedMetrics([own] + others())),
+                            Registry.mostPulled([pulls.own] + pulls.others()).prefix(Self.mostPulledShown)) }, then: { [self] census, sample, mostPulled in
                 if let census { self.census = census }
                 note(sample)
-                overviewRender(exchange, context, sample)
+                overviewRender(exchange, context, sample, Array(mostPulled))
             })
         }
     }
 
-    private func overviewRender(_ exchange: HTTPExchange, _ base: PageFields, _ sample: MetricsSample) {
+    static let mostPulledShown = 10
+
+    private func overviewRender(_ exchange: HTTPExchange, _ base: PageFields, _ sample: MetricsSample, _ mostPulled: [(reference: String, count: Int)]) {
         var context = base
+        context["mostPulled"] = .list(mostPulled.map { ["reference": .text($0.reference), "count": .number($0.count)] })
+        context["hasMostPulled"] = .flag(!mostPulled.isEmpty)
         let census = self.census ?? StoreCensus()
         context["diskUsed"] = .text(ByteCount.text(census.blobBytes))
         context["blobs"] = .number(census.blobs)

@@ -368,6 +368,25 @@ def test_mirror_overview_shows_a_cache_hit_after_a_second_pull(start_registry, s
     screenshot("mirror-overview")
 
 
+def test_mirror_overview_lists_the_most_pulled_images_with_their_counts(start_registry, start_berth, tmp_path, browser):
+    """Pulls are counted per repository and reference in each worker and summed over the workers."""
+    upstream = start_registry("reference", label="upstream")
+    for name in ("library/often", "library/once"):
+        image = build_image(tmp_path / name.replace("/", "-"), "v1", nlayers=1, layer_size=5_000)
+        push_to_upstream(image, upstream, f"{name}:v1", tmp_path)
+    workers = os.environ.get("BERTH_WORKERS")
+    berth, _ = start_mirror(start_berth, tmp_path, write_mirror_config(tmp_path, remoteurl=upstream.base_url), workers=workers)
+    for index in range(3):
+        pull_through(berth, "library/often:v1", tmp_path / f"often-{index}", tmp_path)
+    pull_through(berth, "library/once:v1", tmp_path / "once", tmp_path)
+
+    def listed():
+        browser.get(berth.url("/ui/overview"))
+        return [row.text for row in _rows(browser, "most-pulled")] == ["library/often:v1 3", "library/once:v1 1"]
+    # With several workers the other workers' counts arrive within a second (their snapshots).
+    wait_for(listed, "the overview to list often:v1 (3 pulls) before once:v1 (1 pull)", timeout=15, interval=0.5)
+
+
 # --- configuration, authentication, caching ------------------------------------------------------------------------
 def test_ui_is_behind_htpasswd_and_off_with_ui_enabled_false(start_berth, tmp_path):
     users = tmp_path / "htpasswd"

@@ -221,9 +221,15 @@ public final class Registry: HTTPHandler {
         if let mirror { timers.append(mirror.startChecks(loop: loop, announce: options.workerIndex == 0)) }
         if let directory = options.metricsDirectory {
             let worker = options.workerIndex
+            var publishedPulls = -1
             timers.append(loop.repeating(every: 1000) { [weak self] in
                 guard let self else { return }
                 MetricsAggregation.publish(metrics.exposition(openConnections: openConnections()), directory: directory, worker: worker)
+                // The UI's "most pulled", summed over the workers as the metrics are (only when it moved).
+                if metrics.pulls.generation != publishedPulls {
+                    publishedPulls = metrics.pulls.generation
+                    MetricsAggregation.publish(metrics.pulls.snapshot, directory: directory, worker: worker, suffix: ".pulls")
+                }
             })
         }
         return timers
