@@ -87,14 +87,15 @@ public final class RegistryUI {
     // MARK: Answers
 
     /// Pages change with every push: a browser asks again each time (no-cache), and keeps no copy of a page that
-    /// may show private names (private). The policy allows no script and only this server's style sheet.
+    /// may show private names (private). The policy allows only this server's own style sheet and script (no
+    /// inline script), and the script's fetches of this server's pages (search as you type).
     static let pageHeaders: [(name: String, value: String)] = [
         ("Content-Type", "text/html; charset=utf-8"),
         ("Cache-Control", "no-cache, private"),
         ("X-Content-Type-Options", "nosniff"),
         ("Referrer-Policy", "same-origin"),
         ("X-Frame-Options", "DENY"),
-        ("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        ("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
     ]
 
     /// The parts of every page's context: the layout's links, the host, the version.
@@ -107,7 +108,9 @@ public final class RegistryUI {
             "version": .text(options.version),
             "isMirror": .flag(registry.isMirror),
         ]
-        if let css = templates.assets["berth.css"] { context["css"] = .text(paths.asset(css.name) + "?v=" + css.etag.filter { $0 != "\"" }) }
+        for (name, key) in [("berth.css", "css"), ("berth.js", "js")] {
+            if let asset = templates.assets[name] { context[key] = .text(paths.asset(asset.name) + "?v=" + asset.etag.filter { $0 != "\"" }) }
+        }
         return context
     }
 
