@@ -10,18 +10,14 @@ extension RegistryUI {
         var context = baseContext(exchange, title: "\(name.value):\(reference)")
         let reader = self.reader, paths = self.paths, deletes = registry.deletesEnabled && mayDelete
         let host = self.host(exchange), plainHTTP = options.plainHTTP
-        loop.offload({ reader.resolve(reference, in: name) }, then: { [self] found in
-            guard let (digest, bytes) = found, let document = ManifestDocument(bytes) else {
-                return respondError(exchange, status: 404, heading: "No such manifest", message: "\(name.value) has no manifest \(reference).")
-            }
-            render(exchange, "manifest") {
-                Self.fill(&context, name: name, reference: reference, digest: digest, bytes: bytes, document: document, reader: reader, paths: paths)
-                context["deletes"] = .flag(deletes)
-                context["deleteLink"] = .text(paths.delete(name.value, digest.description))
-                context["pullLines"] = .texts(PullCommands.lines(host: host, repository: name.value, reference: reference, plainHTTP: plainHTTP))
-                return context
-            }
-        })
+        render(exchange, "manifest", missing: ("No such manifest", "\(name.value) has no manifest \(reference).")) {
+            guard let (digest, bytes) = reader.resolve(reference, in: name), let document = ManifestDocument(bytes) else { return nil }
+            Self.fill(&context, name: name, reference: reference, digest: digest, bytes: bytes, document: document, reader: reader, paths: paths)
+            context["deletes"] = .flag(deletes)
+            context["deleteLink"] = .text(paths.delete(name.value, digest.description))
+            context["pullLines"] = .texts(PullCommands.lines(host: host, repository: name.value, reference: reference, plainHTTP: plainHTTP))
+            return context
+        }
     }
 
     /// The manifest page's context (on the pool: reads the config, the children and the referrers).

@@ -41,42 +41,38 @@ extension RegistryUI {
         let reader = self.reader, paths = self.paths, deletes = registry.deletesEnabled && mayDelete
         let host = self.host(exchange), plainHTTP = options.plainHTTP
         let (last, n) = (query["last"], query["n"])
-        loop.offload({ reader.store.tags(in: name) }, then: { [self] tags in
-            guard let tags else {
-                return respondError(exchange, status: 404, heading: "No such repository", message: "There is no repository \(name.value).")
+        render(exchange, "repository", missing: ("No such repository", "There is no repository \(name.value).")) {
+            guard let tags = reader.store.tags(in: name) else { return nil }
+            let window = ListWindow(sorted: tags, key: { $0 }, query: nil, last: last, limit: n)
+            let entries = window.items.compactMap { reader.tagEntry($0, in: name) }
+            context["name"] = .text(name.value)
+            context["tagCount"] = .number(tags.count)
+            context["hasTags"] = .flag(!entries.isEmpty)
+            context["deletes"] = .flag(deletes)
+            context["tags"] = .list(entries.map { entry -> PageValue in
+                [
+                    "tag": .text(entry.tag),
+                    "link": .text(paths.manifest(name.value, entry.tag)),
+                    "digest": .text(entry.digest.description),
+                    "shortDigest": .text(Self.short(entry.digest.description)),
+                    "mediaType": .text(entry.manifest?.mediaType ?? "unreadable"),
+                    "size": .text(ByteCount.text(entry.bytes)),
+                    "platforms": .texts(entry.platforms),
+                    "created": .text(entry.created.map(TimeText.config) ?? "–"),
+                    "pushed": .text(entry.pushed.map(TimeText.utc) ?? "–"),
+                    "deleteLink": .text(paths.delete(name.value, entry.tag)),
+                ]
+            })
+            let shown = tags.contains("latest") ? "latest" : tags.first
+            if let shown {
+                context["pull"] = ["reference": .text(shown),
+                                   "lines": .texts(PullCommands.lines(host: host, repository: name.value, reference: shown, plainHTTP: plainHTTP))]
             }
-            render(exchange, "repository") {
-                let window = ListWindow(sorted: tags, key: { $0 }, query: nil, last: last, limit: n)
-                let entries = window.items.compactMap { reader.tagEntry($0, in: name) }
-                context["name"] = .text(name.value)
-                context["tagCount"] = .number(tags.count)
-                context["hasTags"] = .flag(!entries.isEmpty)
-                context["deletes"] = .flag(deletes)
-                context["tags"] = .list(entries.map { entry -> PageValue in
-                    [
-                        "tag": .text(entry.tag),
-                        "link": .text(paths.manifest(name.value, entry.tag)),
-                        "digest": .text(entry.digest.description),
-                        "shortDigest": .text(Self.short(entry.digest.description)),
-                        "mediaType": .text(entry.manifest?.mediaType ?? "unreadable"),
-                        "size": .text(ByteCount.text(entry.bytes)),
-                        "platforms": .texts(entry.platforms),
-                        "created": .text(entry.created.map(TimeText.config) ?? "–"),
-                        "pushed": .text(entry.pushed.map(TimeText.utc) ?? "–"),
-                        "deleteLink": .text(paths.delete(name.value, entry.tag)),
-                    ]
-                })
-                let shown = tags.contains("latest") ? "latest" : tags.first
-                if let shown {
-                    context["pull"] = ["reference": .text(shown),
-                                       "lines": .texts(PullCommands.lines(host: host, repository: name.value, reference: shown, plainHTTP: plainHTTP))]
-                }
-                if let next = window.nextLast {
-                    context["next"] = .text(paths.repository(name.value) + "?" + FormQuery.encode([("n", String(window.items.count)), ("last", next)]))
-                }
-                return context
+            if let next = window.nextLast {
+                context["next"] = .text(paths.repository(name.value) + "?" + FormQuery.encode([("n", String(window.items.count)), ("last", next)]))
             }
-        })
+            return context
+        }
     }
 
     /// `sha256:0123456789ab…`: enough to tell digests apart on a page; the full one is in the title.

@@ -118,16 +118,18 @@ public final class RegistryUI {
         exchange.request.header("Host") ?? "localhost"
     }
 
-    /// Renders on the pool with what `work` read there, and answers on the loop.
+    /// Renders on the pool with what `work` read there, and answers on the loop. `work` returns nil when what the
+    /// page shows is not there: then the answer is the 404 page `missing` (one trip to the pool, not two).
     func render(_ exchange: HTTPExchange, _ template: String, status: Int = 200, headers: [(name: String, value: String)] = [],
-                _ work: @escaping () -> PageFields) {
+                missing: (heading: String, message: String) = ("Not found", "Nothing is there."), _ work: @escaping () -> PageFields?) {
         let templates = self.templates
-        loop.offload({ () -> ([UInt8], Double, Double) in
+        loop.offload({ () -> ([UInt8]?, Double, Double) in
             let started = Self.milliseconds()
-            let context = work()
+            guard let context = work() else { return (nil, 0, 0) }
             let read = Self.milliseconds()
             return (templates.render(template, context), read - started, Self.milliseconds() - read)
-        }, then: { html, reading, rendering in
+        }, then: { [self] html, reading, rendering in
+            guard let html else { return respondError(exchange, status: 404, heading: missing.heading, message: missing.message) }
             // What a page costs the pool, apart from its wait for a thread: the access line has the total.
             if Log.level == .debug { Log.debug("ui: \(exchange.request.path): read \(reading) ms, rendered \(rendering) ms") }
             exchange.respond(HTTPResponse(status: status, headers: Self.pageHeaders + headers, body: .bytes(html)))
