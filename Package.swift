@@ -9,7 +9,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
-        .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
     ],
     targets: [
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
@@ -27,8 +26,8 @@ let package = Package(
         .target(name: "BerthSupervisor", dependencies: ["BerthHTTP", "CLibUV", "CBerthShims"]),
         .target(name: "BerthRegistry", dependencies: ["BerthHTTP", "BerthJWT", "BerthStorage", "BerthUpstream", "CCrypt", "CBerthShims"]),
         .target(name: "BerthUpstream", dependencies: ["BerthHTTP", "BerthTLS", "CLibUV", "COpenSSL", "CHTTPParser", "CBerthShims"]),
-        // The web UI under /ui/: pages rendered from Templates/*.mustache (resources, read once at start).
-        .target(name: "BerthUI", dependencies: ["BerthRegistry", "BerthHTTP", "BerthStorage", .product(name: "Mustache", package: "swift-mustache")],
+        // The web UI under /ui/: pages rendered from Templates/*.mustache (resources, parsed once at start by its own renderer).
+        .target(name: "BerthUI", dependencies: ["BerthRegistry", "BerthHTTP", "BerthStorage"],
                 resources: [.copy("Templates"), .copy("Assets")]),
         // `berth bench`: a registry benchmark harness on one libuv loop, with its own lean HTTP/1.1 client.
         .target(name: "BerthBench", dependencies: ["BerthHTTP", "BerthStorage", "CLibUV", "CHTTPParser", "CBerthShims",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: Berth beside Debian's docker-registry (CNCF Distribution 2.8) and nginx, same content,
-# same loads, alternating rounds; then TLS beside nginx (bench/tls.py) and the mirror's cold pull (bench/mirror.py).
+# same loads, alternating rounds; then TLS beside nginx (bench/tls.py), the mirror's cold pull (bench/mirror.py) and the web UI's pages (bench/ui.py).
 # Each writes its section of bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +15,4 @@ python3 -c "import requests" 2>/dev/null || python3 -m pip install -q requests
 python3 bench/bench.py "$@"
 python3 bench/tls.py
 python3 bench/mirror.py
+python3 bench/ui.py

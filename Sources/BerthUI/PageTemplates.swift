@@ -1,5 +1,4 @@
 import Foundation
-import Mustache
 
 /// The UI's templates and static files, read once at start from the resource bundle SwiftPM builds next to
 /// the binary (`Berth_BerthUI.resources/`, found from `/proc/self/exe`, so `make run`, a test or a copied
@@ -12,7 +11,7 @@ public struct PageTemplates: Sendable {
         }
     }
 
-    let library: MustacheLibrary
+    let library: [String: PageTemplate]
     let assets: [String: StaticAsset]
 
     static let bundleName = "Berth_BerthUI.resources"
@@ -26,11 +25,17 @@ public struct PageTemplates: Sendable {
     }
 
     init(directory: String) throws {
-        var library = MustacheLibrary()
+        var library: [String: PageTemplate] = [:]
         let templates = directory + "/Templates"
         for file in try FileManager.default.contentsOfDirectory(atPath: templates) where file.hasSuffix(".mustache") {
             let text = try String(contentsOfFile: templates + "/" + file, encoding: .utf8)
-            try library.register(text, named: String(file.dropLast(".mustache".count)))
+            let name = String(file.dropLast(".mustache".count))
+            library[name] = try PageTemplate(text, named: name)
+        }
+        for (name, template) in library {
+            for parent in template.parents where library[parent] == nil {
+                throw PageTemplate.SyntaxError(template: name, problem: "no template \(parent)")
+            }
         }
         self.library = library
         var assets: [String: StaticAsset] = [:]
@@ -55,8 +60,12 @@ public struct PageTemplates: Sendable {
         return candidates
     }
 
-    func render(_ template: String, _ context: [String: Any]) -> String {
-        library.render(context, withTemplate: template) ?? "template \(template) missing"
+    /// The page's HTML (a missing template is a programming error the tests catch: it renders a line saying so).
+    func render(_ template: String, _ fields: PageFields) -> [UInt8] {
+        guard let page = library[template] else { return Array("template \(template) missing".utf8) }
+        var renderer = PageRenderer(library: library)
+        renderer.render(page, fields)
+        return renderer.out
     }
 }
 

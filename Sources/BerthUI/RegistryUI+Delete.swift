@@ -14,23 +14,23 @@ extension RegistryUI {
                 return respondError(exchange, status: 404, heading: "No such manifest", message: "\(name.value) has no manifest \(reference).")
             }
             render(exchange, "delete") {
-                var confirm: [String: Any] = ["action": paths.delete(name.value, reference)]
+                var confirm: PageFields = ["action": .text(paths.delete(name.value, reference))]
                 if reference.contains(":") {
                     // registry:2's manifest delete takes every tag on the revision with it.
                     let tags = (reader.store.tags(in: name) ?? []).filter { Tag($0).flatMap { reader.store.resolveTag($0, in: name) } == digest }
                     confirm["what"] = "manifest \(digest)"
                     confirm["consequence"] = "The manifest \(digest) leaves \(name.value), with every tag that points at it."
-                    confirm["alsoTags"] = tags
-                    confirm["hasAlsoTags"] = !tags.isEmpty
-                    confirm["cancelLink"] = paths.manifest(name.value, reference)
+                    confirm["alsoTags"] = .texts(tags)
+                    confirm["hasAlsoTags"] = .flag(!tags.isEmpty)
+                    confirm["cancelLink"] = .text(paths.manifest(name.value, reference))
                 } else {
                     confirm["what"] = "tag \(name.value):\(reference)"
                     confirm["consequence"] = "The tag \(reference) leaves \(name.value); the manifest \(digest) it points at stays, reachable by its digest and any other tag."
-                    confirm["cancelLink"] = paths.repository(name.value)
+                    confirm["cancelLink"] = .text(paths.repository(name.value))
                 }
-                context["confirm"] = confirm
-                context["name"] = name.value
-                context["repositoryLink"] = paths.repository(name.value)
+                context["confirm"] = .fields(confirm)
+                context["name"] = .text(name.value)
+                context["repositoryLink"] = .text(paths.repository(name.value))
                 return context
             }
         })
@@ -49,9 +49,9 @@ extension RegistryUI {
         registry.deleteManifest(name, reference: reference) { [self] result in
             switch result {
             case .success:
-                context["done"] = ["what": reference.contains(":") ? "manifest \(reference)" : "tag \(name.value):\(reference)"]
-                context["name"] = name.value
-                context["repositoryLink"] = paths.repository(name.value)
+                context["done"] = ["what": .text(reference.contains(":") ? "manifest \(reference)" : "tag \(name.value):\(reference)")]
+                context["name"] = .text(name.value)
+                context["repositoryLink"] = .text(paths.repository(name.value))
                 render(exchange, "delete") { context }
             case .failure(let error):
                 respondError(exchange, status: error.status, heading: "Not deleted", message: error.message)

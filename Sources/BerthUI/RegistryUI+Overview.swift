@@ -34,63 +34,69 @@ extension RegistryUI {
             let store = registry.storage
             let mirror = registry.isMirror
             let takeCensus: () -> StoreCensus? = due ? { StoreCensus.take(store: store, repositories: names, mirror: mirror) } : { nil }
-            let own = registry.ownMetrics(), others = registry.otherWorkersMetrics
-            loop.offload({ (takeCensus(), MetricsSample(exposition: Registry.mergedMetrics([own] + others()))) }, then: { [self] census, sample in
+            let own = registry.ownMetrics(), others = registry.otherWorkersMetrics, pulls = registry.pullCounts()
+            loop.offload({ (takeCensus(), MetricsSample(exposition: Registry.mergedMetrics([own] + others())),
+                            Registry.mostPulled([pulls.own] + pulls.others()).prefix(Self.mostPulledShown)) }, then: { [self] census, sample, mostPulled in
                 if let census { self.census = census }
                 note(sample)
-                overviewRender(exchange, context, sample)
+                overviewRender(exchange, context, sample, Array(mostPulled))
             })
         }
     }
 
-    private func overviewRender(_ exchange: HTTPExchange, _ base: [String: Any], _ sample: MetricsSample) {
+    static let mostPulledShown = 10
+
+    private func overviewRender(_ exchange: HTTPExchange, _ base: PageFields, _ sample: MetricsSample, _ mostPulled: [(reference: String, count: Int)]) {
         var context = base
+        context["mostPulled"] = .list(mostPulled.map { ["reference": .text($0.reference), "count": .number($0.count)] })
+        context["hasMostPulled"] = .flag(!mostPulled.isEmpty)
         let census = self.census ?? StoreCensus()
-        context["diskUsed"] = ByteCount.text(census.blobBytes)
-        context["blobs"] = census.blobs
-        context["repositories"] = census.repositories
-        context["uploads"] = census.uploads
-        context["censusTaken"] = TimeText.utc(census.takenAt)
-        context["gcRuns"] = Int(sample["berth_gc_runs_total"])
-        context["gcReclaimed"] = ByteCount.text(Int64(sample["berth_gc_reclaimed_bytes_total"]))
-        if let seen = lastGCSeen.seconds { context["lastGC"] = TimeText.utc(seen) }
+        context["diskUsed"] = .text(ByteCount.text(census.blobBytes))
+        context["blobs"] = .number(census.blobs)
+        context["repositories"] = .number(census.repositories)
+        context["uploads"] = .number(census.uploads)
+        context["censusTaken"] = .text(TimeText.utc(census.takenAt))
+        context["gcRuns"] = .number(Int(sample["berth_gc_runs_total"]))
+        context["gcReclaimed"] = .text(ByteCount.text(Int64(sample["berth_gc_reclaimed_bytes_total"])))
+        if let seen = lastGCSeen.seconds { context["lastGC"] = .text(TimeText.utc(seen)) }
         let uiRoutes = ["route=\"ui_page\"", "route=\"ui_asset\""]
-        context["registryRequests"] = Int(sample.sum("berth_http_requests_total", excluding: uiRoutes))
-        context["uiRequests"] = Int(sample.sum("berth_http_requests_total", matching: ["route=\"ui_page\""]) + sample.sum("berth_http_requests_total", matching: ["route=\"ui_asset\""]))
-        context["sentBytes"] = ByteCount.text(Int64(sample["berth_http_sent_bytes_total"]))
-        context["receivedBytes"] = ByteCount.text(Int64(sample["berth_http_received_bytes_total"]))
-        context["manifestPulls"] = Int(sample["berth_manifest_pulls_total"])
-        context["blobPulls"] = Int(sample["berth_blob_pulls_total"])
+        context["registryRequests"] = .number(Int(sample.sum("berth_http_requests_total", excluding: uiRoutes)))
+        context["uiRequests"] = .number(Int(sample.sum("berth_http_requests_total", matching: ["route=\"ui_page\""]) + sample.sum("berth_http_requests_total", matching: ["route=\"ui_asset\""])))
+        context["sentBytes"] = .text(ByteCount.text(Int64(sample["berth_http_sent_bytes_total"])))
+        context["receivedBytes"] = .text(ByteCount.text(Int64(sample["berth_http_received_bytes_total"])))
+        context["manifestPulls"] = .number(Int(sample["berth_manifest_pulls_total"]))
+        context["blobPulls"] = .number(Int(sample["berth_blob_pulls_total"]))
         let chart = SVGChart(width: 480, height: 120)
-        context["requestsChart"] = chart.svg(history.minutes.map(\.requests), title: "requests per minute") { "\(Int($0.rounded())) / min" }
-        context["bytesChart"] = chart.svg(history.minutes.map(\.sentBytes), title: "bytes sent per minute") { ByteCount.text(Int64($0)) + " / min" }
+        context["requestsChart"] = .text(chart.svg(history.minutes.map(\.requests), title: "requests per minute") { "\(Int($0.rounded())) / min" })
+        context["bytesChart"] = .text(chart.svg(history.minutes.map(\.sentBytes), title: "bytes sent per minute") { ByteCount.text(Int64($0)) + " / min" })
         if registry.isMirror {
-            context["upstreams"] = registry.upstreamStatuses.map { status -> [String: Any] in
-                var row: [String: Any] = ["host": status.host, "lastFailure": status.health.lastFailure.map { "\(TimeText.utc($0.seconds)): \($0.reason)" } ?? "–"]
+            context["upstreams"] = .list(registry.upstreamStatuses.map { status -> PageValue in
+                var row: PageFields = ["host": .text(status.host), "lastFailure": .text(status.health.lastFailure.map { "\(TimeText.utc($0.seconds)): \($0.reason)" } ?? "–")]
                 switch status.health.state {
                 case .unchecked: row["state"] = "unchecked"
                 case .answering: row["state"] = "answering"
-                case .failing(let reason): row["state"] = "failing"; row["reason"] = reason
+                case .failing(let reason): row["state"] = "failing"; row["reason"] = .text(reason)
                 }
-                return row
-            }
-            context["manifestHits"] = Int(sample["berth_mirror_cache_hits_total{kind=\"manifest\"}"])
-            context["blobHits"] = Int(sample["berth_mirror_cache_hits_total{kind=\"blob\"}"])
-            context["manifestMisses"] = Int(sample["berth_mirror_cache_misses_total{kind=\"manifest\"}"])
-            context["blobMisses"] = Int(sample["berth_mirror_cache_misses_total{kind=\"blob\"}"])
-            context["stale"] = Int(sample["berth_mirror_stale_total"])
-            context["revalidations"] = Int(sample["berth_mirror_revalidations_total"])
-            context["upstreamBytes"] = ByteCount.text(Int64(sample["berth_mirror_upstream_bytes_total"]))
-            context["evictions"] = Int(sample["berth_mirror_evictions_total"])
-            context["evictedBytes"] = ByteCount.text(Int64(sample["berth_mirror_evicted_bytes_total"]))
-            func rows(_ images: [StoreCensus.CachedImage]) -> [[String: Any]] {
-                images.map { ["reference": $0.reference, "size": ByteCount.text($0.bytes), "lastPull": $0.lastPull.map { TimeText.utc(Int($0)) } ?? "–"] }
+                return .fields(row)
+            })
+            context["manifestHits"] = .number(Int(sample["berth_mirror_cache_hits_total{kind=\"manifest\"}"]))
+            context["blobHits"] = .number(Int(sample["berth_mirror_cache_hits_total{kind=\"blob\"}"]))
+            context["manifestMisses"] = .number(Int(sample["berth_mirror_cache_misses_total{kind=\"manifest\"}"]))
+            context["blobMisses"] = .number(Int(sample["berth_mirror_cache_misses_total{kind=\"blob\"}"]))
+            context["stale"] = .number(Int(sample["berth_mirror_stale_total"]))
+            context["revalidations"] = .number(Int(sample["berth_mirror_revalidations_total"]))
+            context["upstreamBytes"] = .text(ByteCount.text(Int64(sample["berth_mirror_upstream_bytes_total"])))
+            context["evictions"] = .number(Int(sample["berth_mirror_evictions_total"]))
+            context["evictedBytes"] = .text(ByteCount.text(Int64(sample["berth_mirror_evicted_bytes_total"])))
+            func rows(_ images: [StoreCensus.CachedImage]) -> PageValue {
+                .list(images.map { ["reference": .text($0.reference), "size": .text(ByteCount.text($0.bytes)),
+                                    "lastPull": .text($0.lastPull.map { TimeText.utc(Int($0)) } ?? "–")] })
             }
             context["largest"] = rows(census.largest)
             context["recentlyPulled"] = rows(census.recentlyPulled)
-            context["hasImages"] = !census.largest.isEmpty
-            context["evictNext"] = census.evictNext.map { ["digest": $0.digest, "shortDigest": Self.short($0.digest), "size": ByteCount.text($0.bytes)] }
-            context["hasEvictNext"] = !census.evictNext.isEmpty
+            context["hasImages"] = .flag(!census.largest.isEmpty)
+            context["evictNext"] = .list(census.evictNext.map { ["digest": .text($0.digest), "shortDigest": .text(Self.short($0.digest)), "size": .text(ByteCount.text($0.bytes))] })
+            context["hasEvictNext"] = .flag(!census.evictNext.isEmpty)
         }
         render(exchange, "overview") { context }
     }

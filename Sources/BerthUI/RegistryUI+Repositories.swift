@@ -13,20 +13,21 @@ extension RegistryUI {
         registry.repositoryNames { [self] names in
             render(exchange, "repositories") {
                 let window = ListWindow(sorted: names, key: { $0 }, query: q, last: last, limit: n)
-                let rows: [[String: Any]] = window.items.map { name in
+                let rows: [PageValue] = window.items.map { name in
                     let summary = RepositoryName(name).map(reader.summary) ?? StoreReader.Summary(tagCount: 0, lastPush: nil)
-                    return ["name": name, "link": paths.repository(name), "tags": summary.tagCount, "pushed": summary.lastPush.map(TimeText.utc) ?? "–"]
+                    return ["name": .text(name), "link": .text(paths.repository(name)), "tags": .number(summary.tagCount),
+                            "pushed": .text(summary.lastPush.map(TimeText.utc) ?? "–")]
                 }
-                context["rows"] = rows
-                context["hasRows"] = !rows.isEmpty
-                context["query"] = q ?? ""
-                context["hasQuery"] = !(q ?? "").isEmpty
-                context["matching"] = window.matching
-                context["total"] = names.count
+                context["rows"] = .list(rows)
+                context["hasRows"] = .flag(!rows.isEmpty)
+                context["query"] = .text(q ?? "")
+                context["hasQuery"] = .flag(!(q ?? "").isEmpty)
+                context["matching"] = .number(window.matching)
+                context["total"] = .number(names.count)
                 if let next = window.nextLast {
                     var items = [("n", String(window.items.count)), ("last", next)]
                     if let q, !q.isEmpty { items.insert(("q", q), at: 0) }
-                    context["next"] = paths.repositories + "?" + FormQuery.encode(items)
+                    context["next"] = .text(paths.repositories + "?" + FormQuery.encode(items))
                 }
                 return context
             }
@@ -35,46 +36,43 @@ extension RegistryUI {
 
     /// One repository: its tags (paged as the repositories are), each with its digest, media type, size,
     /// platforms and creation time read from its manifest and config, and the pull lines of one tag.
-    func repositoryPage(_ name: RepositoryName, _ query: FormQuery, _ exchange: HTTPExchange) {
+    func repositoryPage(_ name: RepositoryName, _ query: FormQuery, mayDelete: Bool, _ exchange: HTTPExchange) {
         var context = baseContext(exchange, title: name.value)
-        let reader = self.reader, paths = self.paths, deletes = registry.deletesEnabled
+        let reader = self.reader, paths = self.paths, deletes = registry.deletesEnabled && mayDelete
         let host = self.host(exchange), plainHTTP = options.plainHTTP
         let (last, n) = (query["last"], query["n"])
-        loop.offload({ reader.store.tags(in: name) }, then: { [self] tags in
-            guard let tags else {
-                return respondError(exchange, status: 404, heading: "No such repository", message: "There is no repository \(name.value).")
+        render(exchange, "repository", missing: ("No such repository", "There is no repository \(name.value).")) {
+            guard let tags = reader.store.tags(in: name) else { return nil }
+            let window = ListWindow(sorted: tags, key: { $0 }, query: nil, last: last, limit: n)
+            let entries = window.items.compactMap { reader.tagEntry($0, in: name) }
+            context["name"] = .text(name.value)
+            context["tagCount"] = .number(tags.count)
+            context["hasTags"] = .flag(!entries.isEmpty)
+            context["deletes"] = .flag(deletes)
+            context["tags"] = .list(entries.map { entry -> PageValue in
+                [
+                    "tag": .text(entry.tag),
+                    "link": .text(paths.manifest(name.value, entry.tag)),
+                    "digest": .text(entry.digest.description),
+                    "shortDigest": .text(Self.short(entry.digest.description)),
+                    "mediaType": .text(entry.manifest?.mediaType ?? "unreadable"),
+                    "size": .text(ByteCount.text(entry.bytes)),
+                    "platforms": .texts(entry.platforms),
+                    "created": .text(entry.created.map(TimeText.config) ?? "–"),
+                    "pushed": .text(entry.pushed.map(TimeText.utc) ?? "–"),
+                    "deleteLink": .text(paths.delete(name.value, entry.tag)),
+                ]
+            })
+            let shown = tags.contains("latest") ? "latest" : tags.first
+            if let shown {
+                context["pull"] = ["reference": .text(shown),
+                                   "lines": .texts(PullCommands.lines(host: host, repository: name.value, reference: shown, plainHTTP: plainHTTP))]
             }
-            render(exchange, "repository") {
-                let window = ListWindow(sorted: tags, key: { $0 }, query: nil, last: last, limit: n)
-                let entries = window.items.compactMap { reader.tagEntry($0, in: name) }
-                context["name"] = name.value
-                context["tagCount"] = tags.count
-                context["hasTags"] = !entries.isEmpty
-                context["deletes"] = deletes
-                context["tags"] = entries.map { entry -> [String: Any] in
-                    [
-                        "tag": entry.tag,
-                        "link": paths.manifest(name.value, entry.tag),
-                        "digest": entry.digest.description,
-                        "shortDigest": Self.short(entry.digest.description),
-                        "mediaType": entry.manifest?.mediaType ?? "unreadable",
-                        "size": ByteCount.text(entry.bytes),
-                        "platforms": entry.platforms,
-                        "created": entry.created.map(TimeText.config) ?? "–",
-                        "pushed": entry.pushed.map(TimeText.utc) ?? "–",
-                        "deleteLink": paths.delete(name.value, entry.tag),
-                    ]
-                }
-                let shown = tags.contains("latest") ? "latest" : tags.first
-                if let shown {
-                    context["pull"] = ["reference": shown, "lines": PullCommands.lines(host: host, repository: name.value, reference: shown, plainHTTP: plainHTTP)]
-                }
-                if let next = window.nextLast {
-                    context["next"] = paths.repository(name.value) + "?" + FormQuery.encode([("n", String(window.items.count)), ("last", next)])
-                }
-                return context
+            if let next = window.nextLast {
+                context["next"] = .text(paths.repository(name.value) + "?" + FormQuery.encode([("n", String(window.items.count)), ("last", next)]))
             }
-        })
+            return context
+        }
     }
 
     /// `sha256:0123456789ab…`: enough to tell digests apart on a page; the full one is in the title.

@@ -39,10 +39,10 @@ public final class RegistryUI {
         self.templates = templates
         paths = UIPaths(prefix: options.prefix)
         reader = StoreReader(store: registry.storage)
-        registry.ui = (options.prefix, { [unowned self] in self.handle($0) })
+        registry.ui = (options.prefix, { [unowned self] in self.handle($0, $1) })
     }
 
-    func handle(_ exchange: HTTPExchange) {
+    func handle(_ exchange: HTTPExchange, _ viewer: UIViewer) {
         let request = exchange.request
         guard let route = UIRoute.parse(request.path.dropFirst(options.prefix.count)) else {
             exchange.label = "ui_page"
@@ -53,6 +53,13 @@ public final class RegistryUI {
             return serveAsset(name, exchange)
         }
         exchange.label = "ui_page"
+        guard viewer.mayList else {
+            return respondError(exchange, status: 403, heading: "Not allowed",
+                                message: "\(viewer.user ?? "Anonymous") may not see this registry's repositories (the access rules grant no registry:catalog:*).")
+        }
+        if case .delete(let name, _) = route, !viewer.mayDelete(in: name.value) {
+            return respondError(exchange, status: 403, heading: "Not allowed", message: "\(viewer.user ?? "Anonymous") may not delete in \(name.value).")
+        }
         // The bare prefix: relative links need the slash.
         if request.path.utf8.count == options.prefix.utf8.count {
             return exchange.respond(HTTPResponse(status: 301, headers: [("Location", paths.repositories)]))
@@ -70,8 +77,8 @@ public final class RegistryUI {
         switch route {
         case .repositories: repositoriesPage(query, exchange)
         case .overview: overviewPage(exchange)
-        case .repository(let name): repositoryPage(name, query, exchange)
-        case .manifest(let name, let reference): manifestPage(name, reference, exchange)
+        case .repository(let name): repositoryPage(name, query, mayDelete: viewer.mayDelete(in: name.value), exchange)
+        case .manifest(let name, let reference): manifestPage(name, reference, mayDelete: viewer.mayDelete(in: name.value), exchange)
         case .delete(let name, let reference): confirmDeletePage(name, reference, exchange)
         case .asset: break
         }
@@ -80,27 +87,30 @@ public final class RegistryUI {
     // MARK: Answers
 
     /// Pages change with every push: a browser asks again each time (no-cache), and keeps no copy of a page that
-    /// may show private names (private). The policy allows no script and only this server's style sheet.
+    /// may show private names (private). The policy allows only this server's own style sheet and script (no
+    /// inline script), and the script's fetches of this server's pages (search as you type).
     static let pageHeaders: [(name: String, value: String)] = [
         ("Content-Type", "text/html; charset=utf-8"),
         ("Cache-Control", "no-cache, private"),
         ("X-Content-Type-Options", "nosniff"),
         ("Referrer-Policy", "same-origin"),
         ("X-Frame-Options", "DENY"),
-        ("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        ("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
     ]
 
     /// The parts of every page's context: the layout's links, the host, the version.
-    func baseContext(_ exchange: HTTPExchange, title: String) -> [String: Any] {
-        var context: [String: Any] = [
-            "title": title,
-            "home": paths.repositories,
-            "overviewPath": paths.overview,
-            "host": host(exchange),
-            "version": options.version,
-            "isMirror": registry.isMirror,
+    func baseContext(_ exchange: HTTPExchange, title: String) -> PageFields {
+        var context: PageFields = [
+            "title": .text(title),
+            "home": .text(paths.repositories),
+            "overviewPath": .text(paths.overview),
+            "host": .text(host(exchange)),
+            "version": .text(options.version),
+            "isMirror": .flag(registry.isMirror),
         ]
-        if let css = templates.assets["berth.css"] { context["css"] = paths.asset(css.name) + "?v=" + css.etag.filter { $0 != "\"" } }
+        for (name, key) in [("berth.css", "css"), ("berth.js", "js")] {
+            if let asset = templates.assets[name] { context[key] = .text(paths.asset(asset.name) + "?v=" + asset.etag.filter { $0 != "\"" }) }
+        }
         return context
     }
 
@@ -108,26 +118,28 @@ public final class RegistryUI {
         exchange.request.header("Host") ?? "localhost"
     }
 
-    /// Renders on the pool with what `work` read there, and answers on the loop.
+    /// Renders on the pool with what `work` read there, and answers on the loop. `work` returns nil when what the
+    /// page shows is not there: then the answer is the 404 page `missing` (one trip to the pool, not two).
     func render(_ exchange: HTTPExchange, _ template: String, status: Int = 200, headers: [(name: String, value: String)] = [],
-                _ work: @escaping () -> [String: Any]) {
+                missing: (heading: String, message: String) = ("Not found", "Nothing is there."), _ work: @escaping () -> PageFields?) {
         let templates = self.templates
-        loop.offload({ () -> (String, Double, Double) in
+        loop.offload({ () -> ([UInt8]?, Double, Double) in
             let started = Self.milliseconds()
-            let context = work()
+            guard let context = work() else { return (nil, 0, 0) }
             let read = Self.milliseconds()
             return (templates.render(template, context), read - started, Self.milliseconds() - read)
-        }, then: { html, reading, rendering in
+        }, then: { [self] html, reading, rendering in
+            guard let html else { return respondError(exchange, status: 404, heading: missing.heading, message: missing.message) }
             // What a page costs the pool, apart from its wait for a thread: the access line has the total.
             if Log.level == .debug { Log.debug("ui: \(exchange.request.path): read \(reading) ms, rendered \(rendering) ms") }
-            exchange.respond(HTTPResponse(status: status, headers: Self.pageHeaders + headers, text: html))
+            exchange.respond(HTTPResponse(status: status, headers: Self.pageHeaders + headers, body: .bytes(html)))
         })
     }
 
     func respondError(_ exchange: HTTPExchange, status: Int, heading: String, message: String, headers: [(name: String, value: String)] = []) {
         var context = baseContext(exchange, title: heading)
-        context["heading"] = heading
-        context["message"] = message
+        context["heading"] = .text(heading)
+        context["message"] = .text(message)
         render(exchange, "error", status: status, headers: headers) { context }
     }
 

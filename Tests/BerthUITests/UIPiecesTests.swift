@@ -25,11 +25,12 @@ final class HTMLEscapingTests: XCTestCase {
         XCTAssertEqual(HTMLText.escape("plain ünïcode"), "plain ünïcode")
     }
 
-    /// The templates escape every `{{value}}` (swift-mustache): a label with markup is text on the page.
+    /// The templates escape every `{{value}}` (PageRenderer): a label with markup is text on the page.
     func test_templates_escape_hostile_values() throws {
         let directory = try Self.bundle()
         let templates = try PageTemplates(directory: directory)
-        let html = templates.render("error", ["title": "<b>t</b>", "heading": "<script>alert(1)</script>", "message": "a\"b'c&d", "home": "/ui/\"><x"])
+        let html = String(decoding: templates.render("error", ["title": "<b>t</b>", "heading": "<script>alert(1)</script>", "message": "a\"b'c&d", "home": "/ui/\"><x"]),
+                          as: UTF8.self)
         XCTAssertFalse(html.contains("<script>alert(1)"))
         XCTAssertTrue(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
         XCTAssertTrue(html.contains("a&quot;b&#39;c&amp;d"))

@@ -212,15 +212,52 @@ def test_hostile_labels_and_annotations_are_shown_as_text(registry, browser, tmp
     labels = _text(browser, "labels")
     assert HOSTILE_LABEL in labels, labels
     assert HOSTILE_ANNOTATION in _text(browser, "annotations")
-    # Shown as text: no element was made of them, and no script runs on the page.
-    assert browser.find_elements(By.TAG_NAME, "script") == []
+    # Shown as text: no element was made of them, and no script but the UI's own file is on the page.
+    assert [e.get_attribute("src") for e in browser.find_elements(By.TAG_NAME, "script")] == \
+        [registry.url("/ui/static/berth.js?v=") + _asset_version(browser.page_source, "berth.js")]
     assert browser.find_elements(By.CSS_SELECTOR, "main img") == []
     assert browser.find_elements(By.CSS_SELECTOR, "main b") == []
     page = requests.get(registry.url(f"/ui/r/team/app/-/manifest/{amd}"), timeout=TIMEOUT)
     assert "<script>" not in page.text and "&lt;script&gt;alert(&#39;label&#39;)&lt;/script&gt;" in page.text
     assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page.text
-    assert "script-src" not in page.headers["Content-Security-Policy"]  # default-src 'none' covers scripts
-    assert page.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    # Only this server's script files run: no inline script, no event handler attribute, no other site.
+    policy = page.headers["Content-Security-Policy"]
+    assert policy.startswith("default-src 'none'") and "script-src 'self';" in policy and "unsafe" not in policy
+
+
+def _asset_version(html, name):
+    return re.search(rf'/ui/static/{re.escape(name)}\?v=([0-9a-f]+)"', html).group(1)
+
+
+def test_copy_buttons_and_search_as_you_type_with_javascript(registry, browser):
+    for name in ("team/app", "tools/builder", "zeta/other"):
+        push_image(registry.base_url, name, "latest")
+    browser.execute_cdp_cmd("Browser.grantPermissions", {"origin": registry.url("").rstrip("/"),
+                                                         "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    browser.get(registry.url("/ui/r/team/app"))
+    lines = browser.find_elements(By.CSS_SELECTOR, "#pull-commands code")
+    buttons = browser.find_elements(By.CSS_SELECTOR, "#pull-commands button.copy")
+    assert len(buttons) == len(lines) == 4
+    buttons[2].click()
+    wait_for(lambda: buttons[2].text == "Copied", "the copy button to say it copied", timeout=10, interval=0.1)
+    copied = browser.execute_async_script("navigator.clipboard.readText().then(arguments[0], e => arguments[0]('failed: ' + e))")
+    assert copied == lines[2].text and copied.startswith("skopeo copy"), copied
+
+    browser.get(registry.url("/ui/"))
+    assert _text(browser, "count").startswith("3 of 3 repositories")
+    browser.find_element(By.NAME, "q").send_keys("tool")  # no Enter: the page asks as you type
+    wait_for(lambda: _text(browser, "count").startswith("1 of 3 repositories"), "the list to filter as the search is typed",
+             timeout=10, interval=0.1)
+    assert [row.find_element(By.TAG_NAME, "a").text for row in _rows(browser, "repositories")] == ["tools/builder"]
+    assert browser.current_url.endswith("/ui/?q=tool")
+
+    # The script is served as the style sheet is: versioned link, ETag, a day's max-age, 304 on revalidation.
+    version = _asset_version(requests.get(registry.url("/ui/"), timeout=TIMEOUT).text, "berth.js")
+    js = requests.get(registry.url("/ui/static/berth.js?v=" + version), timeout=TIMEOUT)
+    assert js.status_code == 200 and js.headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert js.headers["Cache-Control"] == "public, max-age=86400" and js.headers["ETag"].strip('"') == version
+    again = requests.get(registry.url("/ui/static/berth.js"), headers={"If-None-Match": js.headers["ETag"]}, timeout=TIMEOUT)
+    assert again.status_code == 304
 
 
 def test_repositories_page_by_n_and_last_with_a_search(registry, browser):
@@ -366,6 +403,25 @@ def test_mirror_overview_shows_a_cache_hit_after_a_second_pull(start_registry, s
     assert "UTC" in _rows(browser, "recent")[0].text
     assert _text(browser, "blobs") == str(len(image["blobs"]) + 1)  # the config, the layers and the manifest
     screenshot("mirror-overview")
+
+
+def test_mirror_overview_lists_the_most_pulled_images_with_their_counts(start_registry, start_berth, tmp_path, browser):
+    """Pulls are counted per repository and reference in each worker and summed over the workers."""
+    upstream = start_registry("reference", label="upstream")
+    for name in ("library/often", "library/once"):
+        image = build_image(tmp_path / name.replace("/", "-"), "v1", nlayers=1, layer_size=5_000)
+        push_to_upstream(image, upstream, f"{name}:v1", tmp_path)
+    workers = os.environ.get("BERTH_WORKERS")
+    berth, _ = start_mirror(start_berth, tmp_path, write_mirror_config(tmp_path, remoteurl=upstream.base_url), workers=workers)
+    for index in range(3):
+        pull_through(berth, "library/often:v1", tmp_path / f"often-{index}", tmp_path)
+    pull_through(berth, "library/once:v1", tmp_path / "once", tmp_path)
+
+    def listed():
+        browser.get(berth.url("/ui/overview"))
+        return [row.text for row in _rows(browser, "most-pulled")] == ["library/often:v1 3", "library/once:v1 1"]
+    # With several workers the other workers' counts arrive within a second (their snapshots).
+    wait_for(listed, "the overview to list often:v1 (3 pulls) before once:v1 (1 pull)", timeout=15, interval=0.5)
 
 
 # --- configuration, authentication, caching ------------------------------------------------------------------------

@@ -43,6 +43,17 @@ extension Registry {
         return { directory.map { MetricsAggregation.snapshots(directory: $0, except: worker) } ?? [] }
     }
 
+    /// The most pulled manifests (`name:tag`, `name@digest`) since start, summed over the workers (as the metrics
+    /// are: the others' counts at most a second old), the most first. `snapshots` reads on the pool; `merge` is pure.
+    public func pullCounts() -> (own: String, others: () -> [String]) {
+        let directory = options.metricsDirectory, worker = options.workerIndex
+        return (metrics.pulls.snapshot, { directory.map { MetricsAggregation.snapshots(directory: $0, except: worker, suffix: ".pulls") } ?? [] })
+    }
+
+    public static func mostPulled(_ snapshots: [String]) -> [(reference: String, count: Int)] {
+        PullCounts.merged(snapshots)
+    }
+
     /// Sums expositions as `/metrics` does (any thread: pure).
     public static func mergedMetrics(_ expositions: [String]) -> String {
         MetricsAggregation.merge(expositions)

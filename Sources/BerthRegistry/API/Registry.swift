@@ -58,7 +58,9 @@ public final class Registry: HTTPHandler {
     /// auth.builtin's token endpoint; its tokens pass `gate` (a TokenGate).
     let issuer: TokenIssuer?
     /// The web UI and the path prefix it serves (`ui.path`, `/ui`), set by `berth` when `ui.enabled`.
-    public var ui: (prefix: String, handle: (HTTPExchange) -> Void)?
+    public var ui: (prefix: String, handle: (HTTPExchange, UIViewer) -> Void)?
+    /// auth.builtin's Basic login for the UI's browsers.
+    let uiLogin: UILoginGate?
 
     /// Throws when the htpasswd file cannot be read (`HtpasswdFile.Failure`), or the mirror's upstreams cannot be
     /// set up (a URL that is not http(s), an unreadable CA file).
@@ -69,8 +71,10 @@ public final class Registry: HTTPHandler {
             let issuer = try TokenIssuer(options: builtin, loop: loop, metrics: metrics)
             options.tokenAuth = issuer.tokenAuth
             self.issuer = issuer
+            uiLogin = UILoginGate(issuer: issuer)
         } else {
             issuer = nil
+            uiLogin = nil
         }
         self.options = options
         self.loop = loop
@@ -122,8 +126,9 @@ public final class Registry: HTTPHandler {
             }
             // The web UI (ui.enabled), behind the same gate: one nil check for every other request.
             if let ui, Self.lies(request.path, under: ui.prefix) {
+                if let uiLogin, request.header("Authorization").flatMap(TokenGate.bearerToken) == nil { return uiLogin.admit(exchange, serve: ui.handle) }
                 if let gate, !gate.admits(exchange, needing: { AccessRequirement.ofUI }) { return }
-                return ui.handle(exchange)
+                return ui.handle(exchange, .unrestricted)
             }
         }
         switch Route.parse(request.path) {
@@ -216,9 +221,15 @@ public final class Registry: HTTPHandler {
         if let mirror { timers.append(mirror.startChecks(loop: loop, announce: options.workerIndex == 0)) }
         if let directory = options.metricsDirectory {
             let worker = options.workerIndex
+            var publishedPulls = -1
             timers.append(loop.repeating(every: 1000) { [weak self] in
                 guard let self else { return }
                 MetricsAggregation.publish(metrics.exposition(openConnections: openConnections()), directory: directory, worker: worker)
+                // The UI's "most pulled", summed over the workers as the metrics are (only when it moved).
+                if metrics.pulls.generation != publishedPulls {
+                    publishedPulls = metrics.pulls.generation
+                    MetricsAggregation.publish(metrics.pulls.snapshot, directory: directory, worker: worker, suffix: ".pulls")
+                }
             })
         }
         return timers

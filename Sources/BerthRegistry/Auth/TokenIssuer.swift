@@ -16,7 +16,8 @@ import Glibc
 final class TokenIssuer {
     let options: BuiltinIssuerOptions
     let signingKey: TokenSigningKey
-    private let logins: HtpasswdLogins
+    /// Also the web UI's Basic login (`UILoginGate`).
+    let logins: HtpasswdLogins
     private let trust: TokenTrust
     private let challenge: (name: String, value: String)
 

@@ -27,6 +27,8 @@ final class Metrics {
     private var blobPulls = 0
     private var manifestPushes = 0
     private var manifestPulls = 0
+    /// Manifest pulls per path, for the UI's "most pulled".
+    private(set) var pulls = PullCounts()
     var gcRuns = 0
     /// The mirror's cache, by kind (`manifest`, `blob`).
     var mirrorHits: [String: Int] = [:]
@@ -77,7 +79,9 @@ final class Metrics {
         case ("uploads", "POST", 201), ("upload", "PUT", 201): blobUploads += 1
         case ("blob", "GET", 200), ("blob", "GET", 206): blobPulls += 1
         case ("manifest", "PUT", 201): manifestPushes += 1
-        case ("manifest", "GET", 200): manifestPulls += 1
+        case ("manifest", "GET", 200):
+            manifestPulls += 1
+            pulls.count(exchange.request.path)
         default: break
         }
     }

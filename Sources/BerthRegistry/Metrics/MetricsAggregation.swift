@@ -44,8 +44,8 @@ enum MetricsAggregation {
     }
 
     /// Replaces this worker's snapshot (rename: a reader sees the old file or the new one).
-    static func publish(_ text: String, directory: String, worker: Int) {
-        let path = "\(directory)/worker-\(worker).prom"
+    static func publish(_ text: String, directory: String, worker: Int, suffix: String = ".prom") {
+        let path = "\(directory)/worker-\(worker)\(suffix)"
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return }
@@ -55,7 +55,7 @@ enum MetricsAggregation {
     }
 
     /// The other workers' snapshots.
-    static func snapshots(directory: String, except worker: Int) -> [String] {
+    static func snapshots(directory: String, except worker: Int, suffix: String = ".prom") -> [String] {
         guard let handle = opendir(directory) else { return [] }
         defer { closedir(handle) }
         var texts: [String] = []
@@ -63,7 +63,7 @@ enum MetricsAggregation {
             let name = withUnsafePointer(to: entry.pointee.d_name) {
                 $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
             }
-            guard name.hasPrefix("worker-"), name.hasSuffix(".prom"), name != "worker-\(worker).prom" else { continue }
+            guard name.hasPrefix("worker-"), name.hasSuffix(suffix), name != "worker-\(worker)\(suffix)" else { continue }
             let fd = open("\(directory)/\(name)", O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { continue }
             var bytes: [UInt8] = []
