@@ -1,3 +1,4 @@
+import BerthHTTP
 import Foundation
 
 /// One scenario's figures, and their renderings: lines a person reads, one JSON document, or CSV.
@@ -55,17 +56,17 @@ public struct ScenarioReport {
     public static func json(_ reports: [ScenarioReport], settings: BenchSettings) -> String {
         let scenarios = reports.map { report -> String in
             let result = report.result
-            let errors = ScenarioReport.errors(result).map { "\(quoted($0.0)):\($0.1)" }.joined(separator: ",")
-            let latency = report.latencyMicroseconds.map { "\(quoted($0.0)):\(fixed($0.1, 3))" }.joined(separator: ",")
-            return "{\"name\":\(quoted(report.name)),\"requests\":\(result.requests),\"operations\":\(result.operations),"
+            let errors = ScenarioReport.errors(result).map { "\(JSONString.quoted($0.0)):\($0.1)" }.joined(separator: ",")
+            let latency = report.latencyMicroseconds.map { "\(JSONString.quoted($0.0)):\(fixed($0.1, 3))" }.joined(separator: ",")
+            return "{\"name\":\(JSONString.quoted(report.name)),\"requests\":\(result.requests),\"operations\":\(result.operations),"
                 + "\"failed_operations\":\(result.failedOperations),\"seed_requests\":\(report.seedRequests),"
                 + "\"seconds\":\(fixed(report.seconds, 6)),\"requests_per_second\":\(fixed(report.requestsPerSecond, 1)),"
                 + "\"operations_per_second\":\(fixed(report.operationsPerSecond, 1)),\"bytes_received\":\(result.bytesReceived),"
                 + "\"bytes_sent\":\(result.bytesSent),\"bytes_per_second\":\(fixed(report.bytesPerSecond, 1)),"
                 + "\"errors\":{\(errors)},\"error_count\":\(result.errorCount),\"latency_us\":{\(latency)}}"
         }
-        return "{\"target\":\(quoted("http://\(settings.target.authority)/")),\"repository\":\(quoted(settings.repository)),"
-            + "\"tag\":\(quoted(settings.tag)),\"concurrency\":\(settings.concurrency),\"seed\":\(settings.seed),"
+        return "{\"target\":\(JSONString.quoted("http://\(settings.target.authority)/")),\"repository\":\(JSONString.quoted(settings.repository)),"
+            + "\"tag\":\(JSONString.quoted(settings.tag)),\"concurrency\":\(settings.concurrency),\"seed\":\(settings.seed),"
             + "\"scenarios\":[\(scenarios.joined(separator: ","))]}\n"
     }
 
@@ -87,18 +88,5 @@ public struct ScenarioReport {
 
     static func fixed(_ value: Double, _ digits: Int) -> String {
         String(format: "%.\(digits)f", value)
-    }
-
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }
