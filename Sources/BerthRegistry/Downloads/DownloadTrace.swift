@@ -5,18 +5,15 @@ import Glibc
 /// Timestamps of one led download's buffers, to see where its wall time goes (issue 19): kept only when
 /// `BERTH_DOWNLOAD_TRACE` names a directory, and written there as `<digest>.trace` once the download ends,
 /// one event a line (`<ns since the first> <event> <bytes>`); bench/mirrorbench/trace.py reads them.
-/// Loop-confined (the pool's times reach it through `WriteAndHashTimes`).
+/// Loop-confined (the download thread's times reach it once it ended).
 struct DownloadTrace {
     enum Event: String {
         /// Body bytes the upstream connection delivered (one read, or one TLS record's worth).
         case read
         case pause
         case resume
-        /// A batch handed to the pool.
-        case cut
-        case writeStart, writeEnd, hashStart, hashEnd
-        /// Both halves of a batch done, back on the loop.
-        case joined
+        /// One piece of the download thread's (`DownloadThread`): hashed, then written.
+        case hashStart, hashEnd
         /// Followers woken by a batch (the bytes: how many followers).
         case woken
         case verified, failed
@@ -43,12 +40,12 @@ struct DownloadTrace {
         events.append((time == 0 ? Self.now() : time, event, Int64(bytes)))
     }
 
-    mutating func note(_ times: WriteAndHashTimes) {
-        guard isOn else { return }
-        note(.writeStart, at: times.writeStart)
-        note(.writeEnd, at: times.writeEnd)
-        note(.hashStart, at: times.hashStart)
-        note(.hashEnd, at: times.hashEnd)
+    /// The pieces the download thread ran.
+    mutating func note(pieces: [(start: UInt64, end: UInt64, bytes: Int)]) {
+        for piece in pieces {
+            note(.hashStart, piece.bytes, at: piece.start)
+            note(.hashEnd, piece.bytes, at: piece.end)
+        }
     }
 
     /// Writes the events (sorted: the pool's come in when their batch is joined) to the directory.
