@@ -506,9 +506,9 @@ def test_a_download_traced_with_berth_download_trace_writes_its_buffers_timestam
     times = [int(at) for at, _, _ in events]
     assert times == sorted(times) and times[0] == 0, "the events are not in time order from the first"
     kinds = {kind for _, kind, _ in events}
-    assert {"read", "hashStart", "hashEnd"} <= kinds, kinds
+    assert {"read", "hashStart", "hashEnd", "writeStart", "writeEnd"} <= kinds, kinds
     assert events[-1][1] == "verified", events[-3:]
     assert sum(int(n) for _, kind, n in events if kind == "read") == size
-    # The download thread's pieces (each hashed, then written) cover every byte once.
-    assert sum(int(n) for _, kind, n in events if kind == "hashStart") == size
-    assert sum(int(n) for _, kind, n in events if kind == "hashEnd") == size
+    # The pieces of the hashing thread, and of the writing one, cover every byte once.
+    for kind in ("hashStart", "hashEnd", "writeStart", "writeEnd"):
+        assert sum(int(n) for _, k, n in events if k == kind) == size, kind

@@ -2,10 +2,11 @@
 """Where one cold download's wall time goes, from the trace Berth writes when BERTH_DOWNLOAD_TRACE names a
 directory (Sources/BerthRegistry/Downloads/DownloadTrace.swift): `trace.py FILE.trace ...`.
 
-It prints, in milliseconds from the first read to the verified end: how long the hash thread worked and how
-long it waited (and for what: the loop to take the finished batch, data to arrive, the pool to start the next
-batch, the write), the write thread's work, the upstream's pauses, the batches' sizes, and the longest stretches the
-loop read nothing while not paused."""
+It prints, in milliseconds from the first read to the verified end: how long the hashing thread worked on its
+pieces and how long it was between them (waiting for bytes, or for a CPU), and the writing thread's work; for traces
+of Berth before session 9 (batches on the pool), how long the hash thread worked and waited (and for what: the loop
+to take the finished batch, data to arrive, the pool to start the next batch, the write) and the write thread's
+work; and for both the upstream's pauses and the longest stretches the loop read nothing while not paused."""
 import statistics
 import sys
 
@@ -50,14 +51,14 @@ def summary(events):
             f"joined -> next cut (no data pending) {to_cut:.0f} ms, -> the pool starts the hash {to_start:.0f} ms",
             f"before the first batch: {of['cut'][0] - start:.0f} ms; after the last read: {end - reads[-1][0]:.0f} ms",
         ]
-    else:  # long-lived download threads over a ring (DownloadThread): pieces instead of batches
+    else:  # long-lived download threads over a ring (DownloadThread), one hashing, one writing: pieces, not batches
         pieces = [n for _, e, n in events if e == "hashStart"]
         # Between two pieces the thread either waited for bytes (none published yet) or was not running.
         idle = sum(b - a for a, b in zip(of["hashEnd"], of["hashStart"][1:]))
         lines = [
             head + f"{len(pieces)} pieces (median {statistics.median(pieces) / 1024:.0f} KiB)",
-            f"hash thread (hash{'' if of['writeStart'] else ' + write'}): working {hashing:.0f} ms "
-            f"({hashing / span * 100:.0f} %), between pieces {idle:.0f} ms; write thread {writing:.0f} ms",
+            f"hash thread: working {hashing:.0f} ms ({hashing / span * 100:.0f} %), between pieces {idle:.0f} ms; "
+            f"write thread working {writing:.0f} ms",
             f"before the first piece: {of['hashStart'][0] - start:.0f} ms; after the last read: {end - reads[-1][0]:.0f} ms",
         ]
     lines += [

@@ -4,9 +4,9 @@ import BerthStorage
 import Glibc
 
 /// One blob coming from an upstream, shared by every client of this process that asks for it meanwhile.
-/// In the process that holds the download's claim it is the download itself: the upstream body is written
-/// to the partial file and hashed on the pool, batch after batch. In any other process it follows that
-/// download on disk. Either way clients are sent the partial file as it grows (`GrowingFile`), and the
+/// In the process that holds the download's claim it is the download itself: the upstream body is hashed
+/// and written to the partial file as it arrives, by the download's own threads (`DownloadPipeline`). In any
+/// other process it follows that download on disk. Either way clients are sent the partial file as it grows (`GrowingFile`), and the
 /// last byte is held back until the digest is verified: a failed or wrong download cuts every client short.
 /// Loop-confined.
 final class BlobDownload: GrowingFile, UpstreamResponseHandler {
@@ -139,8 +139,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     private var fetch: RegistryFetch?
     private var exchange: UpstreamExchange?
     private var pipeline: DownloadPipeline?
-    private var upstreamDone = false
-    /// The download thread's hash; the loop reads it once that thread has ended.
+    /// The hashing thread's state; the loop reads it once that thread has ended.
     private let hash = HashState()
     private var owner: UploadOwner?
     private var trace = DownloadTrace()
@@ -195,7 +194,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         }
     }
 
-    /// The upstream is read straight into the batch being gathered.
+    /// The upstream is read straight into the download's ring buffer.
     func bodyDestination() -> UnsafeMutableRawBufferPointer? {
         outcome == nil ? pipeline?.freeSpace : nil
     }
@@ -205,17 +204,16 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         exchange = nil
         guard outcome == nil else { return }
         if let error { return fail(Mirror.registryError(error, from: upstream, what: "blob \(digest)")) }
-        upstreamDone = true
         pipeline?.finish()
     }
 
-    /// Hashes and writes the body as it arrives, on the download's thread.
+    /// Hashes and writes the body as it arrives, on the download's two threads.
     private func startPipeline(writingTo claim: DownloadClaim) {
         let hash = self.hash
-        let pipeline = DownloadPipeline(loop: loop, tracing: trace.isOn) { bytes, offset in
-            hash.hasher.update(bytes)
-            try claim.write(bytes, at: offset)
-        }
+        let pipeline = DownloadPipeline(loop: loop, tracing: trace.isOn, steps: [
+            { bytes, _ in hash.hasher.update(bytes) },
+            { bytes, offset in try claim.write(bytes, at: offset) },
+        ])
         pipeline.onProgress = { [unowned self] done in
             grew(to: done)
             if exchange?.isPaused == true, pipeline.room >= DownloadPipeline.resumeRoom {

@@ -2,11 +2,10 @@ import BerthHTTP
 import Glibc
 
 /// A led download's data path from the upstream socket to the partial file and the hash: the body is
-/// received into a ring buffer, and one long-lived thread (`DownloadThread`) hashes it and writes it as it
-/// arrives, a MiB at a time (hash, then write the same bytes while they are in the cache). One thread for
-/// both, not one each: on two shared vCPUs it took less CPU and wall time than a hash and a write thread
-/// (bench/README.md, session 9). The loop only publishes how far it received and hears how far the thread
-/// got; it never touches the disk. Memory is bounded by the ring: when it is nearly full the caller pauses the upstream.
+/// received into a ring buffer, and long-lived threads (`DownloadThread`) take it as it arrives, a MiB at a
+/// time, each running one step over every byte: one hashes, one writes, so a write held back by the kernel's
+/// dirty-page throttling (a blob larger than a tenth of memory) does not hold the hash back too. The loop
+/// only publishes how far it received and hears how far the threads got; it never touches the disk. Memory is bounded by the ring: when it is nearly full the caller pauses the upstream.
 /// Loop-confined.
 final class DownloadPipeline {
     /// The ring's size: the most a download holds in memory, whatever its followers do.
@@ -19,24 +18,26 @@ final class DownloadPipeline {
 
     private let memory: UnsafeMutableRawPointer
     private var ring = DownloadRing(capacity: DownloadPipeline.capacity)
-    private var thread: DownloadThread!
+    private var threads: [DownloadThread] = []
     private var wakeup: LoopWakeup!
     private var finished = false
     private var stopped = false
     private var closed = false
-    /// Bytes the thread is done with, last heard.
+    /// Bytes every thread is done with, last heard.
     private(set) var done: Int64 = 0
-    /// Called on the loop when the thread got further (the bytes it is done with).
+    /// Called on the loop when the threads got further (the bytes every one of them is done with).
     var onProgress: ((Int64) -> Void)?
-    /// Called once on the loop when the thread has ended: after `finish`, `cancel`, or a failed step.
+    /// Called once on the loop when every thread has ended: after `finish`, `cancel`, or a failed step.
     var onEnd: ((Error?) -> Void)?
 
-    /// `work` runs on the thread over every byte in order.
-    init(loop: EventLoop, tracing: Bool, work: @escaping DownloadThread.Work) {
+    /// One thread per step, each running it over every byte in order.
+    init(loop: EventLoop, tracing: Bool, steps: [DownloadThread.Work]) {
         memory = UnsafeMutableRawPointer.allocate(byteCount: Self.capacity, alignment: 4096)
-        // The wake-up holds the pipeline (and so the ring's memory) until the thread has ended.
+        // The wake-up holds the pipeline (and so the ring's memory) until every thread has ended.
         wakeup = LoopWakeup(loop: loop) { self.heard() }
-        thread = DownloadThread(memory: memory, capacity: Self.capacity, wakeup: wakeup, tracing: tracing, work: work)
+        threads = steps.map {
+            DownloadThread(memory: memory, capacity: Self.capacity, wakeup: wakeup, tracing: tracing, work: $0)
+        }
     }
 
     deinit {
@@ -45,7 +46,7 @@ final class DownloadPipeline {
 
     var room: Int { ring.room }
 
-    /// Bytes received that the thread has not done yet.
+    /// Bytes received that some thread has not done yet.
     var waiting: Int { ring.used }
 
     /// Where the next body bytes may be received, in place.
@@ -56,7 +57,7 @@ final class DownloadPipeline {
     }
 
     /// Takes body bytes: where `freeSpace` put them, or copied in (framing came first, or another buffer
-    /// was read); then the thread may take them.
+    /// was read); then the threads may take them.
     func append(_ bytes: UnsafeRawBufferPointer) {
         guard let source = bytes.baseAddress, !bytes.isEmpty, !finished, !stopped else { return }
         precondition(bytes.count <= ring.room, "a download's ring overflowed")
@@ -68,40 +69,43 @@ final class DownloadPipeline {
             ring.received(length)
             copied += length
         }
-        thread.publish(ring.head)
+        let head = ring.head
+        threads.forEach { $0.publish(head) }
     }
 
-    /// No more bytes: `onEnd` comes once the thread has done every one.
+    /// No more bytes: `onEnd` comes once every thread has done every one.
     func finish() {
         guard !finished, !stopped else { return }
         finished = true
-        thread.finish()
+        threads.forEach { $0.finish() }
     }
 
-    /// Stops the thread after its current piece; `onEnd` comes once it ended.
+    /// Stops the threads after their current piece; `onEnd` comes once they all ended.
     func cancel() {
         guard !stopped else { return }
         stopped = true
-        thread.cancel()
+        threads.forEach { $0.cancel() }
     }
 
-    /// The pieces the thread ran (for the trace), once it ended.
-    var times: [(start: UInt64, end: UInt64, bytes: Int)] { thread.times }
+    /// The pieces each thread ran (for the trace), once they all ended.
+    var times: [[(start: UInt64, end: UInt64, bytes: Int)]] { threads.map(\.times) }
 
     private func heard() {
-        let state = thread.current
-        if state.done > done {
-            done = state.done
+        let states = threads.map(\.current)
+        let reached = states.map(\.done).min() ?? 0
+        let error = states.lazy.compactMap(\.error).first
+        if reached > done {
+            done = reached
             ring.freed(upTo: done)
             if !stopped { onProgress?(done) }
         }
-        if !stopped, state.error != nil { cancel() }
-        guard !closed, state.ended else { return }
+        if !stopped, error != nil { cancel() }
+        guard !closed, states.allSatisfy(\.ended) else { return }
         closed = true
         wakeup.close()
         let end = onEnd
         onEnd = nil
         onProgress = nil
-        end?(state.error)
+        end?(error)
     }
 }

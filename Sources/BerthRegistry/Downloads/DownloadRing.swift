@@ -1,7 +1,7 @@
 /// The positions of a download's ring buffer, in bytes of the blob: the loop receives at `head`, the download
-/// thread takes bytes up to it, and memory up to `tail` (what the thread is done with) is free again.
-/// A ring, not batches, so the thread never waits for the loop to cut and hand over the next batch: it takes
-/// whatever has arrived. Pure: no memory, no thread (`DownloadPipeline` holds those).
+/// threads take bytes up to it, and memory up to `tail` (what every thread is done with) is free again.
+/// A ring, not batches, so a thread never waits for the loop to cut and hand over the next batch: it takes
+/// whatever has arrived. Pure: no memory, no threads (`DownloadPipeline` holds those).
 struct DownloadRing {
     let capacity: Int
     /// Bytes received (the blob's offset of the next byte to arrive).
