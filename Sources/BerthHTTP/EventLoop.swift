@@ -1,4 +1,6 @@
+import CBerthShims
 import CLibUV
+import Glibc
 
 /// The process's single libuv loop. Everything that touches a handle runs on its thread;
 /// blocking disk work goes to the thread pool through `offload` and comes back here.
@@ -55,29 +57,41 @@ public final class EventLoop {
     }
 }
 
-/// A wake-up another thread may send to the loop (libuv's only thread-safe call, `uv_async_send`).
+/// A wake-up another thread may send to the loop: an eventfd the loop polls. Not `uv_async_t`: when the loop
+/// takes an async wake-up while a sender is still inside `uv_async_send`, it spins and `sched_yield`s until the
+/// sender is done, and on two loaded vCPUs the sender is often the thread it preempted (issue 19's download
+/// threads send one a MiB: 5-27 yields, up to 44 ms, in a 64 MiB cold pull under strace).
 public final class LoopWakeup {
-    private let handle = UnsafeMutablePointer<uv_async_t>.allocate(capacity: 1)
+    private let handle = UnsafeMutablePointer<uv_poll_t>.allocate(capacity: 1)
+    private let descriptor: Int32
     private let action: () -> Void
 
     /// `action` runs on the loop after each `send()`; sends that arrive together run it once.
     public init(loop: EventLoop, _ action: @escaping () -> Void) {
         self.action = action
-        uv_async_init(loop.raw, handle) { handle in
-            Unmanaged<LoopWakeup>.fromOpaque(handle!.pointee.data).takeUnretainedValue().action()
-        }
+        descriptor = berth_eventfd()
+        precondition(descriptor >= 0, "eventfd: \(-descriptor)")
+        uv_poll_init(loop.raw, handle, descriptor)
         handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        uv_poll_start(handle, Int32(UV_READABLE.rawValue)) { handle, _, _ in
+            let wakeup = Unmanaged<LoopWakeup>.fromOpaque(handle!.pointee.data).takeUnretainedValue()
+            var count: UInt64 = 0
+            _ = read(wakeup.descriptor, &count, 8)
+            wakeup.action()
+        }
     }
 
-    /// Safe from any thread.
+    /// Safe from any thread, until `close()`.
     public func send() {
-        uv_async_send(handle)
+        var one: UInt64 = 1
+        _ = write(descriptor, &one, 8)
     }
 
-    /// On the loop: closes the handle so the loop can end.
+    /// On the loop, once no thread will send again: closes the handle so the loop can end.
     public func close() {
         uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { raw in
             let wakeup = Unmanaged<LoopWakeup>.fromOpaque(raw!.pointee.data).takeRetainedValue()
+            Glibc.close(wakeup.descriptor)
             wakeup.handle.deallocate()
         }
     }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -31,6 +32,11 @@ int berth_set_send_timeout(int fd, int seconds) {
 void berth_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 
 int berth_errno(void) { return errno; }
+
+int berth_eventfd(void) {
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
 
 int berth_listen_tcp(const struct sockaddr *address, unsigned length, int backlog, int join) {
     int fd = socket(address->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

@@ -3,7 +3,7 @@ import Foundation
 import XCTest
 
 /// A loop on a thread of its own, for a server the test drives from outside with a blocking client.
-/// `perform` is the only way in: the work runs on the loop's thread, woken by libuv's async handle.
+/// `perform` is the only way in: the work runs on the loop's thread, woken by a `LoopWakeup`.
 public final class LoopThread {
     public let loop = EventLoop()
     private var wakeup: LoopWakeup!

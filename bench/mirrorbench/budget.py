@@ -87,18 +87,23 @@ def measure(url, size, cafile, upstream, server=None, clients=1):
     up0 = cpu_seconds(upstream.proc.pid)
     workers = server.pids() if server else []
     threads0 = {pid: thread_seconds(pid) for pid in workers}
+    process0 = {pid: cpu_seconds(pid) for pid in workers}
     m0 = machine()
     wall, client = timed_curl(url, size, cafile, clients)
     m1 = machine()
     r = {"wall": wall, "client": client, "upstream": cpu_seconds(upstream.proc.pid) - up0}
     if server is not None:
-        r["loop"] = r["others"] = r["loop_wait"] = r["others_wait"] = 0.0
+        r["loop"] = r["server"] = r["loop_wait"] = r["others_wait"] = 0.0
         for pid in workers:
+            # The process's own total counts the threads that ended during the GET (a download's thread does),
+            # which /proc/<pid>/task no longer lists; their waits for a CPU are lost with them.
+            r["server"] += cpu_seconds(pid) - process0[pid]
             for tid, (t, waited) in thread_seconds(pid).items():
                 t0, waited0 = threads0[pid].get(tid, (0.0, 0.0))
-                r["loop" if tid == pid else "others"] += t - t0
+                if tid == pid:
+                    r["loop"] += t - t0
                 r["loop_wait" if tid == pid else "others_wait"] += waited - waited0
-        r["server"] = r["loop"] + r["others"]
+        r["others"] = r["server"] - r["loop"]
     user, system, idle, steal = (b - a for a, b in zip(m0, m1))
     r.update(m_user=user, m_system=system, m_idle=idle, m_steal=steal)
     return r

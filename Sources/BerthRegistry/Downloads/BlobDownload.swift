@@ -4,9 +4,9 @@ import BerthStorage
 import Glibc
 
 /// One blob coming from an upstream, shared by every client of this process that asks for it meanwhile.
-/// In the process that holds the download's claim it is the download itself: the upstream body is written
-/// to the partial file and hashed on the pool, batch after batch. In any other process it follows that
-/// download on disk. Either way clients are sent the partial file as it grows (`GrowingFile`), and the
+/// In the process that holds the download's claim it is the download itself: the upstream body is hashed
+/// and written to the partial file as it arrives, by the download's own threads (`DownloadPipeline`). In any
+/// other process it follows that download on disk. Either way clients are sent the partial file as it grows (`GrowingFile`), and the
 /// last byte is held back until the digest is verified: a failed or wrong download cuts every client short.
 /// Loop-confined.
 final class BlobDownload: GrowingFile, UpstreamResponseHandler {
@@ -138,12 +138,9 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     private var claim: DownloadClaim?
     private var fetch: RegistryFetch?
     private var exchange: UpstreamExchange?
-    /// Room for a pause's worth of waiting bytes and the reads that come before the pause takes hold.
-    private var pending = DirectIOBuffer(capacity: 2 * BlobDownload.pauseThreshold)
-    private var spare: DirectIOBuffer?
-    private var writing = false
-    private var upstreamDone = false
-    private var hasher = SHA256Hasher()
+    private var pipeline: DownloadPipeline?
+    /// The hashing thread's state; the loop reads it once that thread has ended.
+    private let hash = HashState()
     private var owner: UploadOwner?
     private var trace = DownloadTrace()
     /// Upstream body bytes, for the metrics.
@@ -159,6 +156,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         download.owner = owner
         download.upstream = upstream
         download.onUpstreamBytes = { metrics.mirrorUpstreamBytes += Int64($0) }
+        download.startPipeline(writingTo: claim)
         download.fetch = upstream.fetch("GET", "/v2/\(repository)/blobs/\(digest)", handler: download)
         return download
     }
@@ -189,18 +187,16 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
             exchange?.cancel()
             return
         }
-        pending.append(bytes)
-        if !writing {
-            flush()
-        } else if pending.count >= Self.pauseThreshold, exchange?.isPaused == false {
-            trace.note(.pause, pending.count)
+        pipeline?.append(bytes)
+        if let pipeline, pipeline.room < DownloadPipeline.pauseRoom, exchange?.isPaused == false {
+            trace.note(.pause, pipeline.waiting)
             exchange?.pause()
         }
     }
 
-    /// The upstream is read straight into the batch being gathered.
+    /// The upstream is read straight into the download's ring buffer.
     func bodyDestination() -> UnsafeMutableRawBufferPointer? {
-        outcome == nil ? pending.freeSpace : nil
+        outcome == nil ? pipeline?.freeSpace : nil
     }
 
     func end(error: UpstreamError?) {
@@ -208,56 +204,40 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         exchange = nil
         guard outcome == nil else { return }
         if let error { return fail(Mirror.registryError(error, from: upstream, what: "blob \(digest)")) }
-        upstreamDone = true
-        if !writing { flush() }
+        pipeline?.finish()
     }
 
-    /// Past this much waiting in memory while the disk is busy, the upstream is paused.
-    private static let pauseThreshold = 4 << 20
-
-    /// Writes what arrived since the last write and hashes it, on two pool threads at once; the next batch
-    /// gathers meanwhile, so batches grow as large as the disk is slow.
-    private func flush() {
-        // One write at a time: resuming the upstream may deliver the rest of the body, and its end, at once.
-        guard let claim, !writing else { return }
-        if pending.isEmpty {
-            if upstreamDone { verify() }
-            return
-        }
-        writing = true
-        let batch = pending
-        pending = spare ?? DirectIOBuffer(capacity: batch.capacity)
-        spare = nil
-        let offset = written
-        let times = trace.isOn ? WriteAndHashTimes() : nil
-        trace.note(.cut, batch.count)
-        loop.writeAndHash(batch, from: hasher, write: { try claim.write($0, at: offset) }, times: times) { [self] result in
-            writing = false
-            if let times {
-                trace.note(times)
-                trace.note(.joined)
+    /// Hashes and writes the body as it arrives, on the download's two threads.
+    private func startPipeline(writingTo claim: DownloadClaim) {
+        let hash = self.hash
+        let pipeline = DownloadPipeline(loop: loop, tracing: trace.isOn, steps: [
+            { bytes, _ in hash.hasher.update(bytes) },
+            { bytes, offset in try claim.write(bytes, at: offset) },
+        ])
+        pipeline.onProgress = { [unowned self] done in
+            grew(to: done)
+            if exchange?.isPaused == true, pipeline.room >= DownloadPipeline.resumeRoom {
+                trace.note(.resume, pipeline.waiting)
+                exchange?.resume()
             }
-            let length = batch.count
-            batch.removeAll()
-            spare = batch
+        }
+        pipeline.onEnd = { [self] error in
+            if trace.isOn { trace.note(pieces: pipeline.times) }
+            self.pipeline = nil
             guard outcome == nil else { return abandonClaim() }
-            switch result {
-            case .failure(let error):
+            if let error {
                 fail(.concealing(error, "writing blob \(digest) to the cache", code: .unavailable))
                 fetch?.cancel()
-            case .success(let next):
-                hasher = next
-                grew(to: offset + Int64(length))
-                if exchange?.isPaused == true { trace.note(.resume, pending.count) }
-                exchange?.resume()
-                flush()
+            } else {
+                verify()
             }
         }
+        self.pipeline = pipeline
     }
 
     private func verify() {
         guard let claim else { return }
-        let computed = hasher.digest
+        let computed = hash.hasher.digest
         if let size, written != size {
             return fail(RegistryError(.upstreamBlobInvalid, "the upstream sent \(written) of \(size) bytes for \(digest)"))
         }
@@ -293,8 +273,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     private func fail(_ error: RegistryError) {
         guard outcome == nil else { return }
         Log.warn("mirror: download of \(digest) failed: \(error.cause ?? error.detail ?? error.message)")
-        pending.removeAll()
-        if !writing { abandonClaim() }
+        if let pipeline { pipeline.cancel() } else { abandonClaim() }
         end(.failed(error))
     }
 
@@ -353,4 +332,9 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     deinit {
         if followed >= 0 { close(followed) }
     }
+}
+
+/// The hash of a led download, updated by its hashing thread and read on the loop once that thread ended.
+final class HashState {
+    var hasher = SHA256Hasher()
 }

@@ -5,19 +5,16 @@ import Glibc
 /// Timestamps of one led download's buffers, to see where its wall time goes (issue 19): kept only when
 /// `BERTH_DOWNLOAD_TRACE` names a directory, and written there as `<digest>.trace` once the download ends,
 /// one event a line (`<ns since the first> <event> <bytes>`); bench/mirrorbench/trace.py reads them.
-/// Loop-confined (the pool's times reach it through `WriteAndHashTimes`).
+/// Loop-confined (the download threads' times reach it once they ended).
 struct DownloadTrace {
     enum Event: String {
         /// Body bytes the upstream connection delivered (one read, or one TLS record's worth).
         case read
         case pause
         case resume
-        /// A batch handed to the pool.
-        case cut
-        case writeStart, writeEnd, hashStart, hashEnd
-        /// Both halves of a batch done, back on the loop.
-        case joined
-        /// Followers woken by a batch (the bytes: how many followers).
+        /// One piece of the hashing thread's and of the writing thread's (`DownloadThread`).
+        case hashStart, hashEnd, writeStart, writeEnd
+        /// Followers woken by the threads' progress (the bytes: how many followers).
         case woken
         case verified, failed
     }
@@ -43,15 +40,17 @@ struct DownloadTrace {
         events.append((time == 0 ? Self.now() : time, event, Int64(bytes)))
     }
 
-    mutating func note(_ times: WriteAndHashTimes) {
-        guard isOn else { return }
-        note(.writeStart, at: times.writeStart)
-        note(.writeEnd, at: times.writeEnd)
-        note(.hashStart, at: times.hashStart)
-        note(.hashEnd, at: times.hashEnd)
+    /// The pieces of the hashing thread, then of the writing one.
+    mutating func note(pieces: [[(start: UInt64, end: UInt64, bytes: Int)]]) {
+        for (index, thread) in pieces.enumerated() {
+            for piece in thread {
+                note(index == 0 ? .hashStart : .writeStart, piece.bytes, at: piece.start)
+                note(index == 0 ? .hashEnd : .writeEnd, piece.bytes, at: piece.end)
+            }
+        }
     }
 
-    /// Writes the events (sorted: the pool's come in when their batch is joined) to the directory.
+    /// Writes the events (sorted: the threads' come in once they ended) to the directory.
     func save(_ digest: Digest) {
         guard let directory = Self.directory, let first = events.map(\.at).min() else { return }
         var text = ""

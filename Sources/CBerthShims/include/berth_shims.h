@@ -28,6 +28,8 @@ long berth_sendfile(int out_fd, int in_fd, int64_t offset, size_t count);
 int berth_is_cached(int fd, int64_t offset);
 /// Sets or clears O_NONBLOCK; returns 0 or -errno.
 int berth_set_blocking(int fd, int blocking);
+/// A non-blocking, close-on-exec eventfd (LoopWakeup), or -errno.
+int berth_eventfd(void);
 /// Sets SO_SNDTIMEO so a blocking send to a stalled peer ends; returns 0 or -errno.
 int berth_set_send_timeout(int fd, int seconds);
 /// Starts write-back of a file range without waiting (sync_file_range WRITE), so a later fdatasync has little left.
