@@ -4,10 +4,9 @@ import BerthStorage
 extension EventLoop {
     /// Writes `buffer` and hashes it from `snapshot` on two pool threads at once, so the slower of the two
     /// sets the pace, not their sum; `done` runs on the loop with the hash state after the buffer, or the
-    /// write's error. Nobody may append to `buffer` until then. `times`, when given, is told when each half
-    /// ran (for `DownloadTrace`).
+    /// write's error. Nobody may append to `buffer` until then.
     func writeAndHash(_ buffer: DirectIOBuffer, from snapshot: SHA256Hasher,
-                      write: @escaping (UnsafeRawBufferPointer) throws -> Void, times: WriteAndHashTimes? = nil,
+                      write: @escaping (UnsafeRawBufferPointer) throws -> Void,
                       then done: @escaping (Result<SHA256Hasher, Error>) -> Void) {
         var writeError: Error?
         var next: SHA256Hasher?
@@ -18,31 +17,18 @@ extension EventLoop {
             if let writeError { done(.failure(writeError)) } else { done(.success(next!)) }
         }
         offload({ () -> Error? in
-            times?.writeStart = DownloadTrace.now()
-            defer { times?.writeEnd = DownloadTrace.now() }
             do { try write(buffer.bytes); return nil } catch { return error }
         }, then: { error in
             writeError = error
             joined()
         })
         offload({ () -> SHA256Hasher in
-            times?.hashStart = DownloadTrace.now()
             var state = snapshot
             state.update(buffer.bytes)
-            times?.hashEnd = DownloadTrace.now()
             return state
         }, then: { state in
             next = state
             joined()
         })
     }
-}
-
-/// When each half of one `writeAndHash` ran on its pool thread (monotonic nanoseconds); each field is set by
-/// one thread and read on the loop once both are done.
-final class WriteAndHashTimes {
-    var writeStart: UInt64 = 0
-    var writeEnd: UInt64 = 0
-    var hashStart: UInt64 = 0
-    var hashEnd: UInt64 = 0
 }
