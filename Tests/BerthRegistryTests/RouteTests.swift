@@ -45,4 +45,17 @@ final class RouteTests: XCTestCase {
         XCTAssertEqual(Route.parse("/v2/\u{e9}t\u{e9}/manifests/x"), .failure(.invalidName("\u{e9}t\u{e9}")))
         XCTAssertEqual(Route.parse("/v2/a%2Fb/manifests/x"), .success(.manifest(name("a/b"), reference: "x")))
     }
+
+    func test_hostile_paths_route_or_fail_without_trapping() {
+        let huge = "/v2/" + String(repeating: "a/", count: 20_000) + "manifests/x"
+        XCTAssertEqual(Route.parse(huge[...]), .failure(.invalidName(String(repeating: "a/", count: 20_000).dropLast().description)))
+        XCTAssertEqual(Route.parse(""), .failure(.noRoute))
+        XCTAssertEqual(Route.parse("/"), .failure(.noRoute))
+        XCTAssertEqual(Route.parse("/v2/" + String(repeating: "/", count: 10_000)), .success(.base))
+        XCTAssertEqual(Route.parse("/v2/a/manifests/%"), .success(.manifest(name("a"), reference: "%")))
+        XCTAssertEqual(Route.parse("/v2/a/manifests/%zz%4"), .success(.manifest(name("a"), reference: "%zz%4")))
+        XCTAssertEqual(Route.parse("/v2/a/blobs/uploads//"), .failure(.noRoute))
+        XCTAssertEqual(Route.parse("/v2/%00/manifests/x"), .failure(.invalidName("\u{0}")))
+        XCTAssertEqual(Route.parse("/v2/a%2F%2Fb/manifests/x"), .failure(.invalidName("a//b")))
+    }
 }

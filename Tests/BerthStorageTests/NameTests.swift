@@ -32,4 +32,21 @@ final class NameTests: XCTestCase {
         XCTAssertNil(Digest("md5:" + String(repeating: "0", count: 32)))
         XCTAssertNil(Digest("sha256"))
     }
+
+    func test_hostile_names_and_tags_are_refused_by_their_bytes() {
+        XCTAssertNil(RepositoryName(""))
+        XCTAssertNil(RepositoryName(String(repeating: "a", count: 256)))
+        XCTAssertNotNil(RepositoryName(String(repeating: "a", count: 255)))
+        XCTAssertNil(RepositoryName("a\u{0}b"))
+        XCTAssertNil(RepositoryName("\u{e9}"))
+        XCTAssertNil(RepositoryName("a//b"))
+        XCTAssertNil(RepositoryName(String(repeating: "a/", count: 100)))
+        XCTAssertNil(Tag(""))
+        XCTAssertNil(Tag(String(repeating: "t", count: 129)))
+        XCTAssertNotNil(Tag(String(repeating: "t", count: 128)))
+        XCTAssertNil(Tag("-leading"))
+        XCTAssertNil(Tag("t\u{e9}"))
+        let sliced = "xx/repo/yy"
+        XCTAssertEqual(RepositoryName(sliced.dropFirst(3).dropLast(3))?.value, "repo")
+    }
 }
