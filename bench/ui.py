@@ -26,6 +26,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (Server, pushes, wrk, replace_section)
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "integration"))
+from imagebuild import write_repositories  # noqa: E402  (the 10,000 repositories test_ui.py pages through)
+
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 REQUESTS = int(os.environ.get("UI_REQUESTS", "200"))
@@ -36,29 +39,6 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 def canonical(value):
     return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
-
-
-def write_repositories(root, count):
-    """`count` repositories with one tag each, sharing one manifest blob (test_ui.py's _write_repositories)."""
-    v2 = os.path.join(root, "docker", "registry", "v2")
-    config = b"{}"
-    manifest = canonical({"schemaVersion": 2, "mediaType": bench.OCI_MANIFEST,
-                          "config": {"mediaType": OCI_CONFIG, "digest": bench.digest(config), "size": 2}, "layers": []})
-    for data in (manifest, config):
-        d = bench.digest(data).split(":", 1)[1]
-        os.makedirs(os.path.join(v2, "blobs", "sha256", d[:2], d), exist_ok=True)
-        with open(os.path.join(v2, "blobs", "sha256", d[:2], d, "data"), "wb") as f:
-            f.write(data)
-    digest = bench.digest(manifest)
-    hexdigest = digest.split(":", 1)[1]
-    for i in range(count):
-        repo = os.path.join(v2, "repositories", f"org{i % 100:02d}", f"service-{i:05d}", "_manifests")
-        for link in (os.path.join(repo, "revisions", "sha256", hexdigest, "link"),
-                     os.path.join(repo, "tags", "latest", "current", "link"),
-                     os.path.join(repo, "tags", "latest", "index", "sha256", hexdigest, "link")):
-            os.makedirs(os.path.dirname(link), exist_ok=True)
-            with open(link, "w") as f:
-                f.write(digest)
 
 
 def push_image(base, name, tag, layers):

@@ -19,7 +19,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
-from imagebuild import Layout, canonical_json, copy_to_registry, make_layer
+from imagebuild import Layout, canonical_json, copy_to_registry, make_layer, write_repositories
 from mirrorutil import pull_through, push_to_upstream, build_image, start_mirror, write_mirror_config
 from regutil import OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, TIMEOUT, digest_of, free_port, push_image, wait_for
 from test_htpasswd import Server, registry2_config
@@ -491,28 +491,6 @@ def test_pages_are_not_cached_and_the_style_sheet_revalidates_by_etag(registry):
 
 
 # --- 10,000 repositories -----------------------------------------------------------------------------------------
-def _write_repositories(root, count):
-    """`count` repositories written straight into registry:2's layout (one shared manifest blob), as fast as
-    Python writes files: pushing 10,000 images over HTTP would measure the pushes, not the page."""
-    v2 = os.path.join(root, "docker", "registry", "v2")
-    manifest = canonical_json({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                               "config": {"mediaType": OCI_CONFIG, "digest": digest_of(b"{}"), "size": 2}, "layers": []})
-    digest = digest_of(manifest)
-    for data in (manifest, b"{}"):
-        d = digest_of(data).split(":", 1)[1]
-        os.makedirs(os.path.join(v2, "blobs", "sha256", d[:2], d), exist_ok=True)
-        with open(os.path.join(v2, "blobs", "sha256", d[:2], d, "data"), "wb") as f:
-            f.write(data)
-    hexdigest = digest.split(":", 1)[1]
-    for i in range(count):
-        repo = os.path.join(v2, "repositories", f"org{i % 100:02d}", f"service-{i:05d}", "_manifests")
-        for link in (os.path.join(repo, "revisions", "sha256", hexdigest, "link"),
-                     os.path.join(repo, "tags", "latest", "current", "link"),
-                     os.path.join(repo, "tags", "latest", "index", "sha256", hexdigest, "link")):
-            os.makedirs(os.path.dirname(link), exist_ok=True)
-            with open(link, "w") as f:
-                f.write(digest)
-
 
 def _server_seconds(berth, route="ui_page"):
     text = requests.get(berth.url("/metrics"), timeout=TIMEOUT).text
@@ -523,7 +501,7 @@ def _server_seconds(berth, route="ui_page"):
 
 def test_ten_thousand_repositories_list_search_and_page(start_berth, tmp_path, browser):
     root = tmp_path / "big-root"
-    _write_repositories(str(root), 10_000)
+    write_repositories(str(root), 10_000)
     berth = start_berth("--workers", "1", "--log-level", "debug", root=root)
     timings = {}
     for label, path in [("first page (catalog walked)", "/ui/"), ("first page", "/ui/"),
