@@ -93,21 +93,17 @@ extension HTTPConnection {
 
     /// Sends what the session produced by itself (handshake records, tickets, alerts).
     private func flushTLS() {
-        guard let tls, !tls.pendingCiphertext.isEmpty else { return }
-        sendCiphertext { _ in }
+        _ = sendCiphertext { _ in }
     }
 
-    /// Writes the session's pending ciphertext from where it lies and empties it before `completion` can run
-    /// (a completion that answers the next pipelined request writes into the same buffer).
-    func sendCiphertext(completion: @escaping (Bool) -> Void) {
-        guard let tls else { return }
+    /// Writes the session's pending ciphertext from where it lies and empties it before any completion can
+    /// run (a completion that answers the next pipelined request writes into the same buffer); `completion`
+    /// runs only for a queued rest, as `StreamTransport.write(_:ifQueued:)` says.
+    func sendCiphertext(ifQueued completion: @escaping (Bool) -> Void) -> StreamTransport.WriteStart {
+        guard let tls else { return .written }
         let start = transport.write(tls.pendingCiphertext, ifQueued: completion)
         tls.emptyCiphertext()
-        switch start {
-        case .written: completion(true)
-        case .failed: completion(false)
-        case .queued: break
-        }
+        return start
     }
 
     /// `[offset, end)` of a file over TLS: chunks read with pread(2) on the loop when they are in the page
@@ -160,11 +156,10 @@ extension HTTPConnection {
         }
         exchange.bytesSent += Int64(count)
         exchange.tlsFallbackBodyBytes += Int64(count)
-        let start = transport.write(tls.pendingCiphertext, ifQueued: { [self] ok in
+        let start = sendCiphertext(ifQueued: { [self] ok in
             guard ok, !machine.isClosed else { close(); return }
             next()
         })
-        tls.emptyCiphertext()
         switch start {
         case .written: return true
         case .queued: return false

@@ -321,7 +321,7 @@ final class HTTPConnection: HTTPParserEvents {
             return
         }
         guard bytes.withUnsafeBytes({ tls.write($0) }) else { completion(false); return }
-        sendCiphertext(completion: completion)
+        sendCiphertext(ifQueued: completion).complete(completion)
     }
 
     // MARK: Closing

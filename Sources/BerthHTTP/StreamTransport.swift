@@ -48,11 +48,7 @@ public struct StreamTransport {
     /// Writes what the socket takes at once, and queues the rest (copied) for libuv; `completion` runs once,
     /// with false when the stream failed.
     public func write(_ bytes: [UInt8], completion: @escaping (Bool) -> Void) {
-        switch bytes.withUnsafeBytes({ write($0, ifQueued: completion) }) {
-        case .written: completion(true)
-        case .failed: completion(false)
-        case .queued: break
-        }
+        bytes.withUnsafeBytes { write($0, ifQueued: completion) }.complete(completion)
     }
 
     public enum WriteStart {
@@ -61,6 +57,15 @@ public struct StreamTransport {
         /// The rest was copied and queued: the completion given runs when libuv is done with it.
         case queued
         case failed
+
+        /// Runs `completion` now for what ended now; a queued write runs it itself.
+        public func complete(_ completion: (Bool) -> Void) {
+            switch self {
+            case .written: completion(true)
+            case .failed: completion(false)
+            case .queued: break
+            }
+        }
     }
 
     /// Writes what the socket takes at once and queues a copy of the rest: `bytes` is not used after this
