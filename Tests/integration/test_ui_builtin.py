@@ -8,10 +8,11 @@ import os
 import pytest
 import requests
 
+from imagebuild import write_repositories
 from regutil import TIMEOUT, free_port
 from test_builtin_issuer import issuer_config, token
 from test_htpasswd import Server, basic, htpasswd
-from test_ui import _driver, _rows, _write_repositories
+from test_ui import _driver, _rows
 
 pytestmark = pytest.mark.berth_only  # the UI is Berth's own
 
@@ -31,7 +32,7 @@ def berth(tmp_path):
     for index, (user, password) in enumerate(PASSWORDS.items()):
         htpasswd(users, user, password, create=index == 0, cost=5)
     root = tmp_path / "root"
-    _write_repositories(str(root), 3)
+    write_repositories(str(root), 3)
     server = Server(tmp_path, issuer_config(root, f"127.0.0.1:{free_port()}", users, tmp_path / "keys" / "token.pem", rules=RULES))
     yield server
     server.stop()
