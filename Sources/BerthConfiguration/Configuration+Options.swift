@@ -20,6 +20,7 @@ extension Configuration {
         options.uploadMaxAgeSeconds = uploadMaxAgeSeconds
         if !krakenNamespaces.isEmpty { options.krakenNamespaces = krakenNamespaces }
         options.krakenFetchTimeoutSeconds = krakenFetchTimeout
+        options.maxDownloadsPerWorker = proxyMaxDownloads
         options.mirror = mirrorOptions
         options.egress = egress
         if let htpasswdRealm, let htpasswdPath { options.htpasswd = HtpasswdOptions(realm: htpasswdRealm, path: htpasswdPath) }

@@ -36,6 +36,7 @@ public struct Configuration {
     public var proxyCAFile: String?
     public var proxyTimeout: Double?
     public var proxyCacheMaxSize: Int64?
+    public var proxyMaxDownloads = RegistryOptions.defaultMaxDownloadsPerWorker
     public var mirrors: [MirrorOptions.Upstream] = []
     /// The egress proxy of upstream connections (`egress.*`, see Configuration+Egress); `egress` is what
     /// they and the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` make together, set by `load`.

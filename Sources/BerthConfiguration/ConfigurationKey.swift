@@ -74,6 +74,7 @@ struct ConfigurationKey {
         ConfigurationKey("proxy.cafile", \.proxyCAFile, C.text),
         ConfigurationKey("proxy.timeout", \.proxyTimeout, C.duration),
         ConfigurationKey("proxy.cache.maxsize", \.proxyCacheMaxSize, C.byteSize),
+        ConfigurationKey("proxy.maxdownloads", \.proxyMaxDownloads, C.count),
         ConfigurationKey("mirrors", \.mirrors, C.mirrors),
         ConfigurationKey("egress.proxy", \.egressProxy, C.proxyURL),
         ConfigurationKey("egress.proxyusername", \.egressProxyUsername, C.text),

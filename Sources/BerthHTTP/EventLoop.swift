@@ -62,15 +62,23 @@ public final class EventLoop {
 /// sender is done, and on two loaded vCPUs the sender is often the thread it preempted (issue 19's download
 /// threads send one a MiB: 5-27 yields, up to 44 ms, in a 64 MiB cold pull under strace).
 public final class LoopWakeup {
-    private let handle = UnsafeMutablePointer<uv_poll_t>.allocate(capacity: 1)
+    private let handle: UnsafeMutablePointer<uv_poll_t>
     private let descriptor: Int32
     private let action: () -> Void
 
+    /// No eventfd could be made (the process is out of descriptors): whoever wanted one fails, the loop goes on.
+    public struct Unavailable: Error, CustomStringConvertible {
+        public let code: Int32
+        public var description: String { "cannot make an eventfd: \(String(cString: strerror(code)))" }
+    }
+
     /// `action` runs on the loop after each `send()`; sends that arrive together run it once.
-    public init(loop: EventLoop, _ action: @escaping () -> Void) {
+    public init(loop: EventLoop, _ action: @escaping () -> Void) throws {
+        let descriptor = berth_eventfd()
+        guard descriptor >= 0 else { throw Unavailable(code: -descriptor) }
         self.action = action
-        descriptor = berth_eventfd()
-        precondition(descriptor >= 0, "eventfd: \(-descriptor)")
+        self.descriptor = descriptor
+        handle = .allocate(capacity: 1)
         uv_poll_init(loop.raw, handle, descriptor)
         handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
         uv_poll_start(handle, Int32(UV_READABLE.rawValue)) { handle, _, _ in

@@ -30,6 +30,13 @@ public enum StorageError: Error, CustomStringConvertible {
         }
     }
 
+    /// True when the process or the system is out of descriptors or memory for now: the client should hear
+    /// 503 and try again, not 500.
+    public var isOutOfResources: Bool {
+        if case .system(_, _, let code) = self { return code == EMFILE || code == ENFILE || code == ENOMEM }
+        return false
+    }
+
     /// True when the disk is full or over quota: the client should hear 507, not 500.
     public var isOutOfSpace: Bool {
         if case .system(_, _, let code) = self { return code == ENOSPC || code == EDQUOT }

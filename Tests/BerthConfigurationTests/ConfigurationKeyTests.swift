@@ -26,6 +26,7 @@ final class ConfigurationKeyTests: XCTestCase {
         ("proxy.cafile", "/etc/ca.pem", "Optional(\"/etc/ca.pem\")"),
         ("proxy.timeout", "500ms", "Optional(0.5)"),
         ("proxy.cache.maxsize", "2GiB", "Optional(2147483648)"),
+        ("proxy.maxdownloads", "3", "3"),
         ("egress.proxy", "http://squid.corp:3128", "Optional(\"http://squid.corp:3128\")"),
         ("egress.proxyusername", "mirror", "Optional(\"mirror\")"),
         ("egress.proxypassword", "secret", "Optional(\"secret\")"),

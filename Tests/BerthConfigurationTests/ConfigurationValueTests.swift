@@ -41,6 +41,16 @@ final class ConfigurationValueTests: XCTestCase {
         }
     }
 
+    func test_the_downloads_a_worker_leads_at_once_are_from_1_to_256() throws {
+        XCTAssertEqual(try load("version: 0.1").proxyMaxDownloads, 16)
+        XCTAssertEqual(try load(yaml("proxy.maxdownloads", "1")).registryOptions.maxDownloadsPerWorker, 1)
+        XCTAssertEqual(try load(yaml("proxy.maxdownloads", "256")).proxyMaxDownloads, 256)
+        for text in ["0", "257", "-1", "99999999999999999999", "many"] {
+            XCTAssertEqual(refusal(yaml("proxy.maxdownloads", text)),
+                           "test.yml: proxy.maxdownloads: expected a whole number from 1 to 256", text)
+        }
+    }
+
     func test_counts_are_bounded() {
         XCTAssertEqual(refusal("workers: 0"), "test.yml: workers: expected a whole number from 1 to 256")
         XCTAssertEqual(refusal("workers: 257"), "test.yml: workers: expected a whole number from 1 to 256")

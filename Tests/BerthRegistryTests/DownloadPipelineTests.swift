@@ -14,11 +14,11 @@ final class DownloadPipelineTests: XCTestCase {
         var again: [UInt8] = []
     }
 
-    private func run(appending pieces: [[UInt8]], failingAt failure: Int64? = nil, cancelAfter: Int? = nil)
+    private func run(appending pieces: [[UInt8]], failingAt failure: Int64? = nil, cancelAfter: Int? = nil) throws
         -> (seen: Seen, progress: [Int64], ended: Error??) {
         let loop = EventLoop()
         let seen = Seen()
-        let pipeline = DownloadPipeline(loop: loop, tracing: false, steps: [
+        let pipeline = try DownloadPipeline(loop: loop, tracing: false, steps: [
             { bytes, offset in
                 seen.lock.lock()
                 seen.offsets.append(offset)
@@ -45,11 +45,11 @@ final class DownloadPipelineTests: XCTestCase {
                 let later = wake!
                 return DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(1)) { later.send() }
             }
-            pieces[index].withUnsafeBytes { pipeline.append($0) }
+            XCTAssertTrue(pieces[index].withUnsafeBytes { pipeline.append($0) })
             index += 1
             wake.send()
         }
-        wake = LoopWakeup(loop: loop) { feed() }
+        wake = try LoopWakeup(loop: loop) { feed() }
         wake.send()
         var finished = false
         pipeline.onEnd = { ended = .some($0); finished = true; wake.close() }
@@ -58,7 +58,7 @@ final class DownloadPipelineTests: XCTestCase {
         return (seen, progress, ended)
     }
 
-    func testTheThreadGetsEveryByteInOrderThroughManyWraps() {
+    func testTheThreadGetsEveryByteInOrderThroughManyWraps() throws {
         // 20 MiB in pieces of odd sizes: the 8 MiB ring wraps twice, pieces straddle its end.
         var pieces: [[UInt8]] = []
         var total = 0
@@ -68,7 +68,7 @@ final class DownloadPipelineTests: XCTestCase {
             pieces.append((0..<size).map { _ in value &+= 7; return value })
             total += size
         }
-        let (seen, progress, ended) = run(appending: pieces)
+        let (seen, progress, ended) = try run(appending: pieces)
         XCTAssertNil(ended!, "a finished pipeline ends without an error")
         XCTAssertEqual(seen.bytes, pieces.flatMap { $0 })
         XCTAssertEqual(seen.again, seen.bytes)
@@ -81,20 +81,39 @@ final class DownloadPipelineTests: XCTestCase {
         XCTAssertEqual(progress, progress.sorted())
     }
 
-    func testAFailedStepEndsThePipelineWithItsError() {
+    func testAFailedStepEndsThePipelineWithItsError() throws {
         let pieces = Array(repeating: [UInt8](repeating: 1, count: 100_000), count: 40)
-        let (seen, progress, ended) = run(appending: pieces, failingAt: 1_500_000)
+        let (seen, progress, ended) = try run(appending: pieces, failingAt: 1_500_000)
         XCTAssertNotNil(ended!)
         XCTAssertLessThanOrEqual(seen.again.count, 1_500_000)
         // Progress is what both threads have done: never past the failed one.
         XCTAssertLessThanOrEqual(progress.last ?? 0, 1_500_000)
     }
 
-    func testACancelledPipelineEndsAndTellsNoMoreProgress() {
+    func testACancelledPipelineEndsAndTellsNoMoreProgress() throws {
         let pieces = Array(repeating: [UInt8](repeating: 2, count: 100_000), count: 40)
-        let (seen, progress, ended) = run(appending: pieces, cancelAfter: 5)
+        let (seen, progress, ended) = try run(appending: pieces, cancelAfter: 5)
         XCTAssertNil(ended!)
         XCTAssertLessThanOrEqual(seen.bytes.count, 500_000)
         XCTAssertLessThanOrEqual(progress.last ?? 0, 500_000)
+    }
+
+    func testMoreThanTheRingHoldsIsRefusedAndTheRestStillArrives() throws {
+        let loop = EventLoop()
+        let seen = Seen()
+        let pipeline = try DownloadPipeline(loop: loop, tracing: false, steps: [
+            { bytes, _ in seen.lock.lock(); seen.bytes += bytes; seen.lock.unlock() },
+        ])
+        let tooMuch = [UInt8](repeating: 1, count: DownloadPipeline.capacity + 1)
+        XCTAssertFalse(tooMuch.withUnsafeBytes { pipeline.append($0) }, "an overrun is refused, not a crash")
+        XCTAssertEqual(pipeline.room, DownloadPipeline.capacity, "and leaves the ring as it was")
+        let fits = [UInt8](repeating: 2, count: 1000)
+        XCTAssertTrue(fits.withUnsafeBytes { pipeline.append($0) })
+        var ended: Error??
+        pipeline.onEnd = { ended = .some($0) }
+        pipeline.finish()
+        loop.run()
+        XCTAssertNil(ended!)
+        XCTAssertEqual(seen.bytes, fits)
     }
 }

@@ -7,6 +7,8 @@ import Foundation
 public struct RegistryOptions {
     /// The default of `kraken.fetchtimeout`.
     public static let defaultKrakenFetchTimeoutSeconds: Double = 300
+    /// The default of `proxy.maxdownloads`: 16 x (two threads and an 8 MiB ring) per worker.
+    public static let defaultMaxDownloadsPerWorker = 16
 
     public var deleteEnabled = false
     public var maxManifestBytes = 4 * 1024 * 1024
@@ -14,6 +16,8 @@ public struct RegistryOptions {
     public var krakenNamespaces: [KrakenNamespaceOptions]?
     /// How long a Kraken GET waits for a backend to start sending a blob.
     public var krakenFetchTimeoutSeconds = RegistryOptions.defaultKrakenFetchTimeoutSeconds
+    /// Blob downloads from upstreams (mirror and Kraken backends) a worker leads at once; more wait their turn.
+    public var maxDownloadsPerWorker = RegistryOptions.defaultMaxDownloadsPerWorker
     /// With several worker processes: where each publishes its metrics, and which one this is.
     public var metricsDirectory: String?
     public var workerIndex = 0
@@ -52,7 +56,7 @@ public final class Registry: HTTPHandler {
     /// Reports the server's open connections for `/metrics`.
     public var openConnections: () -> Int = { 0 }
     let mirror: Mirror?
-    lazy var downloads = BlobDownloads(loop: loop)
+    lazy var downloads = BlobDownloads(loop: loop, maxLed: options.maxDownloadsPerWorker)
     /// auth.token's or auth.htpasswd's (never both: registry:2 takes one scheme).
     let gate: AccessGate?
     /// auth.builtin's token endpoint; its tokens pass `gate` (a TokenGate).

@@ -152,7 +152,8 @@ public struct RegistryError: Error {
             return storageFull
         }
         Log.error("\(detail): \(cause)")
-        return RegistryError(code, detail + " failed; the server's log has the cause")
+        let transient = (cause as? StorageError)?.isOutOfResources == true
+        return RegistryError(transient ? .unavailable : code, detail + " failed; the server's log has the cause")
     }
 
     /// The spec's error body: `{"errors":[{"code","message","detail"}]}`.

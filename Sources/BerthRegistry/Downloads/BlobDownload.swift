@@ -152,13 +152,35 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     static func lead(_ digest: Digest, claim: DownloadClaim, from upstream: RegistryClient, repository: String,
                      linkTo owner: UploadOwner, loop: EventLoop, store: RegistryStore, metrics: Metrics) -> BlobDownload {
         let download = BlobDownload(digest: digest, loop: loop, store: store)
-        download.claim = claim
-        download.owner = owner
-        download.upstream = upstream
-        download.onUpstreamBytes = { metrics.mirrorUpstreamBytes += Int64($0) }
-        download.startPipeline(writingTo: claim)
-        download.fetch = upstream.fetch("GET", "/v2/\(repository)/blobs/\(digest)", handler: download)
+        download.lead(claim: claim, from: upstream, repository: repository, linkTo: owner, metrics: metrics)
         return download
+    }
+
+    /// A download that waits for its turn (`BlobDownloads`' bound): clients join it as any other, and hear of
+    /// it once it is led or followed.
+    static func waiting(_ digest: Digest, loop: EventLoop, store: RegistryStore) -> BlobDownload {
+        BlobDownload(digest: digest, loop: loop, store: store)
+    }
+
+    /// Leads this download, holding `claim` (see `lead`); the upstream is not asked when the system will not
+    /// give the download its threads: it fails at once, and its clients hear 503.
+    func lead(claim: DownloadClaim, from upstream: RegistryClient, repository: String, linkTo owner: UploadOwner,
+              metrics: Metrics) {
+        self.claim = claim
+        self.owner = owner
+        self.upstream = upstream
+        onUpstreamBytes = { metrics.mirrorUpstreamBytes += Int64($0) }
+        do {
+            try startPipeline(writingTo: claim)
+        } catch {
+            return fail(.concealing(error, "starting the download of blob \(digest)", code: .unavailable))
+        }
+        fetch = upstream.fetch("GET", "/v2/\(repository)/blobs/\(digest)", handler: self)
+    }
+
+    /// Ends a download that waited for its turn and could not be started (its claim on disk).
+    func abandon(_ error: Error) {
+        fail(.concealing(error, "claiming the download of blob \(digest)", code: .unavailable))
     }
 
     // MARK: The upstream's events (the fetch holds the download until the response ends)
@@ -187,7 +209,11 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
             exchange?.cancel()
             return
         }
-        pipeline?.append(bytes)
+        if let pipeline, !pipeline.append(bytes) {
+            fail(RegistryError(.unavailable, "the upstream sent \(digest) faster than it was paused"))
+            exchange?.cancel()
+            return
+        }
         if let pipeline, pipeline.room < DownloadPipeline.pauseRoom, exchange?.isPaused == false {
             trace.note(.pause, pipeline.waiting)
             exchange?.pause()
@@ -208,9 +234,9 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     }
 
     /// Hashes and writes the body as it arrives, on the download's two threads.
-    private func startPipeline(writingTo claim: DownloadClaim) {
+    private func startPipeline(writingTo claim: DownloadClaim) throws {
         let hash = self.hash
-        let pipeline = DownloadPipeline(loop: loop, tracing: trace.isOn, steps: [
+        let pipeline = try DownloadPipeline(loop: loop, tracing: trace.isOn, steps: [
             { bytes, _ in hash.hasher.update(bytes) },
             { bytes, offset in try claim.write(bytes, at: offset) },
         ])
@@ -291,9 +317,13 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     /// Follows the download another process holds the claim of, by polling the disk every few milliseconds.
     static func follow(_ digest: Digest, loop: EventLoop, store: RegistryStore) -> BlobDownload {
         let download = BlobDownload(digest: digest, loop: loop, store: store)
-        download.poller = loop.repeating(every: 5) { [weak download] in download?.poll() }
-        download.poll()
+        download.follow()
         return download
+    }
+
+    func follow() {
+        poller = loop.repeating(every: 5) { [weak self] in self?.poll() }
+        poll()
     }
 
     private func poll() {

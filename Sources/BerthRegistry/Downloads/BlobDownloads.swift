@@ -3,38 +3,83 @@ import BerthUpstream
 import BerthStorage
 
 /// The blob downloads this process knows of, by digest: whoever asks for a blob already coming joins its
-/// download, whether the mirror or a Kraken namespace's backend asks, and is served it as it grows.
+/// download, whether the mirror or a Kraken namespace's backend asks, and is served it as it grows. At most
+/// `maxLed` are led here at once (each holds two threads and an 8 MiB ring, `DownloadPipeline`): the next ones
+/// wait in the order asked, joined like any other, and start as led ones end. Following another worker's
+/// download costs a timer and a descriptor, and is not bounded here.
 /// Loop-confined.
 final class BlobDownloads {
     private let loop: EventLoop
+    private let maxLed: Int
     private var running: [Digest: BlobDownload] = [:]
+    private var led = 0
+    /// How to start each download waiting for a turn, first asked first.
+    private var waiting: [() -> Void] = []
 
-    init(loop: EventLoop) {
+    init(loop: EventLoop, maxLed: Int) {
         self.loop = loop
+        self.maxLed = max(1, maxLed)
     }
 
-    /// The download of `digest` already running here, else a new one: led by this process when the claim on
-    /// disk is free, followed when another worker process holds it.
+    /// The download of `digest` already running or waiting here, else a new one: led by this process when the
+    /// claim on disk is free (or waiting for a turn to lead when `maxLed` are led), followed when another worker
+    /// process holds it.
     func download(_ digest: Digest, from upstream: RegistryClient, repository: String, linkTo owner: UploadOwner,
                   store: RegistryStore, metrics: Metrics) throws -> BlobDownload {
         if let download = running[digest] {
             download.clients += 1
             return download
         }
-        let download: BlobDownload
-        if let claim = try DownloadClaim.claim(BlobDownload.key(digest), in: store) {
-            download = BlobDownload.lead(digest, claim: claim, from: upstream, repository: repository, linkTo: owner,
-                                         loop: loop, store: store, metrics: metrics)
-        } else {
-            download = BlobDownload.follow(digest, loop: loop, store: store)
+        let download = BlobDownload.waiting(digest, loop: loop, store: store)
+        let lead = { [unowned self] (claim: DownloadClaim) in
+            led += 1
+            download.lead(claim: claim, from: upstream, repository: repository, linkTo: owner, metrics: metrics)
         }
+        if led < maxLed {
+            guard let claim = try DownloadClaim.claim(BlobDownload.key(digest), in: store) else {
+                return remember(download, starting: download.follow)
+            }
+            return remember(download, starting: { lead(claim) })
+        }
+        waiting.append({
+            do {
+                // Committed meanwhile by another worker: following finds it at once.
+                if store.blobSize(digest) == nil, let claim = try DownloadClaim.claim(BlobDownload.key(digest), in: store) {
+                    lead(claim)
+                } else {
+                    download.follow()
+                }
+            } catch {
+                download.abandon(error)
+            }
+        })
+        return remember(download, starting: {})
+    }
+
+    /// Keeps `download` until it ends (and counts a led one until then, its end giving the next waiting one its
+    /// turn), then starts it.
+    private func remember(_ download: BlobDownload, starting start: () -> Void) -> BlobDownload {
+        let digest = download.digest
         download.clients = 1
-        guard download.outcome == nil else { return download }
         running[digest] = download
-        download.onEnd = { [weak self, weak download] in
-            if let download, self?.running[digest] === download { self?.running[digest] = nil }
+        download.onEnd = { [weak self, unowned download] in
+            guard let self else { return }
+            if running[digest] === download { running[digest] = nil }
+            if download.isLed {
+                led -= 1
+                startWaiting()
+            }
         }
+        start()
         return download
+    }
+
+    private func startWaiting() {
+        while led < maxLed, !waiting.isEmpty {
+            // Started even when every client of it has gone (cut by a deadline): the blob was asked for, and
+            // the next pull of the image will want it.
+            waiting.removeFirst()()
+        }
     }
 
     /// Why a client of a download is not served it; each caller words it in its own dialect.

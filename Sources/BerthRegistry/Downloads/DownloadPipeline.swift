@@ -30,13 +30,25 @@ final class DownloadPipeline {
     /// Called once on the loop when every thread has ended: after `finish`, `cancel`, or a failed step.
     var onEnd: ((Error?) -> Void)?
 
-    /// One thread per step, each running it over every byte in order.
-    init(loop: EventLoop, tracing: Bool, steps: [DownloadThread.Work]) {
+    /// One thread per step, each running it over every byte in order. Throws when the system will not give
+    /// the download its wake-up or its threads (out of descriptors, or of tasks); the threads that did
+    /// start are stopped, and their memory freed once they have ended.
+    init(loop: EventLoop, tracing: Bool, steps: [DownloadThread.Work]) throws {
         memory = UnsafeMutableRawPointer.allocate(byteCount: Self.capacity, alignment: 4096)
         // The wake-up holds the pipeline (and so the ring's memory) until every thread has ended.
-        wakeup = LoopWakeup(loop: loop) { self.heard() }
-        threads = steps.map {
-            DownloadThread(memory: memory, capacity: Self.capacity, wakeup: wakeup, tracing: tracing, work: $0)
+        wakeup = try LoopWakeup(loop: loop) { self.heard() }
+        do {
+            for step in steps {
+                threads.append(try DownloadThread(memory: memory, capacity: Self.capacity, wakeup: wakeup,
+                                                  tracing: tracing, work: step))
+            }
+        } catch {
+            cancel()
+            if threads.isEmpty {
+                closed = true
+                wakeup.close()
+            }
+            throw error
         }
     }
 
@@ -58,9 +70,11 @@ final class DownloadPipeline {
 
     /// Takes body bytes: where `freeSpace` put them, or copied in (framing came first, or another buffer
     /// was read); then the threads may take them.
-    func append(_ bytes: UnsafeRawBufferPointer) {
-        guard let source = bytes.baseAddress, !bytes.isEmpty, !finished, !stopped else { return }
-        precondition(bytes.count <= ring.room, "a download's ring overflowed")
+    /// False when they do not fit (the caller pauses the upstream before that can happen; an upstream that
+    /// sends on regardless fails its download, not the worker).
+    func append(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let source = bytes.baseAddress, !bytes.isEmpty, !finished, !stopped else { return true }
+        guard bytes.count <= ring.room else { return false }
         var copied = 0
         while copied < bytes.count {
             let (start, count) = ring.freeRegion
@@ -71,6 +85,7 @@ final class DownloadPipeline {
         }
         let head = ring.head
         threads.forEach { $0.publish(head) }
+        return true
     }
 
     /// No more bytes: `onEnd` comes once every thread has done every one.

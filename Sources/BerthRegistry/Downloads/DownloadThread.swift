@@ -10,6 +10,11 @@ import Glibc
 final class DownloadThread {
     typealias Work = (UnsafeRawBufferPointer, Int64) throws -> Void
 
+    struct ThreadUnavailable: Error, CustomStringConvertible {
+        let code: Int32
+        var description: String { "cannot start a download thread: \(String(cString: strerror(code)))" }
+    }
+
     struct Progress {
         var done: Int64
         var ended: Bool
@@ -35,7 +40,9 @@ final class DownloadThread {
     private(set) var times: [(start: UInt64, end: UInt64, bytes: Int)] = []
     private let tracing: Bool
 
-    init(memory: UnsafeMutableRawPointer, capacity: Int, wakeup: LoopWakeup, tracing: Bool, work: @escaping Work) {
+    /// Throws when the system will not start another thread (`pthread_create`'s EAGAIN under a process or
+    /// cgroup limit): the caller fails its one download, the worker goes on.
+    init(memory: UnsafeMutableRawPointer, capacity: Int, wakeup: LoopWakeup, tracing: Bool, work: @escaping Work) throws {
         self.memory = memory
         self.ring = DownloadRing(capacity: capacity)
         self.wakeup = wakeup
@@ -44,11 +51,16 @@ final class DownloadThread {
         pthread_mutex_init(lock, nil)
         pthread_cond_init(condition, nil)
         var thread = pthread_t()
+        // The thread holds the object until it ends.
+        let held = Unmanaged.passRetained(self)
         let started = pthread_create(&thread, nil, { raw in
             Unmanaged<DownloadThread>.fromOpaque(raw!).takeRetainedValue().run()
             return nil
-        }, Unmanaged.passRetained(self).toOpaque())
-        precondition(started == 0, "cannot start a download thread: \(started)")
+        }, held.toOpaque())
+        guard started == 0 else {
+            held.release()
+            throw ThreadUnavailable(code: started)
+        }
         pthread_detach(thread)
     }
 
