@@ -44,6 +44,10 @@ public final class HTTPExchange {
     /// True while the client can still be answered.
     public var isOpen: Bool { connection != nil && !responded }
 
+    /// True while the client can be answered and has not closed its side: a connection is not read while
+    /// its request waits for an answer, so only a peek at the socket tells (a system call: for long waits).
+    public var isStillWaited: Bool { isOpen && connection?.transport.peerHasClosed == false }
+
     /// Whether the request came over TLS (a challenge's realm on the same host takes its scheme).
     public var isTLS: Bool { connection?.tls != nil }
 

@@ -19,6 +19,14 @@ public struct StreamTransport {
         return fd
     }
 
+    /// True once the peer has closed or reset the connection, seen without taking a byte (a peek): for a
+    /// request that waits long for its answer while the connection is not read (pipelined bytes count as open).
+    public var peerHasClosed: Bool {
+        var byte: UInt8 = 0
+        let count = recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+    }
+
     /// Bytes libuv still holds in queued writes.
     public var queuedBytes: Int { stream.pointee.write_queue_size }
 

@@ -11,6 +11,7 @@ fail.
 import hashlib
 import os
 import resource
+import socket
 import threading
 import time
 import uuid
@@ -162,6 +163,66 @@ def test_at_most_maxdownloads_cold_blobs_are_led_at_once_and_the_rest_wait_their
         assert results.get(i, (None,))[:2] == (200, hashlib.sha256(blob).hexdigest()), f"client {i}: {results.get(i)}"
     assert sorted(upstream.asked()) == sorted(upstream.blobs), "each blob once"
     assert upstream.most_active == 2
+
+
+def test_a_waiting_download_every_client_of_which_left_is_never_asked_of_the_upstream(gated, start_berth, tmp_path):
+    blobs = [_blob(30 + i) for i in range(2)]
+    upstream = gated(blobs)
+    berth, _ = start_mirror(start_berth, tmp_path, write_mirror_config(
+        tmp_path, remoteurl=upstream.base_url, extra="  maxdownloads: 1\n"), workers=1)
+    first = {}
+    holder = threading.Thread(target=lambda: first.setdefault("answer", _get(berth, blobs[0])))
+    holder.start()
+    upstream.wait_for_gets(1)
+    # A client asks for the second blob, which waits its turn, and goes away before it comes.
+    digest = hashlib.sha256(blobs[1]).hexdigest()
+    with socket.create_connection(("127.0.0.1", berth.port), timeout=TIMEOUT) as sock:
+        sock.sendall(f"GET /v2/test/blob/blobs/sha256:{digest} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        time.sleep(SETTLE)  # its request is read and waiting (only makes a broken drop look right, never the reverse)
+    time.sleep(SETTLE)  # Berth has seen the close
+    upstream.open_all()
+    holder.join(TIMEOUT)
+    assert first.get("answer", (None,))[:2] == (200, hashlib.sha256(blobs[0]).hexdigest()), first
+    time.sleep(SETTLE)
+    assert upstream.asked() == [hashlib.sha256(blobs[0]).hexdigest()], "the blob nobody waited for was downloaded"
+    # Asked again, it downloads.
+    assert _get(berth, blobs[1])[:2] == (200, digest)
+    assert upstream.asked().count(digest) == 1
+
+
+def test_past_64_waiting_downloads_per_led_slot_a_client_hears_429_with_retry_after(gated, start_berth, tmp_path):
+    blobs = [_blob(100 + i, size=MiB + 4096) for i in range(66)]
+    upstream = gated(blobs)
+    berth, _ = start_mirror(start_berth, tmp_path, write_mirror_config(
+        tmp_path, remoteurl=upstream.base_url, extra="  maxdownloads: 1\n"), workers=1)
+    results = {}
+
+    def fetch(i):
+        digest = hashlib.sha256(blobs[i]).hexdigest()
+        with requests.get(berth.url(f"/v2/test/blob/blobs/sha256:{digest}"), stream=True, timeout=TIMEOUT) as r:
+            body = r.content
+            results[i] = (r.status_code, hashlib.sha256(body).hexdigest() == digest, r.headers.get("Retry-After"),
+                          body[:200])
+    clients = [threading.Thread(target=fetch, args=(i,)) for i in range(66)]
+    clients[0].start()
+    upstream.wait_for_gets(1)
+    # 65 more while the first is held: 64 wait their turn, whichever comes last is refused at once.
+    for client in clients[1:]:
+        client.start()
+    deadline = time.monotonic() + TIMEOUT
+    while not any(answer[0] == 429 for answer in list(results.values())):
+        assert time.monotonic() < deadline, f"no 429 with 65 cold blobs behind a held one: {results}"
+        time.sleep(0.05)
+    upstream.open_all()
+    for client in clients:
+        client.join(TIMEOUT)
+    refused = [i for i, answer in results.items() if answer[0] == 429]
+    assert len(refused) == 1, refused
+    status, _, retry_after, body = results[refused[0]]
+    assert retry_after == "5" and b'"TOOMANYREQUESTS"' in body, (retry_after, body)
+    served = [i for i, answer in results.items() if answer[:2] == (200, True)]
+    assert len(served) == 65, {i: a for i, a in results.items() if i not in served}
+    assert len(upstream.asked()) == 65
 
 
 def test_the_bound_is_a_config_key_from_1_to_256(start_berth, tmp_path):

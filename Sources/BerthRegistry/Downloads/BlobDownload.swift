@@ -42,6 +42,10 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     /// Requests of this process that asked for this download: the first of one led here is the cache's miss,
     /// every other one a coalesced request (for the access log).
     var clients = 0
+    /// Set while the download waits for its turn (`BlobDownloads`' bound).
+    var isWaitingForTurn = false
+    /// One per client of a download waiting for its turn: whether that client still waits for it.
+    var stillWanted: [() -> Bool] = []
     var isLed: Bool { upstream != nil }
 
     private init(digest: Digest, loop: EventLoop, store: RegistryStore) {
@@ -181,6 +185,11 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     /// Ends a download that waited for its turn and could not be started (its claim on disk).
     func abandon(_ error: Error) {
         fail(.concealing(error, "claiming the download of blob \(digest)", code: .unavailable))
+    }
+
+    /// Ends a download that waited for its turn while every client of it went away: it is not started.
+    func drop() {
+        fail(RegistryError(.unavailable, "nobody waits for blob \(digest) any more"))
     }
 
     // MARK: The upstream's events (the fetch holds the download until the response ends)

@@ -5,16 +5,21 @@ import BerthStorage
 /// The blob downloads this process knows of, by digest: whoever asks for a blob already coming joins its
 /// download, whether the mirror or a Kraken namespace's backend asks, and is served it as it grows. At most
 /// `maxLed` are led here at once (each holds two threads and an 8 MiB ring, `DownloadPipeline`): the next ones
-/// wait in the order asked, joined like any other, and start as led ones end. Following another worker's
-/// download costs a timer and a descriptor, and is not bounded here.
+/// wait in the order asked, joined like any other, and start as led ones end, unless every client of one has
+/// gone by then; at most `maxWaiting` wait (past that a client hears 429 with Retry-After). Following another
+/// worker's download costs a timer and a descriptor, and is not bounded here.
 /// Loop-confined.
 final class BlobDownloads {
     private let loop: EventLoop
     private let maxLed: Int
+    /// What a client told `busy` is asked to wait before it tries again.
+    static let retryAfterSeconds = 5
     private var running: [Digest: BlobDownload] = [:]
     private var led = 0
-    /// How to start each download waiting for a turn, first asked first.
-    private var waiting: [() -> Void] = []
+    /// Downloads waiting for a turn, first asked first, with how to start each.
+    private var waiting: [(download: BlobDownload, start: () -> Void)] = []
+    /// Each waiting download is one or more clients' connections: a bound well past any real pull's layers.
+    var maxWaiting: Int { 64 * maxLed }
 
     init(loop: EventLoop, maxLed: Int) {
         self.loop = loop
@@ -41,7 +46,9 @@ final class BlobDownloads {
             }
             return remember(download, starting: { lead(claim) })
         }
-        waiting.append({
+        guard waiting.count < maxWaiting else { throw Busy() }
+        download.isWaitingForTurn = true
+        waiting.append((download, {
             do {
                 // Committed meanwhile by another worker: following finds it at once.
                 if store.blobSize(digest) == nil, let claim = try DownloadClaim.claim(BlobDownload.key(digest), in: store) {
@@ -52,7 +59,7 @@ final class BlobDownloads {
             } catch {
                 download.abandon(error)
             }
-        })
+        }))
         return remember(download, starting: {})
     }
 
@@ -76,14 +83,26 @@ final class BlobDownloads {
 
     private func startWaiting() {
         while led < maxLed, !waiting.isEmpty {
-            // Started even when every client of it has gone (cut by a deadline): the blob was asked for, and
-            // the next pull of the image will want it.
-            waiting.removeFirst()()
+            let next = waiting.removeFirst()
+            // Not started once every client of it has gone: a client that asks and leaves, over and over,
+            // must not queue downloads nobody reads.
+            guard next.download.stillWanted.contains(where: { $0() }) else {
+                next.download.drop()
+                continue
+            }
+            next.download.stillWanted = []
+            next.download.isWaitingForTurn = false
+            next.start()
         }
     }
 
+    /// `maxWaiting` downloads wait already.
+    struct Busy: Error {}
+
     /// Why a client of a download is not served it; each caller words it in its own dialect.
     enum ServeFailure {
+        /// `maxWaiting` downloads wait already: the client should come back in `retryAfterSeconds`.
+        case busy
         /// The download could neither be joined nor started (its claim on disk).
         case unavailable(Error)
         /// The upstream failed, or sent something else than the blob: the answer for that.
@@ -107,8 +126,13 @@ final class BlobDownloads {
         let download: BlobDownload
         do {
             download = try self.download(digest, from: upstream, repository: repository, linkTo: owner, store: store, metrics: metrics)
+        } catch is Busy {
+            return failed(.busy)
         } catch {
             return failed(.unavailable(error))
+        }
+        if download.isWaitingForTurn {
+            download.stillWanted.append({ [weak exchange] in exchange?.isStillWaited == true })
         }
         joined(download)
         var timer: RepeatingTimer?

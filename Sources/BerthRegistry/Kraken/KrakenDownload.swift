@@ -61,6 +61,8 @@ extension Registry {
                         headers: [("Content-Type", "application/octet-stream")], sizeDeadlineSeconds: options.krakenFetchTimeoutSeconds,
                         store: store, metrics: metrics, to: exchange) { failure in
             switch failure {
+            case .busy:
+                exchange.krakenFail(KrakenFailure(status: 429, message: "this worker has \(self.downloads.maxWaiting) cold blobs waiting to download"))
             case .unavailable(let error):
                 exchange.krakenFail(error)
             case .upstream(let error):

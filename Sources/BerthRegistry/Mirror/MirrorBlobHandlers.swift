@@ -33,6 +33,9 @@ extension Registry {
                 exchange.logNote = ("cache", download.isLed && download.clients == 1 ? "miss" : "coalesced")
             }, failed: { failure in
                 switch failure {
+                case .busy:
+                    exchange.fail(RegistryError(.tooManyRequests, "this worker has \(self.downloads.maxWaiting) cold blobs waiting to download"),
+                                  headers: [("Retry-After", "\(BlobDownloads.retryAfterSeconds)")])
                 case .unavailable(let error):
                     exchange.fail(error)
                 case .upstream(let error):
