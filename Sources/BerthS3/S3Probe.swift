@@ -38,6 +38,10 @@ public final class S3Probe {
 
     public var probePrefix: String { prefix }
 
+    /// A space, a `+`, `=`, `&` and a non-ASCII letter: the key's URI encoding must agree between the request
+    /// path, `x-amz-copy-source` and the signature, as AWS's rules have it.
+    static let copyName = "copy of object+=&\u{FC}"
+
     public func run(completion: @escaping (Bool) -> Void) {
         done = completion
         put()
@@ -165,8 +169,8 @@ public final class S3Probe {
 
     private func copy() {
         begin()
-        client.copyObject(from: prefix + "object", to: prefix + "copy") { [self] result in
-            step("copy", "\(prefix)object to \(prefix)copy", result) { _ in list() }
+        client.copyObject(from: prefix + "object", to: prefix + Self.copyName) { [self] result in
+            step("copy", "\(prefix)object to \(prefix)\(Self.copyName)", result) { _ in list() }
         }
     }
 
@@ -181,7 +185,7 @@ public final class S3Probe {
                     pages += 1
                     keys += listed.objects.map(\.key)
                     if let next = listed.nextContinuationToken, pages < 10 { return page(next) }
-                    let expected = ["copy", "multipart", "object"].map { prefix + $0 }
+                    let expected = [Self.copyName, "multipart", "object"].map { prefix + $0 }
                     step("list", "\(keys.count) keys in \(pages) pages of 1", keys == expected ? result
                          : .failure(.malformedAnswer("listed \(keys), not \(expected)"))) { _ in delete() }
                 case .failure:
@@ -194,7 +198,7 @@ public final class S3Probe {
 
     private func delete() {
         begin()
-        var remaining = ["object", "copy", "multipart"].map { prefix + $0 }
+        var remaining = ["object", Self.copyName, "multipart"].map { prefix + $0 }
         func next() {
             guard let key = remaining.popLast() else { return verifyDeleted() }
             client.deleteObject(key) { [self] result in
