@@ -7,7 +7,8 @@ S3 clients sign with the access key `<account>:<user>` and the tempauth password
 Swift reads /etc/swift/swift.conf (the hash suffix, storage policy 0) from its fixed place; everything
 else (rings, devices, daemon configs, logs) is under the temporary directory.
 
-The fixture `swift_s3` (in conftest.py) yields a running store with a fresh bucket.
+Fixtures (import them into a test module): `swift_store`, one running store per module, and `swift_s3`,
+an `S3Target` (endpoint URL, region, access key, secret key) with a fresh bucket per test.
 """
 
 import os
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from dataclasses import dataclass
 
 import pytest
 import requests
@@ -256,3 +258,25 @@ class SwiftStore:
                 last = repr(e)
             time.sleep(0.2)
         pytest.fail(f"Swift did not come up within {READY_TIMEOUT:.0f}s (last: {last})\n{self.logs()}", pytrace=False)
+
+
+@dataclass
+class S3Target:
+    endpoint: str
+    region: str
+    access_key: str
+    secret_key: str
+    bucket: str
+    store: SwiftStore
+
+
+@pytest.fixture(scope="module")
+def swift_store(tmp_path_factory):
+    with SwiftStore(tmp_path_factory.mktemp("swift")) as store:
+        yield store
+
+
+@pytest.fixture
+def swift_s3(swift_store):
+    yield S3Target(swift_store.endpoint, swift_store.region, swift_store.access_key, swift_store.secret_key,
+                   swift_store.new_bucket(), swift_store)

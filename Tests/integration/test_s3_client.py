@@ -12,16 +12,9 @@ from conftest import berth_binary, reference_binary
 from imagebuild import Layout, copy_from_registry, copy_to_registry, read_layout
 from processes import stop_process
 from regutil import OCI_MANIFEST, free_port, wait_for
-from swiftstore import SECRET_KEY, SwiftStore
+from swiftstore import SECRET_KEY, swift_s3, swift_store  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.berth_only  # the test drives Berth's own command and Swift, not a registry fixture
-
-
-@pytest.fixture(scope="module")
-def swift(tmp_path_factory):
-    store = SwiftStore(tmp_path_factory.mktemp("swift"))
-    with store:
-        yield store
 
 
 def s3_config(path, swift, bucket, secret=SECRET_KEY, root="/berth-tests", extra=""):
@@ -47,8 +40,8 @@ def s3_check(config, *args):
     return r.returncode, r.stdout + r.stderr
 
 
-def test_s3_check_passes_every_step_against_swift_and_leaves_nothing(swift, tmp_path):
-    bucket = swift.new_bucket()
+def test_s3_check_passes_every_step_against_swift_and_leaves_nothing(swift_s3, tmp_path):
+    swift, bucket = swift_s3.store, swift_s3.bucket
     status, output = s3_check(s3_config(tmp_path / "c.yml", swift, bucket))
     assert status == 0, output + swift.logs()
     for step in ("put", "head", "get", "range-get", "multipart", "multipart-get", "abort", "copy", "list", "delete"):
@@ -59,24 +52,24 @@ def test_s3_check_passes_every_step_against_swift_and_leaves_nothing(swift, tmp_
     assert swift.list_keys(bucket, "berth-tests/_berth_probe/") == []
 
 
-def test_s3_check_with_unsigned_payloads(swift, tmp_path):
-    status, output = s3_check(s3_config(tmp_path / "c.yml", swift, swift.new_bucket()), "--unsigned-payload",
+def test_s3_check_with_unsigned_payloads(swift_s3, tmp_path):
+    status, output = s3_check(s3_config(tmp_path / "c.yml", swift_s3.store, swift_s3.bucket), "--unsigned-payload",
                               "--multipart-size", str(5 * 1024 * 1024 + 7))
     assert status == 0, output
     assert "in 2 parts of 5242880" in output, output
 
 
-def test_a_wrong_secret_fails_with_signature_does_not_match_and_never_prints_the_secret(swift, tmp_path):
+def test_a_wrong_secret_fails_with_signature_does_not_match_and_never_prints_the_secret(swift_s3, tmp_path):
     wrong = "Wr0ng-s3cr3t-Qx7"
-    status, output = s3_check(s3_config(tmp_path / "c.yml", swift, swift.new_bucket(), secret=wrong))
+    status, output = s3_check(s3_config(tmp_path / "c.yml", swift_s3.store, swift_s3.bucket, secret=wrong))
     assert status == 1, output
     assert "FAILED put: SignatureDoesNotMatch" in output, output
     assert "ok     " not in output, output
     assert wrong not in output and SECRET_KEY not in output, output
 
 
-def test_a_missing_bucket_fails_with_its_code(swift, tmp_path):
-    status, output = s3_check(s3_config(tmp_path / "c.yml", swift, "no-such-bucket-berth"))
+def test_a_missing_bucket_fails_with_its_code(swift_store, tmp_path):
+    status, output = s3_check(s3_config(tmp_path / "c.yml", swift_store, "no-such-bucket-berth"))
     assert status == 1, output
     assert "FAILED put: NoSuchBucket" in output, output
 
@@ -90,8 +83,8 @@ def test_an_unusable_s3_config_exits_2_naming_the_key(tmp_path):
     assert "storage.s3.v4auth" in output and "TOPSECRET" not in output, output
 
 
-def test_serve_refuses_storage_s3_until_the_driver_lands(swift, tmp_path):
-    config = s3_config(tmp_path / "c.yml", swift, "images", extra=f"http: {{addr: 127.0.0.1:{free_port()}}}\n")
+def test_serve_refuses_storage_s3_until_the_driver_lands(swift_store, tmp_path):
+    config = s3_config(tmp_path / "c.yml", swift_store, "images", extra=f"http: {{addr: 127.0.0.1:{free_port()}}}\n")
     r = subprocess.run([berth_binary(), "serve", "--config", str(config)], capture_output=True, text=True, timeout=60,
                        cwd=tmp_path)
     assert r.returncode != 0, r.stdout + r.stderr
@@ -99,9 +92,9 @@ def test_serve_refuses_storage_s3_until_the_driver_lands(swift, tmp_path):
     assert "berth storage s3-check" in r.stderr and SECRET_KEY not in r.stderr, r.stderr
 
 
-def test_docker_registry_with_its_s3_driver_on_swift_accepts_a_skopeo_push(swift, tmp_path):
+def test_docker_registry_with_its_s3_driver_on_swift_accepts_a_skopeo_push(swift_s3, tmp_path):
     """registry:2's s3 driver on the same Swift: the harness the next slice's "read each other's bucket" needs."""
-    bucket = swift.new_bucket()
+    swift, bucket = swift_s3.store, swift_s3.bucket
     port = free_port()
     config = s3_config(tmp_path / "registry.yml", swift, bucket, root="/registry",
                        extra="log: {level: info}\n"
