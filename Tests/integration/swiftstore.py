@@ -134,6 +134,10 @@ def has_user_xattrs(path):
         os.unlink(probe)
 
 
+class DaemonExited(Exception):
+    pass
+
+
 class SwiftStore:
     """Swift's four daemons on loopback under `workdir`; `start()` then `stop()` (or use as a context)."""
 
@@ -162,6 +166,18 @@ class SwiftStore:
         if not has_user_xattrs(self.devices):
             pytest.fail(f"the file system under {self.devices} has no user xattrs, which Swift's object "
                         "server needs", pytrace=False)
+        # The ports were free when chosen; another process may take one before a daemon binds it, and
+        # that daemon then exits: the store starts again on fresh ports.
+        for attempt in range(3):
+            try:
+                return self._start_once()
+            except DaemonExited as e:
+                if attempt == 2:
+                    pytest.fail(str(e), pytrace=False)
+                self.ports = {kind: free_port() for kind in self.ports}
+                self.endpoint = f"http://127.0.0.1:{self.ports['proxy']}"
+
+    def _start_once(self):
         for kind in ("account", "container", "object"):
             self._build_ring(kind)
             self._write(f"{kind}-server.conf", SERVER_CONF.format(
@@ -198,9 +214,14 @@ class SwiftStore:
         """A fresh bucket, made through Swift's own API with a tempauth token (S3's CreateBucket is what the
         code under test would do; the fixture does not rely on it)."""
         name = "berth-" + uuid.uuid4().hex[:12]
-        token, storage_url = self._token()
-        r = requests.put(f"{storage_url}/{name}", headers={"X-Auth-Token": token}, timeout=30)
-        assert r.status_code in (201, 202), f"creating container {name}: {r.status_code} {r.text}"
+        # A one-replica Swift on a loaded machine answers 503 when a backend misses its node timeout; the
+        # container PUT is idempotent, so it is asked again a few times before the fixture gives up.
+        for _ in range(5):
+            token, storage_url = self._token()
+            r = requests.put(f"{storage_url}/{name}", headers={"X-Auth-Token": token}, timeout=30)
+            if r.status_code not in (500, 503):
+                break
+        assert r.status_code in (201, 202), f"creating container {name}: {r.status_code} {r.text}\n{self.logs()}"
         return name
 
     def list_keys(self, bucket, prefix=""):
@@ -223,6 +244,9 @@ class SwiftStore:
 
     def _build_ring(self, kind):
         builder = os.path.join(self.swift_dir, f"{kind}.builder")
+        for stale in (builder, os.path.join(self.swift_dir, f"{kind}.ring.gz")):  # from an attempt on other ports
+            if os.path.exists(stale):
+                os.remove(stale)
         for argv in (["create", "4", "1", "0"],
                      ["add", f"r1z1-127.0.0.1:{self.ports[kind]}/d1", "100"],
                      ["rebalance"]):
@@ -246,7 +270,7 @@ class SwiftStore:
         while time.monotonic() < deadline:
             for kind, proc in self.procs.items():
                 if proc.poll() is not None:
-                    pytest.fail(f"swift {kind} server exited with {proc.returncode}\n{self.logs()}", pytrace=False)
+                    raise DaemonExited(f"swift {kind} server exited with {proc.returncode}\n{self.logs()}")
             try:
                 # A token, then the account answers: the proxy, tempauth and the account server are up.
                 token, storage_url = self._token()
