@@ -13,6 +13,7 @@ an `S3Target` (endpoint URL, region, access key, secret key) with a fresh bucket
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -272,13 +273,16 @@ class SwiftStore:
                 if proc.poll() is not None:
                     raise DaemonExited(f"swift {kind} server exited with {proc.returncode}\n{self.logs()}")
             try:
-                # A token, then the account answers: the proxy, tempauth and the account server are up.
+                # Every backend accepts connections (the proxy only finds out per request), then a token and
+                # the account's answer: the proxy, memcached, tempauth and the account server are up.
+                for kind in ("memcache", "account", "container", "object"):
+                    socket.create_connection(("127.0.0.1", self.ports[kind]), timeout=5).close()
                 token, storage_url = self._token()
                 r = requests.head(storage_url, headers={"X-Auth-Token": token}, timeout=5)
                 if r.status_code in (200, 204):
                     return
                 last = f"account HEAD {r.status_code}"
-            except (requests.RequestException, AssertionError) as e:
+            except (OSError, requests.RequestException, AssertionError) as e:
                 last = repr(e)
             time.sleep(0.2)
         pytest.fail(f"Swift did not come up within {READY_TIMEOUT:.0f}s (last: {last})\n{self.logs()}", pytrace=False)
