@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 PYTHON ?= python3
 BUILD_APT := libuv1-dev libhttp-parser-dev libssl-dev libcrypt-dev pkg-config
-TEST_APT := skopeo podman docker-registry apache2-utils openssl curl strace containerd squid docker.io chromium chromium-driver
+TEST_APT := skopeo podman docker-registry apache2-utils openssl curl strace containerd squid docker.io chromium chromium-driver swift swift-proxy swift-object swift-container swift-account python3-swift memcached
 TEST_PIP := pytest requests oras python-dxf prometheus_client PyJWT cryptography selenium
 BERTH := .build/release/berth
 

@@ -26,6 +26,8 @@ let package = Package(
         .target(name: "BerthSupervisor", dependencies: ["BerthHTTP", "CLibUV", "CBerthShims"]),
         .target(name: "BerthRegistry", dependencies: ["BerthHTTP", "BerthJWT", "BerthStorage", "BerthUpstream", "CCrypt", "CBerthShims"]),
         .target(name: "BerthUpstream", dependencies: ["BerthHTTP", "BerthTLS", "CLibUV", "COpenSSL", "CHTTPParser", "CBerthShims"]),
+        // S3-compatible object storage: Signature V4 and an S3 client on BerthUpstream's HTTP client (issue 18).
+        .target(name: "BerthS3", dependencies: ["BerthUpstream", "BerthHTTP", "COpenSSL", "CBerthShims"]),
         // The web UI under /ui/: pages rendered from Templates/*.mustache (resources, parsed once at start by its own renderer).
         .target(name: "BerthUI", dependencies: ["BerthRegistry", "BerthHTTP", "BerthStorage"],
                 resources: [.copy("Templates"), .copy("Assets")]),
@@ -33,12 +35,13 @@ let package = Package(
         .target(name: "BerthBench", dependencies: ["BerthHTTP", "BerthStorage", "CLibUV", "CHTTPParser", "CBerthShims",
                                                    .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "BerthConfiguration", dependencies: [
-            "BerthHTTP", "BerthJWT", "BerthTLS", "BerthRegistry", "BerthStorage", "BerthUpstream", .product(name: "Yams", package: "Yams"),
+            "BerthHTTP", "BerthJWT", "BerthTLS", "BerthRegistry", "BerthS3", "BerthStorage", "BerthUpstream", .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "berth", dependencies: [
             "BerthBench",
             "BerthConfiguration",
             "BerthRegistry",
+            "BerthS3",
             "BerthSupervisor",
             "BerthTLS",
             "BerthUI",
@@ -58,6 +61,7 @@ let package = Package(
         .testTarget(name: "BerthUITests", dependencies: ["BerthUI", "BerthStorage"]),
         .testTarget(name: "BerthConfigurationTests", dependencies: ["BerthConfiguration"]),
         .testTarget(name: "BerthBenchTests", dependencies: ["BerthBench"]),
+        .testTarget(name: "BerthS3Tests", dependencies: ["BerthS3"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -38,6 +38,9 @@ struct RefusedKey {
             guard let driver = value as? String else { return false }
             return driver.lowercased() != "filesystem"
         }, instead: RefusedKey.filesystemOnly),
+        // Before `storage.*`, so that its message wins (issue 18: until the S3 driver lands, serve refuses it).
+        RefusedKey(path: "storage.s3", instead: "Berth has no S3 storage driver yet and stores on storage.filesystem only; "
+                   + "storage.s3 is read by `berth storage s3-check CONFIG` only, a diagnostic of the bucket"),
         RefusedKey(path: "storage.*", except: ["filesystem", "delete", "cache", "maintenance", "redirect", "tag"],
                    instead: RefusedKey.filesystemOnly),
         RefusedKey(path: "storage.redirect", asks: { value in

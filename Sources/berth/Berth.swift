@@ -17,7 +17,7 @@ struct Berth: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "berth",
         abstract: "A container image registry: Docker Registry HTTP API V2 and OCI Distribution 1.1.",
-        subcommands: [Serve.self, GarbageCollect.self, Fsck.self, Cache.self, BenchCommand.self, Version.self])
+        subcommands: [Serve.self, GarbageCollect.self, Fsck.self, Cache.self, StorageCommand.self, BenchCommand.self, Version.self])
 
     /// argument-parser's own `main`, except that a usage mistake exits 2 (as a bad configuration does) instead of 64.
     static func main() {
