@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthUpstream
 import Foundation
 
 /// `berth bench [scenario...] URL`: drives a registry from one libuv loop and reports what it measured.
@@ -19,7 +20,7 @@ public struct BenchCommand: ParsableCommand {
         case text, json, csv
     }
 
-    @Argument(help: "Scenario names, then the registry's base URL (http://host:port).")
+    @Argument(help: "Scenario names, then the registry's base URL (http://host:port or https://host:port).")
     var arguments: [String]
 
     @Option(help: "Connections, each running one operation at a time.")
@@ -58,8 +59,14 @@ public struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-seed"), help: "Do not push the synthetic image first.")
     var noSeed = false
 
-    @Option(help: "Basic credentials, name:password.")
+    @Option(help: "Credentials, name:password: sent as Basic, or to the token realm when the registry challenges with Bearer.")
     var user: String?
+
+    @Option(help: "https://: trust the CAs of this PEM file instead of the system's.")
+    var cacert: String?
+
+    @Flag(help: "https://: do not check the certificate (nor its name).")
+    var insecure = false
 
     @Option(help: "text, json, or csv (a header line and one line per scenario).")
     var output: OutputFormat = .text
@@ -74,9 +81,7 @@ public struct BenchCommand: ParsableCommand {
     public func settings() throws -> BenchSettings {
         var words = arguments
         guard let url = words.popLast(), let target = BenchTarget(url: url) else {
-            throw ValidationError(arguments.last.map { url in
-                url.hasPrefix("https://") ? "\(url): TLS targets are not supported yet; use http://" : "\(url) is not an http://host:port URL"
-            } ?? "missing the registry URL")
+            throw ValidationError(arguments.last.map { "\($0) is not an http(s)://host:port URL" } ?? "missing the registry URL")
         }
         if let unknown = words.first(where: { !ScenarioCatalog.names.contains($0) }) {
             throw ValidationError("unknown scenario \(unknown); known: \(ScenarioCatalog.names.joined(separator: ", "))")
@@ -107,11 +112,13 @@ public struct BenchCommand: ParsableCommand {
             guard user.contains(":") else { throw ValidationError("--user must be name:password") }
             authorization = "Basic " + Data(user.utf8).base64EncodedString()
         }
+        if let cacert, access(cacert, R_OK) != 0 { throw ValidationError("--cacert \(cacert): cannot read it") }
         guard RepositoryPath.isValid(repo) else { throw ValidationError("--repo \(repo): not a repository name") }
         return BenchSettings(target: target, scenarios: words.isEmpty ? ["manifest-get"] : words, concurrency: concurrency, stop: stop,
                              repository: repo, tag: tag, seed: seed, size: bytes, range: byteRange, byDigest: byDigest,
                              verify: verify, seedRegistry: !noSeed, authorization: authorization, output: output,
-                             timeoutMilliseconds: timeoutMilliseconds)
+                             timeoutMilliseconds: timeoutMilliseconds, user: user,
+                             caFile: cacert, insecure: insecure)
     }
 
     public func run() throws {
@@ -151,10 +158,17 @@ public struct BenchSettings: Equatable {
     public var authorization: String?
     public var output: BenchCommand.OutputFormat
     public var timeoutMilliseconds: UInt64
+    /// `name:password` as given, for the token realm.
+    public var user: String?
+    public var caFile: String?
+    public var insecure: Bool
 
-    public func context() -> ScenarioContext {
+    public var tls: UpstreamTLSConfiguration { UpstreamTLSConfiguration(verifyCertificates: !insecure, caFile: caFile) }
+
+    /// `bearer`: the registry challenges with Bearer, so requests carry tokens instead of Basic credentials.
+    public func context(bearer: Bool = false) -> ScenarioContext {
         ScenarioContext(repository: repository, tag: tag, seed: seed, size: size, range: range, byDigest: byDigest, verify: verify,
-                        seedRegistry: seedRegistry, heads: RequestHead(host: target.authority, authorization: authorization))
+                        seedRegistry: seedRegistry, heads: RequestHead(host: target.authority, authorization: bearer ? nil : authorization))
     }
 }
 

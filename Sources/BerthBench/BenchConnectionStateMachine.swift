@@ -6,6 +6,8 @@ public struct BenchConnectionStateMachine: Equatable {
         case connecting
         case idle
         case awaitingResponse
+        /// Its request was answered with a Bearer challenge; the run is fetching the token (not timed).
+        case awaitingToken
         /// Our own close before opening again (the server ended keep-alive, or a request failed).
         case reconnecting
         case closed
@@ -52,6 +54,20 @@ public struct BenchConnectionStateMachine: Equatable {
         return .close
     }
 
+    /// The request to send next waits for a token.
+    public mutating func awaitToken() -> Action {
+        guard state == .idle else { return .none }
+        state = .awaitingToken
+        return .none
+    }
+
+    /// The token came (or its fetch failed, and the run has the next request ready anyway).
+    public mutating func tokenArrived() -> Action {
+        guard state == .awaitingToken else { return .none }
+        state = .idle
+        return .issueNext
+    }
+
     public mutating func responseComplete(keepAlive: Bool) -> Action {
         guard state == .awaitingResponse else { return .none }
         state = keepAlive ? .idle : .reconnecting
@@ -64,7 +80,7 @@ public struct BenchConnectionStateMachine: Equatable {
         case .awaitingResponse:
             state = .reconnecting
             return .failRequest
-        case .idle:
+        case .idle, .awaitingToken:
             state = .reconnecting
             return .reconnect
         case .connecting:
@@ -79,7 +95,7 @@ public struct BenchConnectionStateMachine: Equatable {
     public mutating func timedOut() -> Action {
         switch state {
         case .awaitingResponse, .connecting: return streamEnded()
-        case .idle, .reconnecting, .closed: return .none
+        case .idle, .awaitingToken, .reconnecting, .closed: return .none
         }
     }
 

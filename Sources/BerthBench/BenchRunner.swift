@@ -1,7 +1,8 @@
 import BerthHTTP
+import BerthUpstream
 
-/// Runs the scenarios one after another on one loop: each one's seeding (one connection, not measured),
-/// then its load.
+/// Runs the scenarios one after another on one loop: first `GET /v2/` (does it challenge with Bearer?), then
+/// each scenario's seeding (one connection, not measured), then its load.
 struct BenchRunner {
     let settings: BenchSettings
 
@@ -12,22 +13,31 @@ struct BenchRunner {
     func run() throws -> [ScenarioReport] {
         let address = try settings.target.resolve()
         let loop = EventLoop()
+        let tls = try settings.target.isTLS ? (context: TLSContext(settings.tls), host: settings.target.host) : nil
+        let credentials = settings.user.map { $0.split(separator: ":", maxSplits: 1).map(String.init) }
+        let candidate = try BenchAuthorizer(loop: loop, target: settings.target, tls: settings.tls, username: credentials?.first,
+                                            password: credentials?.last, timeoutMilliseconds: settings.timeoutMilliseconds)
+        let authorizer = candidate.probe(loop: loop) ? candidate : nil
         var reports: [ScenarioReport] = []
         for name in settings.scenarios {
-            let scenario = ScenarioCatalog.make(name, settings.context())!
+            let scenario = ScenarioCatalog.make(name, settings.context(bearer: authorizer != nil))!
+            let fetchesBefore = authorizer?.fetches ?? 0
             var seedRequests = 0
+            var challenges = 0
             if let seeding = scenario.seeding() {
                 let result = LoadRun(loop: loop, address: address, scenario: seeding, concurrency: 1,
                                      stop: .operations(seeding.operationLimit ?? 1),
-                                     timeoutMilliseconds: settings.timeoutMilliseconds).run()
+                                     timeoutMilliseconds: settings.timeoutMilliseconds, tls: tls, authorizer: authorizer).run()
                 seedRequests = result.requests
+                challenges = result.challenges
                 if result.errorCount > 0 {
                     throw BenchError.seedingFailed(scenario: name, reason: ScenarioReport.errorText(result))
                 }
             }
             let result = LoadRun(loop: loop, address: address, scenario: scenario, concurrency: settings.concurrency, stop: settings.stop,
-                                 timeoutMilliseconds: settings.timeoutMilliseconds).run()
-            reports.append(ScenarioReport(name: name, seedRequests: seedRequests, result: result))
+                                 timeoutMilliseconds: settings.timeoutMilliseconds, tls: tls, authorizer: authorizer).run()
+            reports.append(ScenarioReport(name: name, seedRequests: seedRequests, result: result,
+                                          tokenFetches: (authorizer?.fetches ?? 0) - fetchesBefore, challenges: challenges + result.challenges))
         }
         return reports
     }

@@ -57,7 +57,7 @@ public enum ScenarioCatalog {
         case "blob-get": return BlobGetScenario(context)
         case "push-monolithic": return PushMonolithicScenario(context)
         case "tags-list": return ListScenario(context, name: "tags-list", target: "/v2/\(context.repository)/tags/list")
-        case "catalog": return ListScenario(context, name: "catalog", target: "/v2/_catalog")
+        case "catalog": return ListScenario(context, name: "catalog", target: "/v2/_catalog", authSlot: .catalog)
         default: return nil
         }
     }

@@ -1,4 +1,5 @@
 import BerthHTTP
+import BerthUpstream
 import CLibUV
 import Glibc
 
@@ -15,6 +16,13 @@ final class LoadRun {
     let loop: EventLoop
     var address: sockaddr_storage
     let scenario: BenchScenario
+    /// Over `https://`: the trust settings, and the name the certificate must carry.
+    let tlsContext: TLSContext?
+    let tlsHost: String
+    /// When the registry challenges with Bearer: answers its 401s.
+    let authorizer: BenchAuthorizer?
+    /// Slots whose token could not be had: their 401s are errors, not fetched for again.
+    private var refusedSlots: Set<Int> = []
     private let stop: StopCondition
     private var connections: [BenchConnection] = []
     private var open = 0
@@ -32,8 +40,11 @@ final class LoadRun {
     private var watchdog: RepeatingTimer?
 
     init(loop: EventLoop, address: sockaddr_storage, scenario: BenchScenario, concurrency: Int, stop: StopCondition,
-         timeoutMilliseconds: UInt64) {
+         timeoutMilliseconds: UInt64, tls: (context: TLSContext, host: String)? = nil, authorizer: BenchAuthorizer? = nil) {
         self.loop = loop
+        tlsContext = tls?.context
+        tlsHost = tls?.host ?? ""
+        self.authorizer = authorizer
         self.timeoutMilliseconds = timeoutMilliseconds
         self.address = address
         self.scenario = scenario
@@ -94,6 +105,7 @@ final class LoadRun {
         guard let request = scenario.request(operation: issued, step: 0, after: nil) else { return nil }
         connection.operation = issued
         connection.step = 0
+        connection.challenged = false
         connection.operationStart = now
         issued += 1
         result.bytesSent += request.body.count
@@ -102,6 +114,10 @@ final class LoadRun {
 
     func answered(_ connection: BenchConnection, _ response: BenchResponse, expected: ClosedRange<Int>) {
         let now = uv_hrtime()
+        if response.status == 401, let authorizer, let challenge = response.challenge, !connection.challenged,
+           !refusedSlots.contains(connection.request.authSlot.rawValue) {
+            return awaitToken(connection, authorizer: authorizer, challenge: challenge, since: now)
+        }
         lastAnswer = now
         result.requests += 1
         result.bytesReceived += response.bodyBytes
@@ -126,6 +142,30 @@ final class LoadRun {
             result.failedOperations += 1
         }
         connection.operation = -1
+    }
+
+    /// A Bearer challenge: the request goes again once its token is in force. Neither the 401 nor the
+    /// token fetch is counted or timed as the scenario's; a second challenge in one operation is an error.
+    private func awaitToken(_ connection: BenchConnection, authorizer: BenchAuthorizer, challenge: String, since: UInt64) {
+        result.challenges += 1
+        connection.challenged = true
+        connection.pending = connection.request
+        connection.awaitingToken = true
+        let slot = connection.request.authSlot
+        authorizer.answer(challenge, slot: slot, refusedOwnToken: connection.sentToken) { [unowned self] reason in
+            if let reason {
+                refusedSlots.insert(slot.rawValue)
+                result.tokenFailures[reason, default: 0] += 1
+                result.failedOperations += 1
+                connection.pending = nil
+                connection.operation = -1
+            } else if connection.step == 0 {
+                connection.operationStart = uv_hrtime()
+            } else {
+                connection.operationStart += uv_hrtime() - since
+            }
+            connection.tokenArrived()
+        }
     }
 
     func requestFailed(_ connection: BenchConnection, timedOut: Bool) {
@@ -171,6 +211,10 @@ public struct RunResult {
     /// Requests with no answer within `--timeout`.
     public var timeouts = 0
     public var connectFailures: [String: Int] = [:]
+    /// 401s with a Bearer challenge, answered with a token and sent again (not counted in `requests`).
+    public var challenges = 0
+    /// Operations given up because no token came, by reason.
+    public var tokenFailures: [String: Int] = [:]
     public var elapsedNanoseconds: UInt64 = 0
     public var latency = LatencyHistogram()
 
@@ -178,5 +222,6 @@ public struct RunResult {
 
     public var errorCount: Int {
         errorsByStatus.values.reduce(0, +) + digestMismatches + connectionErrors + timeouts + connectFailures.values.reduce(0, +)
+            + tokenFailures.values.reduce(0, +)
     }
 }
