@@ -12,7 +12,8 @@ public struct BenchCommand: ParsableCommand {
             pushes what it needs (a synthetic image under --repo:--tag whose bytes depend only on --seed; \
             --no-seed skips this for a server that already has them), then runs its load on --concurrency \
             kept-alive connections for --duration or --requests operations. An operation is one request, or \
-            POST and PUT for push-monolithic; latency is per operation that succeeded. Exit status: 0 no \
+            POST and PUT for push-monolithic, POST, PATCHes and PUT for push-chunked and push-streamed; \
+            latency is per operation that succeeded. Exit status: 0 no \
             errors, 1 some request failed (wrong status, --verify digest mismatch, connection, timeout), 2 usage.
             """)
 
@@ -46,6 +47,9 @@ public struct BenchCommand: ParsableCommand {
 
     @Option(help: "Blob size for blob-get (the seeded layer) and push-monolithic: 4096, 512k, 1M, 1GiB.")
     var size = "1M"
+
+    @Option(help: "push-chunked: bytes per PATCH (the last one takes what is left of --size).")
+    var chunkSize = "256k"
 
     @Option(help: "blob-get: only bytes a-b (inclusive), answered 206.")
     var range: String?
@@ -99,6 +103,7 @@ public struct BenchCommand: ParsableCommand {
         }
         guard let timeoutMilliseconds = ByteSize.milliseconds(timeout) else { throw ValidationError("--timeout \(timeout): not a duration") }
         guard let bytes = ByteSize.parse(size), bytes >= 1 else { throw ValidationError("--size \(size): not a size") }
+        guard let chunkBytes = ByteSize.parse(chunkSize), chunkBytes >= 1 else { throw ValidationError("--chunk-size \(chunkSize): not a size") }
         var byteRange: ClosedRange<Int>?
         if let range {
             let parts = range.split(separator: "-", omittingEmptySubsequences: false)
@@ -118,7 +123,7 @@ public struct BenchCommand: ParsableCommand {
                              repository: repo, tag: tag, seed: seed, size: bytes, range: byteRange, byDigest: byDigest,
                              verify: verify, seedRegistry: !noSeed, authorization: authorization, output: output,
                              timeoutMilliseconds: timeoutMilliseconds, user: user,
-                             caFile: cacert, insecure: insecure)
+                             caFile: cacert, insecure: insecure, chunkSize: chunkBytes)
     }
 
     public func run() throws {
@@ -162,13 +167,16 @@ public struct BenchSettings: Equatable {
     public var user: String?
     public var caFile: String?
     public var insecure: Bool
+    public var chunkSize: Int
 
     public var tls: UpstreamTLSConfiguration { UpstreamTLSConfiguration(verifyCertificates: !insecure, caFile: caFile) }
 
     /// `bearer`: the registry challenges with Bearer, so requests carry tokens instead of Basic credentials.
     public func context(bearer: Bool = false) -> ScenarioContext {
-        ScenarioContext(repository: repository, tag: tag, seed: seed, size: size, range: range, byDigest: byDigest, verify: verify,
-                        seedRegistry: seedRegistry, heads: RequestHead(host: target.authority, authorization: bearer ? nil : authorization))
+        var context = ScenarioContext(repository: repository, tag: tag, seed: seed, size: size, range: range, byDigest: byDigest, verify: verify,
+                                      seedRegistry: seedRegistry, heads: RequestHead(host: target.authority, authorization: bearer ? nil : authorization))
+        context.chunkSize = chunkSize
+        return context
     }
 }
 

@@ -28,6 +28,8 @@ public struct ScenarioContext {
     public var verify: Bool
     public var seedRegistry: Bool
     public let heads: RequestHead
+    /// push-chunked: bytes per PATCH.
+    public var chunkSize = 1 << 20
 
     public init(repository: String, tag: String, seed: UInt64, size: Int, range: ClosedRange<Int>?, byDigest: Bool,
                 verify: Bool, seedRegistry: Bool, heads: RequestHead) {
@@ -48,7 +50,8 @@ public struct ScenarioContext {
 
 /// The scenarios by the names the command line uses.
 public enum ScenarioCatalog {
-    public static let names = ["manifest-get", "manifest-head", "blob-get", "push-monolithic", "tags-list", "catalog"]
+    public static let names = ["manifest-get", "manifest-head", "blob-get", "push-monolithic", "push-chunked", "push-streamed", "mount",
+                               "tags-list", "catalog"]
 
     public static func make(_ name: String, _ context: ScenarioContext) -> BenchScenario? {
         switch name {
@@ -56,6 +59,9 @@ public enum ScenarioCatalog {
         case "manifest-head": return ManifestScenario(context, head: true)
         case "blob-get": return BlobGetScenario(context)
         case "push-monolithic": return PushMonolithicScenario(context)
+        case "push-chunked": return PushChunkedScenario(context, chunkSize: context.chunkSize)
+        case "push-streamed": return PushChunkedScenario(context, chunkSize: nil)
+        case "mount": return MountScenario(context)
         case "tags-list": return ListScenario(context, name: "tags-list", target: "/v2/\(context.repository)/tags/list")
         case "catalog": return ListScenario(context, name: "catalog", target: "/v2/_catalog", authSlot: .catalog)
         default: return nil
