@@ -12,7 +12,8 @@ public struct BenchCommand: ParsableCommand {
             pushes what it needs (a synthetic image under --repo:--tag whose bytes depend only on --seed; \
             --no-seed skips this for a server that already has them), then runs its load on --concurrency \
             kept-alive connections for --duration or --requests operations. An operation is one request, or \
-            POST and PUT for push-monolithic, POST, PATCHes and PUT for push-chunked and push-streamed; \
+            POST and PUT for push-monolithic, POST, PATCHes and PUT for push-chunked and push-streamed; for pull-image one request, and --requests \
+            counts whole images, each timed apart too; \
             latency is per operation that succeeded. Exit status: 0 no \
             errors, 1 some request failed (wrong status, --verify digest mismatch, connection, timeout), 2 usage.
             """)
@@ -50,6 +51,12 @@ public struct BenchCommand: ParsableCommand {
 
     @Option(help: "push-chunked: bytes per PATCH (the last one takes what is left of --size).")
     var chunkSize = "256k"
+
+    @Option(help: "pull-image: layers of the image.")
+    var layers = 3
+
+    @Option(help: "pull-image: bytes of each layer.")
+    var layerSize = "1M"
 
     @Option(help: "blob-get: only bytes a-b (inclusive), answered 206.")
     var range: String?
@@ -104,6 +111,8 @@ public struct BenchCommand: ParsableCommand {
         guard let timeoutMilliseconds = ByteSize.milliseconds(timeout) else { throw ValidationError("--timeout \(timeout): not a duration") }
         guard let bytes = ByteSize.parse(size), bytes >= 1 else { throw ValidationError("--size \(size): not a size") }
         guard let chunkBytes = ByteSize.parse(chunkSize), chunkBytes >= 1 else { throw ValidationError("--chunk-size \(chunkSize): not a size") }
+        guard let layerBytes = ByteSize.parse(layerSize), layerBytes >= 1 else { throw ValidationError("--layer-size \(layerSize): not a size") }
+        guard (1...1000).contains(layers) else { throw ValidationError("--layers must be 1 to 1000") }
         var byteRange: ClosedRange<Int>?
         if let range {
             let parts = range.split(separator: "-", omittingEmptySubsequences: false)
@@ -123,7 +132,7 @@ public struct BenchCommand: ParsableCommand {
                              repository: repo, tag: tag, seed: seed, size: bytes, range: byteRange, byDigest: byDigest,
                              verify: verify, seedRegistry: !noSeed, authorization: authorization, output: output,
                              timeoutMilliseconds: timeoutMilliseconds, user: user,
-                             caFile: cacert, insecure: insecure, chunkSize: chunkBytes)
+                             caFile: cacert, insecure: insecure, chunkSize: chunkBytes, layers: layers, layerSize: layerBytes)
     }
 
     public func run() throws {
@@ -168,6 +177,8 @@ public struct BenchSettings: Equatable {
     public var caFile: String?
     public var insecure: Bool
     public var chunkSize: Int
+    public var layers: Int
+    public var layerSize: Int
 
     public var tls: UpstreamTLSConfiguration { UpstreamTLSConfiguration(verifyCertificates: !insecure, caFile: caFile) }
 
@@ -176,6 +187,10 @@ public struct BenchSettings: Equatable {
         var context = ScenarioContext(repository: repository, tag: tag, seed: seed, size: size, range: range, byDigest: byDigest, verify: verify,
                                       seedRegistry: seedRegistry, heads: RequestHead(host: target.authority, authorization: bearer ? nil : authorization))
         context.chunkSize = chunkSize
+        context.layers = layers
+        context.layerSize = layerSize
+        context.concurrency = concurrency
+        if case .operations(let count) = stop { context.images = count }
         return context
     }
 }

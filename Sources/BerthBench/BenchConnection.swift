@@ -145,21 +145,21 @@ final class BenchConnection {
     /// `now`: the clock just read for the answer before, so back-to-back operations read it once each.
     private func issue(at now: UInt64? = nil) {
         if awaitingToken {
-            perform(machine.awaitToken())
+            perform(machine.park())
             return
         }
         guard let next = run.nextRequest(for: self, now: now ?? uv_hrtime()) else {
-            perform(machine.issued(false))
+            perform(run.park(self) ? machine.park() : machine.issued(false))
             return
         }
         perform(machine.issued(true))
         send(next)
     }
 
-    /// The token flow's run resumes a connection whose token has come.
-    func tokenArrived() {
+    /// The run resumes a connection whose token has come, or for which there may be work.
+    func resume() {
         awaitingToken = false
-        perform(machine.tokenArrived())
+        perform(machine.resume())
     }
 
     private func send(_ next: BenchRequest) {

@@ -34,8 +34,16 @@ struct BenchRunner {
                     throw BenchError.seedingFailed(scenario: name, reason: ScenarioReport.errorText(result))
                 }
             }
-            let result = LoadRun(loop: loop, address: address, scenario: scenario, concurrency: settings.concurrency, stop: settings.stop,
+            let pull = scenario as? PullImageScenario
+            var stop = settings.stop
+            // pull-image counts whole images itself (ScenarioContext.images), not the run's per-request operations.
+            if pull != nil, case .operations = stop { stop = .operations(Int.max) }
+            var result = LoadRun(loop: loop, address: address, scenario: scenario, concurrency: settings.concurrency, stop: stop,
                                  timeoutMilliseconds: settings.timeoutMilliseconds, tls: tls, authorizer: authorizer).run()
+            if let pull {
+                result.imageLatency = pull.images
+                result.failedImages = pull.failedImages
+            }
             reports.append(ScenarioReport(name: name, seedRequests: seedRequests, result: result,
                                           tokenFetches: (authorizer?.fetches ?? 0) - fetchesBefore, challenges: challenges + result.challenges))
         }

@@ -23,6 +23,8 @@ final class LoadRun {
     let authorizer: BenchAuthorizer?
     /// Slots whose token could not be had: their 401s are errors, not fetched for again.
     private var refusedSlots: Set<Int> = []
+    /// Connections with nothing to send until another's answer releases work (pull-image's layers).
+    private var parked: [BenchConnection] = []
     private let stop: StopCondition
     private var connections: [BenchConnection] = []
     private var open = 0
@@ -113,6 +115,7 @@ final class LoadRun {
     }
 
     func answered(_ connection: BenchConnection, _ response: BenchResponse, expected: ClosedRange<Int>) {
+        defer { wakeParked() }
         let now = uv_hrtime()
         if response.status == 401, let authorizer, let challenge = response.challenge, !connection.challenged,
            !refusedSlots.contains(connection.request.authSlot.rawValue) {
@@ -140,8 +143,24 @@ final class LoadRun {
             result.latency.record(now - connection.operationStart)
         } else {
             result.failedOperations += 1
+            scenario.failed(operation: connection.operation)
         }
         connection.operation = -1
+    }
+
+    /// Whether `connection`, which has no request now, should wait for one (the scenario has work in flight
+    /// that will release more); if so it is woken at the next answer.
+    func park(_ connection: BenchConnection) -> Bool {
+        guard mayStart, scenario.hasWorkPending else { return false }
+        parked.append(connection)
+        return true
+    }
+
+    private func wakeParked() {
+        guard !parked.isEmpty else { return }
+        let waking = parked
+        parked = []
+        for connection in waking { connection.resume() }
     }
 
     /// A Bearer challenge: the request goes again once its token is in force. Neither the 401 nor the
@@ -164,13 +183,15 @@ final class LoadRun {
             } else {
                 connection.operationStart += uv_hrtime() - since
             }
-            connection.tokenArrived()
+            connection.resume()
         }
     }
 
     func requestFailed(_ connection: BenchConnection, timedOut: Bool) {
+        defer { wakeParked() }
         if timedOut { result.timeouts += 1 } else { result.connectionErrors += 1 }
         result.failedOperations += 1
+        if connection.operation >= 0 { scenario.failed(operation: connection.operation) }
         connection.pending = nil
         connection.operation = -1
     }
@@ -215,6 +236,9 @@ public struct RunResult {
     public var challenges = 0
     /// Operations given up because no token came, by reason.
     public var tokenFailures: [String: Int] = [:]
+    /// pull-image: the time of each whole image pulled, and the images of which a request failed.
+    public var imageLatency: LatencyHistogram?
+    public var failedImages = 0
     public var elapsedNanoseconds: UInt64 = 0
     public var latency = LatencyHistogram()
 

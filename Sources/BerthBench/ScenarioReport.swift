@@ -28,8 +28,9 @@ public struct ScenarioReport {
     var bytesPerSecond: Double { seconds > 0 ? Double(result.bytesReceived + result.bytesSent) / seconds : 0 }
 
     /// Latency figures in microseconds: min, the percentiles, max.
-    var latencyMicroseconds: [(String, Double)] {
-        let histogram = result.latency
+    var latencyMicroseconds: [(String, Double)] { ScenarioReport.microseconds(result.latency) }
+
+    static func microseconds(_ histogram: LatencyHistogram) -> [(String, Double)] {
         var figures = [("min", histogram.count == 0 ? 0 : Double(histogram.min) / 1000)]
         figures += ScenarioReport.percentiles.map { ($0.label, Double(histogram.value(atPercentile: $0.percent)) / 1000) }
         figures.append(("max", Double(histogram.max) / 1000))
@@ -61,6 +62,10 @@ public struct ScenarioReport {
             out += "\(fixed(report.requestsPerSecond, 0)) requests/s, \(fixed(report.bytesPerSecond / 1_048_576, 2)) MiB/s\n"
             out += "  errors: \(errorText(result))\n"
             out += "  latency µs: " + report.latencyMicroseconds.map { "\($0.0) \(fixed($0.1, 1))" }.joined(separator: "  ") + "\n"
+            if let images = result.imageLatency {
+                out += "  \(images.count) images (\(result.failedImages) failed), \(fixed(report.seconds > 0 ? Double(images.count) / report.seconds : 0, 1)) images/s; "
+                out += "image µs: " + microseconds(images).map { "\($0.0) \(fixed($0.1, 1))" }.joined(separator: "  ") + "\n"
+            }
             if report.seedRequests > 0 { out += "  seeded with \(report.seedRequests) requests\n" }
             if report.tokenFetches > 0 { out += "  \(report.challenges) Bearer challenges answered with \(report.tokenFetches) token requests\n" }
         }
@@ -78,11 +83,18 @@ public struct ScenarioReport {
                 + "\"operations_per_second\":\(fixed(report.operationsPerSecond, 1)),\"bytes_received\":\(result.bytesReceived),"
                 + "\"bytes_sent\":\(result.bytesSent),\"bytes_per_second\":\(fixed(report.bytesPerSecond, 1)),"
                 + "\"challenges\":\(report.challenges),\"token_fetches\":\(report.tokenFetches),"
-                + "\"errors\":{\(errors)},\"error_count\":\(result.errorCount),\"latency_us\":{\(latency)}}"
+                + "\"errors\":{\(errors)},\"error_count\":\(result.errorCount),\"latency_us\":{\(latency)}" + imageFields(result) + "}"
         }
         return "{\"target\":\(JSONString.quoted(settings.target.url)),\"repository\":\(JSONString.quoted(settings.repository)),"
             + "\"tag\":\(JSONString.quoted(settings.tag)),\"concurrency\":\(settings.concurrency),\"seed\":\(settings.seed),"
             + "\"scenarios\":[\(scenarios.joined(separator: ","))]}\n"
+    }
+
+    /// pull-image's whole-image figures, as more JSON fields.
+    static func imageFields(_ result: RunResult) -> String {
+        guard let images = result.imageLatency else { return "" }
+        let latency = microseconds(images).map { "\(JSONString.quoted($0.0)):\(fixed($0.1, 3))" }.joined(separator: ",")
+        return ",\"images\":\(images.count),\"failed_images\":\(result.failedImages),\"image_latency_us\":{\(latency)}"
     }
 
     /// Errors in one field, `kind=count` joined by `;` (a status, `digest`, `connection`, `connect: reason`).
