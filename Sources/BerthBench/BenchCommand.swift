@@ -79,6 +79,9 @@ public struct BenchCommand: ParsableCommand {
     @Flag(help: "https://: do not check the certificate (nor its name).")
     var insecure = false
 
+    @Option(help: "Run the same scenarios against this registry too, after the first, and show both with ratios (B/A).")
+    var compare: String?
+
     @Option(help: "text, json, or csv (a header line and one line per scenario).")
     var output: OutputFormat = .text
 
@@ -126,23 +129,45 @@ public struct BenchCommand: ParsableCommand {
             guard user.contains(":") else { throw ValidationError("--user must be name:password") }
             authorization = "Basic " + Data(user.utf8).base64EncodedString()
         }
+        var second: BenchTarget?
+        if let compare {
+            guard let target = BenchTarget(url: compare) else { throw ValidationError("--compare \(compare) is not an http(s)://host:port URL") }
+            second = target
+        }
         if let cacert, access(cacert, R_OK) != 0 { throw ValidationError("--cacert \(cacert): cannot read it") }
         guard RepositoryPath.isValid(repo) else { throw ValidationError("--repo \(repo): not a repository name") }
         return BenchSettings(target: target, scenarios: words.isEmpty ? ["manifest-get"] : words, concurrency: concurrency, stop: stop,
                              repository: repo, tag: tag, seed: seed, size: bytes, range: byteRange, byDigest: byDigest,
                              verify: verify, seedRegistry: !noSeed, authorization: authorization, output: output,
                              timeoutMilliseconds: timeoutMilliseconds, user: user,
-                             caFile: cacert, insecure: insecure, chunkSize: chunkBytes, layers: layers, layerSize: layerBytes)
+                             caFile: cacert, insecure: insecure, chunkSize: chunkBytes, layers: layers, layerSize: layerBytes, compare: second)
     }
 
     public func run() throws {
         let settings = try settings()
         let reports: [ScenarioReport]
+        var compared: (CompareReport, BenchSettings)?
         do {
             reports = try BenchRunner(settings).run()
+            if let target = settings.compare {
+                var second = settings
+                second.target = target
+                compared = (CompareReport(first: reports, second: try BenchRunner(second).run()), second)
+            }
         } catch {
             FileHandle.standardError.write(Data("berth bench: \(error)\n".utf8))
             throw ExitCode(1)
+        }
+        if let (comparison, second) = compared {
+            let text: String
+            switch settings.output {
+            case .text: text = comparison.text(settings, second: second.target)
+            case .json: text = comparison.json(settings, second: second)
+            case .csv: text = comparison.csv()
+            }
+            FileHandle.standardOutput.write(Data(text.utf8))
+            if (comparison.first + comparison.second).contains(where: { $0.result.errorCount > 0 }) { throw ExitCode(1) }
+            return
         }
         let text: String
         switch settings.output {
@@ -179,6 +204,8 @@ public struct BenchSettings: Equatable {
     public var chunkSize: Int
     public var layers: Int
     public var layerSize: Int
+    /// `--compare`: the second registry.
+    public var compare: BenchTarget?
 
     public var tls: UpstreamTLSConfiguration { UpstreamTLSConfiguration(verifyCertificates: !insecure, caFile: caFile) }
 
