@@ -33,19 +33,6 @@ final class BenchAuthorizer {
     @inline(__always)
     func line(for slot: AuthSlot) -> [UInt8]? { lines[slot.rawValue] }
 
-    /// Whether the registry challenges with Bearer: `GET /v2/` as Docker's clients ping it, once before the
-    /// run, on the loop (run here to its end). Only then do the harness's connections read 401s' headers.
-    func probe(loop: EventLoop) -> Bool {
-        var bearer = false
-        let request = UpstreamRequest(url: UpstreamURL(registry.baseURL.description + "v2/")!)
-        client.send(request, to: UpstreamBodyCollector(limit: 64 << 10) { result in
-            guard case .success(let response) = result, response.status == 401 else { return }
-            if case .bearer? = AuthChallenge.preferred(in: response.headers.values("www-authenticate")) { bearer = true }
-        })
-        loop.run()
-        return bearer
-    }
-
     /// Answers a 401's challenge for `slot`: `done(nil)` once its token is in force, `done(reason)` when none
     /// came. `refusedOwnToken`: the 401 answered the token of the slot, which is then fetched anew.
     func answer(_ challenge: String, slot: AuthSlot, refusedOwnToken: Bool, done: @escaping (String?) -> Void) {

@@ -178,7 +178,7 @@ final class BenchConnection {
         if next.expectedDigest != nil { berth_sha256_init(&hasher) }
         let authorization = run.authorizer?.line(for: next.authSlot)
         sentToken = authorization != nil
-        parsesHeaders = next.wantsLocation || run.authorizer != nil
+        parsesHeaders = next.wantsLocation || run.readsChallenges
         let headLength = next.head.count + (authorization?.count ?? 0)
         if headLength > headBuffer.count {
             headBuffer.deallocate()

@@ -1,8 +1,8 @@
 import BerthHTTP
 import BerthUpstream
 
-/// Runs the scenarios one after another on one loop: first `GET /v2/` (does it challenge with Bearer?), then
-/// each scenario's seeding (one connection, not measured), then its load.
+/// Runs the scenarios one after another on one loop: first `GET /v2/` as Docker's clients ping it (does the
+/// registry challenge with Bearer?), then each scenario's seeding (one connection, not measured), then its load.
 struct BenchRunner {
     let settings: BenchSettings
 
@@ -14,10 +14,17 @@ struct BenchRunner {
         let address = try settings.target.resolve()
         let loop = EventLoop()
         let tls = try settings.target.isTLS ? (context: TLSContext(settings.tls), host: settings.target.host) : nil
-        let credentials = settings.user.map { $0.split(separator: ":", maxSplits: 1).map(String.init) }
-        let candidate = try BenchAuthorizer(loop: loop, target: settings.target, tls: settings.tls, username: credentials?.first,
-                                            password: credentials?.last, timeoutMilliseconds: settings.timeoutMilliseconds)
-        let authorizer = candidate.probe(loop: loop) ? candidate : nil
+        let probe = ProbeScenario(heads: RequestHead(host: settings.target.authority, authorization: nil))
+        _ = LoadRun(loop: loop, address: address, scenario: probe, concurrency: 1, stop: .operations(1),
+                    timeoutMilliseconds: settings.timeoutMilliseconds, tls: tls, readsChallenges: true).run()
+        var authorizer: BenchAuthorizer?
+        // Made only for a registry that challenges with Bearer: its client loads the system's CA store
+        // (70 ms of CPU here), which an http:// run would otherwise pay at every start.
+        if case .bearer? = probe.challenge.flatMap({ AuthChallenge.preferred(in: [$0]) }) {
+            let credentials = settings.user.map { $0.split(separator: ":", maxSplits: 1).map(String.init) }
+            authorizer = try BenchAuthorizer(loop: loop, target: settings.target, tls: settings.tls, username: credentials?.first,
+                                             password: credentials?.last, timeoutMilliseconds: settings.timeoutMilliseconds)
+        }
         var reports: [ScenarioReport] = []
         for name in settings.scenarios {
             let scenario = ScenarioCatalog.make(name, settings.context(bearer: authorizer != nil))!
@@ -48,5 +55,24 @@ struct BenchRunner {
                                           tokenFetches: (authorizer?.fetches ?? 0) - fetchesBefore, challenges: challenges + result.challenges))
         }
         return reports
+    }
+}
+
+/// `GET /v2/` once, whatever it answers: the challenge of a 401, if any, for the runner.
+final class ProbeScenario: BenchScenario {
+    let name = "probe"
+    private let fixed: BenchRequest
+    private(set) var challenge: String?
+
+    init(heads: RequestHead) {
+        fixed = BenchRequest(head: heads.make("GET", "/v2/"), expected: 100...599)
+    }
+
+    var operationLimit: Int? { 1 }
+
+    func request(operation: Int, step: Int, after previous: BenchResponse?) -> BenchRequest? {
+        if step == 0 { return fixed }
+        challenge = previous?.challenge
+        return nil
     }
 }

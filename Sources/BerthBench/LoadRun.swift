@@ -21,6 +21,9 @@ final class LoadRun {
     let tlsHost: String
     /// When the registry challenges with Bearer: answers its 401s.
     let authorizer: BenchAuthorizer?
+    /// Connections read the headers of every answer, to keep a 401's `WWW-Authenticate` (with an authorizer,
+    /// and for the probe).
+    let readsChallenges: Bool
     /// Slots whose token could not be had: their 401s are errors, not fetched for again.
     private var refusedSlots: Set<Int> = []
     /// Connections with nothing to send until another's answer releases work (pull-image's layers).
@@ -42,7 +45,9 @@ final class LoadRun {
     private var watchdog: RepeatingTimer?
 
     init(loop: EventLoop, address: sockaddr_storage, scenario: BenchScenario, concurrency: Int, stop: StopCondition,
-         timeoutMilliseconds: UInt64, tls: (context: TLSContext, host: String)? = nil, authorizer: BenchAuthorizer? = nil) {
+         timeoutMilliseconds: UInt64, tls: (context: TLSContext, host: String)? = nil, authorizer: BenchAuthorizer? = nil,
+         readsChallenges: Bool = false) {
+        self.readsChallenges = readsChallenges || authorizer != nil
         self.loop = loop
         tlsContext = tls?.context
         tlsHost = tls?.host ?? ""
