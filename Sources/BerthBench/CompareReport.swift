@@ -15,6 +15,10 @@ public struct CompareReport {
         ("latency_p50_us", { Double($0.result.latency.value(atPercentile: 50)) / 1000 }),
         ("latency_p99_us", { Double($0.result.latency.value(atPercentile: 99)) / 1000 }),
         ("errors", { Double($0.result.errorCount) }),
+        // pull-image's whole images (0, so no ratio, for the other scenarios).
+        ("images_per_second", { report in report.result.imageLatency.map { report.seconds > 0 ? Double($0.count) / report.seconds : 0 } ?? 0 }),
+        ("image_p50_us", { Double($0.result.imageLatency?.value(atPercentile: 50) ?? 0) / 1000 }),
+        ("image_p99_us", { Double($0.result.imageLatency?.value(atPercentile: 99) ?? 0) / 1000 }),
     ]
 
     static func ratio(_ a: Double, _ b: Double) -> Double? { a > 0 ? b / a : nil }

@@ -29,6 +29,7 @@ final class CompareReportTests: XCTestCase {
         XCTAssertEqual(ratio["requests_per_second"] as? Double, 1.5)
         XCTAssertEqual(ratio["latency_p50_us"] as? Double, 1)
         XCTAssertTrue(ratio["errors"] is NSNull, "no ratio over zero errors")
+        XCTAssertTrue(ratio["images_per_second"] is NSNull, "not a pull-image run")
     }
 
     func test_csv_has_a_line_for_a_for_b_and_their_ratio() {

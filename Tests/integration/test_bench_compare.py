@@ -46,3 +46,16 @@ def test_compare_as_text_and_csv(start_registry):
             assert header.startswith("target,scenario,requests,")
             assert [row.split(",")[0] for row in rows] == ["A", "B", "B/A"]
             assert float(dict(zip(header.split(","), rows[2].split(",")))["requests_per_second"]) > 0
+
+
+def test_compare_of_whole_image_pulls_has_the_image_figures_side_by_side(start_registry):
+    berth = start_registry("berth", label="berth")
+    reference = start_registry("reference", label="reference")
+    status, report, stderr = bench("pull-image", "--requests", "4", "--layers", "2", "--layer-size", "16k", "--concurrency", "4",
+                                   "--compare", reference.base_url, berth.base_url)
+    assert status == 0, stderr
+    assert [run["scenarios"][0]["images"] for run in report["runs"]] == [4, 4]
+    (ratio,) = report["ratios"]
+    a, b = (run["scenarios"][0]["image_latency_us"]["p50"] for run in report["runs"])
+    assert ratio["image_p50_us"] == pytest.approx(b / a, rel=1e-2)
+    assert ratio["images_per_second"] > 0
