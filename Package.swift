@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "BerthUI", dependencies: ["BerthRegistry", "BerthHTTP", "BerthStorage"],
                 resources: [.copy("Templates"), .copy("Assets")]),
         // `berth bench`: a registry benchmark harness on one libuv loop, with its own lean HTTP/1.1 client.
-        .target(name: "BerthBench", dependencies: ["BerthHTTP", "BerthStorage", "CLibUV", "CHTTPParser", "CBerthShims",
+        .target(name: "BerthBench", dependencies: ["BerthHTTP", "BerthStorage", "BerthUpstream", "CLibUV", "CHTTPParser", "CBerthShims",
                                                    .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "BerthConfiguration", dependencies: [
             "BerthHTTP", "BerthJWT", "BerthTLS", "BerthRegistry", "BerthS3", "BerthStorage", "BerthUpstream", .product(name: "Yams", package: "Yams"),

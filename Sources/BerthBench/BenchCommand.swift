@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthUpstream
 import Foundation
 
 /// `berth bench [scenario...] URL`: drives a registry from one libuv loop and reports what it measured.
@@ -11,7 +12,9 @@ public struct BenchCommand: ParsableCommand {
             pushes what it needs (a synthetic image under --repo:--tag whose bytes depend only on --seed; \
             --no-seed skips this for a server that already has them), then runs its load on --concurrency \
             kept-alive connections for --duration or --requests operations. An operation is one request, or \
-            POST and PUT for push-monolithic; latency is per operation that succeeded. Exit status: 0 no \
+            POST and PUT for push-monolithic, POST, PATCHes and PUT for push-chunked and push-streamed; for pull-image one request, and --requests \
+            counts whole images, each timed apart too; \
+            latency is per operation that succeeded. Exit status: 0 no \
             errors, 1 some request failed (wrong status, --verify digest mismatch, connection, timeout), 2 usage.
             """)
 
@@ -19,7 +22,7 @@ public struct BenchCommand: ParsableCommand {
         case text, json, csv
     }
 
-    @Argument(help: "Scenario names, then the registry's base URL (http://host:port).")
+    @Argument(help: "Scenario names, then the registry's base URL (http://host:port or https://host:port).")
     var arguments: [String]
 
     @Option(help: "Connections, each running one operation at a time.")
@@ -46,6 +49,15 @@ public struct BenchCommand: ParsableCommand {
     @Option(help: "Blob size for blob-get (the seeded layer) and push-monolithic: 4096, 512k, 1M, 1GiB.")
     var size = "1M"
 
+    @Option(help: "push-chunked: bytes per PATCH (the last one takes what is left of --size).")
+    var chunkSize = "256k"
+
+    @Option(help: "pull-image: layers of the image.")
+    var layers = 3
+
+    @Option(help: "pull-image: bytes of each layer.")
+    var layerSize = "1M"
+
     @Option(help: "blob-get: only bytes a-b (inclusive), answered 206.")
     var range: String?
 
@@ -58,8 +70,17 @@ public struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-seed"), help: "Do not push the synthetic image first.")
     var noSeed = false
 
-    @Option(help: "Basic credentials, name:password.")
+    @Option(help: "Credentials, name:password: sent as Basic, or to the token realm when the registry challenges with Bearer.")
     var user: String?
+
+    @Option(help: "https://: trust the CAs of this PEM file instead of the system's.")
+    var cacert: String?
+
+    @Flag(help: "https://: do not check the certificate (nor its name).")
+    var insecure = false
+
+    @Option(help: "Run the same scenarios against this registry too, after the first, and show both with ratios (B/A).")
+    var compare: String?
 
     @Option(help: "text, json, or csv (a header line and one line per scenario).")
     var output: OutputFormat = .text
@@ -74,9 +95,7 @@ public struct BenchCommand: ParsableCommand {
     public func settings() throws -> BenchSettings {
         var words = arguments
         guard let url = words.popLast(), let target = BenchTarget(url: url) else {
-            throw ValidationError(arguments.last.map { url in
-                url.hasPrefix("https://") ? "\(url): TLS targets are not supported yet; use http://" : "\(url) is not an http://host:port URL"
-            } ?? "missing the registry URL")
+            throw ValidationError(arguments.last.map { "\($0) is not an http(s)://host:port URL" } ?? "missing the registry URL")
         }
         if let unknown = words.first(where: { !ScenarioCatalog.names.contains($0) }) {
             throw ValidationError("unknown scenario \(unknown); known: \(ScenarioCatalog.names.joined(separator: ", "))")
@@ -94,6 +113,9 @@ public struct BenchCommand: ParsableCommand {
         }
         guard let timeoutMilliseconds = ByteSize.milliseconds(timeout) else { throw ValidationError("--timeout \(timeout): not a duration") }
         guard let bytes = ByteSize.parse(size), bytes >= 1 else { throw ValidationError("--size \(size): not a size") }
+        guard let chunkBytes = ByteSize.parse(chunkSize), chunkBytes >= 1 else { throw ValidationError("--chunk-size \(chunkSize): not a size") }
+        guard let layerBytes = ByteSize.parse(layerSize), layerBytes >= 1 else { throw ValidationError("--layer-size \(layerSize): not a size") }
+        guard (1...1000).contains(layers) else { throw ValidationError("--layers must be 1 to 1000") }
         var byteRange: ClosedRange<Int>?
         if let range {
             let parts = range.split(separator: "-", omittingEmptySubsequences: false)
@@ -107,21 +129,45 @@ public struct BenchCommand: ParsableCommand {
             guard user.contains(":") else { throw ValidationError("--user must be name:password") }
             authorization = "Basic " + Data(user.utf8).base64EncodedString()
         }
+        var second: BenchTarget?
+        if let compare {
+            guard let target = BenchTarget(url: compare) else { throw ValidationError("--compare \(compare) is not an http(s)://host:port URL") }
+            second = target
+        }
+        if let cacert, access(cacert, R_OK) != 0 { throw ValidationError("--cacert \(cacert): cannot read it") }
         guard RepositoryPath.isValid(repo) else { throw ValidationError("--repo \(repo): not a repository name") }
         return BenchSettings(target: target, scenarios: words.isEmpty ? ["manifest-get"] : words, concurrency: concurrency, stop: stop,
                              repository: repo, tag: tag, seed: seed, size: bytes, range: byteRange, byDigest: byDigest,
                              verify: verify, seedRegistry: !noSeed, authorization: authorization, output: output,
-                             timeoutMilliseconds: timeoutMilliseconds)
+                             timeoutMilliseconds: timeoutMilliseconds, user: user,
+                             caFile: cacert, insecure: insecure, chunkSize: chunkBytes, layers: layers, layerSize: layerBytes, compare: second)
     }
 
     public func run() throws {
         let settings = try settings()
         let reports: [ScenarioReport]
+        var compared: (CompareReport, BenchSettings)?
         do {
             reports = try BenchRunner(settings).run()
+            if let target = settings.compare {
+                var second = settings
+                second.target = target
+                compared = (CompareReport(first: reports, second: try BenchRunner(second).run()), second)
+            }
         } catch {
             FileHandle.standardError.write(Data("berth bench: \(error)\n".utf8))
             throw ExitCode(1)
+        }
+        if let (comparison, second) = compared {
+            let text: String
+            switch settings.output {
+            case .text: text = comparison.text(settings, second: second.target)
+            case .json: text = comparison.json(settings, second: second)
+            case .csv: text = comparison.csv()
+            }
+            FileHandle.standardOutput.write(Data(text.utf8))
+            if (comparison.first + comparison.second).contains(where: { $0.result.errorCount > 0 }) { throw ExitCode(1) }
+            return
         }
         let text: String
         switch settings.output {
@@ -151,10 +197,28 @@ public struct BenchSettings: Equatable {
     public var authorization: String?
     public var output: BenchCommand.OutputFormat
     public var timeoutMilliseconds: UInt64
+    /// `name:password` as given, for the token realm.
+    public var user: String?
+    public var caFile: String?
+    public var insecure: Bool
+    public var chunkSize: Int
+    public var layers: Int
+    public var layerSize: Int
+    /// `--compare`: the second registry.
+    public var compare: BenchTarget?
 
-    public func context() -> ScenarioContext {
-        ScenarioContext(repository: repository, tag: tag, seed: seed, size: size, range: range, byDigest: byDigest, verify: verify,
-                        seedRegistry: seedRegistry, heads: RequestHead(host: target.authority, authorization: authorization))
+    public var tls: UpstreamTLSConfiguration { UpstreamTLSConfiguration(verifyCertificates: !insecure, caFile: caFile) }
+
+    /// `bearer`: the registry challenges with Bearer, so requests carry tokens instead of Basic credentials.
+    public func context(bearer: Bool = false) -> ScenarioContext {
+        var context = ScenarioContext(repository: repository, tag: tag, seed: seed, size: size, range: range, byDigest: byDigest, verify: verify,
+                                      seedRegistry: seedRegistry, heads: RequestHead(host: target.authority, authorization: bearer ? nil : authorization))
+        context.chunkSize = chunkSize
+        context.layers = layers
+        context.layerSize = layerSize
+        context.concurrency = concurrency
+        if case .operations(let count) = stop { context.images = count }
+        return context
     }
 }
 

@@ -1,4 +1,5 @@
 import BerthHTTP
+import BerthUpstream
 import CBerthShims
 import CHTTPParser
 import CLibUV
@@ -19,26 +20,40 @@ final class BenchConnection {
     var pending: BenchRequest?
     /// When the connect or the request in flight began, on the loop's millisecond clock (no clock read).
     private(set) var waitingSince: UInt64 = 0
+    /// The run is fetching a token for the request in `pending` (its 401 was a Bearer challenge).
+    var awaitingToken = false
+    /// The request in flight carried the authorizer's token for its slot (a 401 to it refuses that token).
+    private(set) var sentToken = false
 
     private let tcp = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
     private let connectRequest = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
     private let writeRequest = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
     private var headBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
-    private let parser = UnsafeMutablePointer<http_parser>.allocate(capacity: 1)
+    let parser = UnsafeMutablePointer<http_parser>.allocate(capacity: 1)
 
-    private var request = BenchRequest(head: [])
-    private var response = BenchResponse()
-    private var hasher = berth_sha256_state()
-    private var completed = false
-    private var keepAlive = false
+    /// The request in flight (or last answered).
+    private(set) var request = BenchRequest(head: [])
+    /// This operation was answered with a challenge once already.
+    var challenged = false
+    var response = BenchResponse()
+    var hasher = berth_sha256_state()
+    var completed = false
+    var keepAlive = false
     /// libuv owns `writeRequest` until its callback; an answer that comes first waits for it.
     private var writing = false
     private var answeredWhileWriting = false
-    /// The Location header, gathered over split callbacks when the request wants it.
-    private var fieldName: [UInt8] = []
-    private var fieldValue: [UInt8] = []
-    private var lastWasValue = false
-    private var inLocation = false
+    /// What the callbacks (BenchConnection+Parsing) keep of the response. The Location header, gathered over
+    /// split callbacks when the request wants it.
+    var fieldName: [UInt8] = []
+    var fieldValue: [UInt8] = []
+    var lastWasValue = false
+    var inLocation = false
+    /// `WWW-Authenticate` of a 401, when the run answers Bearer challenges.
+    var inChallenge = false
+    var challengeValue: [UInt8] = []
+    var parsesHeaders = false
+    /// Over `https://`: a new session per connect.
+    private var tls: BenchTLSChannel?
 
     init(run: LoadRun) {
         self.run = run
@@ -72,6 +87,15 @@ final class BenchConnection {
     }
 
     private func didConnect(_ status: Int32) {
+        if status == 0, let context = run.tlsContext {
+            do {
+                tls = try BenchTLSChannel(context: context, host: run.tlsHost)
+            } catch {
+                run.connectFailed("TLS: \((error as? UpstreamError)?.reason ?? "\(error)")")
+                perform(machine.connected(ok: false))
+                return
+            }
+        }
         if status == 0 {
             uv_tcp_nodelay(tcp, 1)
             StreamTransport(tcp).startReading { stream, count, buffer in
@@ -82,7 +106,26 @@ final class BenchConnection {
         } else {
             run.connectFailed(String(cString: uv_strerror(status)))
         }
+        if status == 0, tls != nil { return handshake() }
         perform(machine.connected(ok: status == 0))
+    }
+
+    /// A handshake step over the ciphertext lent (none for the ClientHello): the connection counts as
+    /// connected once it is done.
+    private func handshake() {
+        guard let tls else { return }
+        let step = tls.handshake()
+        let flushed = flushTLS()
+        guard let step else {
+            if !flushed { perform(machine.streamEnded()) }
+            return
+        }
+        if !step.ok { run.connectFailed("TLS: \(step.reason ?? "handshake failed")") }
+        perform(machine.connected(ok: step.ok && flushed))
+    }
+
+    private func flushTLS() -> Bool {
+        tls?.flush(stream) { [unowned self] in perform(machine.streamEnded()) } ?? true
     }
 
     private func perform(_ action: BenchConnectionStateMachine.Action) {
@@ -101,12 +144,22 @@ final class BenchConnection {
 
     /// `now`: the clock just read for the answer before, so back-to-back operations read it once each.
     private func issue(at now: UInt64? = nil) {
+        if awaitingToken {
+            perform(machine.park())
+            return
+        }
         guard let next = run.nextRequest(for: self, now: now ?? uv_hrtime()) else {
-            perform(machine.issued(false))
+            perform(run.park(self) ? machine.park() : machine.issued(false))
             return
         }
         perform(machine.issued(true))
         send(next)
+    }
+
+    /// The run resumes a connection whose token has come, or for which there may be work.
+    func resume() {
+        awaitingToken = false
+        perform(machine.resume())
     }
 
     private func send(_ next: BenchRequest) {
@@ -116,17 +169,32 @@ final class BenchConnection {
         completed = false
         lastWasValue = false
         inLocation = false
+        inChallenge = false
         fieldName.removeAll(keepingCapacity: true)
         fieldValue.removeAll(keepingCapacity: true)
+        challengeValue.removeAll(keepingCapacity: true)
         http_parser_init(parser, HTTP_RESPONSE)
         parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         if next.expectedDigest != nil { berth_sha256_init(&hasher) }
-        if next.head.count > headBuffer.count {
+        let authorization = run.authorizer?.line(for: next.authSlot)
+        sentToken = authorization != nil
+        parsesHeaders = next.wantsLocation || run.readsChallenges
+        let headLength = next.head.count + (authorization?.count ?? 0)
+        if headLength > headBuffer.count {
             headBuffer.deallocate()
-            headBuffer = .allocate(byteCount: next.head.count, alignment: 8)
+            headBuffer = .allocate(byteCount: headLength, alignment: 8)
         }
-        next.head.withUnsafeBytes { headBuffer.copyMemory(from: $0) }
-        var head = uv_buf_t(base: headBuffer.baseAddress!.assumingMemoryBound(to: CChar.self), len: next.head.count)
+        if let authorization {
+            RequestHead.insert(authorization, into: next.head, at: headBuffer)
+        } else {
+            next.head.withUnsafeBytes { headBuffer.copyMemory(from: $0) }
+        }
+        if let tls {
+            let written = tls.write(head: UnsafeRawBufferPointer(rebasing: headBuffer[..<headLength]), body: next.body) && flushTLS()
+            if !written { perform(machine.streamEnded()) }
+            return
+        }
+        var head = uv_buf_t(base: headBuffer.baseAddress!.assumingMemoryBound(to: CChar.self), len: headLength)
         var body = uv_buf_t(base: UnsafeMutablePointer(mutating: next.body.baseAddress?.assumingMemoryBound(to: CChar.self)), len: next.body.count)
         // What the socket takes at once needs no write request: uv_write alone costs a callback and an
         // epoll_ctl per request (1.4 % in `perf`), as BerthHTTP's StreamTransport notes.
@@ -134,7 +202,7 @@ final class BenchConnection {
         let taken = withUnsafeMutablePointer(to: &buffers) { pair in
             pair.withMemoryRebound(to: uv_buf_t.self, capacity: 2) { uv_try_write(stream, $0, next.body.count > 0 ? 2 : 1) }
         }
-        if Int(taken) == next.head.count + next.body.count { return }
+        if Int(taken) == headLength + next.body.count { return }
         if taken < 0, taken != Int32(UV_EAGAIN.rawValue) {
             perform(machine.streamEnded())
             return
@@ -149,7 +217,7 @@ final class BenchConnection {
             head.len -= written
             buffers = (head, body)
         }
-        let count: UInt32 = written >= next.head.count || next.body.count == 0 ? 1 : 2
+        let count: UInt32 = written >= headLength || next.body.count == 0 ? 1 : 2
         writeRequest.pointee.data = tcp.pointee.data
         writing = true
         let status = withUnsafeMutablePointer(to: &buffers) { pair in
@@ -173,24 +241,71 @@ final class BenchConnection {
         }
     }
 
+    private var parserSettings: UnsafeMutablePointer<http_parser_settings> {
+        parsesHeaders ? BenchConnection.settingsWithHeaders : BenchConnection.settings
+    }
+
     private func didRead(_ count: Int, _ bytes: UnsafeRawPointer?) {
+        if let tls { return didReadTLS(tls, count, bytes) }
         if count > 0 {
-            let consumed = http_parser_execute(parser, request.wantsLocation ? BenchConnection.settingsWithHeaders : BenchConnection.settings,
-                                               bytes?.assumingMemoryBound(to: CChar.self), count)
+            let consumed = http_parser_execute(parser, parserSettings, bytes?.assumingMemoryBound(to: CChar.self), count)
             if completed {
                 perform(machine.responseComplete(keepAlive: keepAlive))
             } else if consumed != count || parser.pointee.http_errno != 0 {
                 perform(machine.streamEnded())
             }
         } else if count < 0 {
-            // The end of a body delimited by the close (RFC 9112 §6.3 item 8) completes the response.
-            if machine.state == .awaitingResponse {
-                http_parser_execute(parser, request.wantsLocation ? BenchConnection.settingsWithHeaders : BenchConnection.settings, nil, 0)
-                if completed {
-                    perform(machine.responseComplete(keepAlive: false))
-                    return
-                }
+            streamEnded()
+        }
+    }
+
+    /// The end of a body delimited by the close (RFC 9112 §6.3 item 8) completes the response.
+    private func streamEnded() {
+        if machine.state == .awaitingResponse {
+            http_parser_execute(parser, parserSettings, nil, 0)
+            if completed {
+                perform(machine.responseComplete(keepAlive: false))
+                return
             }
+        }
+        perform(machine.streamEnded())
+    }
+
+    /// Ciphertext is lent to the session only while this runs; what it has not read is kept before any action.
+    private func didReadTLS(_ tls: BenchTLSChannel, _ count: Int, _ bytes: UnsafeRawPointer?) {
+        guard count > 0 else {
+            if count < 0 { streamEnded() }
+            return
+        }
+        tls.session.lend(UnsafeRawBufferPointer(start: bytes, count: count))
+        guard tls.handshaken else {
+            let kept = tls.session.keepUnread()
+            return kept ? handshake() : perform(machine.streamEnded())
+        }
+        var failed = false
+        var ended = false
+        reading: while true {
+            switch tls.read() {
+            case .bytes(let plain):
+                let consumed = http_parser_execute(parser, parserSettings, tls.plaintext.baseAddress!.assumingMemoryBound(to: CChar.self), plain)
+                if completed { break reading }
+                if consumed != plain || parser.pointee.http_errno != 0 {
+                    failed = true
+                    break reading
+                }
+            case .wantMore: break reading
+            case .ended:
+                ended = true
+                break reading
+            }
+        }
+        let kept = tls.session.keepUnread()
+        let flushed = flushTLS()
+        if completed {
+            perform(machine.responseComplete(keepAlive: keepAlive && kept && flushed && !ended))
+        } else if ended {
+            streamEnded()
+        } else if failed || !kept || !flushed {
             perform(machine.streamEnded())
         }
     }
@@ -219,6 +334,7 @@ final class BenchConnection {
     }
 
     private func didClose() {
+        tls = nil
         writing = false
         answeredWhileWriting = false
         if machine.socketClosed() {
@@ -226,87 +342,5 @@ final class BenchConnection {
         } else {
             run.connectionClosed(self)
         }
-    }
-
-    // MARK: http-parser callbacks
-
-    /// Our own callbacks rather than BerthHTTP's `httpParserSettings`: that one reaches its owner through a
-    /// protocol existential, a retain and release per callback (6 % of the harness's CPU in `perf`), and
-    /// calls the header callbacks that only a push's POST needs. Header names and values are still parsed.
-    static let settings: UnsafeMutablePointer<http_parser_settings> = {
-        var settings = http_parser_settings()
-        settings.on_headers_complete = { connection($0) { $0.headersComplete() } }
-        settings.on_body = { parser, at, count in connection(parser) { $0.body(UnsafeRawBufferPointer(start: at, count: count)) } }
-        settings.on_message_complete = { connection($0) { $0.messageComplete() } }
-        return pinned(settings)
-    }()
-
-    static let settingsWithHeaders: UnsafeMutablePointer<http_parser_settings> = {
-        var settings = BenchConnection.settings.pointee
-        settings.on_header_field = { parser, at, count in connection(parser) { $0.headerField(UnsafeRawBufferPointer(start: at, count: count)) } }
-        settings.on_header_value = { parser, at, count in connection(parser) { $0.headerValue(UnsafeRawBufferPointer(start: at, count: count)) } }
-        return pinned(settings)
-    }()
-
-    /// Callbacks live for the process: http-parser reads them on every call.
-    private static func pinned(_ settings: http_parser_settings) -> UnsafeMutablePointer<http_parser_settings> {
-        let pointer = UnsafeMutablePointer<http_parser_settings>.allocate(capacity: 1)
-        pointer.initialize(to: settings)
-        return pointer
-    }
-
-    @inline(__always)
-    private static func connection(_ parser: UnsafeMutablePointer<http_parser>?, _ call: (BenchConnection) -> Int32) -> Int32 {
-        Unmanaged<BenchConnection>.fromOpaque(parser!.pointee.data)._withUnsafeGuaranteedRef(call)
-    }
-
-    func headerField(_ bytes: UnsafeRawBufferPointer) -> Int32 {
-        guard request.wantsLocation else { return 0 }
-        if lastWasValue {
-            fieldName.removeAll(keepingCapacity: true)
-            lastWasValue = false
-        }
-        fieldName.append(contentsOf: bytes)
-        return 0
-    }
-
-    func headerValue(_ bytes: UnsafeRawBufferPointer) -> Int32 {
-        guard request.wantsLocation else { return 0 }
-        if !lastWasValue {
-            lastWasValue = true
-            inLocation = ASCII.equalsIgnoringCase(fieldName, "location")
-        }
-        if inLocation { fieldValue.append(contentsOf: bytes) }
-        return 0
-    }
-
-    func headersComplete() -> Int32 {
-        response.status = Int(parser.pointee.status_code)
-        if request.wantsLocation, !fieldValue.isEmpty { response.location = String(decoding: fieldValue, as: UTF8.self) }
-        return request.isHead ? 1 : 0
-    }
-
-    func body(_ bytes: UnsafeRawBufferPointer) -> Int32 {
-        response.bodyBytes += bytes.count
-        if request.expectedDigest != nil { berth_sha256_update(&hasher, bytes.baseAddress, bytes.count) }
-        return 0
-    }
-
-    func messageComplete() -> Int32 {
-        if response.status < 200 { return 0 }  // an interim answer; the real one follows
-        if let expected = request.expectedDigest { response.digestMatched = SHA256Value.finish(&hasher) == expected }
-        keepAlive = http_should_keep_alive(parser) != 0
-        completed = true
-        http_parser_pause(parser, 1)
-        return 0
-    }
-}
-
-enum ASCII {
-    static func equalsIgnoringCase(_ bytes: [UInt8], _ lowercase: StaticString) -> Bool {
-        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
-        let expected = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
-        for index in 0..<bytes.count where bytes[index] | 0x20 != expected[index] { return false }
-        return true
     }
 }

@@ -6,6 +6,9 @@ public struct BenchConnectionStateMachine: Equatable {
         case connecting
         case idle
         case awaitingResponse
+        /// Waits for the run: for the token its request needs (the 401 was a Bearer challenge, not timed), or
+        /// for the next request of a pull-image operation, which another connection's answer releases.
+        case parked
         /// Our own close before opening again (the server ended keep-alive, or a request failed).
         case reconnecting
         case closed
@@ -52,6 +55,20 @@ public struct BenchConnectionStateMachine: Equatable {
         return .close
     }
 
+    /// The request to send next waits for a token, or there is none yet.
+    public mutating func park() -> Action {
+        guard state == .idle else { return .none }
+        state = .parked
+        return .none
+    }
+
+    /// The token came (or its fetch failed, and the run has the next request ready anyway), or there may be work.
+    public mutating func resume() -> Action {
+        guard state == .parked else { return .none }
+        state = .idle
+        return .issueNext
+    }
+
     public mutating func responseComplete(keepAlive: Bool) -> Action {
         guard state == .awaitingResponse else { return .none }
         state = keepAlive ? .idle : .reconnecting
@@ -64,7 +81,7 @@ public struct BenchConnectionStateMachine: Equatable {
         case .awaitingResponse:
             state = .reconnecting
             return .failRequest
-        case .idle:
+        case .idle, .parked:
             state = .reconnecting
             return .reconnect
         case .connecting:
@@ -79,7 +96,7 @@ public struct BenchConnectionStateMachine: Equatable {
     public mutating func timedOut() -> Action {
         switch state {
         case .awaitingResponse, .connecting: return streamEnded()
-        case .idle, .reconnecting, .closed: return .none
+        case .idle, .parked, .reconnecting, .closed: return .none
         }
     }
 

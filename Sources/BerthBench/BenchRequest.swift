@@ -13,9 +13,14 @@ public struct BenchRequest {
     public var expectedDigest: SHA256Value?
     /// The next step needs the `Location` header (an upload's URL).
     public var wantsLocation: Bool
+    /// Which token it carries under the Bearer flow.
+    public var authSlot: AuthSlot
 
+    /// `authSlot` nil: pull for GET and HEAD, push for the rest.
     public init(head: [UInt8], body: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0), isHead: Bool = false,
-                expected: ClosedRange<Int> = 200...299, expectedDigest: SHA256Value? = nil, wantsLocation: Bool = false) {
+                expected: ClosedRange<Int> = 200...299, expectedDigest: SHA256Value? = nil, wantsLocation: Bool = false,
+                authSlot: AuthSlot? = nil) {
+        self.authSlot = authSlot ?? (head.first == UInt8(ascii: "G") || head.first == UInt8(ascii: "H") ? .pull : .push)
         self.head = head
         self.body = body
         self.isHead = isHead
@@ -33,7 +38,15 @@ public struct BenchResponse {
     public var location: String?
     /// Only with an expected digest: whether the body hashed to it.
     public var digestMatched: Bool?
+    /// A 401's `WWW-Authenticate`, when the run answers challenges.
+    public var challenge: String?
     public init() {}
+}
+
+/// The kinds of access a scenario's requests need, each answered by one token (the scope a registry
+/// names differs between them: `repository:r:pull`, `repository:r:pull,push`, `registry:catalog:*`).
+public enum AuthSlot: Int, CaseIterable {
+    case pull, push, catalog
 }
 
 /// A SHA-256 as four words: compared without an allocation.

@@ -10,11 +10,17 @@ public protocol BenchScenario: AnyObject {
     func request(operation: Int, step: Int, after previous: BenchResponse?) -> BenchRequest?
     /// Operations it can run at most (a seeding list is finite); nil: as many as the run asks.
     var operationLimit: Int? { get }
+    /// No step 0 now, but answers in flight will release some (pull-image's layers after its config).
+    var hasWorkPending: Bool { get }
+    /// Operation `operation` failed (wrong status or digest, no answer): it gets no next step.
+    func failed(operation: Int)
 }
 
 extension BenchScenario {
     public func seeding() -> BenchScenario? { nil }
     public var operationLimit: Int? { nil }
+    public var hasWorkPending: Bool { false }
+    public func failed(operation: Int) {}
 }
 
 /// What every scenario is made from: the prepared image, the head builder, the repository, the options.
@@ -28,6 +34,13 @@ public struct ScenarioContext {
     public var verify: Bool
     public var seedRegistry: Bool
     public let heads: RequestHead
+    /// push-chunked: bytes per PATCH.
+    public var chunkSize = 1 << 20
+    /// pull-image: the image's layers and their size, the images to pull (nil: for the duration), connections.
+    public var layers = 3
+    public var layerSize = 1 << 20
+    public var images: Int?
+    public var concurrency = 1
 
     public init(repository: String, tag: String, seed: UInt64, size: Int, range: ClosedRange<Int>?, byDigest: Bool,
                 verify: Bool, seedRegistry: Bool, heads: RequestHead) {
@@ -48,16 +61,23 @@ public struct ScenarioContext {
 
 /// The scenarios by the names the command line uses.
 public enum ScenarioCatalog {
-    public static let names = ["manifest-get", "manifest-head", "blob-get", "push-monolithic", "tags-list", "catalog"]
+    public static let names = ["manifest-get", "manifest-head", "blob-get", "pull-image", "push-monolithic", "push-chunked",
+                               "push-streamed", "mount", "tags-list", "catalog"]
 
     public static func make(_ name: String, _ context: ScenarioContext) -> BenchScenario? {
         switch name {
         case "manifest-get": return ManifestScenario(context, head: false)
         case "manifest-head": return ManifestScenario(context, head: true)
         case "blob-get": return BlobGetScenario(context)
+        case "pull-image":
+            return PullImageScenario(context, layers: context.layers, layerSize: context.layerSize, images: context.images,
+                                     concurrency: context.concurrency)
         case "push-monolithic": return PushMonolithicScenario(context)
+        case "push-chunked": return PushChunkedScenario(context, chunkSize: context.chunkSize)
+        case "push-streamed": return PushChunkedScenario(context, chunkSize: nil)
+        case "mount": return MountScenario(context)
         case "tags-list": return ListScenario(context, name: "tags-list", target: "/v2/\(context.repository)/tags/list")
-        case "catalog": return ListScenario(context, name: "catalog", target: "/v2/_catalog")
+        case "catalog": return ListScenario(context, name: "catalog", target: "/v2/_catalog", authSlot: .catalog)
         default: return nil
         }
     }

@@ -1,25 +1,29 @@
 import Glibc
 
-/// The registry under load: `http://host[:port]` (TLS is not in this slice), resolved once before the run.
+/// The registry under load: `http://host[:port]` or `https://host[:port]`, resolved once before the run.
 public struct BenchTarget: Equatable {
     public var host: String
     public var port: Int
+    public var isTLS: Bool
 
-    public init(host: String, port: Int) {
+    public init(host: String, port: Int, isTLS: Bool = false) {
         self.host = host
         self.port = port
+        self.isTLS = isTLS
     }
 
     /// Parses a base URL; the path, if any, must be `/` (registries live at the root: `/v2/`).
     public init?(url: String) {
-        guard url.hasPrefix("http://") else { return nil }
-        var rest = Substring(url.dropFirst("http://".count))
+        let scheme = url.hasPrefix("https://") ? "https://" : "http://"
+        guard url.hasPrefix(scheme) else { return nil }
+        isTLS = scheme == "https://"
+        var rest = Substring(url.dropFirst(scheme.count))
         if let slash = rest.firstIndex(of: "/") {
             guard rest[slash...] == "/" else { return nil }
             rest = rest[..<slash]
         }
         var host = String(rest)
-        var port = 80
+        var port = isTLS ? 443 : 80
         if rest.hasPrefix("[") {
             guard let close = rest.firstIndex(of: "]") else { return nil }
             host = String(rest[rest.index(after: rest.startIndex)..<close])
@@ -41,8 +45,11 @@ public struct BenchTarget: Equatable {
     /// The `Host` header value.
     public var authority: String {
         let name = host.contains(":") ? "[\(host)]" : host
-        return port == 80 ? name : "\(name):\(port)"
+        return port == (isTLS ? 443 : 80) ? name : "\(name):\(port)"
     }
+
+    /// The base URL as reports show it.
+    public var url: String { (isTLS ? "https://" : "http://") + authority + "/" }
 
     /// The first address of the host (getaddrinfo, before the loop runs, so blocking is fine).
     public func resolve() throws -> sockaddr_storage {

@@ -4,10 +4,10 @@ final class ListScenario: BenchScenario {
     private let context: ScenarioContext
     private let fixed: BenchRequest
 
-    init(_ context: ScenarioContext, name: String, target: String) {
+    init(_ context: ScenarioContext, name: String, target: String, authSlot: AuthSlot = .pull) {
         self.context = context
         self.name = name
-        fixed = BenchRequest(head: context.heads.make("GET", target), expected: 200...200)
+        fixed = BenchRequest(head: context.heads.make("GET", target), expected: 200...200, authSlot: authSlot)
     }
 
     func seeding() -> BenchScenario? { context.seedRegistry ? ImageSeeding(context, image: context.image) : nil }

@@ -1,4 +1,5 @@
 import BerthHTTP
+import BerthUpstream
 import CLibUV
 import Glibc
 
@@ -15,6 +16,18 @@ final class LoadRun {
     let loop: EventLoop
     var address: sockaddr_storage
     let scenario: BenchScenario
+    /// Over `https://`: the trust settings, and the name the certificate must carry.
+    let tlsContext: TLSContext?
+    let tlsHost: String
+    /// When the registry challenges with Bearer: answers its 401s.
+    let authorizer: BenchAuthorizer?
+    /// Connections read the headers of every answer, to keep a 401's `WWW-Authenticate` (with an authorizer,
+    /// and for the probe).
+    let readsChallenges: Bool
+    /// Slots whose token could not be had: their 401s are errors, not fetched for again.
+    private var refusedSlots: Set<Int> = []
+    /// Connections with nothing to send until another's answer releases work (pull-image's layers).
+    private var parked: [BenchConnection] = []
     private let stop: StopCondition
     private var connections: [BenchConnection] = []
     private var open = 0
@@ -32,8 +45,13 @@ final class LoadRun {
     private var watchdog: RepeatingTimer?
 
     init(loop: EventLoop, address: sockaddr_storage, scenario: BenchScenario, concurrency: Int, stop: StopCondition,
-         timeoutMilliseconds: UInt64) {
+         timeoutMilliseconds: UInt64, tls: (context: TLSContext, host: String)? = nil, authorizer: BenchAuthorizer? = nil,
+         readsChallenges: Bool = false) {
+        self.readsChallenges = readsChallenges || authorizer != nil
         self.loop = loop
+        tlsContext = tls?.context
+        tlsHost = tls?.host ?? ""
+        self.authorizer = authorizer
         self.timeoutMilliseconds = timeoutMilliseconds
         self.address = address
         self.scenario = scenario
@@ -94,6 +112,7 @@ final class LoadRun {
         guard let request = scenario.request(operation: issued, step: 0, after: nil) else { return nil }
         connection.operation = issued
         connection.step = 0
+        connection.challenged = false
         connection.operationStart = now
         issued += 1
         result.bytesSent += request.body.count
@@ -101,7 +120,12 @@ final class LoadRun {
     }
 
     func answered(_ connection: BenchConnection, _ response: BenchResponse, expected: ClosedRange<Int>) {
+        defer { wakeParked() }
         let now = uv_hrtime()
+        if response.status == 401, let authorizer, let challenge = response.challenge, !connection.challenged,
+           !refusedSlots.contains(connection.request.authSlot.rawValue) {
+            return awaitToken(connection, authorizer: authorizer, challenge: challenge, since: now)
+        }
         lastAnswer = now
         result.requests += 1
         result.bytesReceived += response.bodyBytes
@@ -124,13 +148,55 @@ final class LoadRun {
             result.latency.record(now - connection.operationStart)
         } else {
             result.failedOperations += 1
+            scenario.failed(operation: connection.operation)
         }
         connection.operation = -1
     }
 
+    /// Whether `connection`, which has no request now, should wait for one (the scenario has work in flight
+    /// that will release more); if so it is woken at the next answer.
+    func park(_ connection: BenchConnection) -> Bool {
+        guard mayStart, scenario.hasWorkPending else { return false }
+        parked.append(connection)
+        return true
+    }
+
+    private func wakeParked() {
+        guard !parked.isEmpty else { return }
+        let waking = parked
+        parked = []
+        for connection in waking { connection.resume() }
+    }
+
+    /// A Bearer challenge: the request goes again once its token is in force. Neither the 401 nor the
+    /// token fetch is counted or timed as the scenario's; a second challenge in one operation is an error.
+    private func awaitToken(_ connection: BenchConnection, authorizer: BenchAuthorizer, challenge: String, since: UInt64) {
+        result.challenges += 1
+        connection.challenged = true
+        connection.pending = connection.request
+        connection.awaitingToken = true
+        let slot = connection.request.authSlot
+        authorizer.answer(challenge, slot: slot, refusedOwnToken: connection.sentToken) { [unowned self] reason in
+            if let reason {
+                refusedSlots.insert(slot.rawValue)
+                result.tokenFailures[reason, default: 0] += 1
+                result.failedOperations += 1
+                connection.pending = nil
+                connection.operation = -1
+            } else if connection.step == 0 {
+                connection.operationStart = uv_hrtime()
+            } else {
+                connection.operationStart += uv_hrtime() - since
+            }
+            connection.resume()
+        }
+    }
+
     func requestFailed(_ connection: BenchConnection, timedOut: Bool) {
+        defer { wakeParked() }
         if timedOut { result.timeouts += 1 } else { result.connectionErrors += 1 }
         result.failedOperations += 1
+        if connection.operation >= 0 { scenario.failed(operation: connection.operation) }
         connection.pending = nil
         connection.operation = -1
     }
@@ -171,6 +237,13 @@ public struct RunResult {
     /// Requests with no answer within `--timeout`.
     public var timeouts = 0
     public var connectFailures: [String: Int] = [:]
+    /// 401s with a Bearer challenge, answered with a token and sent again (not counted in `requests`).
+    public var challenges = 0
+    /// Operations given up because no token came, by reason.
+    public var tokenFailures: [String: Int] = [:]
+    /// pull-image: the time of each whole image pulled, and the images of which a request failed.
+    public var imageLatency: LatencyHistogram?
+    public var failedImages = 0
     public var elapsedNanoseconds: UInt64 = 0
     public var latency = LatencyHistogram()
 
@@ -178,5 +251,6 @@ public struct RunResult {
 
     public var errorCount: Int {
         errorsByStatus.values.reduce(0, +) + digestMismatches + connectionErrors + timeouts + connectFailures.values.reduce(0, +)
+            + tokenFailures.values.reduce(0, +)
     }
 }

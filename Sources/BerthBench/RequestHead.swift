@@ -16,4 +16,16 @@ public struct RequestHead {
         text += "\r\n"
         return Array(text.utf8)
     }
+
+    /// Copies `head` to `destination` with `line` (a header line and its CRLF) after the request line.
+    static func insert(_ line: [UInt8], into head: [UInt8], at destination: UnsafeMutableRawBufferPointer) {
+        head.withUnsafeBytes { head in
+            var end = 0
+            while end + 1 < head.count, !(head[end] == 0x0d && head[end + 1] == 0x0a) { end += 1 }
+            end = min(end + 2, head.count)
+            destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: head[..<end]))
+            line.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: destination[end...]).copyMemory(from: $0) }
+            UnsafeMutableRawBufferPointer(rebasing: destination[(end + line.count)...]).copyMemory(from: UnsafeRawBufferPointer(rebasing: head[end...]))
+        }
+    }
 }

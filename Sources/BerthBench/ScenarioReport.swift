@@ -7,6 +7,18 @@ public struct ScenarioReport {
     /// Requests the seeding sent before the load (the server counts them too).
     public var seedRequests: Int
     public var result: RunResult
+    /// Token requests the scenario made (seeding and load), over connections of their own.
+    public var tokenFetches = 0
+    /// 401s answered with a token (seeding and load), not in `result.requests`.
+    public var challenges = 0
+
+    public init(name: String, seedRequests: Int, result: RunResult, tokenFetches: Int = 0, challenges: Int = 0) {
+        self.name = name
+        self.seedRequests = seedRequests
+        self.result = result
+        self.tokenFetches = tokenFetches
+        self.challenges = challenges
+    }
 
     public static let percentiles: [(label: String, percent: Double)] = [("p50", 50), ("p90", 90), ("p99", 99), ("p99.9", 99.9)]
 
@@ -16,8 +28,9 @@ public struct ScenarioReport {
     var bytesPerSecond: Double { seconds > 0 ? Double(result.bytesReceived + result.bytesSent) / seconds : 0 }
 
     /// Latency figures in microseconds: min, the percentiles, max.
-    var latencyMicroseconds: [(String, Double)] {
-        let histogram = result.latency
+    var latencyMicroseconds: [(String, Double)] { ScenarioReport.microseconds(result.latency) }
+
+    static func microseconds(_ histogram: LatencyHistogram) -> [(String, Double)] {
         var figures = [("min", histogram.count == 0 ? 0 : Double(histogram.min) / 1000)]
         figures += ScenarioReport.percentiles.map { ($0.label, Double(histogram.value(atPercentile: $0.percent)) / 1000) }
         figures.append(("max", Double(histogram.max) / 1000))
@@ -31,6 +44,7 @@ public struct ScenarioReport {
         if result.connectionErrors > 0 { list.append(("connection", result.connectionErrors)) }
         if result.timeouts > 0 { list.append(("timeout", result.timeouts)) }
         list += result.connectFailures.sorted { $0.key < $1.key }.map { ("connect: \($0.key)", $0.value) }
+        list += result.tokenFailures.sorted { $0.key < $1.key }.map { ("token: \($0.key)", $0.value) }
         return list
     }
 
@@ -43,12 +57,17 @@ public struct ScenarioReport {
         var out = ""
         for report in reports {
             let result = report.result
-            out += "\(report.name)  http://\(settings.target.authority)/ \(settings.repository):\(settings.tag)  concurrency \(settings.concurrency)\n"
+            out += "\(report.name)  \(settings.target.url) \(settings.repository):\(settings.tag)  concurrency \(settings.concurrency)\n"
             out += "  \(result.requests) requests, \(result.operations) operations in \(fixed(report.seconds, 2)) s: "
             out += "\(fixed(report.requestsPerSecond, 0)) requests/s, \(fixed(report.bytesPerSecond / 1_048_576, 2)) MiB/s\n"
             out += "  errors: \(errorText(result))\n"
             out += "  latency µs: " + report.latencyMicroseconds.map { "\($0.0) \(fixed($0.1, 1))" }.joined(separator: "  ") + "\n"
+            if let images = result.imageLatency {
+                out += "  \(images.count) images (\(result.failedImages) failed), \(fixed(report.seconds > 0 ? Double(images.count) / report.seconds : 0, 1)) images/s; "
+                out += "image µs: " + microseconds(images).map { "\($0.0) \(fixed($0.1, 1))" }.joined(separator: "  ") + "\n"
+            }
             if report.seedRequests > 0 { out += "  seeded with \(report.seedRequests) requests\n" }
+            if report.tokenFetches > 0 { out += "  \(report.challenges) Bearer challenges answered with \(report.tokenFetches) token requests\n" }
         }
         return out
     }
@@ -63,11 +82,19 @@ public struct ScenarioReport {
                 + "\"seconds\":\(fixed(report.seconds, 6)),\"requests_per_second\":\(fixed(report.requestsPerSecond, 1)),"
                 + "\"operations_per_second\":\(fixed(report.operationsPerSecond, 1)),\"bytes_received\":\(result.bytesReceived),"
                 + "\"bytes_sent\":\(result.bytesSent),\"bytes_per_second\":\(fixed(report.bytesPerSecond, 1)),"
-                + "\"errors\":{\(errors)},\"error_count\":\(result.errorCount),\"latency_us\":{\(latency)}}"
+                + "\"challenges\":\(report.challenges),\"token_fetches\":\(report.tokenFetches),"
+                + "\"errors\":{\(errors)},\"error_count\":\(result.errorCount),\"latency_us\":{\(latency)}" + imageFields(result) + "}"
         }
-        return "{\"target\":\(JSONString.quoted("http://\(settings.target.authority)/")),\"repository\":\(JSONString.quoted(settings.repository)),"
+        return "{\"target\":\(JSONString.quoted(settings.target.url)),\"repository\":\(JSONString.quoted(settings.repository)),"
             + "\"tag\":\(JSONString.quoted(settings.tag)),\"concurrency\":\(settings.concurrency),\"seed\":\(settings.seed),"
             + "\"scenarios\":[\(scenarios.joined(separator: ","))]}\n"
+    }
+
+    /// pull-image's whole-image figures, as more JSON fields.
+    static func imageFields(_ result: RunResult) -> String {
+        guard let images = result.imageLatency else { return "" }
+        let latency = microseconds(images).map { "\(JSONString.quoted($0.0)):\(fixed($0.1, 3))" }.joined(separator: ",")
+        return ",\"images\":\(images.count),\"failed_images\":\(result.failedImages),\"image_latency_us\":{\(latency)}"
     }
 
     /// Errors in one field, `kind=count` joined by `;` (a status, `digest`, `connection`, `connect: reason`).

@@ -1,11 +1,11 @@
 /// A `WWW-Authenticate` challenge of the two kinds registries send (RFC 9110 §11.6.1; Docker's token
 /// authentication specification for Bearer).
-enum AuthChallenge: Equatable {
+public enum AuthChallenge: Equatable {
     case bearer(realm: String, service: String?, scope: String?)
     case basic
 
     /// The challenge to answer among a 401's `WWW-Authenticate` fields: Bearer when offered, else Basic.
-    static func preferred(in fields: [String]) -> AuthChallenge? {
+    public static func preferred(in fields: [String]) -> AuthChallenge? {
         let challenges = fields.flatMap(parse)
         return challenges.first { if case .bearer = $0 { return true } else { return false } }
             ?? challenges.first { $0 == .basic }

@@ -110,8 +110,9 @@ public final class RegistryClient {
     }
 
     /// A token for `challenge`: cached unless it is `refused` (the one the upstream just turned down),
-    /// else asked of the realm, with Basic credentials when configured and anonymously otherwise.
-    func token(for challenge: (realm: String, service: String?, scope: String?), refused: String?,
+    /// else asked of the realm, with Basic credentials when configured and anonymously otherwise. Public for
+    /// `berth bench` (BerthBench), which answers its own connections' challenges with it.
+    public func token(for challenge: (realm: String, service: String?, scope: String?), refused: String?,
                completion: @escaping (Result<String, UpstreamError>) -> Void) {
         bearerRealm = (challenge.realm, challenge.service)
         let key = BearerTokenCache.key(realm: challenge.realm, service: challenge.service, scope: challenge.scope)

@@ -14,12 +14,13 @@ public struct UpstreamTLSConfiguration {
     }
 }
 
-/// One OpenSSL `SSL_CTX` for every TLS connection of a client: trust settings are loaded once.
-final class TLSContext {
+/// One OpenSSL `SSL_CTX` for every TLS connection of a client: trust settings are loaded once. Public for
+/// `berth bench`'s connections (BerthBench), which speak TLS with the same trust settings.
+public final class TLSContext {
     let raw: OpaquePointer
     let verifies: Bool
 
-    init(_ configuration: UpstreamTLSConfiguration) throws {
+    public init(_ configuration: UpstreamTLSConfiguration) throws {
         guard let context = SSL_CTX_new(TLS_client_method()) else {
             throw UpstreamError.tlsConfiguration("SSL_CTX_new failed: \(openSSLErrorReason())")
         }

@@ -4,18 +4,19 @@ import COpenSSL
 import Glibc
 
 /// TLS for one connection over two BIOs: OpenSSL never touches the socket, so the connection keeps
-/// libuv's non-blocking reads and writes and only moves bytes between the two. Ciphertext read from the
+/// libuv's non-blocking reads and writes and only moves bytes between the two (public for `berth bench`'s
+/// connections, BerthBench). Ciphertext read from the
 /// socket is decrypted where libuv read it (`lend`, then `keepUnread` before that memory is reused);
 /// ciphertext for the socket gathers in a memory BIO. Loop-confined.
-final class TLSSession {
-    enum HandshakeStep {
+public final class TLSSession {
+    public enum HandshakeStep {
         case done
         /// Waiting for the peer: send what `takeCiphertext` returns, then feed its answer.
         case wantMore
         case failed(UpstreamError)
     }
 
-    enum ReadResult {
+    public enum ReadResult {
         case bytes(Int)
         case wantMore
         /// The peer's close_notify.
@@ -30,7 +31,7 @@ final class TLSSession {
     private let outgoing: OpaquePointer
     private let host: String
 
-    init(context: TLSContext, host: String) throws {
+    public init(context: TLSContext, host: String) throws {
         guard let ssl = SSL_new(context.raw), let incoming = berth_slice_bio_new(), let outgoing = BIO_new(BIO_s_mem()) else {
             throw UpstreamError.tlsHandshakeFailed(host: host, reason: openSSLErrorReason())
         }
@@ -56,7 +57,7 @@ final class TLSSession {
         SSL_free(ssl)  // frees both BIOs, which SSL_set_bio gave it
     }
 
-    func handshake() -> HandshakeStep {
+    public func handshake() -> HandshakeStep {
         switch TLSHandshake.step(ssl) {
         case .done: return .done
         case .wantMore: return .wantMore
@@ -67,17 +68,17 @@ final class TLSSession {
     }
 
     /// Lends OpenSSL ciphertext just read from the socket, to decrypt in place: valid until `keepUnread`.
-    func lend(_ ciphertext: UnsafeRawBufferPointer) {
+    public func lend(_ ciphertext: UnsafeRawBufferPointer) {
         berth_slice_bio_lend(incoming, ciphertext.baseAddress, ciphertext.count)
     }
 
     /// Copies what OpenSSL has not read of the lent ciphertext (a partial record, or bytes behind a pause), so
     /// its memory can be reused; false when there was no memory for the copy.
-    func keepUnread() -> Bool {
+    public func keepUnread() -> Bool {
         berth_slice_bio_keep_unread(incoming) == 0
     }
 
-    func read(into buffer: UnsafeMutableRawBufferPointer) -> ReadResult {
+    public func read(into buffer: UnsafeMutableRawBufferPointer) -> ReadResult {
         ERR_clear_error()
         let count = SSL_read(ssl, buffer.baseAddress, Int32(buffer.count))
         if count > 0 { return .bytes(Int(count)) }
@@ -88,14 +89,14 @@ final class TLSSession {
         }
     }
 
-    func write(_ plaintext: [UInt8]) -> Bool {
+    public func write(_ plaintext: [UInt8]) -> Bool {
         guard !plaintext.isEmpty else { return true }
         ERR_clear_error()
         return plaintext.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) } == Int32(plaintext.count)
     }
 
     /// What OpenSSL has produced for the peer since the last call (handshake records, data, alerts).
-    func takeCiphertext() -> [UInt8] {
+    public func takeCiphertext() -> [UInt8] {
         let pending = BIO_ctrl_pending(outgoing)
         guard pending > 0 else { return [] }
         return [UInt8](unsafeUninitializedCapacity: pending) { buffer, count in

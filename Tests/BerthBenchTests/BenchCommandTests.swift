@@ -42,7 +42,8 @@ final class BenchCommandTests: XCTestCase {
         for arguments in [
             ["manifest-get"],  // no URL
             ["nonsense", "http://h:1"],
-            ["https://h:1"],
+            ["--cacert", "/nonexistent/ca.pem", "https://h:1"],
+            ["https:/h:1"],
             ["http://h:1/v2/"],
             ["--duration", "1s", "--requests", "5", "http://h:1"],
             ["--requests", "0", "http://h:1"],
@@ -64,6 +65,44 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertEqual(BenchTarget(host: "::1", port: 8080).authority, "[::1]:8080")
         XCTAssertNil(BenchTarget(url: "http://h:0"))
         XCTAssertNil(BenchTarget(url: "ftp://h:1"))
+    }
+
+    func test_https_targets_default_to_443_and_take_cacert_or_insecure() throws {
+        XCTAssertEqual(BenchTarget(url: "https://example.com"), BenchTarget(host: "example.com", port: 443, isTLS: true))
+        XCTAssertEqual(BenchTarget(url: "https://example.com:443/")?.url, "https://example.com/")
+        XCTAssertEqual(BenchTarget(url: "https://[::1]:5443")?.url, "https://[::1]:5443/")
+        XCTAssertEqual(BenchTarget(url: "http://h:80")?.url, "http://h/")
+        let strict = try settings(["https://h:5443"])
+        XCTAssertTrue(strict.target.isTLS && strict.tls.verifyCertificates && strict.tls.caFile == nil)
+        let trusting = try settings(["--cacert", "/dev/null", "https://h:5443"])
+        XCTAssertEqual(trusting.tls.caFile, "/dev/null")
+        XCTAssertFalse(try settings(["--insecure", "https://h:5443"]).tls.verifyCertificates)
+    }
+
+    func test_a_token_line_goes_right_after_the_request_line() {
+        let head = RequestHead(host: "h:1", authorization: nil).make("GET", "/v2/a/manifests/t", headers: ["Accept: x"])
+        let line = Array("Authorization: Bearer abc\r\n".utf8)
+        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: head.count + line.count, alignment: 8)
+        defer { out.deallocate() }
+        RequestHead.insert(line, into: head, at: out)
+        XCTAssertEqual(String(decoding: out, as: UTF8.self),
+                       "GET /v2/a/manifests/t HTTP/1.1\r\nAuthorization: Bearer abc\r\nHost: h:1\r\nUser-Agent: berth-bench\r\nAccept: x\r\n\r\n")
+    }
+
+    func test_requests_take_the_pull_token_for_reads_and_the_push_token_for_writes() {
+        let heads = RequestHead(host: "h", authorization: nil)
+        XCTAssertEqual(BenchRequest(head: heads.make("GET", "/v2/a/blobs/x")).authSlot, .pull)
+        XCTAssertEqual(BenchRequest(head: heads.make("HEAD", "/v2/a/manifests/t")).authSlot, .pull)
+        XCTAssertEqual(BenchRequest(head: heads.make("POST", "/v2/a/blobs/uploads/")).authSlot, .push)
+        XCTAssertEqual(BenchRequest(head: heads.make("PUT", "/v2/a/manifests/t")).authSlot, .push)
+        XCTAssertEqual(BenchRequest(head: heads.make("GET", "/v2/_catalog"), authSlot: .catalog).authSlot, .catalog)
+    }
+
+    func test_under_bearer_the_heads_carry_no_basic_credentials() throws {
+        let parsed = try settings(["--user", "alice:s3cret", "http://h:1"])
+        XCTAssertTrue(parsed.context().heads.commonLines.contains("Authorization: Basic"))
+        XCTAssertFalse(parsed.context(bearer: true).heads.commonLines.contains("Authorization"))
+        XCTAssertEqual(parsed.user, "alice:s3cret")
     }
 
     func test_sizes_and_durations() {

@@ -63,4 +63,28 @@ final class BenchConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(idle.timedOut(), BenchConnectionStateMachine.Action.none)
         XCTAssertEqual(idle.state, .idle)
     }
+
+    func test_a_request_answered_with_a_challenge_waits_for_its_token_then_goes_again() {
+        var machine = BenchConnectionStateMachine()
+        _ = machine.connected(ok: true)
+        _ = machine.issued(true)
+        XCTAssertEqual(machine.responseComplete(keepAlive: true), .deliverResponse(reconnect: false))
+        XCTAssertEqual(machine.park(), BenchConnectionStateMachine.Action.none)
+        XCTAssertEqual(machine.state, .parked)
+        XCTAssertEqual(machine.timedOut(), BenchConnectionStateMachine.Action.none, "the token request has its own timeout")
+        XCTAssertEqual(machine.issued(true), BenchConnectionStateMachine.Action.none, "nothing is sent while it waits")
+        XCTAssertEqual(machine.resume(), .issueNext)
+        XCTAssertEqual(machine.state, .idle)
+        XCTAssertEqual(machine.resume(), BenchConnectionStateMachine.Action.none, "a token that came at once changes nothing")
+    }
+
+    func test_a_connection_the_server_closes_while_it_waits_for_a_token_reopens_without_an_error() {
+        var machine = BenchConnectionStateMachine()
+        _ = machine.connected(ok: true)
+        _ = machine.park()
+        XCTAssertEqual(machine.streamEnded(), .reconnect)
+        XCTAssertTrue(machine.socketClosed())
+        XCTAssertEqual(machine.resume(), BenchConnectionStateMachine.Action.none)
+        XCTAssertEqual(machine.connected(ok: true), .issueNext)
+    }
 }

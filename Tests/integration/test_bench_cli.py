@@ -196,7 +196,7 @@ def test_a_server_that_never_answers_is_a_timeout_not_a_hang():
 
 def test_usage_mistakes_exit_2(tmp_path):
     for argv, reason in ((["nonsense", "http://127.0.0.1:1"], "unknown scenario nonsense"),
-                         (["https://127.0.0.1:1"], "TLS targets are not supported yet"),
+                         (["--cacert", str(tmp_path / "missing.pem"), "https://127.0.0.1:1"], "cannot read it"),
                          (["--requests", "1", "--duration", "1s", "http://127.0.0.1:1"], "exclude each other")):
         done = subprocess.run([berth_binary(), "bench", *argv], capture_output=True, text=True, timeout=30)
         assert done.returncode == 2, (argv, done.stderr)
