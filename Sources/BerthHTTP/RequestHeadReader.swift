@@ -45,12 +45,12 @@ public struct RequestHeadReader {
     /// The head is complete: the request, or why it is refused before any handler sees it.
     public mutating func complete(method: HTTPMethod, keepAlive: Bool) -> Result<HTTPRequestHead, Refusal> {
         guard headers.finish() else { return .failure(Self.badFieldName) }
-        let head = HTTPRequestHead(method: method, target: String(decoding: target, as: UTF8.self), headers: headers.fields,
+        let head = HTTPRequestHead(method: method, target: String(decoding: target, as: UTF8.self), fields: headers.fields,
                                    keepAlive: keepAlive)
         if let problem = head.framingProblem { return .failure(Refusal(status: 400, message: problem)) }
         // http-parser takes lengths up to 2^64 - 11; a body whose length a signed 64-bit offset cannot hold is
         // refused here.
-        if head.contentLength == nil && head.header("Content-Length") != nil {
+        if head.contentLength == nil && head.fields.lastIndex("Content-Length") != nil {
             return .failure(Refusal(status: 413, message: "Content-Length larger than \(Int64.max) bytes"))
         }
         return .success(head)
