@@ -15,15 +15,18 @@ public struct HTTPRequestHead {
     public let isChunked: Bool
 
     public init(method: HTTPMethod, target: String, headers: [(name: String, value: String)], keepAlive: Bool) {
-        self.init(method: method, target: target, fields: HeaderFields(headers), keepAlive: keepAlive)
+        let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")).map { target.utf8.distance(from: target.utf8.startIndex, to: $0) }
+        self.init(method: method, target: target, queryMark: mark, fields: HeaderFields(headers), keepAlive: keepAlive)
     }
 
-    init(method: HTTPMethod, target: String, fields: HeaderFields, keepAlive: Bool) {
+    /// `queryMark`: the byte offset of the first `?` in `target`, or nil.
+    init(method: HTTPMethod, target: String, queryMark: Int?, fields: HeaderFields, keepAlive: Bool) {
         self.method = method
         self.target = target
         self.fields = fields
         self.keepAlive = keepAlive
-        if let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) {
+        if let queryMark {
+            let mark = target.utf8.index(target.utf8.startIndex, offsetBy: queryMark)
             path = target[..<mark]
             query = target[target.utf8.index(after: mark)...]
         } else {
@@ -32,10 +35,10 @@ public struct HTTPRequestHead {
         }
         // The last of each counts, as it did when a loop over the fields kept overwriting.
         // nil past Int64.max, which http-parser lets through: the connection refuses that head (413).
-        contentLength = fields.lastIndex("Content-Length").flatMap { index in
+        contentLength = fields.lastIndex(literal: "Content-Length").flatMap { index in
             fields.withValue(index) { DecimalDigits.int64(bytes: trimmingOWS($0)) }
         }
-        if let index = fields.lastIndex("Transfer-Encoding") {
+        if let index = fields.lastIndex(literal: "Transfer-Encoding") {
             transferEncoded = true
             // RFC 9112 §6.3: a body is chunked when chunked is the final transfer coding.
             isChunked = fields.withValue(index) { value in
@@ -72,7 +75,7 @@ public struct HTTPRequestHead {
     public var hasBody: Bool { isChunked || (contentLength ?? 0) > 0 }
 
     public var expectsContinue: Bool {
-        fields.firstIndex("Expect").map { fields.withValue($0) { asciiEqualIgnoringCase(trimmingOWS($0), "100-continue") } } ?? false
+        fields.firstIndex(literal: "Expect").map { fields.withValue($0) { asciiEqualIgnoringCase(trimmingOWS($0), "100-continue") } } ?? false
     }
 
     /// RFC 9110 §5.1: a field name is a token, one or more tchar (§5.6.2): no whitespace, no delimiters.

@@ -57,8 +57,16 @@ public struct HeaderFields {
         return nil
     }
 
-    func lastIndex(_ name: String) -> Int? {
-        for index in spans.indices.reversed() where nameIs(spans[index], name) { return index }
+    /// The head's own lookups (Content-Length, Transfer-Encoding, Expect), by a literal's bytes.
+    func firstIndex(literal name: StaticString) -> Int? {
+        let wanted = UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        for index in spans.indices where nameIs(spans[index], wanted) { return index }
+        return nil
+    }
+
+    func lastIndex(literal name: StaticString) -> Int? {
+        let wanted = UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        for index in spans.indices.reversed() where nameIs(spans[index], wanted) { return index }
         return nil
     }
 
@@ -75,11 +83,14 @@ public struct HeaderFields {
     private func nameIs(_ span: Span, _ name: String) -> Bool {
         var name = name
         guard span.nameCount == name.utf8.count else { return false }
-        return name.withUTF8 { wanted in
-            bytes.withUnsafeBufferPointer { all in
-                for offset in 0..<span.nameCount where asciiLower(all[span.nameStart + offset]) != asciiLower(wanted[offset]) { return false }
-                return true
-            }
+        return name.withUTF8 { nameIs(span, $0) }
+    }
+
+    private func nameIs(_ span: Span, _ wanted: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard span.nameCount == wanted.count else { return false }
+        return bytes.withUnsafeBufferPointer { all in
+            for offset in 0..<span.nameCount where asciiLower(all[span.nameStart + offset]) != asciiLower(wanted[offset]) { return false }
+            return true
         }
     }
 
@@ -92,8 +103,9 @@ public struct HeaderFields {
 
     var byteCount: Int { bytes.count }
 
+    /// As bytes typed UInt8, so the append is one memcpy (a raw buffer is appended byte by byte).
     mutating func append(_ piece: UnsafeRawBufferPointer) {
-        bytes.append(contentsOf: piece)
+        bytes.append(contentsOf: piece.assumingMemoryBound(to: UInt8.self))
     }
 
     mutating func addField(nameStart: Int, valueStart: Int) {
