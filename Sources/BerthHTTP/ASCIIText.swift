@@ -17,6 +17,23 @@ public func asciiEqualIgnoringCase(_ a: String, _ b: String) -> Bool {
     return true
 }
 
+/// `asciiEqualIgnoringCase` for bytes of a head against a name or token.
+func asciiEqualIgnoringCase(_ bytes: UnsafeBufferPointer<UInt8>, _ text: String) -> Bool {
+    var text = text
+    guard bytes.count == text.utf8.count else { return false }
+    return text.withUTF8 { other in
+        for index in 0..<other.count where asciiLower(bytes[index]) != asciiLower(other[index]) { return false }
+        return true
+    }
+}
+
+/// The bytes without leading and trailing spaces and horizontal tabs.
+func trimmingOWS(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+    guard let first = bytes.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }),
+          let last = bytes.lastIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return UnsafeBufferPointer(rebasing: bytes[0..<0]) }
+    return UnsafeBufferPointer(rebasing: bytes[first...last])
+}
+
 @inline(__always) func asciiLower(_ byte: UInt8) -> UInt8 {
     byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte
 }

@@ -7,10 +7,14 @@ public enum DecimalDigits: Equatable {
     case tooLarge
 
     public static func parse<Text: StringProtocol>(_ text: Text) -> DecimalDigits? {
+        parse(utf8: text.utf8)
+    }
+
+    private static func parse<Bytes: Sequence<UInt8>>(utf8: Bytes) -> DecimalDigits? {
         var value: Int64 = 0
         var overflowed = false
         var digits = 0
-        for byte in text.utf8 {
+        for byte in utf8 {
             guard byte >= 0x30 && byte <= 0x39 else { return nil }
             digits += 1
             guard !overflowed else { continue }
@@ -25,6 +29,12 @@ public enum DecimalDigits: Equatable {
     /// The value when it fits, nil for anything else.
     public static func int64<Text: StringProtocol>(_ text: Text) -> Int64? {
         if case .value(let value)? = parse(text) { return value }
+        return nil
+    }
+
+    /// `int64` over the bytes of a head.
+    static func int64(bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
+        if case .value(let value)? = parse(utf8: bytes) { return value }
         return nil
     }
 }

@@ -262,7 +262,7 @@ final class HTTPConnection: HTTPParserEvents {
         var bodyCapacity = 0
         if case .bytes = response.body { bodyCapacity = Int(framing.bodyCount) }
         var head = response.serializedHead(contentLength: framing.contentLength, bodyCapacity: bodyCapacity,
-                                           defaultHeaders: server.defaultHeaders, dateHeader: server.dateHeader, close: close)
+                                           fixedHeaders: server.defaultHeaderBytes, dateHeader: server.dateHeader, close: close)
         switch response.body {
         case .empty:
             write(head, completion: headWritten)

@@ -3,7 +3,8 @@ public struct HTTPRequestHead {
     public var method: HTTPMethod
     /// The request target exactly as sent (`/v2/a/b/blobs/uploads/?digest=sha256%3A...`).
     public var target: String
-    public var headers: [(name: String, value: String)]
+    /// The header fields as received, kept as bytes; `header(_:)` makes a String of the one asked for.
+    public var fields: HeaderFields
     public var keepAlive: Bool
     /// The path part of the target, before any `?`.
     public let path: Substring
@@ -14,32 +15,40 @@ public struct HTTPRequestHead {
     public let isChunked: Bool
 
     public init(method: HTTPMethod, target: String, headers: [(name: String, value: String)], keepAlive: Bool) {
+        let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")).map { target.utf8.distance(from: target.utf8.startIndex, to: $0) }
+        self.init(method: method, target: target, queryMark: mark, fields: HeaderFields(headers), keepAlive: keepAlive)
+    }
+
+    /// `queryMark`: the byte offset of the first `?` in `target`, or nil.
+    init(method: HTTPMethod, target: String, queryMark: Int?, fields: HeaderFields, keepAlive: Bool) {
         self.method = method
         self.target = target
-        self.headers = headers
+        self.fields = fields
         self.keepAlive = keepAlive
-        if let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) {
+        if let queryMark {
+            let mark = target.utf8.index(target.utf8.startIndex, offsetBy: queryMark)
             path = target[..<mark]
             query = target[target.utf8.index(after: mark)...]
         } else {
             path = target[...]
             query = ""
         }
-        var length: Int64?
-        var finalCoding: String?
-        for header in headers {
-            if asciiEqualIgnoringCase(header.name, "Content-Length") {
-                // nil past Int64.max, which http-parser lets through: the connection refuses that head (413).
-                length = DecimalDigits.int64(header.value.trimmingOWS())
-            } else if asciiEqualIgnoringCase(header.name, "Transfer-Encoding") {
-                let last = header.value.utf8.lastIndex(of: UInt8(ascii: ",")).map { header.value.utf8.index(after: $0) }
-                finalCoding = String(header.value[(last ?? header.value.startIndex)...].trimmingOWS())
-            }
+        // The last of each counts, as it did when a loop over the fields kept overwriting.
+        // nil past Int64.max, which http-parser lets through: the connection refuses that head (413).
+        contentLength = fields.lastIndex(literal: "Content-Length").flatMap { index in
+            fields.withValue(index) { DecimalDigits.int64(bytes: trimmingOWS($0)) }
         }
-        contentLength = length
-        transferEncoded = finalCoding != nil
-        // RFC 9112 §6.3: a body is chunked when chunked is the final transfer coding.
-        isChunked = finalCoding.map { asciiEqualIgnoringCase($0, "chunked") } ?? false
+        if let index = fields.lastIndex(literal: "Transfer-Encoding") {
+            transferEncoded = true
+            // RFC 9112 §6.3: a body is chunked when chunked is the final transfer coding.
+            isChunked = fields.withValue(index) { value in
+                let last = value.lastIndex(of: UInt8(ascii: ",")).map { $0 + 1 } ?? 0
+                return asciiEqualIgnoringCase(trimmingOWS(UnsafeBufferPointer(rebasing: value[last...])), "chunked")
+            }
+        } else {
+            transferEncoded = false
+            isChunked = false
+        }
     }
 
     private let transferEncoded: Bool
@@ -54,20 +63,23 @@ public struct HTTPRequestHead {
 
     /// The first value of a header, matched case-insensitively.
     public func header(_ name: String) -> String? {
-        for header in headers where asciiEqualIgnoringCase(header.name, name) { return header.value }
-        return nil
+        fields.value(name)
     }
 
+    /// Every value of a header, in order, matched case-insensitively.
+    public func headerValues(_ name: String) -> [String] {
+        fields.values(name)
+    }
 
     /// True when a body follows the head (RFC 9112 §6.3).
     public var hasBody: Bool { isChunked || (contentLength ?? 0) > 0 }
 
     public var expectsContinue: Bool {
-        header("Expect").map { asciiEqualIgnoringCase(String($0.trimmingOWS()), "100-continue") } ?? false
+        fields.firstIndex(literal: "Expect").map { fields.withValue($0) { asciiEqualIgnoringCase(trimmingOWS($0), "100-continue") } } ?? false
     }
 
     /// RFC 9110 §5.1: a field name is a token, one or more tchar (§5.6.2): no whitespace, no delimiters.
-    static func isFieldName(_ bytes: [UInt8]) -> Bool {
+    static func isFieldName(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard !bytes.isEmpty else { return false }
         for byte in bytes {
             switch byte {

@@ -14,7 +14,15 @@ public final class HTTPServer {
     let handler: HTTPHandler
     let limits: HTTPLimits
     /// Headers every response carries (the application's protocol version, for example).
-    public var defaultHeaders: [(name: String, value: String)] = []
+    public var defaultHeaders: [(name: String, value: String)] = [] {
+        didSet {
+            var bytes: [UInt8] = []
+            for (name, value) in defaultHeaders { HTTPResponse.appendHeader(name, value, to: &bytes) }
+            defaultHeaderBytes = bytes
+        }
+    }
+    /// `defaultHeaders` serialized once, for every answer's head.
+    private(set) var defaultHeaderBytes: [UInt8] = []
     /// Called once every connection has closed after a shutdown signal.
     public var onDrained: (() -> Void)?
     /// Called on SIGHUP, which never stops the server (a terminal's hang-up reaches every process of the
@@ -35,7 +43,8 @@ public final class HTTPServer {
     private var signalHandles: [UnsafeMutablePointer<uv_signal_t>] = []
     private(set) var draining = false
     private var drainDeadline: UInt64?
-    private(set) var dateHeader = ""
+    /// The `Date` field with its CRLF, as bytes; refreshed each second.
+    private(set) var dateHeader: [UInt8] = []
 
     public init(loop: EventLoop, handler: HTTPHandler, limits: HTTPLimits = HTTPLimits()) {
         self.loop = loop
@@ -144,7 +153,7 @@ public final class HTTPServer {
         gmtime_r(&seconds, &parts)
         var buffer = [CChar](repeating: 0, count: 64)
         strftime(&buffer, buffer.count, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &parts)
-        dateHeader = String(cString: buffer)
+        dateHeader = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
     }
 
     private func watchSignal(_ number: Int32) {

@@ -2,33 +2,9 @@ import BerthHTTP
 
 /// Counters and latency histograms of this process, in Prometheus' text format. Loop-confined.
 final class Metrics {
-    private struct RequestKey: Hashable {
-        let method: String
-        let route: String
-        let status: Int
-    }
-
-    private static let latencyBuckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-
-    private var requests: [RequestKey: Int] = [:]
-    /// A reference type, so a request updates its route's histogram in place (no copy per request).
-    private final class Histogram {
-        var buckets = [Int](repeating: 0, count: Metrics.latencyBuckets.count)
-        var sum = 0.0
-        var count = 0
-    }
-
-    private var latency: [String: Histogram] = [:]
-    private var bytesReceived: Int64 = 0
-    private var bytesSent: Int64 = 0
-    /// File body bytes sent over TLS by read + SSL_write; kernel TLS (sendfile) would be the other path.
-    private var tlsFallbackBodyBytes: Int64 = 0
-    private var blobUploads = 0
-    private var blobPulls = 0
-    private var manifestPushes = 0
-    private var manifestPulls = 0
+    private var tally = RequestTally()
     /// Manifest pulls per path, for the UI's "most pulled".
-    private(set) var pulls = PullCounts()
+    var pulls: PullCounts { tally.pulls }
     var gcRuns = 0
     /// The mirror's cache, by kind (`manifest`, `blob`).
     var mirrorHits: [String: Int] = [:]
@@ -59,49 +35,29 @@ final class Metrics {
     }
 
     func record(_ exchange: HTTPExchange) {
-        let method = exchange.request.method.name
-        requests[RequestKey(method: method, route: exchange.label, status: exchange.status), default: 0] += 1
-        bytesReceived += exchange.bytesReceived
-        bytesSent += exchange.bytesSent
-        tlsFallbackBodyBytes += exchange.tlsFallbackBodyBytes
-        let seconds = exchange.elapsedSeconds
-        let histogram: Histogram
-        if let existing = latency[exchange.label] {
-            histogram = existing
-        } else {
-            histogram = Histogram()
-            latency[exchange.label] = histogram
-        }
-        for (index, bound) in Self.latencyBuckets.enumerated() where seconds <= bound { histogram.buckets[index] += 1 }
-        histogram.sum += seconds
-        histogram.count += 1
-        switch (exchange.label, method, exchange.status) {
-        case ("uploads", "POST", 201), ("upload", "PUT", 201): blobUploads += 1
-        case ("blob", "GET", 200), ("blob", "GET", 206): blobPulls += 1
-        case ("manifest", "PUT", 201): manifestPushes += 1
-        case ("manifest", "GET", 200):
-            manifestPulls += 1
-            pulls.count(exchange.request.path)
-        default: break
-        }
+        tally.record(method: exchange.request.method.name, route: exchange.label, status: exchange.status, path: exchange.request.path,
+                     received: exchange.bytesReceived, sent: exchange.bytesSent, tlsFallbackBody: exchange.tlsFallbackBodyBytes,
+                     seconds: exchange.elapsedSeconds)
     }
 
     func exposition(openConnections: Int) -> String {
+        let tally = tally
         var text = ""
         func family(_ name: String, _ type: String, _ help: String) {
             text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
         }
         family("berth_http_requests_total", "counter", "Requests answered, by method, route and status.")
+        let requests = zip(tally.requestKeys, tally.requestCounts).map { (key: $0, value: $1) }
         for (key, count) in requests.sorted(by: { "\($0.key)" < "\($1.key)" }) {
             text += "berth_http_requests_total{method=\"\(key.method)\",route=\"\(key.route)\",status=\"\(key.status)\"} \(count)\n"
         }
         let scalars: [(name: String, type: String, help: String, value: Int64)] = [
-            ("berth_http_received_bytes_total", "counter", "Request body bytes received.", bytesReceived),
-            ("berth_http_sent_bytes_total", "counter", "Response body bytes sent.", bytesSent),
-            ("berth_blob_uploads_total", "counter", "Blobs committed by uploads.", Int64(blobUploads)),
-            ("berth_blob_pulls_total", "counter", "Blob downloads (GET 200 and 206).", Int64(blobPulls)),
-            ("berth_manifest_pushes_total", "counter", "Manifests stored.", Int64(manifestPushes)),
-            ("berth_manifest_pulls_total", "counter", "Manifest downloads.", Int64(manifestPulls)),
+            ("berth_http_received_bytes_total", "counter", "Request body bytes received.", tally.bytesReceived),
+            ("berth_http_sent_bytes_total", "counter", "Response body bytes sent.", tally.bytesSent),
+            ("berth_blob_uploads_total", "counter", "Blobs committed by uploads.", Int64(tally.blobUploads)),
+            ("berth_blob_pulls_total", "counter", "Blob downloads (GET 200 and 206).", Int64(tally.blobPulls)),
+            ("berth_manifest_pushes_total", "counter", "Manifests stored.", Int64(tally.manifestPushes)),
+            ("berth_manifest_pulls_total", "counter", "Manifest downloads.", Int64(tally.manifestPulls)),
             ("berth_open_connections", "gauge", "Client connections open in this process.", Int64(openConnections)),
             ("berth_gc_runs_total", "counter", "Garbage collection sweeps.", Int64(gcRuns)),
             ("berth_gc_reclaimed_bytes_total", "counter", "Bytes removed by garbage collection.", gcReclaimedBytes),
@@ -127,14 +83,14 @@ final class Metrics {
             for kind in ["blob", "manifest"] { text += "\(name){kind=\"\(kind)\"} \(counts[kind] ?? 0)\n" }
         }
         family("berth_tls_body_bytes_total", "counter", "File body bytes sent over TLS, by path (ktls: sendfile; fallback: read + SSL_write).")
-        text += "berth_tls_body_bytes_total{path=\"ktls\"} 0\nberth_tls_body_bytes_total{path=\"fallback\"} \(tlsFallbackBodyBytes)\n"
+        text += "berth_tls_body_bytes_total{path=\"ktls\"} 0\nberth_tls_body_bytes_total{path=\"fallback\"} \(tally.tlsFallbackBodyBytes)\n"
         family("berth_auth_failures_total", "counter", "Failed logins (auth.htpasswd), by client address.")
         for (client, count) in authFailures.sorted(by: { $0.key < $1.key }) {
             text += "berth_auth_failures_total{client=\"\(client)\"} \(count)\n"
         }
         family("berth_http_request_duration_seconds", "histogram", "Time from request head to answer, by route.")
-        for (route, histogram) in latency.sorted(by: { $0.key < $1.key }) {
-            for (index, bound) in Self.latencyBuckets.enumerated() {
+        for (route, histogram) in zip(tally.latencyRoutes, tally.latency).sorted(by: { $0.0 < $1.0 }) {
+            for (index, bound) in RequestTally.latencyBuckets.enumerated() {
                 text += "berth_http_request_duration_seconds_bucket{route=\"\(route)\",le=\"\(bound)\"} \(histogram.buckets[index])\n"
             }
             text += "berth_http_request_duration_seconds_bucket{route=\"\(route)\",le=\"+Inf\"} \(histogram.count)\n"

@@ -35,7 +35,7 @@ extension Registry {
             cached = nil
             metrics.mirrorMisses["manifest", default: 0] += 1
         }
-        let accept = exchange.request.headers.filter { asciiEqualIgnoringCase($0.name, "accept") }.map(\.value).joined(separator: ", ")
+        let accept = exchange.request.headerValues("accept").joined(separator: ", ")
         // A second round (another process fetched it) or a fetch already running here: this request is coalesced.
         let joins = !waitForOthers || mirror.manifestWaiters[Self.manifestFetchKey(target, text)] != nil
         refreshManifest(mirror, target, reference, text: text, cached: cached, accept: accept,
