@@ -322,17 +322,23 @@ def _assert_unavailable_alone(berth, blob, workers_before, served_blob):
     assert _get(berth, served_blob)[:2] == (200, hashlib.sha256(served_blob).hexdigest())
 
 
-@pytest.mark.parametrize("threads_allowed", [0, 1], ids=["no-thread", "one-of-two-threads"])
-def test_a_download_whose_threads_cannot_start_fails_alone_with_503_and_the_worker_goes_on(gated, start_berth, tmp_path,
-                                                                                           threads_allowed):
-    blobs = [_blob(10 + i) for i in range(2)]
+def _mirror_after_one_pull(gated, start_berth, tmp_path, seed):
+    """A one-process mirror of an open upstream with two blobs, the first pulled through it: that download
+    started the worker's pool and upstream connection, which a limit set next must not be what stops.
+    (mirror, blobs, its processes)."""
+    blobs = [_blob(seed + i) for i in range(2)]
     upstream = gated(blobs)
     upstream.open_all()
     berth, _ = start_mirror(start_berth, tmp_path, write_mirror_config(tmp_path, remoteurl=upstream.base_url),
                             workers=1)
-    # The first download starts the worker's pool and upstream connection, which the limit below must not stop.
     assert _get(berth, blobs[0])[:2] == (200, hashlib.sha256(blobs[0]).hexdigest())
-    processes = _processes(berth)
+    return berth, blobs, _processes(berth)
+
+
+@pytest.mark.parametrize("threads_allowed", [0, 1], ids=["no-thread", "one-of-two-threads"])
+def test_a_download_whose_threads_cannot_start_fails_alone_with_503_and_the_worker_goes_on(gated, start_berth, tmp_path,
+                                                                                           threads_allowed):
+    berth, blobs, processes = _mirror_after_one_pull(gated, start_berth, tmp_path, 10)
     cgroup = PidsCgroup()
     try:
         for pid in processes:
@@ -350,13 +356,7 @@ def test_a_download_whose_threads_cannot_start_fails_alone_with_503_and_the_work
 # (the download's wake-up eventfd cannot be made).
 @pytest.mark.parametrize("spare", [0, 1, 2], ids=["no-lock-file", "no-data-file", "no-eventfd"])
 def test_a_download_without_descriptors_fails_alone_with_503_and_the_worker_goes_on(gated, start_berth, tmp_path, spare):
-    blobs = [_blob(20 + i) for i in range(2)]
-    upstream = gated(blobs)
-    upstream.open_all()
-    berth, _ = start_mirror(start_berth, tmp_path, write_mirror_config(tmp_path, remoteurl=upstream.base_url),
-                            workers=1)
-    assert _get(berth, blobs[0])[:2] == (200, hashlib.sha256(blobs[0]).hexdigest())
-    processes = _processes(berth)
+    berth, blobs, processes = _mirror_after_one_pull(gated, start_berth, tmp_path, 20)
     worker = processes[-1]
     session = requests.Session()  # a connection opened before the limit, kept alive for the requests under it
     digest = hashlib.sha256(blobs[1]).hexdigest()
