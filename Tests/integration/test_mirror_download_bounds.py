@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from mirrorutil import MiB, TIMEOUT, run_together, start_mirror, write_mirror_config
+from mirrorutil import MiB, TIMEOUT, metric, metric_samples, start_mirror, write_mirror_config
 from regutil import free_port
 
 pytestmark = pytest.mark.berth_only  # the mirror is Berth's
@@ -151,6 +151,8 @@ def test_at_most_maxdownloads_cold_blobs_are_led_at_once_and_the_rest_wait_their
     time.sleep(SETTLE)
     held = upstream.asked()
     assert len(held) == 2, f"with proxy.maxdownloads 2 the upstream was asked {len(held)} blobs at once"
+    samples = metric_samples(berth)
+    assert (metric(samples, "berth_mirror_downloads_led"), metric(samples, "berth_mirror_downloads_waiting")) == (2, 2)
     # Each one let go gives the next its turn.
     upstream.release(held[0])
     upstream.wait_for_gets(3)
@@ -163,6 +165,8 @@ def test_at_most_maxdownloads_cold_blobs_are_led_at_once_and_the_rest_wait_their
         assert results.get(i, (None,))[:2] == (200, hashlib.sha256(blob).hexdigest()), f"client {i}: {results.get(i)}"
     assert sorted(upstream.asked()) == sorted(upstream.blobs), "each blob once"
     assert upstream.most_active == 2
+    samples = metric_samples(berth)
+    assert (metric(samples, "berth_mirror_downloads_led"), metric(samples, "berth_mirror_downloads_waiting")) == (0, 0)
 
 
 def test_a_waiting_download_every_client_of_which_left_is_never_asked_of_the_upstream(gated, start_berth, tmp_path):

@@ -93,6 +93,7 @@ public final class Registry: HTTPHandler {
         mirror = try options.mirror.map { try Mirror(options: $0, loop: loop, egress: options.egress) }
         let clients = upstreamClients
         metrics.proxiedConnections = { clients.reduce(0) { $0 + $1.proxiedConnectionsOpened } }
+        metrics.downloads = { [unowned self] in (downloads.ledCount, downloads.waitingCount) }
         (gate as? HtpasswdGate)?.resume = { [unowned self] in self.handle($0) }
     }
 

@@ -18,6 +18,8 @@ final class BlobDownloads {
     private var led = 0
     /// Downloads waiting for a turn, first asked first, with how to start each.
     private var waiting: [(download: BlobDownload, start: () -> Void)] = []
+    var ledCount: Int { led }
+    var waitingCount: Int { waiting.count }
     /// Each waiting download is one or more clients' connections: a bound well past any real pull's layers.
     var maxWaiting: Int { 64 * maxLed }
 

@@ -17,6 +17,8 @@ final class Metrics {
     var gcReclaimedBytes: Int64 = 0
     /// Upstream connections opened through the egress proxy, over every upstream client of the process.
     var proxiedConnections: () -> Int = { 0 }
+    /// Blob downloads from upstreams this process leads, and those waiting for a turn (`proxy.maxdownloads`).
+    var downloads: () -> (led: Int, waiting: Int) = { (0, 0) }
     /// auth.htpasswd: bcrypt runs (a cached login costs none), answers 429, and failed logins by client address
     /// (at most `maxFailureAddresses` addresses by name; the rest counted as `other`).
     var authBcryptVerifications = 0
@@ -66,6 +68,8 @@ final class Metrics {
             ("berth_mirror_revalidations_total", "counter", "Cached tags the upstream confirmed unchanged.", Int64(mirrorRevalidations)),
             ("berth_mirror_evictions_total", "counter", "Blobs evicted from the mirror's cache.", Int64(mirrorEvictions)),
             ("berth_mirror_evicted_bytes_total", "counter", "Bytes evicted from the mirror's cache.", mirrorEvictedBytes),
+            ("berth_mirror_downloads_led", "gauge", "Blob downloads from upstreams led by this process now.", Int64(downloads().led)),
+            ("berth_mirror_downloads_waiting", "gauge", "Blob downloads waiting for a turn (proxy.maxdownloads).", Int64(downloads().waiting)),
             ("berth_upstream_proxied_connections_total", "counter", "Upstream connections opened through the egress proxy.", Int64(proxiedConnections())),
             ("berth_auth_bcrypt_verifications_total", "counter", "Passwords checked with bcrypt (auth.htpasswd).", Int64(authBcryptVerifications)),
             ("berth_auth_throttled_total", "counter", "Logins answered 429 (too many failures from the address).", Int64(authThrottled)),
