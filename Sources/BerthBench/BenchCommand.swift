@@ -13,7 +13,9 @@ public struct BenchCommand: ParsableCommand {
             --no-seed skips this for a server that already has them), then runs its load on --concurrency \
             kept-alive connections for --duration or --requests operations. An operation is one request, or \
             POST and PUT for push-monolithic, POST, PATCHes and PUT for push-chunked and push-streamed; for pull-image one request, and --requests \
-            counts whole images, each timed apart too; \
+            counts whole images, each timed apart too; for push-image the whole image (HEAD, upload of each \
+            blob it lacks, manifest PUT); mirror-cold runs --rounds rounds of --concurrency clients at once, each \
+            round a --size blob pushed to --upstream first and new to the mirror; \
             latency is per operation that succeeded. Exit status: 0 no \
             errors, 1 some request failed (wrong status, --verify digest mismatch, connection, timeout), 2 usage.
             """)
@@ -52,11 +54,17 @@ public struct BenchCommand: ParsableCommand {
     @Option(help: "push-chunked: bytes per PATCH (the last one takes what is left of --size).")
     var chunkSize = "256k"
 
-    @Option(help: "pull-image: layers of the image.")
+    @Option(help: "pull-image, push-image: layers of the image.")
     var layers = 3
 
-    @Option(help: "pull-image: bytes of each layer.")
+    @Option(help: "pull-image, push-image: bytes of each layer.")
     var layerSize = "1M"
+
+    @Option(help: "push-image: how a blob the registry lacks is uploaded: streamed (skopeo's POST, PATCH, PUT), monolithic, chunked (--chunk-size).")
+    var upload = ImageUpload.streamed
+
+    @Option(help: "mix: scenarios and their weights, name:weight,... (pull = blob-get, push = push-monolithic, delete = delete-manifest, head = manifest-head).")
+    var mix = MixScenario.defaultWeights
 
     @Option(help: "blob-get: only bytes a-b (inclusive), answered 206.")
     var range: String?
@@ -81,6 +89,18 @@ public struct BenchCommand: ParsableCommand {
 
     @Option(help: "Run the same scenarios against this registry too, after the first, and show both with ratios (B/A).")
     var compare: String?
+
+    @Option(help: "mirror-cold: the mirror's upstream, where each round's blob is pushed first and its fetches counted (its /metrics if it is Berth).")
+    var upstream: String?
+
+    @Option(help: "mirror-cold: the upstream's access log (Apache combined format): its GETs of each round's blob are counted there.")
+    var upstreamLog: String?
+
+    @Option(help: "mirror-cold: rounds, each with a blob the mirror has not cached, asked for by --concurrency clients at once.")
+    var rounds = 3
+
+    @Option(help: "Also write an SVG chart to this file: each scenario's latency by percentile and its throughput over time.")
+    var svg: String?
 
     @Option(help: "text, json, or csv (a header line and one line per scenario).")
     var output: OutputFormat = .text
@@ -134,13 +154,22 @@ public struct BenchCommand: ParsableCommand {
             guard let target = BenchTarget(url: compare) else { throw ValidationError("--compare \(compare) is not an http(s)://host:port URL") }
             second = target
         }
+        var upstreamTarget: BenchTarget?
+        if let upstream {
+            guard let target = BenchTarget(url: upstream) else { throw ValidationError("--upstream \(upstream) is not an http(s)://host:port URL") }
+            upstreamTarget = target
+        }
+        if words.contains("mirror-cold"), upstreamTarget == nil { throw ValidationError("mirror-cold needs --upstream URL (the mirror's upstream)") }
+        if case .failure(let error) = MixScenario.parse(mix, known: ScenarioCatalog.mixable) { throw ValidationError("--mix \(mix): \(error.text)") }
+        guard (1...1000).contains(rounds) else { throw ValidationError("--rounds must be 1 to 1000") }
         if let cacert, access(cacert, R_OK) != 0 { throw ValidationError("--cacert \(cacert): cannot read it") }
         guard RepositoryPath.isValid(repo) else { throw ValidationError("--repo \(repo): not a repository name") }
         return BenchSettings(target: target, scenarios: words.isEmpty ? ["manifest-get"] : words, concurrency: concurrency, stop: stop,
                              repository: repo, tag: tag, seed: seed, size: bytes, range: byteRange, byDigest: byDigest,
                              verify: verify, seedRegistry: !noSeed, authorization: authorization, output: output,
                              timeoutMilliseconds: timeoutMilliseconds, user: user,
-                             caFile: cacert, insecure: insecure, chunkSize: chunkBytes, layers: layers, layerSize: layerBytes, compare: second)
+                             caFile: cacert, insecure: insecure, chunkSize: chunkBytes, layers: layers, layerSize: layerBytes, compare: second,
+                             upstream: upstreamTarget, upstreamLog: upstreamLog, rounds: rounds, upload: upload, mix: mix, svg: svg)
     }
 
     public func run() throws {
@@ -157,6 +186,14 @@ public struct BenchCommand: ParsableCommand {
         } catch {
             FileHandle.standardError.write(Data("berth bench: \(error)\n".utf8))
             throw ExitCode(1)
+        }
+        if let path = settings.svg {
+            var runs = [(label: settings.target.url, reports: reports)]
+            if let (comparison, second) = compared { runs.append((second.target.url, comparison.second)) }
+            guard FileManager.default.createFile(atPath: path, contents: Data(BenchChart.svg(runs).utf8)) else {
+                FileHandle.standardError.write(Data("berth bench: cannot write \(path)\n".utf8))
+                throw ExitCode(1)
+            }
         }
         if let (comparison, second) = compared {
             let text: String
@@ -206,6 +243,14 @@ public struct BenchSettings: Equatable {
     public var layerSize: Int
     /// `--compare`: the second registry.
     public var compare: BenchTarget?
+    /// mirror-cold: the mirror's upstream, its access log, the cold rounds.
+    public var upstream: BenchTarget?
+    public var upstreamLog: String?
+    public var rounds = 3
+    public var upload = ImageUpload.streamed
+    public var mix = MixScenario.defaultWeights
+    /// `--svg`: the chart's file.
+    public var svg: String?
 
     public var tls: UpstreamTLSConfiguration { UpstreamTLSConfiguration(verifyCertificates: !insecure, caFile: caFile) }
 
@@ -217,6 +262,8 @@ public struct BenchSettings: Equatable {
         context.layers = layers
         context.layerSize = layerSize
         context.concurrency = concurrency
+        context.upload = upload
+        context.mix = mix
         if case .operations(let count) = stop { context.images = count }
         return context
     }

@@ -1,5 +1,6 @@
 import CBerthShims
 import CHTTPParser
+import CLibUV
 
 /// The response side of `BenchConnection`: http-parser's callbacks and what they keep of a response.
 extension BenchConnection {
@@ -62,11 +63,14 @@ extension BenchConnection {
         response.status = Int(parser.pointee.status_code)
         if request.wantsLocation, !fieldValue.isEmpty { response.location = String(decoding: fieldValue, as: UTF8.self) }
         if response.status == 401, !challengeValue.isEmpty { response.challenge = String(decoding: challengeValue, as: UTF8.self) }
+        if request.timesFirstByte { response.firstByteAt = uv_hrtime() }
         return request.isHead ? 1 : 0
     }
 
     func body(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        if request.timesFirstByte, response.bodyBytes == 0, bytes.count > 0 { response.firstByteAt = uv_hrtime() }
         response.bodyBytes += bytes.count
+        if request.keepsBody { response.kept.append(contentsOf: bytes) }
         if request.expectedDigest != nil { berth_sha256_update(&hasher, bytes.baseAddress, bytes.count) }
         return 0
     }

@@ -15,6 +15,10 @@ public struct BenchRequest {
     public var wantsLocation: Bool
     /// Which token it carries under the Bearer flow.
     public var authSlot: AuthSlot
+    /// mirror-cold: read the clock at the first body byte (`BenchResponse.firstByteAt`).
+    public var timesFirstByte = false
+    /// Keep the body (`BenchResponse.kept`): a small document the harness reads, such as `/metrics`.
+    public var keepsBody = false
 
     /// `authSlot` nil: pull for GET and HEAD, push for the rest.
     public init(head: [UInt8], body: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0), isHead: Bool = false,
@@ -40,6 +44,10 @@ public struct BenchResponse {
     public var digestMatched: Bool?
     /// A 401's `WWW-Authenticate`, when the run answers challenges.
     public var challenge: String?
+    /// uv_hrtime of the first body byte (or of the head, for an empty body), when the request asked.
+    public var firstByteAt: UInt64 = 0
+    /// The body, when the request asked to keep it.
+    public var kept: [UInt8] = []
     public init() {}
 }
 

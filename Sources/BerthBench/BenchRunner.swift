@@ -27,6 +27,14 @@ struct BenchRunner {
         }
         var reports: [ScenarioReport] = []
         for name in settings.scenarios {
+            if name == "mirror-cold" {
+                let fetchesBefore = authorizer?.fetches ?? 0
+                var report = try MirrorColdRun(settings: settings, loop: loop, mirror: address, tls: tls, authorizer: authorizer).run()
+                report.tokenFetches = (authorizer?.fetches ?? 0) - fetchesBefore
+                report.challenges = report.result.challenges
+                reports.append(report)
+                continue
+            }
             let scenario = ScenarioCatalog.make(name, settings.context(bearer: authorizer != nil))!
             let fetchesBefore = authorizer?.fetches ?? 0
             var seedRequests = 0
@@ -46,13 +54,17 @@ struct BenchRunner {
             // pull-image counts whole images itself (ScenarioContext.images), not the run's per-request operations.
             if pull != nil, case .operations = stop { stop = .operations(Int.max) }
             var result = LoadRun(loop: loop, address: address, scenario: scenario, concurrency: settings.concurrency, stop: stop,
-                                 timeoutMilliseconds: settings.timeoutMilliseconds, tls: tls, authorizer: authorizer).run()
+                                 timeoutMilliseconds: settings.timeoutMilliseconds, tls: tls, authorizer: authorizer,
+                                 samplesTimeline: settings.svg != nil).run()
             if let pull {
                 result.imageLatency = pull.images
                 result.failedImages = pull.failedImages
             }
-            reports.append(ScenarioReport(name: name, seedRequests: seedRequests, result: result,
-                                          tokenFetches: (authorizer?.fetches ?? 0) - fetchesBefore, challenges: challenges + result.challenges))
+            var report = ScenarioReport(name: name, seedRequests: seedRequests, result: result,
+                                        tokenFetches: (authorizer?.fetches ?? 0) - fetchesBefore, challenges: challenges + result.challenges)
+            report.counters = scenario.counters
+            reports.append(report)
+            if let mix = scenario as? MixScenario { reports += mix.componentReports(elapsed: result.elapsedNanoseconds) }
         }
         return reports
     }

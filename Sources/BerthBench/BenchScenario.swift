@@ -14,6 +14,8 @@ public protocol BenchScenario: AnyObject {
     var hasWorkPending: Bool { get }
     /// Operation `operation` failed (wrong status or digest, no answer): it gets no next step.
     func failed(operation: Int)
+    /// Counts of its own for the report (push-image's blobs uploaded and found present), by JSON name.
+    var counters: [(String, Int)] { get }
 }
 
 extension BenchScenario {
@@ -21,6 +23,7 @@ extension BenchScenario {
     public var operationLimit: Int? { nil }
     public var hasWorkPending: Bool { false }
     public func failed(operation: Int) {}
+    public var counters: [(String, Int)] { [] }
 }
 
 /// What every scenario is made from: the prepared image, the head builder, the repository, the options.
@@ -41,6 +44,10 @@ public struct ScenarioContext {
     public var layerSize = 1 << 20
     public var images: Int?
     public var concurrency = 1
+    /// push-image: how each missing blob is uploaded.
+    public var upload = ImageUpload.streamed
+    /// mix: `name:weight,...`.
+    public var mix = MixScenario.defaultWeights
 
     public init(repository: String, tag: String, seed: UInt64, size: Int, range: ClosedRange<Int>?, byDigest: Bool,
                 verify: Bool, seedRegistry: Bool, heads: RequestHead) {
@@ -62,8 +69,11 @@ public struct ScenarioContext {
 /// The scenarios by the names the command line uses.
 public enum ScenarioCatalog {
     public static let names = ["manifest-get", "manifest-head", "blob-get", "pull-image", "push-monolithic", "push-chunked",
-                               "push-streamed", "mount", "tags-list", "catalog"]
+                               "push-streamed", "mount", "tags-list", "catalog", "push-image", "delete-manifest", "mix", "mirror-cold"]
+    /// What a mix may draw from: the loads of one operation at a time (not pull-image's images, not the rounds).
+    public static let mixable = names.filter { !["pull-image", "mix", "mirror-cold"].contains($0) }
 
+    /// Nil for a name that is not a plain load (`mirror-cold` has rounds of its own: MirrorColdRun).
     public static func make(_ name: String, _ context: ScenarioContext) -> BenchScenario? {
         switch name {
         case "manifest-get": return ManifestScenario(context, head: false)
@@ -76,6 +86,11 @@ public enum ScenarioCatalog {
         case "push-chunked": return PushChunkedScenario(context, chunkSize: context.chunkSize)
         case "push-streamed": return PushChunkedScenario(context, chunkSize: nil)
         case "mount": return MountScenario(context)
+        case "push-image": return PushImageScenario(context, upload: context.upload)
+        case "delete-manifest": return DeleteManifestScenario(context)
+        case "mix":
+            guard case .success(let weights) = MixScenario.parse(context.mix, known: mixable) else { return nil }
+            return MixScenario(components: weights.map { ($0.0, make($0.0, context)!, $0.1) }, seed: context.seed)
         case "tags-list": return ListScenario(context, name: "tags-list", target: "/v2/\(context.repository)/tags/list")
         case "catalog": return ListScenario(context, name: "catalog", target: "/v2/_catalog", authSlot: .catalog)
         default: return nil

@@ -36,6 +36,10 @@ final class LoadRun {
     private var timer: UnsafeMutablePointer<uv_timer_t>?
     /// On a terminal: one status line, rewritten every second (off when stderr is not a TTY).
     private var progress: RepeatingTimer?
+    /// With `--svg`: the counts every `sampleMilliseconds`, for the throughput-over-time chart.
+    private let samplesTimeline: Bool
+    static let sampleMilliseconds: UInt64 = 250
+    private var sampler: RepeatingTimer?
     private(set) var result = RunResult()
     private var started: UInt64 = 0
     private(set) var lastAnswer: UInt64 = 0
@@ -46,7 +50,8 @@ final class LoadRun {
 
     init(loop: EventLoop, address: sockaddr_storage, scenario: BenchScenario, concurrency: Int, stop: StopCondition,
          timeoutMilliseconds: UInt64, tls: (context: TLSContext, host: String)? = nil, authorizer: BenchAuthorizer? = nil,
-         readsChallenges: Bool = false) {
+         readsChallenges: Bool = false, samplesTimeline: Bool = false) {
+        self.samplesTimeline = samplesTimeline
         self.readsChallenges = readsChallenges || authorizer != nil
         self.loop = loop
         tlsContext = tls?.context
@@ -79,6 +84,11 @@ final class LoadRun {
                 let seconds = Double(uv_hrtime() - started) / 1e9
                 fputs("\r\u{1b}[K\(scenario.name): \(result.requests) requests in \(Int(seconds)) s, "
                       + "\(Int(Double(result.requests) / seconds)) requests/s, \(result.errorCount) errors", stderr)
+            }
+        }
+        if samplesTimeline {
+            sampler = loop.repeating(every: LoadRun.sampleMilliseconds) { [unowned self] in
+                result.timeline.append((requests: result.requests, bytes: result.bytesReceived + result.bytesSent))
             }
         }
         // One timer for all connections, not one per request: a check per second is precise enough for a timeout.
@@ -210,6 +220,8 @@ final class LoadRun {
         guard open == 0 else { return }
         watchdog?.stop()
         watchdog = nil
+        sampler?.stop()
+        sampler = nil
         if let progress {
             progress.stop()
             self.progress = nil
@@ -246,6 +258,8 @@ public struct RunResult {
     public var failedImages = 0
     public var elapsedNanoseconds: UInt64 = 0
     public var latency = LatencyHistogram()
+    /// With `--svg`: requests answered and bytes moved so far, every LoadRun.sampleMilliseconds.
+    public var timeline: [(requests: Int, bytes: Int)] = []
 
     public init() {}
 

@@ -74,7 +74,7 @@ final class MountScenario: BenchScenario {
 
     func seeding() -> BenchScenario? {
         guard context.seedRegistry else { return nil }
-        return BlobSeeding(BlobUpload(repository: MountScenario.source(context), blob: blob, heads: context.heads))
+        return BlobSeeding([BlobUpload(repository: MountScenario.source(context), blob: blob, heads: context.heads)])
     }
 
     func request(operation: Int, step: Int, after previous: BenchResponse?) -> BenchRequest? {
@@ -82,18 +82,18 @@ final class MountScenario: BenchScenario {
     }
 }
 
-/// One blob pushed monolithically: the seeding of `mount`.
+/// Blobs pushed monolithically one after another: the seeding of `mount` and of `mirror-cold`'s upstream.
 final class BlobSeeding: BenchScenario {
     let name = "seed"
-    private let upload: BlobUpload
+    private let uploads: [BlobUpload]
 
-    init(_ upload: BlobUpload) {
-        self.upload = upload
+    init(_ uploads: [BlobUpload]) {
+        self.uploads = uploads
     }
 
-    var operationLimit: Int? { 1 }
+    var operationLimit: Int? { uploads.count }
 
     func request(operation: Int, step: Int, after previous: BenchResponse?) -> BenchRequest? {
-        upload.request(step: step, after: previous)
+        uploads[operation].request(step: step, after: previous)
     }
 }

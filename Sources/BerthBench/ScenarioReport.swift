@@ -11,6 +11,10 @@ public struct ScenarioReport {
     public var tokenFetches = 0
     /// 401s answered with a token (seeding and load), not in `result.requests`.
     public var challenges = 0
+    /// mirror-cold's per-client and upstream figures.
+    public var mirror: MirrorColdFigures?
+    /// The scenario's own counts (BenchScenario.counters).
+    public var counters: [(String, Int)] = []
 
     public init(name: String, seedRequests: Int, result: RunResult, tokenFetches: Int = 0, challenges: Int = 0) {
         self.name = name
@@ -66,6 +70,8 @@ public struct ScenarioReport {
                 out += "  \(images.count) images (\(result.failedImages) failed), \(fixed(report.seconds > 0 ? Double(images.count) / report.seconds : 0, 1)) images/s; "
                 out += "image µs: " + microseconds(images).map { "\($0.0) \(fixed($0.1, 1))" }.joined(separator: "  ") + "\n"
             }
+            if let mirror = report.mirror { out += mirror.text() }
+            if !report.counters.isEmpty { out += "  " + report.counters.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + "\n" }
             if report.seedRequests > 0 { out += "  seeded with \(report.seedRequests) requests\n" }
             if report.tokenFetches > 0 { out += "  \(report.challenges) Bearer challenges answered with \(report.tokenFetches) token requests\n" }
         }
@@ -83,7 +89,8 @@ public struct ScenarioReport {
                 + "\"operations_per_second\":\(fixed(report.operationsPerSecond, 1)),\"bytes_received\":\(result.bytesReceived),"
                 + "\"bytes_sent\":\(result.bytesSent),\"bytes_per_second\":\(fixed(report.bytesPerSecond, 1)),"
                 + "\"challenges\":\(report.challenges),\"token_fetches\":\(report.tokenFetches),"
-                + "\"errors\":{\(errors)},\"error_count\":\(result.errorCount),\"latency_us\":{\(latency)}" + imageFields(result) + "}"
+                + "\"errors\":{\(errors)},\"error_count\":\(result.errorCount),\"latency_us\":{\(latency)}" + imageFields(result) + (report.mirror?.json() ?? "")
+                + report.counters.map { ",\(JSONString.quoted($0.0)):\($0.1)" }.joined() + "}"
         }
         return "{\"target\":\(JSONString.quoted(settings.target.url)),\"repository\":\(JSONString.quoted(settings.repository)),"
             + "\"tag\":\(JSONString.quoted(settings.tag)),\"concurrency\":\(settings.concurrency),\"seed\":\(settings.seed),"
