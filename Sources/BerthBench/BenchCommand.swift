@@ -14,7 +14,7 @@ public struct BenchCommand: ParsableCommand {
             kept-alive connections for --duration or --requests operations. An operation is one request, or \
             POST and PUT for push-monolithic, POST, PATCHes and PUT for push-chunked and push-streamed; for pull-image one request, and --requests \
             counts whole images, each timed apart too; for push-image the whole image (HEAD, upload of each \
-            blob it lacks, manifest PUT); mirror-cold runs --rounds rounds of --concurrency clients at once, each \
+            blob it lacks, manifest PUT); replay plays the whole --trace (not cut by --duration or --requests); mirror-cold runs --rounds rounds of --concurrency clients at once, each \
             round a --size blob pushed to --upstream first and new to the mirror; \
             latency is per operation that succeeded. Exit status: 0 no \
             errors, 1 some request failed (wrong status, --verify digest mismatch, connection, timeout), 2 usage.
@@ -99,6 +99,12 @@ public struct BenchCommand: ParsableCommand {
     @Option(help: "mirror-cold: rounds, each with a blob the mirror has not cached, asked for by --concurrency clients at once.")
     var rounds = 3
 
+    @Option(help: "replay: the trace, JSON lines of {timestamp, method, uri, size} or the IBM registry traces' records (FAST '18).")
+    var trace: String?
+
+    @Option(help: "replay: pace relative to the recorded one (2: twice as fast).")
+    var speed = 1.0
+
     @Option(help: "Also write an SVG chart to this file: each scenario's latency by percentile and its throughput over time.")
     var svg: String?
 
@@ -161,6 +167,15 @@ public struct BenchCommand: ParsableCommand {
         }
         if words.contains("mirror-cold"), upstreamTarget == nil { throw ValidationError("mirror-cold needs --upstream URL (the mirror's upstream)") }
         if case .failure(let error) = MixScenario.parse(mix, known: ScenarioCatalog.mixable) { throw ValidationError("--mix \(mix): \(error.text)") }
+        var records: [TraceRecord] = []
+        if words.contains("replay") {
+            guard let trace else { throw ValidationError("replay needs --trace FILE") }
+            guard let text = UpstreamFetchCounter.read(trace) else { throw ValidationError("--trace \(trace): cannot read it") }
+            do { records = try TraceRecord.parse(text) } catch { throw ValidationError("--trace \(trace): \(error)") }
+            let bytes = ReplayScenario.contentBytes(records)
+            guard bytes <= ReplayScenario.contentLimit else { throw ValidationError("--trace \(trace): \(ReplayScenario.TooLarge(bytes: bytes))") }
+            guard speed > 0 else { throw ValidationError("--speed must be more than 0") }
+        }
         guard (1...1000).contains(rounds) else { throw ValidationError("--rounds must be 1 to 1000") }
         if let cacert, access(cacert, R_OK) != 0 { throw ValidationError("--cacert \(cacert): cannot read it") }
         guard RepositoryPath.isValid(repo) else { throw ValidationError("--repo \(repo): not a repository name") }
@@ -169,7 +184,7 @@ public struct BenchCommand: ParsableCommand {
                              verify: verify, seedRegistry: !noSeed, authorization: authorization, output: output,
                              timeoutMilliseconds: timeoutMilliseconds, user: user,
                              caFile: cacert, insecure: insecure, chunkSize: chunkBytes, layers: layers, layerSize: layerBytes, compare: second,
-                             upstream: upstreamTarget, upstreamLog: upstreamLog, rounds: rounds, upload: upload, mix: mix, svg: svg)
+                             upstream: upstreamTarget, upstreamLog: upstreamLog, rounds: rounds, upload: upload, mix: mix, trace: records, speed: speed, svg: svg)
     }
 
     public func run() throws {
@@ -249,6 +264,8 @@ public struct BenchSettings: Equatable {
     public var rounds = 3
     public var upload = ImageUpload.streamed
     public var mix = MixScenario.defaultWeights
+    public var trace: [TraceRecord] = []
+    public var speed = 1.0
     /// `--svg`: the chart's file.
     public var svg: String?
 
@@ -264,6 +281,8 @@ public struct BenchSettings: Equatable {
         context.concurrency = concurrency
         context.upload = upload
         context.mix = mix
+        context.trace = trace
+        context.speed = speed
         if case .operations(let count) = stop { context.images = count }
         return context
     }

@@ -53,6 +53,8 @@ struct BenchRunner {
             var stop = settings.stop
             // pull-image counts whole images itself (ScenarioContext.images), not the run's per-request operations.
             if pull != nil, case .operations = stop { stop = .operations(Int.max) }
+            // replay plays the whole trace (its operationLimit), at the trace's pace.
+            if scenario.isPaced { stop = .operations(Int.max) }
             var result = LoadRun(loop: loop, address: address, scenario: scenario, concurrency: settings.concurrency, stop: stop,
                                  timeoutMilliseconds: settings.timeoutMilliseconds, tls: tls, authorizer: authorizer,
                                  samplesTimeline: settings.svg != nil).run()

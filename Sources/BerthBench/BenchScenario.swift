@@ -14,6 +14,8 @@ public protocol BenchScenario: AnyObject {
     var hasWorkPending: Bool { get }
     /// Operation `operation` failed (wrong status or digest, no answer): it gets no next step.
     func failed(operation: Int)
+    /// Its operations start at given times (replay): the run wakes its idle connections every millisecond.
+    var isPaced: Bool { get }
     /// Counts of its own for the report (push-image's blobs uploaded and found present), by JSON name.
     var counters: [(String, Int)] { get }
 }
@@ -24,6 +26,7 @@ extension BenchScenario {
     public var hasWorkPending: Bool { false }
     public func failed(operation: Int) {}
     public var counters: [(String, Int)] { [] }
+    public var isPaced: Bool { false }
 }
 
 /// What every scenario is made from: the prepared image, the head builder, the repository, the options.
@@ -46,6 +49,9 @@ public struct ScenarioContext {
     public var concurrency = 1
     /// push-image: how each missing blob is uploaded.
     public var upload = ImageUpload.streamed
+    /// replay: the trace's records and the pace (2: twice as fast as recorded).
+    public var trace: [TraceRecord] = []
+    public var speed = 1.0
     /// mix: `name:weight,...`.
     public var mix = MixScenario.defaultWeights
 
@@ -69,9 +75,9 @@ public struct ScenarioContext {
 /// The scenarios by the names the command line uses.
 public enum ScenarioCatalog {
     public static let names = ["manifest-get", "manifest-head", "blob-get", "pull-image", "push-monolithic", "push-chunked",
-                               "push-streamed", "mount", "tags-list", "catalog", "push-image", "delete-manifest", "mix", "mirror-cold"]
+                               "push-streamed", "mount", "tags-list", "catalog", "push-image", "delete-manifest", "mix", "replay", "mirror-cold"]
     /// What a mix may draw from: the loads of one operation at a time (not pull-image's images, not the rounds).
-    public static let mixable = names.filter { !["pull-image", "mix", "mirror-cold"].contains($0) }
+    public static let mixable = names.filter { !["pull-image", "mix", "replay", "mirror-cold"].contains($0) }
 
     /// Nil for a name that is not a plain load (`mirror-cold` has rounds of its own: MirrorColdRun).
     public static func make(_ name: String, _ context: ScenarioContext) -> BenchScenario? {
@@ -88,6 +94,7 @@ public enum ScenarioCatalog {
         case "mount": return MountScenario(context)
         case "push-image": return PushImageScenario(context, upload: context.upload)
         case "delete-manifest": return DeleteManifestScenario(context)
+        case "replay": return ReplayScenario(context, records: context.trace, speed: context.speed)
         case "mix":
             guard case .success(let weights) = MixScenario.parse(context.mix, known: mixable) else { return nil }
             return MixScenario(components: weights.map { ($0.0, make($0.0, context)!, $0.1) }, seed: context.seed)

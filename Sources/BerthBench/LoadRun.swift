@@ -40,6 +40,8 @@ final class LoadRun {
     private let samplesTimeline: Bool
     static let sampleMilliseconds: UInt64 = 250
     private var sampler: RepeatingTimer?
+    /// A paced scenario's clock: parked connections look for an operation that is due.
+    private var pacer: RepeatingTimer?
     private(set) var result = RunResult()
     private var started: UInt64 = 0
     private(set) var lastAnswer: UInt64 = 0
@@ -90,6 +92,9 @@ final class LoadRun {
             sampler = loop.repeating(every: LoadRun.sampleMilliseconds) { [unowned self] in
                 result.timeline.append((requests: result.requests, bytes: result.bytesReceived + result.bytesSent))
             }
+        }
+        if scenario.isPaced {
+            pacer = loop.repeating(every: 1) { [unowned self] in wakeParked() }
         }
         // One timer for all connections, not one per request: a check per second is precise enough for a timeout.
         watchdog = loop.repeating(every: min(1000, max(timeoutMilliseconds / 4, 10))) { [unowned self] in
@@ -222,6 +227,8 @@ final class LoadRun {
         watchdog = nil
         sampler?.stop()
         sampler = nil
+        pacer?.stop()
+        pacer = nil
         if let progress {
             progress.stop()
             self.progress = nil
