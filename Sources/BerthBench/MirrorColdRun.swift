@@ -47,7 +47,13 @@ struct MirrorColdRun {
         var figures = MirrorColdFigures(counter: counter)
         var total = RunResult()
         for blob in blobs {
-            let before = counter.isMetrics ? UpstreamFetchCounter.settled(pause: 1100) { metrics() ?? 0 } : 0
+            func logged() -> Int {
+                guard case .log(let path) = counter else { return 0 }
+                return UpstreamFetchCounter.gets(of: "\(blob.digest)", inLog: UpstreamFetchCounter.read(path) ?? "")
+            }
+            // A difference over the round in both books: an upstream shared by `--compare`'s second mirror
+            // has the first one's GETs of the same blob already.
+            let before = counter.isMetrics ? UpstreamFetchCounter.settled(pause: 1100) { metrics() ?? 0 } : logged()
             let scenario = MirrorColdScenario(settings.context(bearer: authorizer != nil), blob: blob, clients: settings.concurrency)
             let result = LoadRun(loop: loop, address: mirror, scenario: scenario, concurrency: settings.concurrency,
                                  stop: .operations(settings.concurrency), timeoutMilliseconds: settings.timeoutMilliseconds,
@@ -56,10 +62,7 @@ struct MirrorColdRun {
             var fetches: Int?
             switch counter {
             case .metrics: fetches = UpstreamFetchCounter.settled(pause: 1100) { metrics() ?? 0 } - before
-            case .log(let path):
-                fetches = UpstreamFetchCounter.settled(pause: 500) {
-                    UpstreamFetchCounter.gets(of: "\(blob.digest)", inLog: UpstreamFetchCounter.read(path) ?? "")
-                }
+            case .log: fetches = UpstreamFetchCounter.settled(pause: 500, logged) - before
             case .unknown: fetches = nil
             }
             figures.append(MirrorColdRound(digest: "\(blob.digest)", firstByte: scenario.firstByte, lastByte: scenario.lastByte,

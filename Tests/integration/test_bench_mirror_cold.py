@@ -112,3 +112,21 @@ def test_mirror_cold_needs_an_upstream(start_registry):
     server = start_registry("berth")
     status, report, stderr = bench("mirror-cold", server.base_url)
     assert status == 2 and report is None and "--upstream" in stderr
+
+
+def test_two_berth_mirrors_of_one_logged_upstream_are_compared_each_counted_apart(start_registry, start_berth, tmp_path):
+    upstream = start_registry("reference", label="upstream")
+    config = write_mirror_config(tmp_path, remoteurl=upstream.base_url)
+    first, _ = start_mirror(start_berth, tmp_path, config, name="first")
+    second, _ = start_mirror(start_berth, tmp_path, config, name="second")
+    status, report, stderr = bench("mirror-cold", "--upstream", upstream.base_url, "--upstream-log", upstream.log_path, "--rounds",
+                                   str(ROUNDS), "--concurrency", "4", "--size", "256k", "--seed", "44", "--compare", second.base_url,
+                                   first.base_url)
+    assert status == 0, stderr
+    runs = [run["scenarios"][0]["mirror"] for run in report["runs"]]
+    # The same blobs for both (the same seed), each mirror fetching each once: the upstream's log has two GETs of
+    # each, and each run counts only its own.
+    assert [r["digest"] for r in runs[0]["rounds"]] == [r["digest"] for r in runs[1]["rounds"]]
+    assert [[r["upstream_fetches"] for r in run["rounds"]] for run in runs] == [[1] * ROUNDS, [1] * ROUNDS]
+    for r in runs[0]["rounds"]:
+        assert reference_requests(upstream, "GET", rf"/v2/bench/blobs/{r['digest']}", 200) == 2
