@@ -96,6 +96,9 @@ public struct BenchCommand: ParsableCommand {
     @Option(help: "mirror-cold: the upstream's access log (Apache combined format): its GETs of each round's blob are counted there.")
     var upstreamLog: String?
 
+    @Flag(help: "mirror-cold: each client pulls a whole image (manifest by tag, config, --layers layers of --layer-size) instead of one --size blob.")
+    var image = false
+
     @Option(help: "mirror-cold: rounds, each with a blob the mirror has not cached, asked for by --concurrency clients at once.")
     var rounds = 3
 
@@ -184,7 +187,7 @@ public struct BenchCommand: ParsableCommand {
                              verify: verify, seedRegistry: !noSeed, authorization: authorization, output: output,
                              timeoutMilliseconds: timeoutMilliseconds, user: user,
                              caFile: cacert, insecure: insecure, chunkSize: chunkBytes, layers: layers, layerSize: layerBytes, compare: second,
-                             upstream: upstreamTarget, upstreamLog: upstreamLog, rounds: rounds, upload: upload, mix: mix, trace: records, speed: speed, svg: svg)
+                             upstream: upstreamTarget, upstreamLog: upstreamLog, rounds: rounds, coldImage: image, upload: upload, mix: mix, trace: records, speed: speed, svg: svg)
     }
 
     public func run() throws {
@@ -262,6 +265,7 @@ public struct BenchSettings: Equatable {
     public var upstream: BenchTarget?
     public var upstreamLog: String?
     public var rounds = 3
+    public var coldImage = false
     public var upload = ImageUpload.streamed
     public var mix = MixScenario.defaultWeights
     public var trace: [TraceRecord] = []

@@ -3,8 +3,9 @@ import BerthUpstream
 import Glibc
 
 /// `mirror-cold`: `--rounds` rounds of `--concurrency` clients asking the mirror at once for a blob of
-/// `--size` bytes it has not cached. Each round's blob is its own (stream 30000 + round of the seed), pushed
-/// to `--upstream` before the first round, not timed; so within a run every round is cold (a second run
+/// `--size` bytes it has not cached, or with `--image` an image of `--layers` layers of `--layer-size` (its
+/// manifest by the tag `cold-<round>`, its config, its layers). Each round's content is its own (streams from
+/// 30000 + 1000 x round of the seed), pushed to `--upstream` before the first round, not timed; so within a run every round is cold (a second run
 /// against the same mirror wants another `--seed`). Per client: time to the first body byte and to the
 /// last; per round: the upstream's GETs of the blob, by its own books (UpstreamFetchCounter).
 struct MirrorColdRun {
@@ -21,9 +22,16 @@ struct MirrorColdRun {
         let upstreamTLS = try upstreamTarget.isTLS ? (context: TLSContext(settings.tls), host: upstreamTarget.host) : nil
         // No credentials go to the upstream: it is the harness's own setup, not the registry under test.
         let upstreamHeads = RequestHead(host: upstreamTarget.authority, authorization: nil)
-        let blobs = (0..<settings.rounds).map { SyntheticBlob(seed: settings.seed, stream: MirrorColdRun.firstStream + UInt64($0), size: settings.size) }
-        let seeding = BlobSeeding(blobs.map { BlobUpload(repository: settings.repository, blob: $0, heads: upstreamHeads) })
-        let seeded = LoadRun(loop: loop, address: upstream, scenario: seeding, concurrency: 1, stop: .operations(blobs.count),
+        let rounds = (0..<settings.rounds).map { round -> ColdRound in
+            let stream = MirrorColdRun.firstStream + 1000 * UInt64(round)
+            guard settings.coldImage else { return ColdRound(blobs: [SyntheticBlob(seed: settings.seed, stream: stream, size: settings.size)]) }
+            let image = SyntheticLayeredImage(seed: settings.seed, stream: stream, layers: settings.layers, layerSize: settings.layerSize)
+            return ColdRound(blobs: [image.config] + image.layers, manifest: ("cold-\(round)", image.manifest))
+        }
+        let uploads = rounds.flatMap(\.blobs).map { BlobUpload(repository: settings.repository, blob: $0, heads: upstreamHeads) }
+        let puts = ManifestPuts(rounds.compactMap(\.manifest), repository: settings.repository, heads: upstreamHeads)
+        let seeding = SeedingSequence([BlobSeeding(uploads), puts])
+        let seeded = LoadRun(loop: loop, address: upstream, scenario: seeding, concurrency: 1, stop: .operations(seeding.operationLimit!),
                              timeoutMilliseconds: settings.timeoutMilliseconds, tls: upstreamTLS).run()
         if seeded.errorCount > 0 {
             throw BenchError.seedingFailed(scenario: "mirror-cold", reason: "pushing to the upstream: " + ScenarioReport.errorText(seeded))
@@ -46,15 +54,16 @@ struct MirrorColdRun {
 
         var figures = MirrorColdFigures(counter: counter)
         var total = RunResult()
-        for blob in blobs {
+        for round in rounds {
             func logged() -> Int {
-                guard case .log(let path) = counter else { return 0 }
-                return UpstreamFetchCounter.gets(of: "\(blob.digest)", inLog: UpstreamFetchCounter.read(path) ?? "")
+                guard case .log(let path) = counter, let text = UpstreamFetchCounter.read(path) else { return 0 }
+                return round.blobs.reduce(0) { $0 + UpstreamFetchCounter.gets(of: "\($1.digest)", inLog: text) }
             }
             // A difference over the round in both books: an upstream shared by `--compare`'s second mirror
             // has the first one's GETs of the same blob already.
             let before = counter.isMetrics ? UpstreamFetchCounter.settled(pause: 1100) { metrics() ?? 0 } : logged()
-            let scenario = MirrorColdScenario(settings.context(bearer: authorizer != nil), blob: blob, clients: settings.concurrency)
+            let scenario = MirrorColdScenario(settings.context(bearer: authorizer != nil), blobs: round.blobs, manifest: round.manifest,
+                                              clients: settings.concurrency)
             let result = LoadRun(loop: loop, address: mirror, scenario: scenario, concurrency: settings.concurrency,
                                  stop: .operations(settings.concurrency), timeoutMilliseconds: settings.timeoutMilliseconds,
                                  tls: tls, authorizer: authorizer).run()
@@ -65,12 +74,40 @@ struct MirrorColdRun {
             case .log: fetches = UpstreamFetchCounter.settled(pause: 500, logged) - before
             case .unknown: fetches = nil
             }
-            figures.append(MirrorColdRound(digest: "\(blob.digest)", firstByte: scenario.firstByte, lastByte: scenario.lastByte,
+            figures.append(MirrorColdRound(digest: "\((round.manifest?.document ?? round.blobs[0]).digest)", firstByte: scenario.firstByte, lastByte: scenario.lastByte,
                                            upstreamFetches: fetches))
         }
         var report = ScenarioReport(name: "mirror-cold", seedRequests: seeded.requests, result: total)
         report.mirror = figures
         return report
+    }
+}
+
+/// What one round asks for: blobs, and with `--image` first a manifest by tag.
+struct ColdRound {
+    var blobs: [SyntheticBlob]
+    var manifest: (tag: String, document: SyntheticBlob)?
+}
+
+/// Manifests PUT by tag one after another: mirror-cold's images on the upstream, after their blobs.
+final class ManifestPuts: BenchScenario {
+    let name = "seed"
+    private let bodies: [PinnedBytes]
+    private let puts: [BenchRequest]
+
+    init(_ manifests: [(tag: String, document: SyntheticBlob)], repository: String, heads: RequestHead) {
+        bodies = manifests.map { PinnedBytes($0.document.bytes) }
+        puts = zip(manifests, bodies).map { manifest, body in
+            BenchRequest(head: heads.make("PUT", "/v2/\(repository)/manifests/\(manifest.tag)",
+                                          headers: ["Content-Type: \(SyntheticImage.manifestMediaType)"], contentLength: body.count),
+                         body: body.bytes, expected: 201...201)
+        }
+    }
+
+    var operationLimit: Int? { puts.count }
+
+    func request(operation: Int, step: Int, after previous: BenchResponse?) -> BenchRequest? {
+        step == 0 ? puts[operation] : nil
     }
 }
 

@@ -1,22 +1,29 @@
 import CLibUV
 
 /// One round of `mirror-cold`: each of the run's connections is a client asking the mirror, at the same
-/// moment, for one blob it has not cached (the round's own, pushed to the upstream before). Each client's
-/// time to the first body byte and to the last is kept, in client order, for the round's report.
+/// moment, for one blob it has not cached (the round's own, pushed to the upstream before), or with
+/// `--image` for a whole image: its manifest by tag, then its config and layers one after another. Each
+/// client's time to the first body byte (of its first request) and to the last (of its last request) is
+/// kept, in client order, for the round's report.
 final class MirrorColdScenario: BenchScenario {
     let name = "mirror-cold"
-    private let fixed: BenchRequest
+    private let chain: [BenchRequest]
     private let clients: Int
     private var sentAt: [UInt64]
     /// Per client, nanoseconds from its request to its first body byte and to its last; nil: it failed.
     private(set) var firstByte: [UInt64?]
     private(set) var lastByte: [UInt64?]
 
-    init(_ context: ScenarioContext, blob: SyntheticBlob, clients: Int) {
-        var request = BenchRequest(head: context.heads.make("GET", "/v2/\(context.repository)/blobs/\(blob.digest)"), expected: 200...200,
-                                   expectedDigest: context.verify ? SHA256Value.of(blob.bytes) : nil)
-        request.timesFirstByte = true
-        fixed = request
+    /// `manifest`: asked for first, by `tag`, then `blobs` in order.
+    init(_ context: ScenarioContext, blobs: [SyntheticBlob], manifest: (tag: String, document: SyntheticBlob)?, clients: Int) {
+        func get(_ target: String, _ headers: [String], _ bytes: [UInt8]) -> BenchRequest {
+            BenchRequest(head: context.heads.make("GET", "/v2/\(context.repository)/\(target)", headers: headers), expected: 200...200,
+                         expectedDigest: context.verify ? SHA256Value.of(bytes) : nil)
+        }
+        var chain = blobs.map { get("blobs/\($0.digest)", [], $0.bytes) }
+        if let manifest { chain.insert(get("manifests/\(manifest.tag)", [ManifestScenario.accept], manifest.document.bytes), at: 0) }
+        chain[0].timesFirstByte = true
+        self.chain = chain
         self.clients = clients
         sentAt = Array(repeating: 0, count: clients)
         firstByte = Array(repeating: nil, count: clients)
@@ -28,14 +35,14 @@ final class MirrorColdScenario: BenchScenario {
     func request(operation: Int, step: Int, after previous: BenchResponse?) -> BenchRequest? {
         if step == 0 {
             sentAt[operation] = uv_hrtime()
-            return fixed
+            return chain[0]
         }
-        if let previous {
-            let now = uv_hrtime()
-            let first = previous.firstByteAt > sentAt[operation] ? previous.firstByteAt : now
-            firstByte[operation] = first - sentAt[operation]
-            lastByte[operation] = now - sentAt[operation]
+        let now = uv_hrtime()
+        if step == 1, let previous {
+            firstByte[operation] = (previous.firstByteAt > sentAt[operation] ? previous.firstByteAt : now) - sentAt[operation]
         }
+        if step < chain.count { return chain[step] }
+        lastByte[operation] = now - sentAt[operation]
         return nil
     }
 }

@@ -130,3 +130,24 @@ def test_two_berth_mirrors_of_one_logged_upstream_are_compared_each_counted_apar
     assert [[r["upstream_fetches"] for r in run["rounds"]] for run in runs] == [[1] * ROUNDS, [1] * ROUNDS]
     for r in runs[0]["rounds"]:
         assert reference_requests(upstream, "GET", rf"/v2/bench/blobs/{r['digest']}", 200) == 2
+
+
+def test_whole_images_are_pulled_cold_through_a_berth_mirror_and_each_blob_is_fetched_once(start_registry, start_berth, tmp_path):
+    upstream = start_registry("berth", label="upstream")
+    mirror, _ = start_mirror(start_berth, tmp_path, write_mirror_config(tmp_path, remoteurl=upstream.base_url))
+    layers = 3
+    status, report, stderr = bench("mirror-cold", "--image", "--layers", str(layers), "--layer-size", "512k", "--upstream",
+                                   upstream.base_url, "--rounds", str(ROUNDS), "--concurrency", "4", "--verify", "--seed", "45",
+                                   mirror.base_url, timeout=300)
+    assert status == 0, stderr
+    (scenario,) = report["scenarios"]
+    assert scenario["errors"] == {} and scenario["operations"] == ROUNDS * 4
+    assert scenario["requests"] == ROUNDS * 4 * (2 + layers)  # the manifest, the config, the layers
+    assert scenario["seed_requests"] == ROUNDS * (2 * (1 + layers) + 1)
+    rounds = scenario["mirror"]["rounds"]
+    assert all(len(r["first_byte_us"]) == 4 and all(0 < a <= b for a, b in zip(r["first_byte_us"], r["last_byte_us"])) for r in rounds)
+    # Each round's config and layers fetched from the upstream once, by its own books.
+    assert [r["upstream_fetches"] for r in rounds] == [1 + layers] * ROUNDS
+    assert wait_for_counts(lambda: upstream_blob_pulls(upstream), ROUNDS * (1 + layers)) == ROUNDS * (1 + layers)
+    wanted = {("GET", "manifest", 200): ROUNDS * 4, ("GET", "blob", 200): ROUNDS * 4 * (1 + layers)}
+    assert wait_for_counts(lambda: {key: berth_requests(mirror).get(key, 0) for key in wanted}, wanted) == wanted
