@@ -173,6 +173,8 @@ def test_killing_the_owner_during_a_pull_lets_the_next_pull_succeed_through_the_
         assert pull(base, digest) == (200, digest, len(blob))
     assert upstream.count(digest) == 2, "after the owner's death, the fleet fetched the blob more than once more"
     assert peer_figures(second)["upstream_bytes"] == len(blob)
+    # The node pulled through first never went to the upstream: the owner, then the next node by weight.
+    assert peer_figures(third)["upstream_bytes"] == 0 and peer_figures(third)["peer_skips"] >= 1
 
 
 def _wait(condition, wait=TIMEOUT):
