@@ -1,7 +1,8 @@
 """A fleet of three Berth mirror nodes (`cluster.peers`), each on its own loopback port and root, in front of one
 upstream and behind nginx round-robin: each cold blob is fetched from the upstream once, by its owner node
 (rendezvous hashing, recomputed here by fleetutil.ranking), and the others fetch it from the owner, streamed as it
-arrives. A dead owner is skipped: the next node by weight takes over.
+arrives. A dead owner (killed by PID, before or during a pull) or one that answers 503 is skipped: the next node
+by weight takes over.
 
 The upstream is a small HTTP server in a thread of the test (fleetutil.BlobUpstream) that counts its GETs per blob
 and can hold a blob after its first MiB until the test lets it go. Timeouts only guard against hangs.
@@ -10,6 +11,7 @@ import hashlib
 import os
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -184,3 +186,48 @@ def _wait(condition, wait=TIMEOUT):
             return False
         time.sleep(0.02)
     return True
+
+
+def test_an_owner_answering_5xx_is_skipped(upstream, start_registry, tmp_path):
+    """A third node that answers 503 to every blob (a Python server standing in for a node whose disk failed)."""
+    asked = []
+
+    class Failing(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            asked.append((self.path, self.headers.get("Berth-Peer-Fetch")))
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    failing = ThreadingHTTPServer(("127.0.0.1", free_port()), Failing)
+    failing.daemon_threads = True
+    threading.Thread(target=failing.serve_forever, daemon=True).start()
+    try:
+        ports = [free_port(), free_port(), failing.server_address[1]]
+        urls = [f"http://127.0.0.1:{p}" for p in ports]
+        nodes = [start_registry("berth", port=ports[i], label=f"node{i}", args=[
+            "--config", str(node_config(tmp_path / f"node{i}.yml", upstream.base_url, ports, i)), "--addr", "127.0.0.1:PORT",
+            "--root", str(tmp_path / f"node{i}-root"), "--workers", WORKERS]) for i in range(2)]
+        # A blob the failing node owns (one in three are).
+        while True:
+            blob = os.urandom(2 * MiB)
+            digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+            if ranking(urls, digest)[0] == urls[2]:
+                break
+        upstream.add(blob)
+        second = nodes[urls.index(ranking(urls, digest)[1])]
+        third = nodes[urls.index(ranking(urls, digest)[2])]
+        assert pull(third.base_url, digest) == (200, digest, len(blob))
+        assert pull(second.base_url, digest) == (200, digest, len(blob))
+        assert upstream.count(digest) == 1
+        assert (f"/v2/test/blob/blobs/{digest}", "1") in asked, "the owner was not asked first"
+        assert peer_figures(third)["peer_skips"] >= 1 and peer_figures(third)["upstream_bytes"] == 0
+        assert peer_figures(second)["upstream_bytes"] == len(blob)
+    finally:
+        failing.shutdown()
+        failing.server_close()

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from fleetutil import Balancer, node_config
-from mirrorutil import assert_same_image, build_image, count_requests, pull_through, push_to_upstream, settled_count
+from mirrorutil import assert_same_image, build_image, pull_through, push_to_upstream, settled_count
 from regutil import free_port
 
 pytestmark = pytest.mark.berth_only

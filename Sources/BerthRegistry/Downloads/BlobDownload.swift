@@ -165,10 +165,10 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     }
 
     /// Leads this download, holding `claim`: downloads `digest` from `repository` of `upstream` in this process;
-    /// once verified, the blob is linked to `owner` (the repository or Kraken namespace that asked for it). The upstream is not asked when the system will not
-    /// give the download its threads: it fails at once, and its clients hear 503.
-    /// With `peers`, the fleet's nodes are asked first, in order; one that cannot be reached or answers
-    /// anything but 200 is skipped, and the upstream is asked after the last.
+    /// once verified, the blob is linked to `owner` (the repository or Kraken namespace that asked for it). With
+    /// `peers`, the fleet's nodes are asked first, in order; one that cannot be reached, answers anything but 200
+    /// or ends before the first byte is skipped, and the upstream is asked after the last. The upstream is not
+    /// asked when the system will not give the download its threads: it fails at once, and its clients hear 503.
     func lead(claim: DownloadClaim, from upstream: RegistryClient, repository: String, linkTo owner: UploadOwner,
               metrics: Metrics, peers: PeerRoute? = nil) {
         self.claim = claim
@@ -263,7 +263,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         fetch = nil
         exchange = nil
         guard outcome == nil else { return }
-        if let peer = askingPeer, !skippingPeer, size == nil, upstreamBytes == 0, let error { skip(peer, "failed: \(error)") }
+        if let peer = askingPeer, !skippingPeer, upstreamBytes == 0, let error { skip(peer, "failed: \(error)") }
         if skippingPeer {
             skippingPeer = false
             return fetchFromNextSource()
