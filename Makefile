@@ -7,7 +7,7 @@ TEST_APT := skopeo podman docker-registry apache2-utils openssl curl strace cont
 TEST_PIP := pytest requests oras python-dxf prometheus_client PyJWT cryptography selenium
 BERTH := .build/release/berth
 
-.PHONY: run build deps test-deps test unit-test integration-test fuzz-build fuzz-short fuzz bench bench-compare bench-instructions bench-mirror bench-loads soak clean
+.PHONY: run build deps test-deps test unit-test integration-test fuzz-build fuzz-short fuzz bench bench-compare bench-instructions bench-mirror bench-fleet bench-loads soak clean
 
 # Installs the named Debian packages that are not installed yet (one apt-get update first).
 define apt_install
@@ -71,6 +71,11 @@ bench-instructions: build
 # --slow-mib 6144 --readme 'Mirror pull ...'" (bench/mirror_pull.py --help).
 bench-mirror: $(if $(BERTH_BIN),,build)
 	BERTH_BIN=$(abspath $(or $(BERTH_BIN),$(BERTH))) BEFORE=$(if $(BEFORE),$(abspath $(BEFORE))) $(PYTHON) bench/mirror_pull.py $(MIRROR_ARGS)
+
+# Issue 18's mirror fleet: 20 clients' cold pull of one 256 MiB blob through one node, three independent caches and three
+# `cluster.peers` nodes behind nginx round-robin (bench/fleet.py --help: --size-mib, --clients, --rounds).
+bench-fleet: $(if $(BERTH_BIN),,build)
+	BERTH_BIN=$(abspath $(or $(BERTH_BIN),$(BERTH))) $(PYTHON) bench/fleet.py $(FLEET_ARGS)
 
 # Issue 17's loads wrk cannot make (HEADs, pushes, whole-image push and pull, mirror cold pulls), `berth bench` against
 # Berth beside docker-registry, and the chart bench/berth-bench.svg: LOADS_ARGS="--rounds 3 --seconds 3" (bench/registry_loads.py --help).

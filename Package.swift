@@ -71,6 +71,6 @@ let package = Package(
 // build the target does not exist, since its entry point is libFuzzer's main.
 if Context.environment["BERTH_FUZZ"] != nil {
     package.targets.append(.executableTarget(
-        name: "berth-fuzz", dependencies: ["BerthHTTP", "BerthJWT", "BerthStorage", "BerthRegistry", "BerthUpstream", "BerthConfiguration"],
+        name: "berth-fuzz", dependencies: ["BerthHTTP", "BerthJWT", "BerthStorage", "BerthRegistry", "BerthUpstream", "BerthConfiguration", "BerthS3"],
         path: "Tests/fuzz/Sources", swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
 }

@@ -50,6 +50,7 @@ extension Configuration {
             options.readTimeoutSeconds = proxyTimeout
         }
         options.cacheMaxBytes = proxyCacheMaxSize
+        options.cluster = clusterOptions
         return options
     }
 }

@@ -38,6 +38,10 @@ public struct Configuration {
     public var proxyCacheMaxSize: Int64?
     public var proxyMaxDownloads = RegistryOptions.defaultMaxDownloadsPerWorker
     public var mirrors: [MirrorOptions.Upstream] = []
+    /// A fleet of mirrors (Configuration+Cluster): every node's URL, this node's, and the connect timeout to a peer.
+    public var clusterPeers: [String] = []
+    public var clusterSelf: String?
+    public var clusterTimeout = ClusterOptions.defaultTimeoutSeconds
     /// The egress proxy of upstream connections (`egress.*`, see Configuration+Egress); `egress` is what
     /// they and the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` make together, set by `load`.
     public var egressProxy: String?
@@ -144,6 +148,7 @@ public struct Configuration {
             refusals.append("\(file.isEmpty ? "configuration" : file): \(missing) is not set: auth.htpasswd needs both realm and path, as in registry:2")
         }
         refusals += config.loadTokenTrust(origin: file.isEmpty ? "configuration" : file)
+        if let problem = config.clusterProblem { refusals.append("\(file.isEmpty ? "configuration" : file): \(problem)") }
         if let problem = config.builtinProblem { refusals.append("\(file.isEmpty ? "configuration" : file): \(problem)") }
         guard refusals.isEmpty else { throw Invalid(description: refusals.joined(separator: "\n")) }
         for key in ConfigurationKey.all {

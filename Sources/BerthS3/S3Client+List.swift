@@ -37,8 +37,8 @@ extension S3Client {
         guard root.name == "ListBucketResult" else { throw S3XMLError.malformed("root is <\(root.name)>") }
         var page = ListPage()
         for entry in root.children("Contents") {
-            guard let key = entry["Key"], let size = entry["Size"].flatMap({ Int64($0) }) else {
-                throw S3XMLError.malformed("<Contents> without Key or Size")
+            guard let key = entry["Key"], let size = entry["Size"].flatMap({ Int64($0) }), size >= 0 else {
+                throw S3XMLError.malformed("<Contents> without Key or a size")
             }
             page.objects.append(ListedObject(key: key, size: size, etag: entry["ETag"]))
         }

@@ -12,7 +12,7 @@ final class ConfigurationDefaultsTests: XCTestCase {
     /// Keys without a fixed default: the number of cores, or nothing set; and the TLS keys, which conf/berth.yml
     /// shows commented out (a `tls:` section there would read as TLS on).
     private let unset: Set<String> = ["workers", "kraken.namespaces", "mirrors", "proxy.remoteurl", "proxy.username",
-                                      "proxy.password", "proxy.cafile", "proxy.timeout", "proxy.cache.maxsize",
+                                      "proxy.password", "proxy.cafile", "proxy.timeout", "proxy.cache.maxsize", "cluster.peers", "cluster.self",
                                       "egress.proxy", "egress.proxyusername", "egress.proxypassword", "egress.noproxy",
                                       "http.tls.certificate", "http.tls.key", "http.tls.clientcas", "http.tls.minimumtls",
                                       "http.tls.ciphersuites",

@@ -27,6 +27,7 @@ final class ConfigurationKeyTests: XCTestCase {
         ("proxy.timeout", "500ms", "Optional(0.5)"),
         ("proxy.cache.maxsize", "2GiB", "Optional(2147483648)"),
         ("proxy.maxdownloads", "3", "3"),
+        ("cluster.timeout", "500ms", "0.5"),
         ("egress.proxy", "http://squid.corp:3128", "Optional(\"http://squid.corp:3128\")"),
         ("egress.proxyusername", "mirror", "Optional(\"mirror\")"),
         ("egress.proxypassword", "secret", "Optional(\"secret\")"),
@@ -48,9 +49,11 @@ final class ConfigurationKeyTests: XCTestCase {
                                       "auth.token.autoredirect"]
     /// Keys of the built-in issuer, which needs htpasswd and key with any of them: BuiltinIssuerConfigurationTests.
     private let builtin: Set<String> = Set(Configuration.builtinKeys.map { "auth.builtin." + $0 })
+    /// Keys of a fleet's node, set together and with a mirror: ClusterConfigurationTests.
+    private let cluster: Set<String> = ["cluster.peers", "cluster.self"]
 
     func test_the_samples_cover_every_key_of_the_table() {
-        XCTAssertEqual(Set(samples.map(\.path)).union(structured).union(together).union(paired).union(token).union(builtin),
+        XCTAssertEqual(Set(samples.map(\.path)).union(structured).union(together).union(paired).union(token).union(builtin).union(cluster),
                        Set(ConfigurationKey.all.map(\.path)))
         XCTAssertEqual(ConfigurationKey.all.count, Set(ConfigurationKey.all.map(\.path)).count, "a key is in the table twice")
     }

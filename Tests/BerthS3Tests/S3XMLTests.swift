@@ -41,6 +41,17 @@ final class S3XMLTests: XCTestCase {
         XCTAssertEqual(page.nextContinuationToken, "tok/en==")
         XCTAssertThrowsError(try S3Client.listPage(Array("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>".utf8)))
         XCTAssertThrowsError(try S3Client.listPage(Array("<ListBucketResult><Contents><Key>k</Key></Contents></ListBucketResult>".utf8)))
+        // A size below zero is no size an object has (Int64 parsing accepts the sign).
+        XCTAssertThrowsError(try S3Client.listPage(Array("<ListBucketResult><Contents><Key>k</Key><Size>-1</Size></Contents></ListBucketResult>".utf8)))
+    }
+
+    func test_escaped_text_reads_back_even_before_a_combining_mark() throws {
+        // "<\u{301}" is one Character; escaping by Character wrote the `<` raw and broke the document (found by the
+        // s3-xml fuzz target).
+        for text in ["<\u{301}k", "&\u{7EB}", "a>\u{300}\"", "plain", ""] {
+            let root = try S3XML.parse(Array("<ETag>\(S3Client.escaped(text))</ETag>".utf8))
+            XCTAssertEqual(root.text, text)
+        }
     }
 
     func test_truncated_documents_are_refused_at_every_cut() {

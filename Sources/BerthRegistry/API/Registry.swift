@@ -245,6 +245,7 @@ public final class Registry: HTTPHandler {
     /// timed out (30 s), which a reload or a stop need not wait for.
     public func closeUpstreams() {
         mirror?.upstreams.forEach { $0.registry.client.shutdown() }
+        mirror?.fleet?.client.shutdown()
         for namespace in krakenNamespaces ?? [] {
             if case .registry(let registry, _) = namespace.backend { registry.client.shutdown() }
         }

@@ -149,16 +149,14 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     private var trace = DownloadTrace()
     /// Upstream body bytes, for the metrics.
     private(set) var upstreamBytes: Int64 = 0
-    var onUpstreamBytes: ((Int) -> Void)?
-
-    /// Starts downloading `digest` from `repository` of `upstream` in this process, holding `claim`; once
-    /// verified, the blob is linked to `owner` (the repository or Kraken namespace that asked for it).
-    static func lead(_ digest: Digest, claim: DownloadClaim, from upstream: RegistryClient, repository: String,
-                     linkTo owner: UploadOwner, loop: EventLoop, store: RegistryStore, metrics: Metrics) -> BlobDownload {
-        let download = BlobDownload(digest: digest, loop: loop, store: store)
-        download.lead(claim: claim, from: upstream, repository: repository, linkTo: owner, metrics: metrics)
-        return download
-    }
+    /// The fleet's nodes to ask before the upstream (`Fleet`), the next one's index, and the one asked now.
+    private var peerRoute: PeerRoute?
+    private var nextPeer = 0
+    private var askingPeer: RegistryClient?
+    /// The peer asked answered something else than the blob: its exchange is ended, the next source asked.
+    private var skippingPeer = false
+    private var repository = ""
+    private var metrics: Metrics?
 
     /// A download that waits for its turn (`BlobDownloads`' bound): clients join it as any other, and hear of
     /// it once it is led or followed.
@@ -166,20 +164,42 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         BlobDownload(digest: digest, loop: loop, store: store)
     }
 
-    /// Leads this download, holding `claim` (see `lead`); the upstream is not asked when the system will not
-    /// give the download its threads: it fails at once, and its clients hear 503.
+    /// Leads this download, holding `claim`: downloads `digest` from `repository` of `upstream` in this process;
+    /// once verified, the blob is linked to `owner` (the repository or Kraken namespace that asked for it). With
+    /// `peers`, the fleet's nodes are asked first, in order; one that cannot be reached, answers anything but 200
+    /// or ends before the first byte is skipped, and the upstream is asked after the last. The upstream is not
+    /// asked when the system will not give the download its threads: it fails at once, and its clients hear 503.
     func lead(claim: DownloadClaim, from upstream: RegistryClient, repository: String, linkTo owner: UploadOwner,
-              metrics: Metrics) {
+              metrics: Metrics, peers: PeerRoute? = nil) {
         self.claim = claim
         self.owner = owner
         self.upstream = upstream
-        onUpstreamBytes = { metrics.mirrorUpstreamBytes += Int64($0) }
+        self.repository = repository
+        self.metrics = metrics
+        peerRoute = peers
         do {
             try startPipeline(writingTo: claim)
         } catch {
             return fail(.concealing(error, "starting the download of blob \(digest)", code: .unavailable))
         }
-        fetch = upstream.fetch("GET", "/v2/\(repository)/blobs/\(digest)", handler: self)
+        fetchFromNextSource()
+    }
+
+    private func fetchFromNextSource() {
+        askingPeer = peerRoute.flatMap { nextPeer < $0.nodes.count ? $0.nodes[nextPeer] : nil }
+        if let askingPeer, let route = peerRoute {
+            nextPeer += 1
+            fetch = askingPeer.fetch("GET", route.path, headers: [(Fleet.peerHeader, "1")], handler: self)
+        } else {
+            fetch = upstream.fetch("GET", "/v2/\(repository)/blobs/\(digest)", handler: self)
+        }
+    }
+
+    /// The peer asked failed before it sent a byte of the blob: the next source is asked once its exchange ended.
+    private func skip(_ peer: RegistryClient, _ why: String) {
+        Log.warn("mirror: \(peer.name) (\(peer.baseURL)) \(why) for \(digest): asking \(nextPeer < (peerRoute?.nodes.count ?? 0) ? "the next node" : "the upstream")")
+        metrics?.mirrorPeerSkips += 1
+        skippingPeer = true
     }
 
     /// Ends a download that waited for its turn and could not be started (its claim on disk).
@@ -196,6 +216,11 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
 
     func head(status: Int, headers: UpstreamHeaders, exchange: UpstreamExchange) {
         self.exchange = exchange
+        if let peer = askingPeer, status != 200 {
+            skip(peer, "answered \(status)")
+            return exchange.cancel()
+        }
+        if askingPeer != nil { metrics?.mirrorPeerFetches += 1 }
         guard status == 200 else {
             // Failed first: cancelling ends the exchange at once, and that end must not be taken for the cause.
             fail(Mirror.registryError(status: status, from: upstream, what: "blob \(digest)", unknown: .blobUnknown))
@@ -212,7 +237,7 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         guard outcome == nil else { return }
         upstreamBytes += Int64(bytes.count)
         trace.note(.read, bytes.count)
-        onUpstreamBytes?(bytes.count)
+        if askingPeer != nil { metrics?.mirrorPeerBytes += Int64(bytes.count) } else { metrics?.mirrorUpstreamBytes += Int64(bytes.count) }
         if let size, upstreamBytes > size {
             fail(RegistryError(.upstreamBlobInvalid, "the upstream sent more than \(size) bytes for \(digest)"))
             exchange?.cancel()
@@ -238,6 +263,11 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
         fetch = nil
         exchange = nil
         guard outcome == nil else { return }
+        if let peer = askingPeer, !skippingPeer, upstreamBytes == 0, let error { skip(peer, "failed: \(error)") }
+        if skippingPeer {
+            skippingPeer = false
+            return fetchFromNextSource()
+        }
         if let error { return fail(Mirror.registryError(error, from: upstream, what: "blob \(digest)")) }
         pipeline?.finish()
     }
@@ -324,12 +354,6 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     private var poller: RepeatingTimer?
 
     /// Follows the download another process holds the claim of, by polling the disk every few milliseconds.
-    static func follow(_ digest: Digest, loop: EventLoop, store: RegistryStore) -> BlobDownload {
-        let download = BlobDownload(digest: digest, loop: loop, store: store)
-        download.follow()
-        return download
-    }
-
     func follow() {
         poller = loop.repeating(every: 5) { [weak self] in self?.poll() }
         poll()
@@ -371,9 +395,4 @@ final class BlobDownload: GrowingFile, UpstreamResponseHandler {
     deinit {
         if followed >= 0 { close(followed) }
     }
-}
-
-/// The hash of a led download, updated by its hashing thread and read on the loop once that thread ended.
-final class HashState {
-    var hasher = SHA256Hasher()
 }

@@ -30,9 +30,9 @@ final class BlobDownloads {
 
     /// The download of `digest` already running or waiting here, else a new one: led by this process when the
     /// claim on disk is free (or waiting for a turn to lead when `maxLed` are led), followed when another worker
-    /// process holds it.
+    /// process holds it. A led one asks `peers` (the fleet's nodes, `Fleet`) before the upstream.
     func download(_ digest: Digest, from upstream: RegistryClient, repository: String, linkTo owner: UploadOwner,
-                  store: RegistryStore, metrics: Metrics) throws -> BlobDownload {
+                  peers: PeerRoute? = nil, store: RegistryStore, metrics: Metrics) throws -> BlobDownload {
         if let download = running[digest] {
             download.clients += 1
             return download
@@ -40,7 +40,7 @@ final class BlobDownloads {
         let download = BlobDownload.waiting(digest, loop: loop, store: store)
         let lead = { [unowned self] (claim: DownloadClaim) in
             led += 1
-            download.lead(claim: claim, from: upstream, repository: repository, linkTo: owner, metrics: metrics)
+            download.lead(claim: claim, from: upstream, repository: repository, linkTo: owner, metrics: metrics, peers: peers)
         }
         if led < maxLed {
             guard let claim = try DownloadClaim.claim(BlobDownload.key(digest), in: store) else {
@@ -122,12 +122,13 @@ final class BlobDownloads {
     /// stored blob once complete. A download another worker led that ended without the blob is joined
     /// again, `retries` times. `joined` hears of each download joined (for the access log).
     func serve(_ digest: Digest, from upstream: RegistryClient, repository: String, linkTo owner: UploadOwner,
-               headers: [(name: String, value: String)], sizeDeadlineSeconds: Double? = nil, retries: Int = 1,
+               peers: PeerRoute? = nil, headers: [(name: String, value: String)], sizeDeadlineSeconds: Double? = nil, retries: Int = 1,
                store: RegistryStore, metrics: Metrics, to exchange: HTTPExchange,
                joined: @escaping (BlobDownload) -> Void = { _ in }, failed: @escaping (ServeFailure) -> Void) {
         let download: BlobDownload
         do {
-            download = try self.download(digest, from: upstream, repository: repository, linkTo: owner, store: store, metrics: metrics)
+            download = try self.download(digest, from: upstream, repository: repository, linkTo: owner, peers: peers,
+                                     store: store, metrics: metrics)
         } catch is Busy {
             return failed(.busy)
         } catch {
@@ -153,7 +154,7 @@ final class BlobDownloads {
             case .failed(let error):
                 failed(.upstream(error))
             case .retry where retries > 0:
-                serve(digest, from: upstream, repository: repository, linkTo: owner, headers: headers,
+                serve(digest, from: upstream, repository: repository, linkTo: owner, peers: peers, headers: headers,
                       sizeDeadlineSeconds: sizeDeadlineSeconds, retries: retries - 1, store: store, metrics: metrics,
                       to: exchange, joined: joined, failed: failed)
             case .retry:

@@ -14,6 +14,12 @@ final class Metrics {
     var mirrorRevalidations = 0
     var mirrorEvictions = 0
     var mirrorEvictedBytes: Int64 = 0
+    /// The fleet (`cluster.peers`): blobs fetched from another node, nodes skipped on the way, body bytes so
+    /// fetched, and other nodes' fetches this one answered.
+    var mirrorPeerFetches = 0
+    var mirrorPeerSkips = 0
+    var mirrorPeerBytes: Int64 = 0
+    var mirrorPeerServed = 0
     var gcReclaimedBytes: Int64 = 0
     /// Upstream connections opened through the egress proxy, over every upstream client of the process.
     var proxiedConnections: () -> Int = { 0 }
@@ -68,6 +74,10 @@ final class Metrics {
             ("berth_mirror_revalidations_total", "counter", "Cached tags the upstream confirmed unchanged.", Int64(mirrorRevalidations)),
             ("berth_mirror_evictions_total", "counter", "Blobs evicted from the mirror's cache.", Int64(mirrorEvictions)),
             ("berth_mirror_evicted_bytes_total", "counter", "Bytes evicted from the mirror's cache.", mirrorEvictedBytes),
+            ("berth_mirror_peer_fetches_total", "counter", "Blob downloads fetched from another node of the fleet (cluster.peers).", Int64(mirrorPeerFetches)),
+            ("berth_mirror_peer_skips_total", "counter", "Nodes of the fleet skipped by a download: unreachable or not answering 200.", Int64(mirrorPeerSkips)),
+            ("berth_mirror_peer_bytes_total", "counter", "Body bytes fetched from other nodes of the fleet.", mirrorPeerBytes),
+            ("berth_mirror_peer_served_total", "counter", "Blob requests of other nodes of the fleet answered here.", Int64(mirrorPeerServed)),
             ("berth_mirror_downloads_led", "gauge", "Blob downloads from upstreams led by this process now.", Int64(downloads().led)),
             ("berth_mirror_downloads_waiting", "gauge", "Blob downloads waiting for a turn (proxy.maxdownloads).", Int64(downloads().waiting)),
             ("berth_upstream_proxied_connections_total", "counter", "Upstream connections opened through the egress proxy.", Int64(proxiedConnections())),

@@ -8,6 +8,8 @@ final class Mirror {
     let options: MirrorOptions
     let policy: MirrorCachePolicy
     let upstreams: [ConfiguredUpstream]
+    /// The other nodes of the fleet (`cluster.*`), if any.
+    let fleet: Fleet?
     /// Clients waiting on one manifest fetch, by cache name and reference.
     var manifestWaiters: [String: [(ManifestRefresh) -> Void]] = [:]
     /// When this process last recorded a blob's use on disk (for eviction): at most once a few seconds each.
@@ -39,6 +41,7 @@ final class Mirror {
                                                 isDefault: upstreams.isEmpty, sameCacheAs: upstreams.first))
         }
         self.upstreams = upstreams
+        fleet = try options.cluster.map { try Fleet(options: $0, loop: loop, readTimeoutSeconds: options.readTimeoutSeconds) }
         answersEveryNamespace = options.proxyOnly
         lastChecked = Array(repeating: 0, count: upstreams.count)
     }

@@ -4,13 +4,16 @@ import Glibc
 
 extension Registry {
     /// `GET`/`HEAD /v2/<name>/blobs/<digest>` on a mirror: from the cache, else from the one download of
-    /// that blob in progress (started here if there is none, in this process or another).
+    /// that blob in progress (started here if there is none, in this process or another). In a fleet, a
+    /// download started here asks the blob's owner node first (`Fleet`), unless another node asks.
     func mirrorGetBlob(_ mirror: Mirror, _ name: RepositoryName, _ reference: String, _ exchange: HTTPExchange) {
         guard let digest = Digest(reference) else {
             return exchange.fail(RegistryError(.digestInvalid, "invalid digest: \(reference)"))
         }
         let target: MirrorTarget
         do { target = try mirror.resolve(name, query: exchange.request.query) } catch { return exchange.fail(error) }
+        let fromPeer = mirror.fleet != nil && exchange.request.header(Fleet.peerHeader) != nil
+        if fromPeer { metrics.mirrorPeerServed += 1 }
         switch mirror.policy.blob(stored: store.blobSize(digest) != nil) {
         case .serve:
             metrics.mirrorHits["blob", default: 0] += 1
@@ -28,8 +31,12 @@ extension Registry {
                 ("Docker-Content-Digest", digest.description),
                 ("ETag", "\"\(digest)\""),
             ]
+            let query = exchange.request.query
+            let peers = fromPeer ? nil : mirror.fleet.map {
+                PeerRoute(nodes: $0.nodesAbove(digest), path: "/v2/\(name.value)/blobs/\(digest)" + (query.isEmpty ? "" : "?\(query)"))
+            }
             downloads.serve(digest, from: target.upstream.registry, repository: target.remote, linkTo: .repository(target.local),
-                            headers: headers, store: store, metrics: metrics, to: exchange, joined: { download in
+                            peers: peers, headers: headers, store: store, metrics: metrics, to: exchange, joined: { download in
                 exchange.logNote = ("cache", download.isLed && download.clients == 1 ? "miss" : "coalesced")
             }, failed: { failure in
                 switch failure {

@@ -30,6 +30,8 @@ public struct MirrorOptions {
     public var readTimeoutSeconds: Double = 60
     /// Blob store size past which least recently used blobs are evicted; nil: unbounded.
     public var cacheMaxBytes: Int64?
+    /// Set, this mirror is a node of a fleet that fetches each cold blob from the upstream once.
+    public var cluster: ClusterOptions?
 
     public init() {}
 }

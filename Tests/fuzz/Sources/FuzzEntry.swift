@@ -28,7 +28,7 @@ struct FuzzTarget {
     let name: String
     let run: (UnsafeBufferPointer<UInt8>) -> Void
 
-    static let all: [FuzzTarget] = [.requestHead, .configuration, .byteRange, .contentRange, .names, .route, .manifest, .upstreamResponse, .authChallenge, .htpasswd, .egress, .jwt]
+    static let all: [FuzzTarget] = [.requestHead, .configuration, .byteRange, .contentRange, .names, .route, .manifest, .upstreamResponse, .authChallenge, .htpasswd, .egress, .jwt, .s3XML]
 }
 
 /// Fails the run with a message libFuzzer shows beside the input that caused it.
