@@ -79,18 +79,20 @@ public struct HTTPRequestHead {
     }
 
     /// RFC 9110 §5.1: a field name is a token, one or more tchar (§5.6.2): no whitespace, no delimiters.
-    /// Looked up in a 128-bit mask (a switch over the byte cost ~20 instructions a byte, 340 a request).
     static func isFieldName(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard !bytes.isEmpty else { return false }
         for byte in bytes {
-            let word = byte < 64 ? tcharLow : tcharHigh
-            guard byte < 128, word & (1 << UInt64(byte & 63)) != 0 else { return false }
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                continue
+            case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+                 UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+                 UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+                continue
+            default:
+                return false
+            }
         }
         return true
     }
-
-    /// tchar as bits, for bytes 0-63 and 64-127: digits and `!#$%&'*+-.` low; letters and `^_`|~` high
-    /// (HTTPFramingTests checks every byte against the RFC's list).
-    private static let tcharLow: UInt64 = 0x03FF_6CFA_0000_0000
-    private static let tcharHigh: UInt64 = 0x57FF_FFFF_C7FF_FFFE
 }
