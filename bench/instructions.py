@@ -4,7 +4,7 @@ repeat to within 0.1 %), so two binaries compare in one run without alternating 
 instructions only (Berth, OpenSSL, libc, http-parser, libuv), not the kernel's share or cache misses: read it
 beside bench/tls.py's rates and CPU times, not instead of them.
 
-    python3 bench/instructions.py [--requests N] [--modes tls,plain] BIN [BIN ...]
+    python3 bench/instructions.py [--requests N] [--modes tls,plain] [--keep DIR] BIN [BIN ...]
     make bench-instructions BEFORE=old/berth
 
 Each binary is copied without its DWARF (Debian 12's valgrind cannot read Swift 6's DWARF 5; the symbol table
@@ -32,6 +32,9 @@ from bench import ACCEPT, Content
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "Tests", "integration"))
 from mirrorutil import make_ca_and_server_cert  # noqa: E402
+
+
+KEEP = None
 
 
 def ensure_valgrind():
@@ -95,6 +98,8 @@ def count(binary, mode, requests, workdir, root, certs):
                 text = open(dumps[-1]).read()
                 found = re.search(r"^(?:summary|totals):\s+(\d+)", text, re.M)
                 if found:
+                    if KEEP:
+                        shutil.copy(dumps[-1], os.path.join(KEEP, f"callgrind.{os.path.basename(binary)}.{mode}"))
                     return int(found.group(1)) / requests
             time.sleep(0.2)
         raise SystemExit("callgrind wrote no dump")
@@ -108,7 +113,10 @@ def main():
     parser.add_argument("binaries", nargs="+")
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--modes", default="tls,plain")
+    parser.add_argument("--keep", metavar="DIR", help="copy each callgrind dump here (for callgrind_annotate)")
     args = parser.parse_args()
+    global KEEP
+    KEEP = args.keep
     ensure_valgrind()
     workdir = tempfile.mkdtemp(prefix="berth-instructions-")
     try:

@@ -1,10 +1,11 @@
+import BerthHTTP
 import BerthUpstream
 import CLibUV
 import Glibc
 
 /// TLS under one harness connection: BerthUpstream's `TLSSession` (the mirror's client's, over two BIOs) with
 /// the connection's socket beneath it. A new one per connect. Ciphertext the socket does not take at once goes
-/// out in a write request of its own that owns a copy; TLS targets are not the raw-rate path (`perf` shows
+/// out in BerthHTTP's `SocketWrite`, which owns a copy; TLS targets are not the raw-rate path (`perf` shows
 /// the cipher, not the copy). Loop-confined; its connection owns it.
 final class BenchTLSChannel {
     enum Read {
@@ -62,36 +63,11 @@ final class BenchTLSChannel {
         }
         if Int(taken) == bytes.count { return true }
         if taken < 0, taken != -EAGAIN { return false }  // UV_EAGAIN is -EAGAIN on Linux
-        return CiphertextWrite(Array(bytes[Int(max(taken, 0))...]), failed: failed).start(stream)
-    }
-}
-
-/// One queued write of ciphertext: it owns its bytes and its request until libuv's callback.
-private final class CiphertextWrite {
-    private let bytes: UnsafeMutableRawBufferPointer
-    private let request = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
-    private let failed: () -> Void
-
-    init(_ bytes: [UInt8], failed: @escaping () -> Void) {
-        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 8)
-        bytes.withUnsafeBytes { copy.copyMemory(from: $0) }
-        self.bytes = copy
-        self.failed = failed
-    }
-
-    deinit {
-        bytes.deallocate()
-        request.deallocate()
-    }
-
-    func start(_ stream: UnsafeMutablePointer<uv_stream_t>) -> Bool {
-        request.pointee.data = Unmanaged.passRetained(self).toOpaque()
-        var buffer = uv_buf_t(base: bytes.baseAddress!.assumingMemoryBound(to: CChar.self), len: bytes.count)
-        let status = uv_write(request, stream, &buffer, 1) { request, status in
-            let write = Unmanaged<CiphertextWrite>.fromOpaque(request!.pointee.data).takeRetainedValue()
-            if status != 0, status != -ECANCELED { write.failed() }
+        // Our own close cancels a queued write (-ECANCELED): that is no failure of the stream.
+        return bytes[Int(max(taken, 0))...].withUnsafeBytes { rest in
+            SocketWrite(copying: rest) { status in
+                if status != 0, status != -ECANCELED { failed() }
+            }.start(on: stream)
         }
-        if status != 0 { Unmanaged<CiphertextWrite>.fromOpaque(request.pointee.data).release() }
-        return status == 0
     }
 }

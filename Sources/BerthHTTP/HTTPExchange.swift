@@ -7,27 +7,28 @@ public final class HTTPExchange {
     /// Strong, not weak: a weak reference gives the connection a side table, and every retain and release of
     /// it then takes the runtime's slow path (about 5 % of a kept-alive TLS manifest GET). The connection lets
     /// go of it when the exchange is finished or the connection closes (`finishExchange`, `close`).
-    var connection: HTTPConnection?
+    @exclusivity(unchecked) var connection: HTTPConnection?
 
-    var receiver: HTTPBodyReceiver?
+    @exclusivity(unchecked) var receiver: HTTPBodyReceiver?
     var collected: [UInt8]?
     var collectLimit = 0
-    var collectCompletion: (([UInt8]?) -> Void)?
-    var continueSent = false
+    @exclusivity(unchecked) var collectCompletion: (([UInt8]?) -> Void)?
+    @exclusivity(unchecked) var continueSent = false
     var discarded: Int64 = 0
     /// Body bytes that arrived while the handler held the body (`holdBody`), and whether the body ended meanwhile.
-    var held: [UInt8]?
+    @exclusivity(unchecked) var held: [UInt8]?
     var heldBodyEnded = false
 
-    var responded = false
-    public internal(set) var status = 0
-    public internal(set) var bytesSent: Int64 = 0
+    /// Unchecked like HTTPConnection's per-request properties: plain stores, no call out while they change.
+    @exclusivity(unchecked) var responded = false
+    @exclusivity(unchecked) public internal(set) var status = 0
+    @exclusivity(unchecked) public internal(set) var bytesSent: Int64 = 0
     /// File body bytes that went out over TLS by read + SSL_write (no kernel TLS here to sendfile them).
     public internal(set) var tlsFallbackBodyBytes: Int64 = 0
     public internal(set) var bytesReceived: Int64 = 0
     let startedAt = uv_hrtime()
     /// What the application calls this kind of request, for its metrics (a route name).
-    public var label = "none"
+    @exclusivity(unchecked) public var label = "none"
     /// One field the application adds to this request's JSON access line (the mirror's `cache` result):
     /// static strings, so that noting it allocates nothing.
     public var logNote: (key: StaticString, value: StaticString)?
@@ -35,10 +36,15 @@ public final class HTTPExchange {
     /// Seconds since the request head was complete.
     public var elapsedSeconds: Double { Double(uv_hrtime() - startedAt) / 1e9 }
 
-    init(request: HTTPRequestHead, loop: EventLoop, connection: HTTPConnection) {
+    /// The answer to a head refused before any handler saw it (`answerAndClose`): neither logged nor counted.
+    /// A flag, not the target "-" compared as a String on every request (~70 instructions each time).
+    let isRefusal: Bool
+
+    init(request: HTTPRequestHead, loop: EventLoop, connection: HTTPConnection, isRefusal: Bool = false) {
         self.request = request
         self.loop = loop
         self.connection = connection
+        self.isRefusal = isRefusal
     }
 
     /// True while the client can still be answered.

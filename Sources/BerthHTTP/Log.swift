@@ -40,8 +40,9 @@ public enum LogFormat {
 }
 
 public enum Log {
-    nonisolated(unsafe) public static var level: LogLevel = .info
-    nonisolated(unsafe) public static var format = LogFormat.text
+    /// Unchecked: read for every request's access line, set once at start (a dynamic check each read).
+    @exclusivity(unchecked) nonisolated(unsafe) public static var level: LogLevel = .info
+    @exclusivity(unchecked) nonisolated(unsafe) public static var format = LogFormat.text
     /// This process's worker index (0 when it serves alone), in every JSON line; nil in a supervisor.
     nonisolated(unsafe) public static var worker: Int?
 

@@ -87,7 +87,7 @@ public struct StreamTransport {
         if written == bytes.count { return .written }
         if written < 0 { return .failed }
         let rest = UnsafeRawBufferPointer(rebasing: bytes[written...])
-        return SocketWrite(copying: rest, completion: completion).start(on: stream) ? .queued : .failed
+        return SocketWrite(copying: rest) { completion($0 == 0) }.start(on: stream) ? .queued : .failed
     }
 
     /// Ends both directions now, even while another thread is blocked in a send on the socket.

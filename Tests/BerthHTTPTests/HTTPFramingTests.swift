@@ -77,6 +77,14 @@ final class HTTPFramingTests: XCTestCase {
         }
     }
 
+    /// Every byte against RFC 9110 §5.6.2's tchar list, spelled out (isFieldName looks bytes up in a bit mask).
+    func test_every_byte_is_a_tchar_exactly_as_the_rfc_lists() {
+        let tchar = Set(Array("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8))
+        for byte in UInt8.min...UInt8.max {
+            XCTAssertEqual([byte].withUnsafeBufferPointer(HTTPRequestHead.isFieldName), tchar.contains(byte), "byte \(byte)")
+        }
+    }
+
     /// The head is answered 400 with a close, and nothing of it reaches the handler (the echo would show it).
     private func assertRefused(_ request: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let client = try TestClient(port: server.port)
