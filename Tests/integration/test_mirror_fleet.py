@@ -59,9 +59,10 @@ def balancer(tmp_path, fleet):
     made.stop()
 
 
-def pull(base_url, digest, repo="test/blob"):
-    """(status, sha256 of the body, length) of one blob GET."""
+def pull(base_url, digest, repo="test/blob", on_head=lambda: None):
+    """(status, sha256 of the body, length) of one blob GET; `on_head` runs once its head is in."""
     with requests.get(f"{base_url}/v2/{repo}/blobs/{digest}", stream=True, timeout=TIMEOUT) as r:
+        on_head()
         if r.status_code != 200:
             return r.status_code, None, 0
         h, n = hashlib.sha256(), 0
@@ -84,15 +85,7 @@ def test_twenty_concurrent_cold_pulls_through_the_balancer_cause_one_upstream_ge
     heads = threading.Semaphore(0)
 
     def client(i):
-        with requests.get(balancer.url(f"/v2/test/blob/blobs/{digest}"), stream=True, timeout=TIMEOUT) as r:
-            heads.release()
-            if r.status_code != 200:
-                return r.status_code, None, 0
-            h, n = hashlib.sha256(), 0
-            for part in r.iter_content(MiB):
-                h.update(part)
-                n += len(part)
-            return 200, "sha256:" + h.hexdigest(), n
+        return pull(balancer.base_url, digest, on_head=heads.release)
 
     results = []
     runner = threading.Thread(target=lambda: results.extend(run_together(20, client)), daemon=True)
