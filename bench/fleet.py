@@ -3,7 +3,7 @@
   - one Berth mirror node (no cluster),
   - three independent Berth mirrors behind nginx round-robin (what a fleet of caches without peers does),
   - a fleet of three Berth nodes (cluster.peers) behind nginx round-robin,
-each in front of one upstream in this process (Tests/integration/fleetutil.BlobUpstream) that counts its GETs.
+each in front of one upstream in this process (Tests/integration/blobupstream.BlobUpstream) that counts its GETs.
 Reported per setup: wall time of the 20 pulls, upstream GETs, bytes the nodes fetched from the upstream and
 from peers, and the CPU the Berth processes used (utime+stime from /proc), with the machine's load average.
 
@@ -22,7 +22,8 @@ import time
 import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "integration"))
-from fleetutil import MiB, TIMEOUT, Balancer, BlobUpstream, node_config  # noqa: E402
+from blobupstream import BlobUpstream  # noqa: E402
+from fleetutil import MiB, TIMEOUT, Balancer, node_config  # noqa: E402
 from regutil import free_port  # noqa: E402
 
 BERTH = os.environ.get("BERTH_BIN", ".build/release/berth")

@@ -20,7 +20,7 @@ extension HTTPConnection {
         case .headExpired:
             answerAndClose(status: 408, message: "request head not received within \(limits.headerTimeoutMilliseconds / 1000) s")
         case .bodyStalled:
-            answerAndClose(status: 408, message: "request body slower than \(progressText)")
+            refuseRequestBody(status: 408, message: "request body slower than \(progressText)")
         case .outputStalled:
             // A peer that stopped reading is reset, so that its send buffer (up to megabytes) is freed at once.
             Log.info("\(remoteAddress) took its answer slower than \(progressText): connection reset")

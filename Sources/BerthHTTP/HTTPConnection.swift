@@ -153,7 +153,22 @@ final class HTTPConnection: HTTPParserEvents {
             close()
         default:
             let description = String(cString: http_errno_description(error))
-            answerAndClose(status: 400, message: "malformed HTTP request: \(description)")
+            refuseRequestBody(status: 400, message: "malformed HTTP request: \(description)")
+        }
+    }
+
+    /// The rest of the request cannot be read. Refused as any failure outside an exchange, unless the handler
+    /// already answered (an early answer whose body is being discarded): then that answer stays the only one,
+    /// and the connection closes once it is out.
+    func refuseRequestBody(status: Int, message: String) {
+        switch machine.bodyUnreadable() {
+        case .refuse:
+            answerAndClose(status: status, message: message)
+        case .closeAfterAnswer:
+            stopReading()
+        case .closeNow:
+            logExchange()
+            close()
         }
     }
 

@@ -148,6 +148,26 @@ struct HTTPConnectionStateMachine {
         closesAfterAnswer = true
     }
 
+    enum UnreadableBody: Equatable {
+        /// No answer has started: refuse the request; that answer is the last.
+        case refuse
+        /// The handler's answer is going out: it stays the only one; close once it is out.
+        case closeAfterAnswer
+        /// The handler's answer is out: close now.
+        case closeNow
+    }
+
+    /// The rest of the request body cannot be read (malformed framing, a stalled peer). RFC 9112 gives one
+    /// request one response: when the handler answered before the body ended, no refusal may follow it.
+    mutating func bodyUnreadable() -> UnreadableBody {
+        guard case .readingBody(let answer, _) = state, answer != .pending else { return .refuse }
+        if answer == .sent { return .closeNow }
+        closesAfterAnswer = true
+        // Nothing more is read (as for a held body), and so no body deadline runs.
+        state = .readingBody(answer: answer, held: true)
+        return .closeAfterAnswer
+    }
+
     // MARK: Answering
 
     /// The handler answered. Returns whether the answer says `Connection: close`.

@@ -74,6 +74,28 @@ final class HTTPConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(machine.lastActivity, 3)
     }
 
+    func test_a_malformed_body_after_an_early_answer_gets_no_second_answer() {
+        var machine = machineWithRequest()
+        _ = machine.answerStarts(keepAlive: true, draining: false, withheldBody: false)
+        XCTAssertEqual(machine.bodyUnreadable(), .closeAfterAnswer, "the answer going out must stay the only one")
+        XCTAssertFalse(machine.readsInput)
+        XCTAssertEqual(machine.tick(now: 60_000, limits: limits, body: .init(received: 0, remaining: 9), acknowledged: nil), .none)
+        XCTAssertEqual(machine.answerSent(now: 2), .close)
+    }
+
+    func test_a_malformed_body_after_the_early_answer_is_out_closes_at_once() {
+        var machine = machineWithRequest()
+        _ = machine.answerStarts(keepAlive: true, draining: false, withheldBody: false)
+        XCTAssertEqual(machine.answerSent(now: 1), .awaitRequestEnd)
+        XCTAssertEqual(machine.bodyUnreadable(), .closeNow)
+        XCTAssertEqual(machine.close(), .closeNow(abortsExchange: false))
+    }
+
+    func test_a_malformed_body_before_any_answer_is_refused() {
+        var machine = machineWithRequest()
+        XCTAssertEqual(machine.bodyUnreadable(), .refuse)
+    }
+
     func test_an_answer_before_a_withheld_body_closes_the_connection() {
         var machine = machineWithRequest()
         XCTAssertTrue(machine.answerStarts(keepAlive: true, draining: false, withheldBody: true),

@@ -3,19 +3,15 @@
 them, and the rendezvous ranking computed the way Berth does (Sources/BerthRegistry/Cluster/Rendezvous.swift),
 so that a test knows which node owns a digest without asking Berth.
 """
-import hashlib
 import os
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
+from blobupstream import MiB, TIMEOUT  # noqa: F401 (MiB: the fleet tests take it from here)
 from regutil import free_port
 
-MiB = 1 << 20
-TIMEOUT = 60  # seconds, only to avoid hangs
 MASK = (1 << 64) - 1
 
 
@@ -36,82 +32,6 @@ def weight(node, key):
 def ranking(nodes, digest):
     """The node URLs heaviest first for `digest` (`sha256:<hex>`), as every node of the fleet ranks them."""
     return sorted(nodes, key=lambda node: (-weight(node, digest), node))
-
-
-class BlobUpstream:
-    """A registry upstream in a thread of the caller: serves `blobs` (bytes) under /v2/<any repo>/blobs/<digest>
-    and counts the GETs of each digest. A gated digest sends its head and first MiB, then waits for `release`."""
-
-    def __init__(self):
-        self.blobs = {}
-        self.gates = {}
-        self.gets = {}
-        self.lock = threading.Lock()
-        upstream = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                if self.path == "/v2/":
-                    return self._send(200, b"{}")
-                digest = self.path.rsplit("/", 1)[-1] if "/blobs/" in self.path else None
-                if digest not in upstream.blobs:
-                    return self._send(404, b"")
-                with upstream.lock:
-                    upstream.gets[digest] = upstream.gets.get(digest, 0) + 1
-                blob = upstream.blobs[digest]
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/octet-stream")
-                    self.send_header("Content-Length", str(len(blob)))
-                    self.send_header("Docker-Content-Digest", digest)
-                    self.end_headers()
-                    gate = upstream.gates.get(digest)
-                    if gate:
-                        self.wfile.write(blob[:MiB])
-                        self.wfile.flush()
-                        gate.wait(TIMEOUT)
-                        self.wfile.write(blob[MiB:])
-                    else:
-                        self.wfile.write(blob)
-                    self.wfile.flush()
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # a node killed by the test
-
-            def _send(self, status, body):
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def add(self, blob, gated=False):
-        digest = "sha256:" + hashlib.sha256(blob).hexdigest()
-        self.blobs[digest] = blob
-        if gated:
-            self.gates[digest] = threading.Event()
-        return digest
-
-    def count(self, digest):
-        with self.lock:
-            return self.gets.get(digest, 0)
-
-    def release(self, digest):
-        self.gates[digest].set()
-
-    def stop(self):
-        for gate in self.gates.values():
-            gate.set()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def node_config(path, upstream_url, ports, index, extra=""):

@@ -6,7 +6,7 @@ import urllib.parse
 import pytest
 import requests
 
-from regutil import TIMEOUT, describe, digest_of, location, raw_request, start_upload
+from regutil import TIMEOUT, connect, describe, digest_of, location, raw_request, start_upload
 
 
 def patch_head(registry, loc, fields):
@@ -55,4 +55,42 @@ def test_whitespace_before_the_colon_of_any_field_is_400(registry):
         r = raw_request(registry.host, head, wait_close=True)
         assert r.status == 400, (field, r)
         assert r.closed, (field, r)
+    assert requests.get(registry.base_url + "/v2/", timeout=TIMEOUT).status_code == 200
+
+
+def read_until_close(sock):
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def status_lines(data):
+    return [line for line in data.split(b"\r\n") if line.startswith(b"HTTP/1.")]
+
+
+@pytest.mark.parametrize("garbage_later", [False, True], ids=["in-one-packet", "after-the-answer"])
+def test_a_malformed_body_after_an_early_answer_gets_no_second_answer(registry, garbage_later):
+    """POST starting an upload is answered before its (ignored) body ends. When that body then turns out
+    malformed, the one answer the request may have (RFC 9112 §9.3) is already given: the connection closes
+    without a second one, which a client would read as the answer to its next request."""
+    head = (f"POST /v2/framing/early/blobs/uploads/ HTTP/1.1\r\nHost: {registry.host}\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n").encode()
+    with connect(registry.host, TIMEOUT) as s:
+        s.sendall(head if garbage_later else head + b"ZZZ\r\n")
+        if garbage_later:
+            first = b""
+            while b"\r\n\r\n" not in first:
+                chunk = s.recv(65536)
+                assert chunk, first
+                first += chunk
+            s.sendall(b"ZZZ\r\n")
+        else:
+            first = b""
+        data = first + read_until_close(s)
+    lines = status_lines(data)
+    assert len(lines) == 1, data
+    assert lines[0].startswith(b"HTTP/1.1 202"), data
     assert requests.get(registry.base_url + "/v2/", timeout=TIMEOUT).status_code == 200

@@ -3,8 +3,8 @@
 threads or its wake-up descriptor (a pids cgroup at its limit, RLIMIT_NOFILE at the descriptors open) fails alone
 with 503 UNAVAILABLE while the worker goes on serving, and the blob downloads once the limit is lifted.
 
-The upstream is a small HTTP server in a thread of the test that holds each blob GET until the test lets it go, and
-counts how many it holds at once: the bound is seen from the upstream's side. Timeouts only guard against hangs; the
+The upstream is a small HTTP server in a thread of the test (blobupstream.BlobUpstream) that holds each blob GET
+until the test lets it go, and counts how many it holds at once: the bound is seen from the upstream's side. Timeouts only guard against hangs; the
 one wait that is not (SETTLE: "no second GET came meanwhile") can only make a broken bound pass, never a right one
 fail.
 """
@@ -15,11 +15,11 @@ import socket
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
+from blobupstream import BlobUpstream, digest_of
 from mirrorutil import MiB, TIMEOUT, metric, metric_samples, start_mirror, write_mirror_config
 from regutil import free_port
 
@@ -27,98 +27,14 @@ pytestmark = pytest.mark.berth_only  # the mirror is Berth's
 SETTLE = 1.5  # seconds a second upstream GET is given to show up while the first is held
 
 
-class GatedUpstream:
-    """Serves the given blobs under /v2/test/blob/blobs/<digest>; each GET sends its head and the first MiB,
-    then waits until `release(digest)` (or `open_all`)."""
-
-    def __init__(self, blobs):
-        self.blobs = {hashlib.sha256(b).hexdigest(): b for b in blobs}
-        self.gates = {d: threading.Event() for d in self.blobs}
-        self.lock = threading.Lock()
-        self.active = 0
-        self.most_active = 0
-        self.gets = []  # digests, in the order asked
-        upstream = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                if self.path == "/v2/":
-                    return self._send(200, b"{}")
-                prefix = "/v2/test/blob/blobs/sha256:"
-                digest = self.path[len(prefix):] if self.path.startswith(prefix) else None
-                if digest not in upstream.blobs:
-                    return self._send(404, b"")
-                upstream._began(digest)
-                try:
-                    blob = upstream.blobs[digest]
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/octet-stream")
-                    self.send_header("Content-Length", str(len(blob)))
-                    self.send_header("Docker-Content-Digest", "sha256:" + digest)
-                    self.end_headers()
-                    self.wfile.write(blob[:MiB])
-                    self.wfile.flush()
-                    upstream.gates[digest].wait(TIMEOUT)
-                    self.wfile.write(blob[MiB:])
-                    self.wfile.flush()
-                finally:
-                    upstream._ended()
-
-            def _send(self, status, body):
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def _began(self, digest):
-        with self.lock:
-            self.gets.append(digest)
-            self.active += 1
-            self.most_active = max(self.most_active, self.active)
-
-    def _ended(self):
-        with self.lock:
-            self.active -= 1
-
-    def asked(self):
-        with self.lock:
-            return list(self.gets)
-
-    def wait_for_gets(self, count):
-        deadline = time.monotonic() + TIMEOUT
-        while len(self.asked()) < count:
-            assert time.monotonic() < deadline, f"the upstream was asked {self.asked()}, not {count} GETs"
-            time.sleep(0.02)
-
-    def release(self, digest):
-        self.gates[digest].set()
-
-    def open_all(self):
-        for gate in self.gates.values():
-            gate.set()
-
-    def stop(self):
-        self.open_all()
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def gated(request):
     made = []
 
     def make(blobs):
-        made.append(GatedUpstream(blobs))
+        made.append(BlobUpstream())
+        for blob in blobs:
+            made[-1].add(blob, gated=True)
         return made[-1]
     yield make
     for upstream in made:
@@ -188,10 +104,10 @@ def test_a_waiting_download_every_client_of_which_left_is_never_asked_of_the_ups
     holder.join(TIMEOUT)
     assert first.get("answer", (None,))[:2] == (200, hashlib.sha256(blobs[0]).hexdigest()), first
     time.sleep(SETTLE)
-    assert upstream.asked() == [hashlib.sha256(blobs[0]).hexdigest()], "the blob nobody waited for was downloaded"
+    assert upstream.asked() == [digest_of(blobs[0])], "the blob nobody waited for was downloaded"
     # Asked again, it downloads.
     assert _get(berth, blobs[1])[:2] == (200, digest)
-    assert upstream.asked().count(digest) == 1
+    assert upstream.count(digest_of(blobs[1])) == 1
 
 
 def test_past_64_waiting_downloads_per_led_slot_a_client_hears_429_with_retry_after(gated, start_berth, tmp_path):

@@ -4,7 +4,7 @@ upstream and behind nginx round-robin: each cold blob is fetched from the upstre
 arrives. A dead owner (killed by PID, before or during a pull) or one that answers 503 is skipped: the next node
 by weight takes over.
 
-The upstream is a small HTTP server in a thread of the test (fleetutil.BlobUpstream) that counts its GETs per blob
+The upstream is a small HTTP server in a thread of the test (blobupstream.BlobUpstream) that counts its GETs per blob
 and can hold a blob after its first MiB until the test lets it go. Timeouts only guard against hangs.
 """
 import hashlib
@@ -16,7 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from fleetutil import MiB, TIMEOUT, Balancer, BlobUpstream, node_config, ranking
+from blobupstream import BlobUpstream
+from fleetutil import MiB, TIMEOUT, Balancer, node_config, ranking
 from mirrorutil import metric, metric_samples, run_together, wait_for_metrics
 from regutil import free_port
 
