@@ -4,19 +4,24 @@ repeat to within 0.1 %), so two binaries compare in one run without alternating 
 instructions only (Berth, OpenSSL, libc, http-parser, libuv), not the kernel's share or cache misses: read it
 beside bench/tls.py's rates and CPU times, not instead of them.
 
-    python3 bench/instructions.py [--requests N] [--modes tls,plain] [--keep DIR] BIN [BIN ...]
+    python3 bench/instructions.py [--requests N] [--modes tls,plain,basic,bearer] [--keep DIR] BIN [BIN ...]
     make bench-instructions BEFORE=old/berth
 
 Each binary is copied without its DWARF (Debian 12's valgrind cannot read Swift 6's DWARF 5; the symbol table
 stays), started with one worker under `valgrind --tool=callgrind --trace-children=yes`, sent 300 requests to
 warm up, then the worker's counters are zeroed (`callgrind_control -z`), N requests (default 1000) are sent on
 one kept-alive connection (TLS with a CA made here, or plain), and the counters dumped. The web UI is off:
-its templates need not be beside the copy, and it adds nothing to a `/v2/` request.
+its templates need not be beside the copy, and it adds nothing to a `/v2/` request. `basic` and `bearer` are
+plain HTTP behind `auth.htpasswd` (a verified password, cached after the first request) and behind
+`auth.builtin` (its token of about 600 bytes on every request, verified once): issue 15's authenticated GET,
+to read beside `plain`.
 """
 
 import argparse
+import base64
 import glob
 import http.client
+import json
 import os
 import re
 import shutil
@@ -52,15 +57,37 @@ def seed(binary, workdir, root):
     bench.STARTED.remove(loader)
 
 
+BASIC = "Basic " + base64.b64encode(b"bench:bench-password").decode()
+
+
+def auth_config(mode, workdir):
+    """The configuration file of an authenticated mode (`--config`), or nil."""
+    if mode not in ("basic", "bearer"):
+        return None
+    users = os.path.join(workdir, "htpasswd")
+    if not os.path.exists(users):
+        # A low cost: only the first request pays it, and under callgrind it is slow.
+        subprocess.run(["htpasswd", "-B", "-C", "5", "-b", "-c", users, "bench", "bench-password"], check=True, capture_output=True)
+    path = os.path.join(workdir, f"{mode}.yml")
+    with open(path, "w") as f:
+        if mode == "basic":
+            f.write(f"auth:\n  htpasswd:\n    realm: bench\n    path: {users}\n")
+        else:
+            f.write(f"auth:\n  builtin:\n    htpasswd: {users}\n    key: {workdir}/token.pem\n    expiration: 1h\n"
+                    "    access:\n      - {account: bench, name: bench, actions: [pull]}\n")
+    return path
+
+
 def count(binary, mode, requests, workdir, root, certs):
     port = bench.free_port()
     env = {**os.environ, "BERTH_STORAGE_FILESYSTEM_FSYNC": "false", "BERTH_UI_ENABLED": "false"}
     if mode == "tls":
         env.update(BERTH_HTTP_TLS_CERTIFICATE=certs["cert"], BERTH_HTTP_TLS_KEY=certs["key"])
+    config = auth_config(mode, workdir)
     out = os.path.join(workdir, f"callgrind-{mode}")
     proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--trace-children=yes", f"--callgrind-out-file={out}.%p",
                              binary, "serve", "--addr", f"127.0.0.1:{port}", "--root", root, "--workers", "1",
-                             "--log-level", "warn"], env=env, stdout=subprocess.DEVNULL,
+                             "--log-level", "warn"] + (["--config", config] if config else []), env=env, stdout=subprocess.DEVNULL,
                             stderr=open(os.path.join(workdir, f"valgrind-{mode}.log"), "wb"))
     try:
         context = ssl.create_default_context(cafile=certs["ca"]) if mode == "tls" else None
@@ -77,10 +104,17 @@ def count(binary, mode, requests, workdir, root, certs):
                 time.sleep(0.5)
         if connection is None:
             raise SystemExit(f"{binary} did not start under valgrind: see {workdir}/valgrind-{mode}.log")
+        headers = {"Accept": ACCEPT}
+        if mode == "basic":
+            headers["Authorization"] = BASIC
+        elif mode == "bearer":
+            connection.request("GET", "/auth/token?service=berth&scope=repository:bench:pull", headers={"Authorization": BASIC})
+            response = connection.getresponse()
+            headers["Authorization"] = "Bearer " + json.loads(response.read())["token"]
 
         def get(n):
             for _ in range(n):
-                connection.request("GET", "/v2/bench/manifests/latest", headers={"Accept": ACCEPT})
+                connection.request("GET", "/v2/bench/manifests/latest", headers=headers)
                 response = connection.getresponse()
                 response.read()
                 if response.status != 200:

@@ -108,7 +108,7 @@ final class HTTPConnection: HTTPParserEvents {
     func feed(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty, !machine.isClosed else { return }
         let parsed = bytes.withMemoryRebound(to: CChar.self) { chars in
-            http_parser_execute(parser, &httpParserSettings, chars.baseAddress, chars.count)
+            http_parser_execute(parser, httpParserSettingsPointer, chars.baseAddress, chars.count)
         }
         if machine.isClosed { return }
         let error = http_errno(rawValue: parser.pointee.http_errno)

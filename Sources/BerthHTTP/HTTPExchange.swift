@@ -24,8 +24,8 @@ public final class HTTPExchange {
     @exclusivity(unchecked) public internal(set) var status = 0
     @exclusivity(unchecked) public internal(set) var bytesSent: Int64 = 0
     /// File body bytes that went out over TLS by read + SSL_write (no kernel TLS here to sendfile them).
-    public internal(set) var tlsFallbackBodyBytes: Int64 = 0
-    public internal(set) var bytesReceived: Int64 = 0
+    @exclusivity(unchecked) public internal(set) var tlsFallbackBodyBytes: Int64 = 0
+    @exclusivity(unchecked) public internal(set) var bytesReceived: Int64 = 0
     let startedAt = uv_hrtime()
     /// What the application calls this kind of request, for its metrics (a route name).
     @exclusivity(unchecked) public var label = "none"

@@ -40,6 +40,14 @@ private func bytes(_ at: UnsafePointer<CChar>?, _ count: Int) -> UnsafeRawBuffer
     UnsafeRawBufferPointer(start: at, count: count)
 }
 
+/// `httpParserSettings` where it lies for good, for the request path: `&httpParserSettings` is an inout access
+/// to a global, which Swift checks for exclusivity at run time on every `http_parser_execute` (~70 instructions).
+nonisolated(unsafe) public let httpParserSettingsPointer: UnsafeMutablePointer<http_parser_settings> = {
+    let pointer = UnsafeMutablePointer<http_parser_settings>.allocate(capacity: 1)
+    pointer.initialize(to: httpParserSettings)
+    return pointer
+}()
+
 /// One set of callbacks for every parser, requests and responses alike; pass it to `http_parser_execute`.
 nonisolated(unsafe) public var httpParserSettings: http_parser_settings = {
     var settings = http_parser_settings()

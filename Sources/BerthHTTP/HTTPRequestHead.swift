@@ -66,6 +66,13 @@ public struct HTTPRequestHead {
         fields.value(name)
     }
 
+    /// The first value of a header as the bytes received, without a String (a credential checked on every
+    /// request: a Bearer token is 600 bytes and more), or nil when there is none.
+    public func withHeaderBytes<Result>(_ name: StaticString, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result? {
+        guard let index = fields.firstIndex(literal: name) else { return nil }
+        return fields.withValue(index, body)
+    }
+
     /// Every value of a header, in order, matched case-insensitively.
     public func headerValues(_ name: String) -> [String] {
         fields.values(name)

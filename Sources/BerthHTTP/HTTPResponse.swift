@@ -11,11 +11,15 @@ public struct HTTPResponse {
 
     public var status: Int
     public var headers: [(name: String, value: String)]
+    /// Fields serialized already, each `Name: value` CRLF, sent after `headers`: for an answer a handler gives
+    /// again and again (a cached manifest's three), made once rather than as an array of Strings every time.
+    public var serializedHeaders: [UInt8]
     public var body: Body
 
-    public init(status: Int, headers: [(name: String, value: String)] = [], body: Body = .empty) {
+    public init(status: Int, headers: [(name: String, value: String)] = [], serializedHeaders: [UInt8] = [], body: Body = .empty) {
         self.status = status
         self.headers = headers
+        self.serializedHeaders = serializedHeaders
         self.body = body
     }
 
@@ -42,7 +46,7 @@ extension HTTPResponse {
     func serializedHead(contentLength: Int64?, bodyCapacity: Int, fixedHeaders: [UInt8], dateHeader: [UInt8], close: Bool) -> [UInt8] {
         // The status line (20 digits at most, the longest reason is 31 bytes), Content-Length, Connection: close
         // and the blank line fit in 128 bytes.
-        var bound = 128 + fixedHeaders.count + dateHeader.count
+        var bound = 128 + fixedHeaders.count + dateHeader.count + serializedHeaders.count
         for (name, value) in headers { bound += name.utf8.count + value.utf8.count + 4 }
         return [UInt8](unsafeUninitializedCapacity: bound + bodyCapacity) { buffer, count in
             var cursor = HeadCursor(at: buffer.baseAddress!)
@@ -58,6 +62,7 @@ extension HTTPResponse {
                 cursor.put(value)
                 cursor.put("\r\n")
             }
+            cursor.put(serializedHeaders)
             if let contentLength {
                 cursor.put("Content-Length: ")
                 cursor.putDecimal(contentLength)
@@ -68,6 +73,13 @@ extension HTTPResponse {
             cursor.put("\r\n")
             count = buffer.baseAddress!.distance(to: cursor.at)
         }
+    }
+
+    /// `fields` as `serializedHeaders` holds them.
+    public static func serialize(_ fields: [(name: String, value: String)]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for (name, value) in fields { appendHeader(name, value, to: &bytes) }
+        return bytes
     }
 
     /// `name: value` CRLF.

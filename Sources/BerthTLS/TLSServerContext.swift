@@ -28,6 +28,10 @@ public final class TLSServerContext {
         }
         // The server's order of suites, as Go's PreferServerCipherSuites; no renegotiation (it is a DoS lever).
         SSL_CTX_set_options(context, berth_ssl_op_cipher_server_preference | berth_ssl_op_no_renegotiation)
+        // Read-ahead, as nginx sets it: a record is taken from the lent ciphertext in one BIO read, not its
+        // 5-byte header and then its body in two (what is left over waits in OpenSSL, which SSL_has_pending
+        // reports, as records decrypted and not yet read did before).
+        SSL_CTX_ctrl(context, SSL_CTRL_SET_READ_AHEAD, 1, nil)
         guard SSL_CTX_use_certificate_chain_file(context, settings.certificate) == 1 else {
             throw TLSSetupError("http.tls.certificate \(settings.certificate): \(OpenSSLError.reason())")
         }

@@ -30,6 +30,15 @@ final class RequestHeadReaderTests: XCTestCase {
         XCTAssertEqual(head.contentLength, 5)
     }
 
+    func test_a_fields_bytes_are_the_first_value_of_that_name_in_any_case() throws {
+        var reader = RequestHeadReader(limits: HTTPLimits())
+        XCTAssertNil(feed(&reader, target: "/v2/", fields: [("AUTHORIZATION", "Bearer a.b.c"), ("Authorization", "Basic dTpw")], pieceSize: 3))
+        let head = try reader.complete(method: .get, keepAlive: true).get()
+        XCTAssertEqual(head.withHeaderBytes("Authorization") { String(decoding: $0, as: UTF8.self) }, "Bearer a.b.c")
+        XCTAssertNil(head.withHeaderBytes("Authorizatio") { _ in true })
+        XCTAssertEqual(head.withHeaderBytes("authorization") { $0.count }, 12)
+    }
+
     func test_a_field_name_with_a_space_before_the_colon_is_400() {
         var reader = RequestHeadReader(limits: HTTPLimits())
         XCTAssertNil(feed(&reader, target: "/", fields: [("Content-Length ", "5")]))

@@ -5,7 +5,7 @@ import BerthStorage
 import XCTest
 
 /// What each route needs from a token (registry:2's access records), the challenge's scope, the Bearer value as
-/// registry:2 reads it, and the cache of verified tokens.
+/// registry:2 reads it (the cache of verified tokens: TokenCacheTests).
 final class TokenAccessTests: XCTestCase {
     func route(_ path: Substring) -> Route { try! Route.parse(path).get() }
 
@@ -40,6 +40,32 @@ final class TokenAccessTests: XCTestCase {
         XCTAssertEqual(kraken("/namespace/", .get), "", "no namespace: a valid token, and the handler's own answer")
     }
 
+    /// A gate admits a pull it admitted before for the same token by `pullOnly` alone: it must name a repository
+    /// only where the records are that one pull.
+    func test_pull_only_names_the_repository_only_when_one_pull_is_all_the_route_needs() {
+        let cases: [(Substring, HTTPMethod, Substring, String?)] = [
+            ("/v2/team/app/manifests/latest", .get, "", "team/app"),
+            ("/v2/team/app/manifests/latest", .head, "", "team/app"),
+            ("/v2/team/app/blobs/sha256:00", .get, "", "team/app"),
+            ("/v2/team/app/tags/list", .get, "", "team/app"),
+            ("/v2/team/app/tags/list", .get, "n=10", nil),
+            ("/v2/team/app/blobs/uploads/", .post, "mount=sha256:00&from=other%2Fbase", nil),
+            ("/v2/team/app/blobs/uploads/", .get, "from=other", nil),
+            ("/v2/team/app/manifests/latest", .put, "", nil),
+            ("/v2/team/app/manifests/latest", .delete, "", nil),
+            ("/v2/_catalog", .get, "", nil),
+            ("/v2/", .get, "", nil),
+        ]
+        for (path, method, query, expected) in cases {
+            let pull = AccessRequirement.pullOnly(route(path), method: method, query: query)
+            XCTAssertEqual(pull, expected, "\(method) \(path)?\(query)")
+            if let pull {
+                XCTAssertEqual(AccessRequirement.of(route(path), method: method, query: query),
+                               [AccessRequirement(type: "repository", name: pull, action: "pull")])
+            }
+        }
+    }
+
     func test_a_bearer_value_is_the_scheme_one_space_and_the_token() {
         XCTAssertEqual(TokenGate.bearerToken("Bearer abc.def.ghi"), "abc.def.ghi")
         XCTAssertEqual(TokenGate.bearerToken("bearer abc"), "abc")
@@ -47,22 +73,5 @@ final class TokenAccessTests: XCTestCase {
         for bad in ["Bearer", "Bearer ", "Bearer  abc", "Bearer a b", "Basic dTpw", "abc", "Bearér abc", "Bearer\tabc", " abc"] {
             XCTAssertNil(TokenGate.bearerToken(bad), bad)
         }
-    }
-
-    func test_the_cache_keeps_a_token_until_it_expires_within_its_capacity() {
-        let claims = TokenClaims(issuer: "i", subject: "s", audience: ["a"], expiresAt: 100, notBefore: 0, issuedAt: 0, id: "", access: [])
-        var cache = TokenCache(capacity: 2)
-        let (a, b, c) = (CredentialCache.Key(authorization: "a"), CredentialCache.Key(authorization: "b"), CredentialCache.Key(authorization: "c"))
-        cache.insert(a, claims: claims, expires: 160, now: 0)
-        XCTAssertEqual(cache.claims(for: a, now: 160), claims)
-        XCTAssertNil(cache.claims(for: a, now: 161))
-        XCTAssertEqual(cache.count, 0, "an expired entry goes when it is looked up")
-        cache.insert(a, claims: claims, expires: 50, now: 0)
-        cache.insert(b, claims: claims, expires: 90, now: 0)
-        cache.insert(c, claims: claims, expires: 70, now: 0)
-        XCTAssertEqual(cache.count, 2)
-        XCTAssertNil(cache.claims(for: a, now: 0), "the entry closest to expiry made room")
-        XCTAssertNotNil(cache.claims(for: b, now: 0))
-        XCTAssertNotNil(cache.claims(for: c, now: 0))
     }
 }

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.berth_only  # starts Berth itself with its own configur
 REALM = 'Berth "Test" Realm'
 CHALLENGE = 'Basic realm="Berth \\"Test\\" Realm"'
 THROTTLE_LIMIT = 10  # LoginThrottle.defaultLimit
+FILE_CHECK_SECONDS = 1.1  # HtpasswdLogins.fileCheckIntervalMilliseconds, and a margin
 
 
 def htpasswd(path, user, password, create=False, cost=None):
@@ -270,9 +271,13 @@ def test_a_user_added_to_the_file_is_honoured_and_a_removed_one_refused_without_
     assert berth.get("/v2/", alice).status_code == 200  # cached from here on
     assert_challenged(berth.get("/v2/", bob))
     htpasswd(users, "bob", "builder")
+    # Past the file's check interval (1 s) before polling: every poll before the change is seen is a failed login
+    # from this address, and on a quiet machine twenty of them (one per 50 ms) got the address throttled (429).
+    time.sleep(FILE_CHECK_SECONDS)
     wait_for(lambda: berth.get("/v2/", bob).status_code == 200, "bob admitted", berth)
     # Rewritten with bob alone: alice's cached login goes with the old file.
     htpasswd(users, "bob", "builder", create=True)
+    time.sleep(FILE_CHECK_SECONDS)
     wait_for(lambda: berth.get("/v2/", alice).status_code == 401, "alice refused", berth)
     assert berth.get("/v2/", bob).status_code == 200
     # A file broken while serving refuses every login (never no authentication) until it is fixed.

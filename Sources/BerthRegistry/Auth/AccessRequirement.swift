@@ -37,6 +37,19 @@ struct AccessRequirement: Equatable {
         return needed
     }
 
+    /// The repository when all a route needs is pull on it (`of` gives that one record): a GET or HEAD of a
+    /// repository's route without a query (a query may carry a mount's `from`). A token gate that admitted that
+    /// pull for a token before admits it again without building the records.
+    static func pullOnly(_ route: Route, method: HTTPMethod, query: Substring) -> String? {
+        guard method == .get || method == .head, query.isEmpty else { return nil }
+        switch route {
+        case .base, .catalog: return nil
+        case .tags(let repository), .manifest(let repository, _), .blob(let repository, _), .uploads(let repository),
+             .upload(let repository, _), .referrers(let repository, _):
+            return repository.value
+        }
+    }
+
     /// The web UI shows every repository and deletes: to a token, that is the catalog's access (a browser cannot
     /// follow the Bearer flow, so with token authentication the UI serves clients that bring such a token).
     static let ofUI = [AccessRequirement(type: "registry", name: "catalog", action: "*")]
@@ -68,15 +81,16 @@ struct AccessRequirement: Equatable {
 /// What stands in front of the registry's routes when authentication is configured (`auth.htpasswd` or
 /// `auth.token`): called after routing with the access the route needs, computed only if the gate asks.
 protocol AccessGate: AnyObject {
-    /// True: serve the request now. False: the gate has answered it (or runs it again later).
-    func admits(_ exchange: HTTPExchange, needing access: () -> [AccessRequirement]) -> Bool
+    /// True: serve the request now. False: the gate has answered it (or runs it again later). `pulling`:
+    /// `AccessRequirement.pullOnly` of the route, when the caller knows it.
+    func admits(_ exchange: HTTPExchange, pulling: String?, needing access: () -> [AccessRequirement]) -> Bool
     /// SIGHUP: read what the gate reads from disk again.
     func reload()
 }
 
 extension HtpasswdGate: AccessGate {
     /// A user of the file may do everything, as in registry:2's htpasswd access controller.
-    func admits(_ exchange: HTTPExchange, needing access: () -> [AccessRequirement]) -> Bool {
+    func admits(_ exchange: HTTPExchange, pulling: String?, needing access: () -> [AccessRequirement]) -> Bool {
         admits(exchange)
     }
 }

@@ -23,10 +23,15 @@ struct CredentialCache {
         }
 
         init(authorization value: String) {
+            var value = value
+            self = value.withUTF8 { Key(authorization: $0) }
+        }
+
+        /// From the value's bytes where the request head holds them.
+        init(authorization value: UnsafeBufferPointer<UInt8>) {
             var state = berth_sha256_state()
             berth_sha256_init(&state)
-            var value = value
-            value.withUTF8 { berth_sha256_update(&state, $0.baseAddress, $0.count) }
+            berth_sha256_update(&state, value.baseAddress, value.count)
             var digest = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
             withUnsafeMutableBytes(of: &digest) { berth_sha256_peek(&state, $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
             words = digest

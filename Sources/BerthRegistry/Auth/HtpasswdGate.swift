@@ -36,6 +36,7 @@ final class HtpasswdGate {
     /// True: serve the request now. False: the gate has answered it, or runs it again once its check is done.
     func admits(_ exchange: HTTPExchange) -> Bool {
         if exchange === admittedNow { return true }
+        if exchange.request.withHeaderBytes("Authorization", { logins.areCached($0) }) == true { return true }
         guard let authorization = exchange.request.header("Authorization") else {
             exchange.respond(challengeResponse)
             return false

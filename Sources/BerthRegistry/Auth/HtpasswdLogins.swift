@@ -36,7 +36,9 @@ final class HtpasswdLogins {
     private var identity: HtpasswdFile.Identity?
     private var generation = 0
     private var nextFileCheck: UInt64
-    private var cache = CredentialCache()
+    /// Unchecked: touched only by this class's methods, one at a time (the dynamic check, ~50 instructions, is
+    /// paid by every request of an authenticated client).
+    @exclusivity(unchecked) private var cache = CredentialCache()
     private var throttle = LoginThrottle<ClientAddress>()
 
     private struct Verification {
@@ -91,6 +93,15 @@ final class HtpasswdLogins {
                                    generation: generation))
         startVerifications()
         return .pending
+    }
+
+    /// True when these credentials were verified before and their entry lives: `login`'s first answer, from the
+    /// value's bytes where the request head holds them (no String of them, no completion to allocate), for every
+    /// request of a kept-alive client after its first. False: `login` decides.
+    func areCached(_ authorization: UnsafeBufferPointer<UInt8>) -> Bool {
+        let now = loop.now
+        if now >= nextFileCheck { checkFile(now: now) }
+        return cache.user(for: CredentialCache.Key(authorization: authorization), now: now) != nil
     }
 
     /// The hash the file holds for `user` now (nil: no such user, or the file cannot be read).

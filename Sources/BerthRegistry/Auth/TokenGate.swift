@@ -21,25 +21,35 @@ import Glibc
 final class TokenGate: AccessGate {
     let options: TokenAuthOptions
     private let metrics: Metrics
-    private var cache = TokenCache()
+    /// Unchecked: touched only here, by one call at a time (a dynamic check costs more than the lookup's hash).
+    @exclusivity(unchecked) private var cache = TokenCache()
 
     init(options: TokenAuthOptions, metrics: Metrics) {
         self.options = options
         self.metrics = metrics
     }
 
-    func admits(_ exchange: HTTPExchange, needing access: () -> [AccessRequirement]) -> Bool {
-        let needed = access()
-        guard let authorization = exchange.request.header("Authorization"), let token = Self.bearerToken(authorization) else {
-            exchange.respond(challenge(exchange, needed, error: nil, detail: "a Bearer token is needed"))
-            return false
-        }
+    func admits(_ exchange: HTTPExchange, pulling: String?, needing access: () -> [AccessRequirement]) -> Bool {
         let now = Int64(time(nil))
-        let key = CredentialCache.Key(authorization: token)
-        let claims: TokenClaims
-        if let cached = cache.claims(for: key, now: now) {
-            claims = cached
-        } else {
+        // The token is looked up where it lies in the head; a String of it is made only for a token not seen yet.
+        let presented = exchange.request.withHeaderBytes("Authorization") { value -> Presented in
+            guard let token = Self.bearerToken(value) else { return .absent }
+            if let entry = cache.entry(for: token, now: now) { return .cached(entry) }
+            return .new(String(decoding: token, as: UTF8.self))
+        } ?? .absent
+        let granted: [TokenAccess]
+        var admitting: TokenCache.Entry?
+        switch presented {
+        case .absent:
+            exchange.respond(challenge(exchange, access(), error: nil, detail: "a Bearer token is needed"))
+            return false
+        case .cached(let entry):
+            // The pull this token was found to grant last time (the claims do not change): no records built.
+            if let pulling, entry.admittedPull == pulling { return true }
+            granted = entry.claims.access
+            admitting = entry
+        case .new(let token):
+            let claims: TokenClaims
             do {
                 claims = try JSONWebToken.verify(token, trust: options.trust, issuer: options.issuer, service: options.service,
                                                  now: now, leeway: options.leeway)
@@ -47,39 +57,58 @@ final class TokenGate: AccessGate {
                 metrics.authTokensRejected += 1
                 let reason = (error as? TokenRejection)?.description ?? "the token cannot be verified"
                 Log.info("token from \(exchange.clientAddress?.description ?? "a closed connection") refused: \(reason)")
-                exchange.respond(challenge(exchange, needed, error: "invalid_token", detail: reason))
+                exchange.respond(challenge(exchange, access(), error: "invalid_token", detail: reason))
                 return false
             }
             metrics.authTokensAccepted += 1
             let expires = claims.expiresAt.addingReportingOverflow(options.leeway)
-            cache.insert(key, claims: claims, expires: expires.overflow ? .max : expires.partialValue, now: now)
+            var bytes = token
+            bytes.withUTF8 { cache.insert($0, claims: claims, expires: expires.overflow ? .max : expires.partialValue, now: now) }
+            granted = claims.access
         }
-        for requirement in needed where !claims.access.contains(where: { $0.grants(type: requirement.type, name: requirement.name, action: requirement.action) }) {
+        let needed = access()
+        for requirement in needed where !granted.contains(where: { $0.grants(type: requirement.type, name: requirement.name, action: requirement.action) }) {
             metrics.authAccessDenied += 1
             let scope = "\(requirement.type):\(requirement.name):\(requirement.action)"
-            let denied = claims.access.contains(where: { $0.type == requirement.type && $0.name == requirement.name })
+            let denied = granted.contains(where: { $0.type == requirement.type && $0.name == requirement.name })
             exchange.respond(challenge(exchange, needed, error: "insufficient_scope", detail: "the token does not grant \(scope)",
                                        code: denied ? .denied : .unauthorized))
             return false
         }
+        if let pulling, let admitting { admitting.admittedPull = pulling }
         return true
+    }
+
+    /// What the request's `Authorization` holds, as far as the gate is concerned.
+    private enum Presented {
+        /// No Bearer token (no header, another scheme, a malformed value).
+        case absent
+        case cached(TokenCache.Entry)
+        /// A token to verify.
+        case new(String)
     }
 
     /// Nothing is read from disk after the start: the bundle is the configuration's (as in registry:2).
     func reload() {}
 
-    /// registry:2 splits the value at spaces and wants exactly "Bearer" (any case) and the token. On the UTF-8
-    /// buffer: Character-level splitting of a kilobyte token cost 80 us a request, four times the rest of a manifest
+    /// registry:2 splits the value at spaces and wants exactly "Bearer" (any case) and the token. On the value's
+    /// bytes: Character-level splitting of a kilobyte token cost 80 us a request, four times the rest of a manifest
     /// GET, and a byte-wise walk of a Substring's UTF8View still 5 us.
+    static func bearerToken(_ value: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
+        let space = UInt8(ascii: " ")
+        // Byte by byte, case folded: a zip of the slice with a String's UTF8View cost ~500 instructions a request.
+        guard value.count > 7, value[6] == space, value[0] | 0x20 == UInt8(ascii: "b"), value[1] | 0x20 == UInt8(ascii: "e"),
+              value[2] | 0x20 == UInt8(ascii: "a"), value[3] | 0x20 == UInt8(ascii: "r"), value[4] | 0x20 == UInt8(ascii: "e"),
+              value[5] | 0x20 == UInt8(ascii: "r") else { return nil }
+        let token = UnsafeBufferPointer(rebasing: value[7...])
+        guard let start = token.baseAddress, memchr(start, Int32(space), token.count) == nil else { return nil }
+        return token
+    }
+
+    /// The same for a value in hand (the UI's check of whether a browser brings a token).
     static func bearerToken(_ authorization: String) -> String? {
         var authorization = authorization
-        return authorization.withUTF8 { bytes -> String? in
-            let space = UInt8(ascii: " ")
-            guard bytes.count > 7, bytes[6] == space, zip(bytes[..<6], "bearer".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
-            let token = UnsafeBufferPointer(rebasing: bytes[7...])
-            guard let start = token.baseAddress, memchr(start, Int32(space), token.count) == nil else { return nil }
-            return String(decoding: token, as: UTF8.self)
-        }
+        return authorization.withUTF8 { bytes in bearerToken(bytes).map { String(decoding: $0, as: UTF8.self) } }
     }
 
     private func challenge(_ exchange: HTTPExchange, _ needed: [AccessRequirement], error: String?, detail: String,

@@ -20,17 +20,13 @@ extension Registry {
     func getManifest(_ name: RepositoryName, _ text: String, _ exchange: HTTPExchange) {
         do {
             let entry = try manifestCache.lookup(name, text, in: store, now: loop.now) ?? loadManifest(name, text)
-            var headers: [(name: String, value: String)] = [
-                ("Content-Type", entry.mediaType),
-                ("Docker-Content-Digest", entry.digestText),
-                ("ETag", entry.etag),
-            ]
-            if exchange.request.header("If-None-Match") == entry.etag {
-                headers.removeFirst()
-                exchange.respond(HTTPResponse(status: 304, headers: headers))
+            // Compared where the head holds it: no String of the field on a GET that sends one.
+            if exchange.request.withHeaderBytes("If-None-Match", { $0.elementsEqual(entry.etag.utf8) }) == true {
+                exchange.respond(HTTPResponse(status: 304, headers: [("Docker-Content-Digest", entry.digestText), ("ETag", entry.etag)]))
                 return
             }
-            exchange.respond(HTTPResponse(status: 200, headers: headers, body: .bytes(entry.bytes)))
+            // Content-Type, Docker-Content-Digest and ETag, in that order, serialized when the entry was made.
+            exchange.respond(HTTPResponse(status: 200, serializedHeaders: entry.serializedHeaders, body: .bytes(entry.bytes)))
         } catch StorageError.notFound {
             exchange.fail(RegistryError(.manifestUnknown, "manifest \(text) has no content in the blob store"))
         } catch {

@@ -2,7 +2,9 @@ import BerthHTTP
 
 /// Counters and latency histograms of this process, in Prometheus' text format. Loop-confined.
 final class Metrics {
-    private var tally = RequestTally()
+    /// Unchecked: changed only by `record`, which calls out to nothing that reaches this object (the run-time
+    /// check was paid by every request).
+    @exclusivity(unchecked) private var tally = RequestTally()
     /// Manifest pulls per path, for the UI's "most pulled".
     var pulls: PullCounts { tally.pulls }
     var gcRuns = 0
@@ -43,7 +45,7 @@ final class Metrics {
     }
 
     func record(_ exchange: HTTPExchange) {
-        tally.record(method: exchange.request.method.name, route: exchange.label, status: exchange.status, path: exchange.request.path,
+        tally.record(method: exchange.request.method, route: exchange.label, status: exchange.status, path: exchange.request.path,
                      received: exchange.bytesReceived, sent: exchange.bytesSent, tlsFallbackBody: exchange.tlsFallbackBodyBytes,
                      seconds: exchange.elapsedSeconds)
     }
@@ -56,8 +58,10 @@ final class Metrics {
         }
         family("berth_http_requests_total", "counter", "Requests answered, by method, route and status.")
         let requests = zip(tally.requestKeys, tally.requestCounts).map { (key: $0, value: $1) }
-        for (key, count) in requests.sorted(by: { "\($0.key)" < "\($1.key)" }) {
-            text += "berth_http_requests_total{method=\"\(key.method)\",route=\"\(key.route)\",status=\"\(key.status)\"} \(count)\n"
+        // The order of the text the key's description gave when the method was its name: name, route, status as text.
+        func order(_ key: RequestTally.RequestKey) -> (String, String, String) { (key.method.name, key.route, String(key.status)) }
+        for (key, count) in requests.sorted(by: { order($0.key) < order($1.key) }) {
+            text += "berth_http_requests_total{method=\"\(key.method.name)\",route=\"\(key.route)\",status=\"\(key.status)\"} \(count)\n"
         }
         let scalars: [(name: String, type: String, help: String, value: Int64)] = [
             ("berth_http_received_bytes_total", "counter", "Request body bytes received.", tally.bytesReceived),
@@ -104,8 +108,8 @@ final class Metrics {
         }
         family("berth_http_request_duration_seconds", "histogram", "Time from request head to answer, by route.")
         for (route, histogram) in zip(tally.latencyRoutes, tally.latency).sorted(by: { $0.0 < $1.0 }) {
-            for (index, bound) in RequestTally.latencyBuckets.enumerated() {
-                text += "berth_http_request_duration_seconds_bucket{route=\"\(route)\",le=\"\(bound)\"} \(histogram.buckets[index])\n"
+            for (bound, count) in zip(RequestTally.latencyBuckets, histogram.buckets) {
+                text += "berth_http_request_duration_seconds_bucket{route=\"\(route)\",le=\"\(bound)\"} \(count)\n"
             }
             text += "berth_http_request_duration_seconds_bucket{route=\"\(route)\",le=\"+Inf\"} \(histogram.count)\n"
             text += "berth_http_request_duration_seconds_sum{route=\"\(route)\"} \(histogram.sum)\n"

@@ -1,20 +1,32 @@
+import BerthHTTP
+
 /// What `Metrics` counts for every request, in one value: a request updates it in one mutating call, so the
 /// loop pays one dynamic exclusivity check for it instead of one per counter (Metrics is a class; each stored
 /// property it modifies costs a `swift_beginAccess`, ~100 instructions). Counters and histograms are found by
 /// slot: the slot used last first (a kept-alive client asks for the same route again), then the few there
 /// are. Route labels and method names are short literals, so comparing them compares words; hashing them into
-/// dictionaries cost about 2,400 instructions a request (bench/instructions.py, session 9).
+/// dictionaries cost about 2,400 instructions a request (bench/instructions.py, session 9). The method is the
+/// parsed enum, compared before any String, and a request counts in the one latency bucket it falls in: the
+/// cumulative counts Prometheus wants are summed when the text is made, not on every request (14 increments,
+/// each through two arrays' uniqueness checks).
 struct RequestTally {
     struct RequestKey {
-        let method: String
+        let method: HTTPMethod
         let route: String
         let status: Int
     }
 
     struct Histogram {
-        var buckets = [Int](repeating: 0, count: RequestTally.latencyBuckets.count)
+        /// Requests whose time is within each bound and above the one before (the last: above every bound).
+        fileprivate(set) var counts = [Int](repeating: 0, count: RequestTally.latencyBuckets.count + 1)
         var sum = 0.0
         var count = 0
+
+        /// Prometheus' `_bucket` values: requests within each bound of `latencyBuckets`.
+        var buckets: [Int] {
+            var total = 0
+            return counts.dropLast().map { total += $0; return total }
+        }
     }
 
     static let latencyBuckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -36,29 +48,35 @@ struct RequestTally {
     /// Manifest pulls per path, for the UI's "most pulled".
     private(set) var pulls = PullCounts()
 
-    mutating func record(method: String, route: String, status: Int, path: Substring, received: Int64, sent: Int64,
+    mutating func record(method: HTTPMethod, route: String, status: Int, path: Substring, received: Int64, sent: Int64,
                          tlsFallbackBody: Int64, seconds: Double) {
         requestCounts[requestSlot(method: method, route: route, status: status)] += 1
         bytesReceived += received
         bytesSent += sent
         tlsFallbackBodyBytes += tlsFallbackBody
         let slot = latencySlot(route: route)
-        let bounds = Self.latencyBuckets
-        for index in bounds.indices where seconds <= bounds[index] { latency[slot].buckets[index] += 1 }
+        latency[slot].counts[Self.bucket(of: seconds)] += 1
         latency[slot].sum += seconds
         latency[slot].count += 1
-        switch (route, method, status) {
-        case ("uploads", "POST", 201), ("upload", "PUT", 201): blobUploads += 1
-        case ("blob", "GET", 200), ("blob", "GET", 206): blobPulls += 1
-        case ("manifest", "PUT", 201): manifestPushes += 1
-        case ("manifest", "GET", 200):
+        switch (method, status) {
+        case (.post, 201) where route == "uploads", (.put, 201) where route == "upload": blobUploads += 1
+        case (.get, 200) where route == "blob", (.get, 206) where route == "blob": blobPulls += 1
+        case (.put, 201) where route == "manifest": manifestPushes += 1
+        case (.get, 200) where route == "manifest":
             manifestPulls += 1
             pulls.count(path)
         default: break
         }
     }
 
-    private mutating func requestSlot(method: String, route: String, status: Int) -> Int {
+    /// The index in `Histogram.counts` of a request that took `seconds`: nearly every request is in the first few.
+    static func bucket(of seconds: Double) -> Int {
+        var index = 0
+        while index < latencyBuckets.count, seconds > latencyBuckets[index] { index += 1 }
+        return index
+    }
+
+    private mutating func requestSlot(method: HTTPMethod, route: String, status: Int) -> Int {
         if lastRequestSlot < requestKeys.count, Self.matches(requestKeys[lastRequestSlot], method, route, status) { return lastRequestSlot }
         for slot in requestKeys.indices where Self.matches(requestKeys[slot], method, route, status) {
             lastRequestSlot = slot
@@ -70,7 +88,7 @@ struct RequestTally {
         return lastRequestSlot
     }
 
-    private static func matches(_ key: RequestKey, _ method: String, _ route: String, _ status: Int) -> Bool {
+    private static func matches(_ key: RequestKey, _ method: HTTPMethod, _ route: String, _ status: Int) -> Bool {
         key.status == status && key.route == route && key.method == method
     }
 
