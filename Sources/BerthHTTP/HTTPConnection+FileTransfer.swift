@@ -91,18 +91,25 @@ extension HTTPConnection {
     }
 
     /// libuv has no "tell me when writable" for a stream it owns, but a queued write waits for exactly that:
-    /// the file's byte at `offset` goes out through uv_write, then `next` continues after it.
+    /// the file's byte at `offset` goes out through uv_write, then `next` continues after it. Always queued,
+    /// never tried first: libuv runs a queued write's callback from the loop, so `next` never runs inside this
+    /// call. A try-write that took the byte at once would call `next` here, and a client draining its socket a
+    /// little at a time would then nest one send in the other until the loop's stack overflowed (a mirror node
+    /// died so serving a 256 MiB blob to nginx).
     private func sendByteWhenWritable(_ file: OpenFile, at offset: Int64, exchange: HTTPExchange, next: @escaping () -> Void) {
         var byte: UInt8 = 0
-        guard pread(file.descriptor, &byte, 1, off_t(offset)) == 1 else {
+        guard !machine.isClosed, pread(file.descriptor, &byte, 1, off_t(offset)) == 1 else {
             close()
             return
         }
-        write([byte]) { [self] ok in
-            guard ok, !machine.isClosed else { close(); return }
-            exchange.bytesSent += 1
-            next()
+        let queued = withUnsafeBytes(of: &byte) { bytes in
+            SocketWrite(copying: bytes) { [self] status in
+                guard status == 0, !machine.isClosed else { close(); return }
+                exchange.bytesSent += 1
+                next()
+            }.start(on: transport.stream)
         }
+        if !queued { close() }
     }
 
     /// Sends `[offset, end)` of a file still being written: what is final goes out by sendfile on the loop
